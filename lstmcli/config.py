@@ -1,0 +1,229 @@
+"""Every setting of a run: one flat, frozen dataclass, the presets, and their validation.
+
+The resolved config (``auto`` values replaced by what was chosen) is saved as JSON in the run directory,
+so a run describes itself and later commands never guess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lstmcli.errors import ConfigError
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "preset": ("default", "tutorial"),
+    "unicode_form": ("none", "NFC", "NFKC"),
+    "urls": ("keep", "token", "remove"),
+    "numbers": ("keep", "token", "remove"),
+    "punctuation": ("keep", "remove"),
+    "tokenizer": ("auto", "word", "char", "jieba"),
+    "padding": ("pre", "post"),
+    "truncating": ("pre", "post"),
+    "cell": ("lstm", "gru"),
+    "activation": ("tanh", "relu", "sigmoid", "linear"),
+    "pooling": ("last", "max", "mean", "maxmean"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """All preprocessing, model and training settings of one run."""
+
+    preset: str = "default"
+    # --- input ---
+    text_column: str = ""  # "" = pick the obvious column (text, sentence, review, ...)
+    label_column: str = ""  # "" = pick the obvious column (label, category, class, ...)
+    encoding: str = "auto"  # "auto" = BOM, then UTF-8, then charset detection
+    # --- cleaning ---
+    unicode_form: str = "NFKC"  # full-width letters and digits become half-width
+    lowercase: bool = True  # str.casefold: works for every cased script
+    strip_html: bool = True  # tags and entities such as <br /> and &amp;
+    urls: str = "token"  # replace URLs and e-mail addresses by one token, keep them, or remove them
+    numbers: str = "keep"  # digits kept, replaced by one token, or removed
+    punctuation: str = "keep"  # "keep": each mark is a token of its own (! and ? carry meaning)
+    letters_only: bool = False  # the tutorial's re.sub('[^a-zA-Z]', ' ', text)
+    stopwords: bool = False  # drop scikit-learn's English stop words
+    # --- tokens and vocabulary ---
+    tokenizer: str = "auto"  # word | char | jieba; auto looks at the training texts' scripts
+    vocab_size: int = 30000  # at most this many ids, padding and out-of-vocabulary included
+    min_count: int = 1  # rarer tokens map to the out-of-vocabulary id
+    max_len: int = 0  # tokens per text; 0 = auto, a high percentile of training lengths
+    max_len_percentile: float = 99.0  # the percentile used by max_len=0
+    padding: str = "pre"  # side that receives padding ids (the tutorial pads at the front)
+    truncating: str = "pre"  # side cut from texts longer than max_len
+    # --- split ---
+    val_size: float = 0.1  # held-out fraction, stratified (the tutorial's test_size=0.1)
+    seed: int = 42  # split, weight initialisation and shuffling
+    # --- model ---
+    embedding_dim: int = 128
+    units: tuple[int, ...] = (64,)  # recurrent units per layer
+    cell: str = "lstm"
+    bidirectional: bool = True
+    activation: str = "tanh"  # of the recurrent cell's output
+    mask: bool = True  # padding is skipped by the recurrent layers and pooling
+    pooling: str = "maxmean"  # how the last layer's outputs over time become one vector
+    spatial_dropout: float = 0.2  # drops whole embedding channels
+    dense_units: int = 64  # hidden dense layer before the output; 0 = none
+    dense_activation: str = "relu"
+    dropout: float = 0.3
+    learning_rate: float = 0.002
+    # --- training ---
+    epochs: int = 15
+    batch_size: int = 64
+    early_stopping: bool = True  # stop when val_loss stops improving, keep the best weights
+    patience: int = 3
+    bucketing: bool = True  # batches padded to their own length, not to max_len
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> Config:
+        """Returns a copy with ``changes`` applied and validated."""
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        """Reads a saved config, raising ConfigError for anything malformed."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError("config is not a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"config has unknown settings: {', '.join(unknown)}")
+        if "units" in data and isinstance(data["units"], list):
+            data["units"] = tuple(data["units"])
+        _check_types(data)
+        return cls(**data)
+
+
+# Settings that shape the prepared data: changing them means preparing the CSV again.
+PREPROCESSING = frozenset({
+    "text_column", "label_column", "encoding", "unicode_form", "lowercase", "strip_html", "urls", "numbers",
+    "punctuation", "letters_only", "stopwords", "tokenizer", "vocab_size", "min_count", "max_len",
+    "max_len_percentile", "padding", "truncating", "val_size",
+})
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # The tutorial's pipeline: letters only, lower case, stop words out, front padding, and its model.
+    "tutorial": {
+        "urls": "remove",
+        "numbers": "remove",
+        "punctuation": "remove",
+        "letters_only": True,
+        "stopwords": True,
+        "tokenizer": "word",
+        "padding": "pre",
+        "truncating": "pre",
+        "embedding_dim": 45,
+        "units": (128, 128),
+        "cell": "lstm",
+        "bidirectional": False,
+        "activation": "relu",
+        "mask": False,
+        "pooling": "last",
+        "spatial_dropout": 0.0,
+        "dense_units": 32,
+        "dense_activation": "relu",
+        "dropout": 0.2,
+        "learning_rate": 0.001,
+        "batch_size": 64,
+    },
+}
+
+
+def make_config(preset: str = "default", **options: Any) -> Config:
+    """Builds a config from a preset and the options a user gave (None means not given).
+
+    Raises:
+        ConfigError: the preset is unknown or a value is out of range.
+    """
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset '{preset}'; presets are: {', '.join(PRESETS)}")
+    given = {k: v for k, v in options.items() if v is not None}
+    return Config(**{"preset": preset, **PRESETS[preset], **given})
+
+
+def parse_units(text: str) -> tuple[int, ...]:
+    """Parses ``--units 128,128`` into ``(128, 128)``."""
+    try:
+        units = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"--units expects comma-separated integers such as 128,128; received '{text}'") from None
+    if not units:
+        raise ConfigError("--units needs at least one layer, e.g. --units 128")
+    return units
+
+
+def parse_max_len(text: str) -> int:
+    """Parses ``--max-len`` (an integer or ``auto``) into an int, 0 meaning auto."""
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"--max-len expects a positive integer or 'auto'; received '{text}'") from None
+    if value <= 0:
+        raise ConfigError(f"--max-len must be a positive integer or 'auto'; received {value}")
+    return value
+
+
+_POSITIVE = ("vocab_size", "min_count", "embedding_dim", "epochs", "batch_size", "patience")
+_FRACTIONS = ("spatial_dropout", "dropout")
+
+
+def validate(config: Config) -> None:
+    """Raises ConfigError naming the first setting that is out of range."""
+    for name, allowed in CHOICES.items():
+        value = getattr(config, name)
+        if value not in allowed:
+            raise ConfigError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; received '{value}'")
+    for name in _POSITIVE:
+        if getattr(config, name) <= 0:
+            flag = name.replace("_", "-")
+            raise ConfigError(f"--{flag} must be a positive integer; received {getattr(config, name)}")
+    if config.vocab_size < 3:
+        raise ConfigError(f"--vocab-size must be at least 3 (padding, unknown, one word); received {config.vocab_size}")
+    if config.max_len < 0:
+        raise ConfigError(f"--max-len must be a positive integer or 'auto'; received {config.max_len}")
+    if not 0.0 < config.val_size < 1.0:
+        raise ConfigError(f"--val-size must be between 0 and 1 (exclusive); received {config.val_size}")
+    if not 50.0 <= config.max_len_percentile <= 100.0:
+        raise ConfigError(f"max_len_percentile must be between 50 and 100; received {config.max_len_percentile}")
+    for name in _FRACTIONS:
+        if not 0.0 <= getattr(config, name) < 1.0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1); received {getattr(config, name)}")
+    if not config.units or any(u <= 0 for u in config.units):
+        raise ConfigError(f"--units must be positive integers such as 128,128; received {config.units}")
+    if config.dense_units < 0:
+        raise ConfigError(f"--dense-units must be 0 (none) or positive; received {config.dense_units}")
+    if config.learning_rate <= 0:
+        raise ConfigError(f"--learning-rate must be positive; received {config.learning_rate}")
+
+
+def _check_types(data: dict[str, Any]) -> None:
+    for f in dataclasses.fields(Config):
+        if f.name not in data:
+            continue
+        value, default = data[f.name], f.default
+        expected = type(default) if default is not dataclasses.MISSING else tuple
+        ok = isinstance(value, expected) or (expected is float and isinstance(value, int))
+        if expected is int and isinstance(value, bool):
+            ok = False
+        if f.name == "units":
+            ok = isinstance(value, tuple) and all(isinstance(u, int) for u in value)
+        if not ok:
+            raise ConfigError(f"config setting '{f.name}' should be {expected.__name__}; found {value!r}")
+
+
+__all__ = ["CHOICES", "PREPROCESSING", "PRESETS", "Config", "make_config", "parse_max_len", "parse_units", "validate"]

@@ -1,0 +1,101 @@
+"""How results look to a person: rich tables and the live training display, all on stderr."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lstmcli.prepare import PrepareReport
+
+err = Console(stderr=True, highlight=False)
+
+
+def show_prepare(report: PrepareReport) -> None:
+    """The prepare report: rows, drops, classes, lengths, vocabulary and OOV rate."""
+    dropped = ", ".join(f"{n} {why}" for why, n in report.dropped.items() if n) or "none"
+    err.print(f"Read {report.rows_read} rows from {report.data_file} ({report.encoding}); "
+              f"text column '{report.text_column}', label column '{report.label_column}'")
+    err.print(f"Dropped rows: {dropped}. Split: {report.train_rows} train, {report.val_rows} validation (stratified)")
+    table = Table("class", "rows", "share", title="Classes", title_justify="left")
+    total = sum(report.class_counts.values())
+    for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
+        table.add_row(label, str(n), f"{n / total:.1%}")
+    err.print(table)
+    lengths = ", ".join(f"{k} {v:g}" for k, v in report.length_percentiles.items())
+    err.print(f"Tokenizer: {report.tokenizer} ({report.tokenizer_reason})")
+    err.print(f"Tokens per text: {lengths}")
+    how = "auto: a high percentile of training lengths" if report.max_len_auto else "--max-len"
+    err.print(f"Max length: {report.max_len} ({how}); {report.truncated_rows} texts truncated")
+    err.print(f"Vocabulary: {report.vocab_size} ids (padding and unknown included); "
+              f"validation OOV rate {report.val_oov_rate:.1%}")
+
+
+def _metrics(logs: dict[str, float]) -> str:
+    names = (("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"), ("val_accuracy", "val_acc"))
+    return "  ".join(f"{short} {logs[k]:.4f}" for k, short in names if k in logs)
+
+
+class RichProgress:
+    """The live training display: one bar for the epoch's batches, one for the whole run."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TextColumn("left"),
+                                 TimeRemainingColumn(), console=err, transient=True)
+        self.run_task: TaskID | None = None
+        self.epoch_task: TaskID | None = None
+        self.steps = 0
+        self.epoch_no = 0
+
+    def start(self, epochs: int, initial_epoch: int, steps: int) -> None:
+        self.steps = steps
+        self.epoch_no = initial_epoch + 1
+        self.progress.start()
+        self.run_task = self.progress.add_task("run", total=epochs, completed=initial_epoch, metrics="")
+        self.epoch_task = self.progress.add_task(f"epoch {self.epoch_no}", total=steps, metrics="")
+
+    def batch(self, step: int, logs: dict[str, float]) -> None:
+        assert self.epoch_task is not None
+        self.progress.update(self.epoch_task, completed=step, metrics=_metrics(logs))
+
+    def epoch(self, epoch: int, logs: dict[str, float], improved: bool) -> None:
+        assert self.run_task is not None and self.epoch_task is not None
+        mark = " [green]best, saved[/]" if improved else ""
+        self.progress.console.print(f"epoch {epoch:>3}  {_metrics(logs)}{mark}")
+        self.progress.update(self.run_task, completed=epoch)
+        self.epoch_no = epoch + 1
+        self.progress.reset(self.epoch_task, total=self.steps, description=f"epoch {self.epoch_no}", metrics="")
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def show_train(result: Any, run_path: str) -> None:
+    """The end-of-training summary."""
+    how = "interrupted" if result.interrupted else ("stopped early" if result.stopped_early else "finished")
+    err.print(f"Training {how} after {result.epochs_run} epochs in {result.seconds:.1f}s; "
+              f"best epoch {result.best_epoch}: {_metrics(result.best)}")
+    if result.interrupted:
+        err.print(f"Saved the best model so far to {run_path}; continue with: lstmcli train --run-dir {run_path} --resume")
+    else:
+        err.print(f"Saved the best model to {run_path}")
+
+
+def show_metrics(metrics: dict[str, Any]) -> None:
+    """Evaluate's tables: summary, per-class report and confusion matrix."""
+    err.print(f"Evaluated on {metrics['data']}: {metrics['n']} texts")
+    err.print(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   macro-F1 {metrics['macro_f1']:.4f}")
+    report = Table("class", "precision", "recall", "F1", "support", title="Per class", title_justify="left")
+    for label, row in metrics["per_class"].items():
+        report.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+    err.print(report)
+    matrix = Table("true \\ predicted", *metrics["labels"], title="Confusion matrix", title_justify="left")
+    for label, row in zip(metrics["labels"], metrics["confusion_matrix"]):
+        matrix.add_row(label, *(str(v) for v in row))
+    err.print(matrix)
+    if metrics.get("unseen_labels"):
+        unseen = ", ".join(f"'{k}' ({v})" for k, v in metrics["unseen_labels"].items())
+        err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")

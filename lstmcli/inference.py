@@ -1,0 +1,117 @@
+"""The network's forward pass in NumPy, from the weights training exported.
+
+Prediction and evaluation run here instead of in Keras: no TensorFlow import, so a cold
+``echo text | lstmcli predict`` answers in well under a second. Tests hold it to Keras's probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from lstmcli.config import Config
+
+Weights = dict[str, np.ndarray]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # tanh form: no overflow warnings for large |x|, same values as 1 / (1 + exp(-x)).
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "sigmoid": _sigmoid,
+    "linear": lambda x: x,
+}
+
+
+def predict_proba(weights: Weights, config: Config, ids: np.ndarray) -> np.ndarray:
+    """Class probabilities for padded ids.
+
+    Args:
+        weights: from :func:`lstmcli.model.export_weights`.
+        config: the run's resolved config.
+        ids: int array ``(n, steps)``; 0 is padding.
+
+    Returns:
+        float32 array ``(n, n_classes)``, rows summing to 1.
+    """
+    mask = ids != 0 if config.mask else np.ones(ids.shape, dtype=bool)
+    x = weights["embedding"][ids]
+    for i in range(len(config.units)):
+        sequences = i < len(config.units) - 1 or config.pooling != "last"
+        outputs = [_rnn(x, mask, weights, f"rnn_{i}_fw", config, reverse=False, sequences=sequences)]
+        if config.bidirectional:
+            outputs.append(_rnn(x, mask, weights, f"rnn_{i}_bw", config, reverse=True, sequences=sequences))
+        x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+    x = _pool(x, mask, config.pooling)
+    if config.dense_units:
+        x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
+    return _softmax(x @ weights["output_kernel"] + weights["output_bias"])
+
+
+def _rnn(x: np.ndarray, mask: np.ndarray, weights: Weights, name: str, config: Config, *, reverse: bool,
+         sequences: bool) -> np.ndarray:
+    """Runs one recurrent layer over ``x`` ``(n, steps, features)``; padded steps leave the state unchanged.
+
+    Returns:
+        ``(n, steps, units)`` if ``sequences`` (zeros at padded steps) else the final state ``(n, units)``.
+    """
+    kernel, recurrent, bias = (weights[f"{name}_{part}"] for part in ("kernel", "recurrent", "bias"))
+    step = _lstm_step if config.cell == "lstm" else _gru_step
+    act = ACTIVATIONS[config.activation]
+    n, steps, _ = x.shape
+    units = recurrent.shape[0]
+    input_bias = bias if bias.ndim == 1 else bias[0]
+    projected = x @ kernel + input_bias
+    h = np.zeros((n, units), dtype=np.float32)
+    c = np.zeros((n, units), dtype=np.float32)
+    out = np.zeros((n, steps, units), dtype=np.float32) if sequences else None
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    for t in order:
+        h_new, c_new = step(projected[:, t], h, c, recurrent, bias, act)
+        valid = mask[:, t : t + 1]
+        h = np.where(valid, h_new, h)
+        c = np.where(valid, c_new, c)
+        if out is not None:
+            out[:, t] = np.where(valid, h_new, 0.0)
+    return out if out is not None else h
+
+
+def _lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
+               act: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    z = z_in + h @ recurrent
+    i, f, g, o = np.split(z, 4, axis=-1)  # Keras's gate order
+    c_new = _sigmoid(f) * c + _sigmoid(i) * act(g)
+    return _sigmoid(o) * act(c_new), c_new
+
+
+def _gru_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
+              act: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    # Keras's default GRU (reset_after=True): bias is (2, 3 * units), input and recurrent parts.
+    x_z, x_r, x_h = np.split(z_in, 3, axis=-1)
+    r_z, r_r, r_h = np.split(h @ recurrent + bias[1], 3, axis=-1)
+    update, reset = _sigmoid(x_z + r_z), _sigmoid(x_r + r_r)
+    candidate = act(x_h + reset * r_h)
+    return update * h + (1.0 - update) * candidate, c
+
+
+def _pool(x: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarray:
+    if pooling == "last":
+        return x
+    valid = mask[:, :, None]
+    pooled = []
+    if pooling in ("max", "maxmean"):
+        best = np.where(valid, x, -1e9).max(axis=1)
+        pooled.append(np.where(valid.any(axis=1), best, 0.0))
+    if pooling in ("mean", "maxmean"):
+        pooled.append((x * valid).sum(axis=1) / valid.sum(axis=1))
+    return np.concatenate(pooled, axis=-1).astype(np.float32)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)

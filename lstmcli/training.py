@@ -1,0 +1,210 @@
+"""``train``: fit the Keras model on a prepared run, checkpoint every epoch, and publish the best model.
+
+During training everything goes to ``checkpoint/`` (the last epoch's model with its optimizer, the best
+model, the early-stopping state); a finished or interrupted run publishes the best model, its exported
+weights and the history; ``--resume`` picks up ``checkpoint/`` after a crash.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from lstmcli.backend import keras, tf
+from lstmcli.config import Config
+from lstmcli.errors import LstmcliError, RunDirError
+from lstmcli.model import build_model, export_weights, load_model
+from lstmcli.rundir import (CHECKPOINT_DIR, LAST_MODEL, MODEL, TRAIN_STATE, RunDir, atomic_write, write_json)
+
+BEST_MODEL = "best.keras"
+N_BUCKETS = 8
+
+
+class TrainProgress(Protocol):
+    """What the trainer reports while it works; the CLI shows it, a notebook may ignore it."""
+
+    def start(self, epochs: int, initial_epoch: int, steps: int) -> None: ...
+
+    def batch(self, step: int, logs: dict[str, float]) -> None: ...
+
+    def epoch(self, epoch: int, logs: dict[str, float], improved: bool) -> None: ...
+
+
+class SilentProgress:
+    def start(self, epochs: int, initial_epoch: int, steps: int) -> None:
+        pass
+
+    def batch(self, step: int, logs: dict[str, float]) -> None:
+        pass
+
+    def epoch(self, epoch: int, logs: dict[str, float], improved: bool) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a training run ended."""
+
+    epochs_run: int
+    best_epoch: int
+    best: dict[str, float]
+    stopped_early: bool
+    interrupted: bool
+    seconds: float
+    history: list[dict[str, float]]
+
+
+def lengths_of(x: np.ndarray) -> np.ndarray:
+    """Tokens per row of padded ids ``(n, steps)``: every non-padding id counts."""
+    return np.count_nonzero(x, axis=1).astype(np.int32)
+
+
+def bucket_boundaries(lengths: np.ndarray, max_len: int) -> list[int]:
+    """Length quantiles that split the rows into about ``N_BUCKETS`` equally full buckets."""
+    qs = np.quantile(lengths, np.linspace(0, 1, N_BUCKETS + 1)[1:-1])
+    return sorted({int(q) + 1 for q in qs if 1 < int(q) + 1 <= max_len})
+
+
+def count_batches(lengths: np.ndarray, boundaries: list[int], batch_size: int) -> int:
+    """Batches that bucketing yields in one epoch: each bucket's rows in batches, its last one partial."""
+    sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
+    return int(sum(-(-n // batch_size) for n in sizes))
+
+
+def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) -> tuple[tf.data.Dataset, int]:
+    """A ``tf.data`` pipeline of ``(ids, labels)`` batches, each cut to its own longest text.
+
+    Args:
+        x: padded ids ``(n, max_len)``.
+        y: label indices ``(n,)``.
+
+    Returns:
+        The dataset and its number of batches per epoch.
+    """
+    lengths = np.minimum(lengths_of(x), x.shape[1])
+    ds = tf.data.Dataset.from_tensor_slices((x, y, lengths))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+    if config.bucketing:
+        boundaries = bucket_boundaries(lengths, x.shape[1])
+        ds = ds.bucket_by_sequence_length(lambda _x, _y, n: n, boundaries,
+                                          [config.batch_size] * (len(boundaries) + 1), no_padding=True)
+        steps = count_batches(lengths, boundaries, config.batch_size)
+        front = config.padding == "pre"
+
+        def trim(ids: tf.Tensor, labels: tf.Tensor, n: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            longest = tf.reduce_max(n)
+            return (ids[:, -longest:] if front else ids[:, :longest]), labels
+
+        ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.batch(config.batch_size).map(lambda ids, labels, _n: (ids, labels))
+        steps = -(-len(x) // config.batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+class _Checkpoint(keras.callbacks.Callback):
+    """Saves every epoch's state for ``--resume``, tracks the best val_loss, and stops early."""
+
+    def __init__(self, run: RunDir, config: Config, state: dict[str, Any], progress: TrainProgress) -> None:
+        super().__init__()
+        self.dir = run / CHECKPOINT_DIR
+        self.config = config
+        self.state = state
+        self.progress = progress
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.progress.batch(batch + 1, {k: float(v) for k, v in (logs or {}).items()})
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        state = self.state
+        improved = state["best_epoch"] == 0 or logs["val_loss"] < state["best"]["val_loss"]
+        if improved:
+            state.update(best=logs, best_epoch=epoch + 1, wait=0)
+            _save_model(self.model, self.dir / BEST_MODEL)
+        else:
+            state["wait"] += 1
+        state["history"].append({"epoch": epoch + 1, **logs})
+        state["epoch"] = epoch + 1
+        if self.config.early_stopping and state["wait"] >= self.config.patience:
+            state["stopped_early"] = True
+            self.model.stop_training = True
+        _save_model(self.model, self.dir / LAST_MODEL)
+        write_json(self.dir / TRAIN_STATE, state)
+        self.progress.epoch(epoch + 1, logs, improved)
+
+
+def _save_model(model: keras.Model, path: Any) -> None:
+    atomic_write(path, model.save)  # the temporary name keeps the .keras suffix Keras requires
+
+
+def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProgress | None = None) -> TrainResult:
+    """Trains on the run's prepared data, publishing the best model into the run directory.
+
+    Args:
+        run: a prepared run directory.
+        config: the run's config, with training options possibly changed since prepare.
+        resume: continue from ``checkpoint/`` (left by a crash or Ctrl-C) instead of starting afresh.
+        progress: receives batch and epoch updates.
+
+    Raises:
+        RunDirError: nothing to resume, or the checkpoint is damaged.
+        LstmcliError: interrupted before the first epoch ended (nothing to save).
+    """
+    progress = progress or SilentProgress()
+    prepared = run.read_prepared()
+    n_classes = len(run.read_labels())
+    vocab_size = len(run.read_vocab())
+    model, state = _start(run, config, resume, vocab_size, n_classes)
+    train_ds, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
+    val_ds, _ = make_dataset(prepared.val_x, prepared.val_y, config, shuffle=False)
+    run.write_config(config)
+    started = time.monotonic()
+    interrupted = False
+    progress.start(config.epochs, state["epoch"], steps)
+    if state["epoch"] < config.epochs and not state["stopped_early"]:
+        try:
+            model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epoch"],
+                      callbacks=[_Checkpoint(run, config, state, progress)], verbose=0)
+        except KeyboardInterrupt:
+            interrupted = True
+    if state["best_epoch"] == 0:
+        raise LstmcliError("training was interrupted before its first epoch ended; nothing was saved")
+    _publish(run, config, state, keep_checkpoint=interrupted)
+    return TrainResult(epochs_run=state["epoch"], best_epoch=state["best_epoch"], best=state["best"],
+                       stopped_early=state["stopped_early"], interrupted=interrupted,
+                       seconds=time.monotonic() - started, history=state["history"])
+
+
+def _start(run: RunDir, config: Config, resume: bool, vocab_size: int,
+           n_classes: int) -> tuple[keras.Model, dict[str, Any]]:
+    checkpoint = run / CHECKPOINT_DIR
+    if not resume:
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        state = {"epoch": 0, "best_epoch": 0, "best": {}, "wait": 0, "stopped_early": False, "history": []}
+        return build_model(config, vocab_size, n_classes), state
+    if not (checkpoint / TRAIN_STATE).is_file() or not (checkpoint / LAST_MODEL).is_file():
+        raise RunDirError(f"nothing to resume in {run.path}: no interrupted training found; run 'lstmcli train' without --resume")
+    state = run.read_json(f"{CHECKPOINT_DIR}/{TRAIN_STATE}")
+    keras.utils.set_random_seed(config.seed + state["epoch"])
+    try:
+        model = load_model(str(checkpoint / LAST_MODEL))
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise RunDirError(f"{checkpoint / LAST_MODEL} is damaged ({type(exc).__name__}); train again without --resume") from None
+    return model, state
+
+
+def _publish(run: RunDir, config: Config, state: dict[str, Any], keep_checkpoint: bool) -> None:
+    """Moves the best model into place with its exported weights and history; the last file written wins."""
+    best_path = run / CHECKPOINT_DIR / BEST_MODEL
+    best = load_model(str(best_path))
+    run.write_history(state["history"])
+    atomic_write(run / MODEL, lambda tmp: shutil.copyfile(best_path, tmp))
+    run.write_weights(export_weights(best, config))
+    if not keep_checkpoint:
+        shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
