@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if not os.environ.get("LSTMCLI_VERBOSE") else "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -36,5 +37,8 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
+if not os.environ.get("LSTMCLI_VERBOSE"):
+    warnings.filterwarnings("ignore", module="keras")
+    warnings.filterwarnings("ignore", module="tensorflow")
 
 __all__ = ["keras", "tf"]

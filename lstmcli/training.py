@@ -100,7 +100,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) ->
             longest = tf.reduce_max(n)
             return (ids[:, -longest:] if front else ids[:, :longest]), labels
 
-        ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE).apply(tf.data.experimental.assert_cardinality(steps))
     else:
         ds = ds.batch(config.batch_size).map(lambda ids, labels, _n: (ids, labels))
         steps = -(-len(x) // config.batch_size)
@@ -170,7 +170,7 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
     if state["epoch"] < config.epochs and not state["stopped_early"]:
         try:
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epoch"],
-                      callbacks=[_Checkpoint(run, config, state, progress)], verbose=0)
+                      callbacks=[_Checkpoint(run, config, state, progress)], shuffle=False, verbose=0)
         except KeyboardInterrupt:
             interrupted = True
     if state["best_epoch"] == 0:

@@ -1,0 +1,74 @@
+"""Shared fixtures: tiny labelled data made here, and one tiny trained run reused by many tests."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lstmcli.cli import app
+
+SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+# Small, clearly separable topics: a one-epoch model already learns something from them.
+TOPICS = {
+    "sports": ["match", "goal", "team", "coach", "league", "score", "player", "season", "win", "stadium"],
+    "weather": ["rain", "storm", "sunny", "forecast", "wind", "snow", "cloud", "temperature", "cold", "humid"],
+    "cooking": ["recipe", "oven", "bake", "flour", "sauce", "garlic", "pan", "dinner", "salt", "boil"],
+}
+TINY_MODEL = ["--epochs", "1", "--embedding-dim", "8", "--units", "8", "--dense-units", "8", "--batch-size", "16"]
+
+
+def make_rows(n_per_class: int = 40, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for label, words in TOPICS.items():
+        for _ in range(n_per_class):
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(4, 12)))
+            rows.append((f"The {text}, really!", label))
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("text", "label"),
+              encoding: str = "utf-8", delimiter: str = ",") -> Path:
+    with path.open("w", newline="", encoding=encoding) as fh:
+        writer = csv.writer(fh, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def tiny_csv(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "tiny.csv", make_rows())
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory trained for one epoch on tiny data; tests must not write into it."""
+    base = tmp_path_factory.mktemp("trained")
+    data = write_csv(base / "tiny.csv", make_rows())
+    run_dir = base / "run"
+    result = CliRunner().invoke(app, ["train", str(data), "--run-dir", str(run_dir), *TINY_MODEL])
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def shared_dataset(name: str) -> Path:
+    """A corpus from ../shared/datasets: fails in CI when missing, skips on a user's fresh clone."""
+    path = SHARED_DATASETS / name
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing; CI always has ../shared/datasets")
+        pytest.skip(f"{path} not found (the benchmark corpora sit beside the project in ../shared)")
+    return path

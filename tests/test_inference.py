@@ -1,0 +1,62 @@
+"""The NumPy forward pass gives Keras's probabilities for every preset and architecture option."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstmcli.config import make_config
+from lstmcli.inference import predict_proba
+from lstmcli.text import pad
+
+VOCAB, CLASSES, MAX_LEN = 50, 3, 12
+
+VARIANTS = {
+    "default": {},
+    "tutorial": {"preset": "tutorial"},
+    "gru": {"cell": "gru"},
+    "gru-relu-unidirectional": {"cell": "gru", "bidirectional": False, "activation": "relu"},
+    "two-layers-bidirectional": {"units": (6, 5)},
+    "pool-max": {"pooling": "max"},
+    "pool-mean": {"pooling": "mean"},
+    "pool-last-masked": {"pooling": "last"},
+    "post-padding": {"padding": "post", "truncating": "post"},
+    "no-mask-post": {"mask": False, "padding": "post"},
+    "no-dense": {"dense_units": 0},
+    "sigmoid-dense": {"dense_activation": "sigmoid", "activation": "sigmoid"},
+}
+
+
+def _ids(padding: str, truncating: str) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    sequences = [list(rng.integers(1, VOCAB, size=n)) for n in (1, 3, 7, 12, 15, 2, 9)]
+    return pad(sequences, MAX_LEN, padding, truncating)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_numpy_matches_keras(name: str) -> None:
+    from lstmcli.model import build_model, export_weights
+
+    options = dict(VARIANTS[name])
+    preset = options.pop("preset", "default")
+    small = {} if "units" in options else {"units": (6,) if preset == "default" else (6, 4)}
+    config = make_config(preset, embedding_dim=5, dense_units=options.pop("dense_units", 4), max_len=MAX_LEN,
+                         **small, **options)
+    model = build_model(config, VOCAB, CLASSES)
+    # Larger weights than the initializers give, so that differences would show.
+    for weight in model.weights:
+        weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape).astype("float32"))
+    ids = _ids(config.padding, config.truncating)
+    expected = model.predict(ids, verbose=0)
+    actual = predict_proba(export_weights(model, config), config, ids)
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_masked_model_ignores_amount_of_padding() -> None:
+    from lstmcli.model import build_model, export_weights
+
+    config = make_config(embedding_dim=5, units=(6,), dense_units=4, max_len=MAX_LEN)
+    weights = export_weights(build_model(config, VOCAB, CLASSES), config)
+    ids = _ids("pre", "pre")
+    wider = np.concatenate([np.zeros((len(ids), 5), dtype=ids.dtype), ids], axis=1)
+    np.testing.assert_allclose(predict_proba(weights, config, wider), predict_proba(weights, config, ids), atol=1e-6)
