@@ -206,8 +206,8 @@ def _train_prepared(run_dir: Path | None, preset: str, options: dict[str, Any], 
 def _fit(run: Any, config: Any, resume: bool, final_path: Path) -> None:
     from lstmcli.display import RichProgress, err, show_train
 
-    err.print("Loading TensorFlow...", end="\r")
-    from lstmcli.training import train as run_train
+    with err.status("Loading TensorFlow..."):
+        from lstmcli.training import train as run_train
 
     progress = RichProgress()
     try:
