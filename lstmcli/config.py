@@ -66,6 +66,8 @@ class Config:
     mask: bool = True  # padding is skipped by the recurrent layers and pooling
     pooling: str = "maxmean"  # how the last layer's outputs over time become one vector
     spatial_dropout: float = 0.2  # drops whole embedding channels
+    ngram_buckets: int = 50000  # hashed word-bigram bag beside the LSTM (as fastText); 0 = none
+    ngram_dim: int = 32  # size of the bigram embeddings
     dense_units: int = 64  # hidden dense layer before the output; 0 = none
     dense_activation: str = "relu"
     dropout: float = 0.3
@@ -133,6 +135,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "mask": False,
         "pooling": "last",
         "spatial_dropout": 0.0,
+        "ngram_buckets": 0,
         "dense_units": 32,
         "dense_activation": "relu",
         "dropout": 0.2,
@@ -205,6 +208,8 @@ def validate(config: Config) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1); received {getattr(config, name)}")
     if not config.units or any(u <= 0 for u in config.units):
         raise ConfigError(f"--units must be positive integers such as 128,128; received {config.units}")
+    if config.ngram_buckets < 0 or config.ngram_dim <= 0:
+        raise ConfigError(f"--ngram-buckets must be 0 (none) or positive; received {config.ngram_buckets}")
     if config.dense_units < 0:
         raise ConfigError(f"--dense-units must be 0 (none) or positive; received {config.dense_units}")
     if config.learning_rate <= 0:

@@ -13,6 +13,7 @@ import numpy as np
 from lstmcli.config import Config
 
 Weights = dict[str, np.ndarray]
+HASH_MULTIPLIER = 1_000_003  # bigram id = (left * HASH_MULTIPLIER + right) % buckets + 1
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -40,7 +41,8 @@ def predict_proba(weights: Weights, config: Config, ids: np.ndarray) -> np.ndarr
         float32 array ``(n, n_classes)``, rows summing to 1.
     """
     mask = ids != 0 if config.mask else np.ones(ids.shape, dtype=bool)
-    x = weights["embedding"][ids]
+    embedded = weights["embedding"][ids]
+    x = embedded
     for i in range(len(config.units)):
         sequences = i < len(config.units) - 1 or config.pooling != "last"
         outputs = [_rnn(x, mask, weights, f"rnn_{i}_fw", config, reverse=False, sequences=sequences)]
@@ -48,9 +50,26 @@ def predict_proba(weights: Weights, config: Config, ids: np.ndarray) -> np.ndarr
             outputs.append(_rnn(x, mask, weights, f"rnn_{i}_bw", config, reverse=True, sequences=sequences))
         x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
     x = _pool(x, mask, config.pooling)
+    if config.ngram_buckets:
+        words = _pool(embedded, ids != 0, "mean")
+        x = np.concatenate([x, words, _bigram_bag(ids, weights["bigram_embedding"], config.ngram_buckets)], axis=-1)
     if config.dense_units:
         x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
     return _softmax(x @ weights["output_kernel"] + weights["output_bias"])
+
+
+def bigram_ids(ids: np.ndarray, buckets: int) -> np.ndarray:
+    """Hashed ids ``(n, steps - 1)`` of neighbouring token pairs; 0 where either token is padding."""
+    left, right = ids[:, :-1].astype(np.int64), ids[:, 1:].astype(np.int64)
+    hashed = (left * HASH_MULTIPLIER + right) % buckets + 1
+    return np.where((left > 0) & (right > 0), hashed, 0)
+
+
+def _bigram_bag(ids: np.ndarray, table: np.ndarray, buckets: int) -> np.ndarray:
+    bigrams = bigram_ids(ids, buckets)
+    valid = (bigrams > 0)[:, :, None]
+    total = (table[bigrams] * valid).sum(axis=1)
+    return (total / np.maximum(valid.sum(axis=1), 1)).astype(np.float32)
 
 
 def _rnn(x: np.ndarray, mask: np.ndarray, weights: Weights, name: str, config: Config, *, reverse: bool,

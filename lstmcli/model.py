@@ -9,6 +9,7 @@ import numpy as np
 
 from lstmcli.backend import keras
 from lstmcli.config import Config
+from lstmcli.inference import HASH_MULTIPLIER
 
 
 @keras.saving.register_keras_serializable(package="lstmcli")
@@ -33,6 +34,40 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
+@keras.saving.register_keras_serializable(package="lstmcli")
+class BigramBag(keras.layers.Layer):
+    """Mean of hashed word-bigram embeddings over a text: the fastText-style branch beside the LSTM.
+
+    Input: ids ``(batch, steps)``, 0 padding. Bigram ids are hashed from neighbouring token ids exactly as
+    :func:`lstmcli.inference.bigram_ids` does, so the NumPy path reproduces the branch.
+    """
+
+    def __init__(self, buckets: int, dim: int, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.buckets, self.dim = buckets, dim
+        self.embedding = keras.layers.Embedding(buckets + 1, dim, name="bigram_embedding")
+
+    def build(self, input_shape):  # type: ignore[no-untyped-def]
+        self.embedding.build((None, None))
+
+    def call(self, ids):  # type: ignore[no-untyped-def]
+        left = keras.ops.cast(ids[:, :-1], "int64")
+        right = keras.ops.cast(ids[:, 1:], "int64")
+        valid = keras.ops.logical_and(left > 0, right > 0)
+        hashed = (left * HASH_MULTIPLIER + right) % self.buckets + 1
+        bigrams = keras.ops.where(valid, hashed, 0)
+        vectors = self.embedding(bigrams)
+        weights = keras.ops.expand_dims(keras.ops.cast(valid, vectors.dtype), -1)
+        total = keras.ops.sum(vectors * weights, axis=1)
+        return total / keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, input_shape):  # type: ignore[no-untyped-def]
+        return (input_shape[0], self.dim)
+
+    def get_config(self):  # type: ignore[no-untyped-def]
+        return {**super().get_config(), "buckets": self.buckets, "dim": self.dim}
+
+
 def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     """Builds and compiles the classifier the config describes.
 
@@ -42,7 +77,8 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     """
     keras.utils.set_random_seed(config.seed)
     inputs = keras.Input(shape=(None,), dtype="int32", name="ids")
-    x = keras.layers.Embedding(vocab_size, config.embedding_dim, mask_zero=config.mask, name="embedding")(inputs)
+    embedded = keras.layers.Embedding(vocab_size, config.embedding_dim, mask_zero=config.mask, name="embedding")(inputs)
+    x = embedded
     if config.spatial_dropout:
         x = keras.layers.SpatialDropout1D(config.spatial_dropout)(x)
     for i, units in enumerate(config.units):
@@ -51,6 +87,11 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
         if config.dropout and not last:
             x = keras.layers.Dropout(config.dropout)(x)
     x = _pool(config.pooling, x)
+    if config.ngram_buckets:
+        # Bag of words and of word bigrams beside the LSTM: strong on topic-like tasks and small data.
+        words = keras.layers.GlobalAveragePooling1D(name="pool_words")(embedded, mask=inputs != 0)
+        bigrams = BigramBag(config.ngram_buckets, config.ngram_dim, name="bigrams")(inputs)
+        x = keras.layers.Concatenate(name="features")([x, words, bigrams])
     if config.dropout:
         x = keras.layers.Dropout(config.dropout)(x)
     if config.dense_units:
@@ -92,6 +133,8 @@ def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
         for tag, rnn in directions:
             kernel, recurrent, bias = rnn.get_weights()
             out.update({f"rnn_{i}_{tag}_kernel": kernel, f"rnn_{i}_{tag}_recurrent": recurrent, f"rnn_{i}_{tag}_bias": bias})
+    if config.ngram_buckets:
+        out["bigram_embedding"] = model.get_layer("bigrams").embedding.get_weights()[0]
     if config.dense_units:
         out["hidden_kernel"], out["hidden_bias"] = model.get_layer("hidden").get_weights()
     out["output_kernel"], out["output_bias"] = model.get_layer("output").get_weights()

@@ -24,6 +24,8 @@ VARIANTS = {
     "no-mask-post": {"mask": False, "padding": "post"},
     "no-dense": {"dense_units": 0},
     "sigmoid-dense": {"dense_activation": "sigmoid", "activation": "sigmoid"},
+    "no-ngrams": {"ngram_buckets": 0},
+    "ngrams-post-padding": {"ngram_buckets": 7, "padding": "post"},
 }
 
 
