@@ -28,7 +28,8 @@ def show_prepare(report: PrepareReport) -> None:
     err.print(f"Tokenizer: {report.tokenizer} ({report.tokenizer_reason})")
     err.print(f"Tokens per text: {lengths}")
     how = "auto: a high percentile of training lengths" if report.max_len_auto else "--max-len"
-    err.print(f"Max length: {report.max_len} ({how}); {report.truncated_rows} {"text" if report.truncated_rows == 1 else "texts"} truncated")
+    texts = "text" if report.truncated_rows == 1 else "texts"
+    err.print(f"Max length: {report.max_len} ({how}); {report.truncated_rows} {texts} truncated")
     err.print(f"Vocabulary: {report.vocab_size} ids (padding and unknown included); "
               f"validation OOV rate {report.val_oov_rate:.1%}")
 
