@@ -224,6 +224,7 @@ def evaluate(
     data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Labelled CSV to score [default: the run's validation part].", show_default=False)] = None,
     encoding: EncodingOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
+    plots: Annotated[bool, typer.Option("--plots", help="Also write confusion_matrix.png and training_curves.png into the run directory.")] = False,
 ) -> None:
     """Report loss, accuracy, macro-F1, per-class scores and the confusion matrix.
 
@@ -242,6 +243,18 @@ def evaluate(
         typer.echo(json.dumps(metrics, ensure_ascii=False))
     else:
         show_metrics(metrics)
+    if plots:
+        _write_plots(run, metrics)
+
+
+def _write_plots(run: Any, metrics: dict[str, Any]) -> None:
+    from lstmcli.plots import cjk_font_missing, write_plots
+
+    for path in write_plots(run, metrics):
+        typer.echo(f"Wrote {path}", err=True)
+    if cjk_font_missing(metrics["labels"]):
+        typer.echo("Warning: no font with Chinese/Japanese/Korean glyphs found; labels show as boxes. "
+                   "Install one, e.g. apt-get install fonts-noto-cjk", err=True)
 
 
 @app.command()
@@ -263,6 +276,7 @@ def predict(
     """
     from lstmcli.output import FORMATS, write_predictions
     from lstmcli.predict import InputCounter, Predictor, predict_texts, read_inputs
+    from lstmcli.progress import track
     from lstmcli.rundir import RunDir, resolve_run_dir
 
     if output_format not in FORMATS:
@@ -276,11 +290,83 @@ def predict(
     predictor = Predictor(RunDir(resolve_run_dir(run_dir)))
     counter = InputCounter()
     texts = read_inputs(inputs, per_file, encoding or "auto", counter)
-    write_predictions(predict_texts(predictor, texts), predictor.labels, output_format, min(top_k, len(predictor.labels)),
-                      with_text, per_file)
+    write_predictions(track(predict_texts(predictor, texts), "Labelling"), predictor.labels, output_format,
+                      min(top_k, len(predictor.labels)), with_text, per_file)
     if counter.replaced:
         typer.echo(f"Warning: {counter.replaced} invalid byte sequences in the input were replaced by U+FFFD; "
                    "pass --encoding if the input is not UTF-8", err=True)
+
+
+@app.command()
+@_handle_errors
+def explain(
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to explain [default: one text per line from stdin].", show_default=False)] = None,
+    run_dir: RunDirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per text on stdout: label, probability, tokens with scores.")] = False,
+    encoding: EncodingOpt = None,
+) -> None:
+    """Show which tokens decided each text's label: green for the label, red against it.
+
+    A token's score is how much the label's probability drops when the token is left out.
+
+    Example: lstmcli explain "I was charged twice for my subscription"
+    """
+    from lstmcli.explain import explain_texts, write_explanations
+    from lstmcli.predict import InputCounter, Predictor, read_inputs
+    from lstmcli.progress import track
+    from lstmcli.rundir import RunDir, resolve_run_dir
+
+    if not texts and sys.stdin.isatty():
+        raise ConfigError("no input: pass texts, or pipe text in, e.g. echo 'some text' | lstmcli explain")
+    predictor = Predictor(RunDir(resolve_run_dir(run_dir)))
+    lines = texts or (line for _, line in read_inputs([Path("-")], False, encoding or "auto", InputCounter()))
+    write_explanations(track(explain_texts(predictor, lines), "Explaining", len(texts) if texts else None), as_json)
+
+
+@app.command()
+@_handle_errors
+def report(
+    run_dir: RunDirOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="HTML file to write [default: report.html in the run directory].", show_default=False)] = None,
+    wrong: Annotated[int, typer.Option("--wrong", help="Most confidently wrong validation texts to list.")] = 10,
+) -> None:
+    """Write one self-contained HTML page about a trained run: data, config, curves, metrics and errors.
+
+    Figures are embedded in the page, which loads nothing: it opens offline and can be mailed as one file.
+
+    Example: lstmcli report --out report.html
+    """
+    from lstmcli.report import write_report
+    from lstmcli.rundir import RunDir, resolve_run_dir
+
+    if wrong < 0:
+        raise ConfigError(f"--wrong must be 0 or more; received {wrong}")
+    path = write_report(RunDir(resolve_run_dir(run_dir)), out, wrong)
+    typer.echo(f"Wrote {path}", err=True)
+
+
+@app.command()
+@_handle_errors
+def info(
+    run_dir: RunDirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")] = False,
+) -> None:
+    """Summarize a run directory: data, config, best epoch, metrics, and its files with their sizes.
+
+    Reads only the run's small JSON files, so it answers at once.
+
+    Example: lstmcli info --json
+    """
+    from rich.console import Console
+
+    from lstmcli.info import render_info, run_info
+    from lstmcli.rundir import RunDir, resolve_run_dir
+
+    summary = run_info(RunDir(resolve_run_dir(run_dir)))
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        Console(highlight=False).print(render_info(summary))
 
 
 def _version(value: bool) -> None:
