@@ -29,33 +29,83 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def predict_proba(weights: Weights, config: Config, ids: np.ndarray) -> np.ndarray:
-    """Class probabilities for padded ids.
-
-    Args:
-        weights: from :func:`lstmcli.model.export_weights`.
-        config: the run's resolved config.
-        ids: int array ``(n, steps)``; 0 is padding.
-
-    Returns:
-        float32 array ``(n, n_classes)``, rows summing to 1.
-    """
-    mask = ids != 0 if config.mask else np.ones(ids.shape, dtype=bool)
-    embedded = weights["embedding"][ids]
-    x = embedded
+def weight_names(config: Config) -> set[str]:
+    """The arrays :func:`predict_proba` reads for a model built from ``config``."""
+    names = {"embedding", "output_kernel", "output_bias"}
+    directions = ("fw", "bw") if config.bidirectional else ("fw",)
     for i in range(len(config.units)):
-        sequences = i < len(config.units) - 1 or config.pooling != "last"
-        outputs = [_rnn(x, mask, weights, f"rnn_{i}_fw", config, reverse=False, sequences=sequences)]
-        if config.bidirectional:
-            outputs.append(_rnn(x, mask, weights, f"rnn_{i}_bw", config, reverse=True, sequences=sequences))
-        x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
-    x = _pool(x, mask, config.pooling)
+        names |= {f"rnn_{i}_{d}_{part}" for d in directions for part in ("kernel", "recurrent", "bias")}
     if config.ngram_buckets:
-        words = _pool(embedded, ids != 0, "mean")
-        x = np.concatenate([x, words, _bigram_bag(ids, weights["bigram_embedding"], config.ngram_buckets)], axis=-1)
+        names.add("bigram_embedding")
     if config.dense_units:
-        x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
-    return _softmax(x @ weights["output_kernel"] + weights["output_bias"])
+        names |= {"hidden_kernel", "hidden_bias"}
+    return names
+
+
+def predict_proba(weights: Weights, config: Config, ids: np.ndarray) -> np.ndarray:
+    """Class probabilities for padded ids (see :meth:`Network.proba`)."""
+    return Network(weights, config).proba(ids)
+
+
+class Network:
+    """The trained network, ready to run: weights, config, and a cache of first-layer input projections.
+
+    The first recurrent layer's input projection ``embedding @ kernel + bias`` depends on the token id only,
+    so it is computed once per id seen and then looked up: most of the arithmetic of a forward pass.
+    """
+
+    def __init__(self, weights: Weights, config: Config) -> None:
+        self.weights, self.config = weights, config
+        self.directions = ("fw", "bw") if config.bidirectional else ("fw",)
+        vocab = weights["embedding"].shape[0]
+        self._tables = {d: np.zeros((vocab, weights[f"rnn_0_{d}_kernel"].shape[1]), np.float32)
+                        for d in self.directions}
+        self._known = np.zeros(vocab, dtype=bool)
+
+    def warm(self, ids: np.ndarray) -> None:
+        """Computes the cached projections of every id in ``ids`` not seen before."""
+        new = np.unique(ids)
+        new = new[~self._known[new]]
+        if len(new):
+            vectors = self.weights["embedding"][new]
+            for d, table in self._tables.items():
+                bias = self.weights[f"rnn_0_{d}_bias"]
+                table[new] = vectors @ self.weights[f"rnn_0_{d}_kernel"] + (bias if bias.ndim == 1 else bias[0])
+            self._known[new] = True
+
+    def proba(self, ids: np.ndarray) -> np.ndarray:
+        """Class probabilities for padded ids.
+
+        Args:
+            ids: int array ``(n, steps)``; 0 is padding.
+
+        Returns:
+            float32 array ``(n, n_classes)``, rows summing to 1.
+        """
+        self.warm(ids)
+        config, weights = self.config, self.weights
+        mask = ids != 0 if config.mask else np.ones(ids.shape, dtype=bool)
+        x = None
+        for i in range(len(config.units)):
+            sequences = i < len(config.units) - 1 or config.pooling != "last"
+            outputs = []
+            for d in self.directions:
+                projected = self._tables[d][ids] if i == 0 else _project(x, weights, f"rnn_{i}_{d}")
+                outputs.append(_rnn(projected, mask, weights, f"rnn_{i}_{d}", config, reverse=d == "bw",
+                                    sequences=sequences))
+            x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+        x = _pool(x, mask, config.pooling)
+        if config.ngram_buckets:
+            words = _pool(weights["embedding"][ids], ids != 0, "mean")
+            x = np.concatenate([x, words, _bigram_bag(ids, weights["bigram_embedding"], config.ngram_buckets)], axis=-1)
+        if config.dense_units:
+            x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
+        return _softmax(x @ weights["output_kernel"] + weights["output_bias"])
+
+
+def _project(x: np.ndarray, weights: Weights, name: str) -> np.ndarray:
+    bias = weights[f"{name}_bias"]
+    return x @ weights[f"{name}_kernel"] + (bias if bias.ndim == 1 else bias[0])
 
 
 def bigram_ids(ids: np.ndarray, buckets: int) -> np.ndarray:
@@ -72,26 +122,30 @@ def _bigram_bag(ids: np.ndarray, table: np.ndarray, buckets: int) -> np.ndarray:
     return (total / np.maximum(valid.sum(axis=1), 1)).astype(np.float32)
 
 
-def _rnn(x: np.ndarray, mask: np.ndarray, weights: Weights, name: str, config: Config, *, reverse: bool,
+def _rnn(projected: np.ndarray, mask: np.ndarray, weights: Weights, name: str, config: Config, *, reverse: bool,
          sequences: bool) -> np.ndarray:
-    """Runs one recurrent layer over ``x`` ``(n, steps, features)``; padded steps leave the state unchanged.
+    """Runs one recurrent layer over its projected input ``(n, steps, gates)``; padded steps keep the state.
 
     Returns:
         ``(n, steps, units)`` if ``sequences`` (zeros at padded steps) else the final state ``(n, units)``.
     """
-    kernel, recurrent, bias = (weights[f"{name}_{part}"] for part in ("kernel", "recurrent", "bias"))
+    recurrent, bias = weights[f"{name}_recurrent"], weights[f"{name}_bias"]
     step = _lstm_step if config.cell == "lstm" else _gru_step
     act = ACTIVATIONS[config.activation]
-    n, steps, _ = x.shape
+    n, steps, _ = projected.shape
     units = recurrent.shape[0]
-    input_bias = bias if bias.ndim == 1 else bias[0]
-    projected = x @ kernel + input_bias
     h = np.zeros((n, units), dtype=np.float32)
     c = np.zeros((n, units), dtype=np.float32)
     out = np.zeros((n, steps, units), dtype=np.float32) if sequences else None
     order = range(steps - 1, -1, -1) if reverse else range(steps)
+    every_step_valid = bool(mask.all())
     for t in order:
         h_new, c_new = step(projected[:, t], h, c, recurrent, bias, act)
+        if every_step_valid:
+            h, c = h_new, c_new
+            if out is not None:
+                out[:, t] = h_new
+            continue
         valid = mask[:, t : t + 1]
         h = np.where(valid, h_new, h)
         c = np.where(valid, c_new, c)
@@ -102,7 +156,8 @@ def _rnn(x: np.ndarray, mask: np.ndarray, weights: Weights, name: str, config: C
 
 def _lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
                act: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    z = z_in + h @ recurrent
+    z = h @ recurrent
+    z += z_in
     i, f, g, o = np.split(z, 4, axis=-1)  # Keras's gate order
     c_new = _sigmoid(f) * c + _sigmoid(i) * act(g)
     return _sigmoid(o) * act(c_new), c_new
