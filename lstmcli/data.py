@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from lstmcli.encoding import BOMS, sniff_encoding
 from lstmcli.errors import DataError
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "body", "message", "tweet", "comment", "document",
                 "description", "title", "headline", "utterance", "query", "question")
 LABEL_COLUMNS = ("label", "labels", "category", "class", "sentiment", "target", "topic", "intent", "tag", "y")
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS_WITH_NULS = tuple(bom for bom, name in BOMS if name != "utf-8-sig")  # UTF-16 and UTF-32 text has NUL bytes
 _SAMPLE_BYTES = 1 << 20
 
 
@@ -33,7 +34,9 @@ class LabelledTexts:
 
 
 def detect_encoding(path: Path, sample: bytes | None = None) -> str:
-    """Names the encoding of a file: its BOM, else UTF-8 if it decodes, else charset-normalizer's guess.
+    """Names the encoding of a file: its BOM, else UTF-8 if it decodes, else the legacy encoding that reads best.
+
+    See :func:`lstmcli.encoding.sniff_encoding`: short files in GBK, Big5 or cp1252 are told apart too.
 
     Raises:
         DataError: the bytes look binary or match no known encoding.
@@ -41,29 +44,13 @@ def detect_encoding(path: Path, sample: bytes | None = None) -> str:
     if sample is None:
         with path.open("rb") as fh:
             sample = fh.read(_SAMPLE_BYTES)
-    for bom, name in _BOMS:
-        if sample.startswith(bom):
-            return name
-    if b"\x00" in sample:
+    complete = len(sample) < _SAMPLE_BYTES
+    if b"\x00" in sample and not sample.startswith(_BOMS_WITH_NULS):
         raise DataError(f"{path} looks like a binary file (it contains NUL bytes); expected a text CSV")
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 4 and len(sample) == _SAMPLE_BYTES:
-            return "utf-8"  # a character cut at the end of the sample
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample).best()
-    if best is None:
+    name = sniff_encoding(sample, complete)
+    if name is None:
         raise DataError(f"cannot tell the text encoding of {path}; pass --encoding, e.g. --encoding latin-1")
-    return _canonical(best.encoding)
-
-
-def _canonical(name: str) -> str:
-    name = codecs.lookup(name).name
-    # GB2312 and GBK are subsets of GB18030: decode with the superset so rarer characters also work.
-    return "gb18030" if name in ("gb2312", "gbk") else name
+    return name
 
 
 def read_labelled(path: Path, text_column: str = "", label_column: str = "", encoding: str = "auto") -> LabelledTexts:

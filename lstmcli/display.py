@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -16,16 +17,17 @@ err = Console(stderr=True, highlight=False)
 def show_prepare(report: PrepareReport) -> None:
     """The prepare report: rows, drops, classes, lengths, vocabulary and OOV rate."""
     dropped = ", ".join(f"{n} {why}" for why, n in report.dropped.items() if n) or "none"
-    err.print(f"Read {report.rows_read} rows from {report.data_file} ({report.encoding}); "
-              f"text column '{report.text_column}', label column '{report.label_column}'")
+    # Paths, column names, labels and reasons are data: escaped so that "[...]" in them is printed, not styled.
+    err.print(f"Read {report.rows_read} rows from {escape(report.data_file)} ({report.encoding}); "
+              f"text column '{escape(report.text_column)}', label column '{escape(report.label_column)}'")
     err.print(f"Dropped rows: {dropped}. Split: {report.train_rows} train, {report.val_rows} validation (stratified)")
     table = Table("class", "rows", "share", title="Classes", title_justify="left")
     total = sum(report.class_counts.values())
     for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
-        table.add_row(label, str(n), f"{n / total:.1%}")
+        table.add_row(escape(label), str(n), f"{n / total:.1%}")
     err.print(table)
     lengths = ", ".join(f"{k} {v:g}" for k, v in report.length_percentiles.items())
-    err.print(f"Tokenizer: {report.tokenizer} ({report.tokenizer_reason})")
+    err.print(f"Tokenizer: {report.tokenizer} ({escape(report.tokenizer_reason)})")
     err.print(f"Tokens per text: {lengths}")
     how = "auto: a high percentile of training lengths" if report.max_len_auto else "--max-len"
     texts = "text" if report.truncated_rows == 1 else "texts"
@@ -91,12 +93,13 @@ def show_metrics(metrics: dict[str, Any]) -> None:
     err.print(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   macro-F1 {metrics['macro_f1']:.4f}")
     report = Table("class", "precision", "recall", "F1", "support", title="Per class", title_justify="left")
     for label, row in metrics["per_class"].items():
-        report.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+        report.add_row(escape(label), f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                       str(row["support"]))
     err.print(report)
-    matrix = Table("true \\ predicted", *metrics["labels"], title="Confusion matrix", title_justify="left")
+    matrix = Table("true \\ predicted", *map(escape, metrics["labels"]), title="Confusion matrix", title_justify="left")
     for label, row in zip(metrics["labels"], metrics["confusion_matrix"]):
-        matrix.add_row(label, *(str(v) for v in row))
+        matrix.add_row(escape(label), *(str(v) for v in row))
     err.print(matrix)
     if metrics.get("unseen_labels"):
-        unseen = ", ".join(f"'{k}' ({v})" for k, v in metrics["unseen_labels"].items())
+        unseen = ", ".join(f"'{escape(k)}' ({v})" for k, v in metrics["unseen_labels"].items())
         err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")

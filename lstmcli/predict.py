@@ -15,13 +15,15 @@ from typing import BinaryIO
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.encoding import sniff_encoding
 from lstmcli.errors import DataError
 from lstmcli.inference import predict_proba
 from lstmcli.rundir import RunDir
-from lstmcli.text import OOV_ID, Vocabulary, pad, tokenize
+from lstmcli.text import OOV_ID, Vocabulary, check_tokenizer, pad, tokenize
 
 BATCH = 2048  # texts read, labelled and written at a time: memory stays flat on any input size
 SUB_BATCH = 256  # texts of similar length run through the network together
+_HEAD_BYTES = 1 << 16  # the start of an input read to tell its encoding
 
 
 class Predictor:
@@ -30,6 +32,7 @@ class Predictor:
     def __init__(self, run: RunDir) -> None:
         run.check("trained")
         self.config: Config = run.read_config()
+        check_tokenizer(self.config.tokenizer)
         self.vocab: Vocabulary = run.read_vocab()
         self.labels: list[str] = run.read_labels()
         self.weights = run.read_weights()
@@ -134,7 +137,7 @@ def _expand(inputs: list[Path]) -> Iterator[Path]:
 
 def _read_stream(stream: BinaryIO, source: str, per_file: bool, encoding: str,
                  counter: InputCounter) -> Iterator[tuple[str, str]]:
-    head = stream.read(1 << 16)
+    head = stream.read(_HEAD_BYTES)
     codec = _input_encoding(head, encoding)
     decoder = codecs.getincrementaldecoder(codec)(errors="replace")
     if per_file:
@@ -159,24 +162,10 @@ def _read_stream(stream: BinaryIO, source: str, per_file: bool, encoding: str,
 
 
 def _input_encoding(head: bytes, encoding: str) -> str:
+    """The given encoding, else the one sniffed from the first bytes; undecidable input is read as UTF-8.
+
+    UTF-8 with a few damaged bytes stays UTF-8: the bad bytes are replaced and counted for the warning.
+    """
     if encoding != "auto":
         return encoding
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:
-            from charset_normalizer import from_bytes
-
-            best = from_bytes(head).best()
-            # Mostly-UTF-8 input with a few bad bytes stays UTF-8 (bad bytes replaced and counted).
-            if best is not None and best.encoding not in ("utf_8", "ascii") and _mostly_undecodable(head):
-                return best.encoding
-    return "utf-8"
-
-
-def _mostly_undecodable(head: bytes) -> bool:
-    return head.decode("utf-8", errors="replace").count("\ufffd") > max(3, len(head) // 200)
+    return sniff_encoding(head, complete=len(head) < _HEAD_BYTES) or "utf-8"

@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+import regex
 
 from lstmcli.config import Config
 from lstmcli.errors import ConfigError, DataError
@@ -23,22 +25,28 @@ PAD, OOV = "<pad>", "<unk>"
 PAD_ID, OOV_ID = 0, 1
 URL_TOKEN, NUMBER_TOKEN = "xxurl", "xxnum"
 
-# Scripts written without spaces between words: each character is a token (or jieba finds words).
-_CJK_RANGES = (
-    "\u3040-\u30ff"  # Hiragana, Katakana
-    "\u3400-\u4dbf"  # CJK Extension A
-    "\u4e00-\u9fff"  # CJK Unified Ideographs
-    "\uf900-\ufaff"  # CJK Compatibility Ideographs
-    "\u3000-\u303f"  # CJK punctuation
-)
-_CJK = re.compile(f"[{_CJK_RANGES}]")
-_CJK_RUN = re.compile(f"([{_CJK_RANGES}]+)")
-_WORD = re.compile(rf"[^\W_{_CJK_RANGES}]+(?:['’][^\W_{_CJK_RANGES}]+)*|[{_CJK_RANGES}]|[^\w\s]|_")
+# Scripts written without spaces between words: each of their characters is a token (jieba can find Chinese
+# words). U+30FC, the katakana length mark, has no script of its own but belongs to katakana words.
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\u30fc\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+# An emoji with its skin tone, variation selector and ZWJ sequence, a flag, or a keycap: one grapheme, one token.
+_EMOJI = r"(?=[#*0-9]\ufe0f?\u20e3|\p{Extended_Pictographic}|\p{Regional_Indicator})\X"
+# Letters, digits and combining marks (Devanagari vowel signs, Arabic harakat) of spaced scripts, joined by
+# apostrophes and by ZWNJ/ZWJ, which Persian and Indic words carry inside them. Variation selectors and a
+# keycap's digit belong to the emoji.
+_WORD_CHAR = rf"(?:[[\p{{L}}\p{{N}}\p{{M}}]--[{_UNSPACED}0-9\ufe0e\ufe0f\u20e3]]|[0-9](?!\ufe0f?\u20e3))"
+_TOKEN = regex.compile(
+    rf"{_EMOJI}|(?=[{_UNSPACED}])\X|{_WORD_CHAR}+(?:['’\u200c\u200d]{_WORD_CHAR}+)*|[\p{{P}}\p{{S}}]", regex.V1)
+_GRAPHEME = regex.compile(r"(?=[^\s\p{C}])\X")  # a user-perceived character; spaces and control codes are none
+_HAN_RUN = regex.compile(r"(\p{Han}+)")
+_PUNCT_OR_EMOJI = regex.compile(rf"({_EMOJI})|[\p{{P}}\p{{S}}]")
+_LETTER = regex.compile(r"\p{L}")
+_HAN = regex.compile(r"\p{Han}")
+_KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}\u30fc]")
+_SOUTHEAST_ASIAN = regex.compile(r"[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]")
 _HTML_TAG = re.compile(r"<[^<>]{0,200}>")
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NOT_ASCII_LETTER = re.compile(r"[^a-zA-Z]+")
-_PUNCT_OR_SYMBOL = re.compile(r"[^\w\s]|_")
 _SPACE = re.compile(r"\s+")
 
 
@@ -55,7 +63,7 @@ def clean(text: str, config: Config) -> str:
     if config.letters_only:
         text = _NOT_ASCII_LETTER.sub(" ", text)
     elif config.punctuation == "remove":
-        text = _PUNCT_OR_SYMBOL.sub(" ", text)
+        text = _PUNCT_OR_EMOJI.sub(lambda m: m.group(1) or " ", text)  # emoji are not punctuation: they stay
     if config.lowercase:
         text = text.casefold()
     return _SPACE.sub(" ", text).strip()
@@ -65,11 +73,11 @@ def tokenize(text: str, config: Config) -> list[str]:
     """Cleans ``text`` and splits it into tokens with the config's (resolved) tokenizer."""
     cleaned = clean(text, config)
     if config.tokenizer == "char":
-        tokens = [ch for ch in cleaned if not ch.isspace()]
+        tokens = _GRAPHEME.findall(cleaned)
     elif config.tokenizer == "jieba":
         tokens = _jieba_tokens(cleaned)
     else:
-        tokens = _WORD.findall(cleaned)
+        tokens = _TOKEN.findall(cleaned)
     if config.stopwords:
         stop = _stop_words()
         tokens = [t for t in tokens if t not in stop]
@@ -79,31 +87,62 @@ def tokenize(text: str, config: Config) -> list[str]:
 def choose_tokenizer(texts: Sequence[str]) -> tuple[str, str]:
     """Picks a tokenizer for ``tokenizer=auto`` from the scripts of a sample of texts.
 
+    ``word`` suits every script: words of spaced scripts stay whole and each character of Chinese, Japanese,
+    Thai, Lao, Khmer or Myanmar is a token, so mixed text keeps its Latin words (``char`` would spell them
+    out). The reason says what the texts hold and how that tokenizer treats them.
+
     Returns:
         The tokenizer name and a one-line reason for the prepare report.
     """
     sample = texts[:: max(1, len(texts) // 2000)]
-    letters = sum(sum(ch.isalpha() for ch in t) for t in sample)
-    cjk = sum(len(_CJK.findall(t)) for t in sample)
-    share = cjk / letters if letters else 0.0
-    if share > 0.05:
-        return "word", f"{share:.0%} of letters are Chinese/Japanese: each such character is a token, other words whole"
-    return "word", f"{share:.0%} of letters are Chinese/Japanese: words split at spaces and punctuation"
+    letters, han, kana, southeast = (sum(len(pattern.findall(t)) for t in sample)
+                                     for pattern in (_LETTER, _HAN, _KANA, _SOUTHEAST_ASIAN))
+    unspaced = han + kana + southeast
+    if not unspaced:
+        return "word", "no Chinese, Japanese or other script written without spaces: words split at spaces, punctuation"
+    scripts = [name for name, n in (("Japanese", kana + han if kana * 10 >= han + kana else 0),
+                                    ("Chinese", han if kana * 10 < han + kana else 0),
+                                    ("Thai/Lao/Khmer/Myanmar", southeast)) if n]
+    reason = (f"{_percent(unspaced / max(letters, 1))} of letters are {' and '.join(scripts)}, written without "
+              "spaces: one token per such character, other words whole")
+    if scripts[0] == "Chinese" and han * 2 >= letters:
+        reason += "; --tokenizer jieba finds Chinese words (pip install 'lstmcli[zh]')"
+    return "word", reason
+
+
+def check_tokenizer(name: str) -> None:
+    """Raises ConfigError now, before any work, if the tokenizer needs a package that is not installed."""
+    if name == "jieba":
+        _load_jieba()
+
+
+def _percent(share: float) -> str:
+    return "under 1%" if 0 < share < 0.01 else f"{share:.0%}"
 
 
 def _jieba_tokens(text: str) -> list[str]:
+    """jieba's words for runs of Chinese characters, the ``word`` tokens for everything else."""
+    jieba = _load_jieba()
+    tokens: list[str] = []
+    for i, part in enumerate(_HAN_RUN.split(text)):
+        tokens.extend(jieba.lcut(part) if i % 2 else _TOKEN.findall(part))  # odd parts are the Chinese runs
+    return tokens
+
+
+def _load_jieba() -> Any:
     try:
         import jieba
     except ImportError:
         raise ConfigError("--tokenizer jieba needs the zh extra; install it with: pip install 'lstmcli[zh]'") from None
-    jieba.setLogLevel(60)
-    tokens: list[str] = []
-    for part in _CJK_RUN.split(text):
-        if _CJK.match(part):
-            tokens.extend(w for w in jieba.lcut(part) if w.strip())
-        elif part:
-            tokens.extend(_WORD.findall(part))
-    return tokens
+    _quiet_jieba()
+    return jieba
+
+
+@lru_cache(maxsize=1)
+def _quiet_jieba() -> None:
+    import jieba
+
+    jieba.setLogLevel(60)  # loading its dictionary would otherwise log to stderr
 
 
 @lru_cache(maxsize=1)
