@@ -55,7 +55,8 @@ class Network:
     """
 
     def __init__(self, weights: Weights, config: Config) -> None:
-        self.weights, self.config = weights, config
+        self.fused = config.cell == "lstm" and config.activation == "tanh"
+        self.weights, self.config = (_prescaled(weights, config) if self.fused else weights), config
         self.directions = ("fw", "bw") if config.bidirectional else ("fw",)
         vocab = weights["embedding"].shape[0]
         self._tables = {d: np.zeros((vocab, weights[f"rnn_0_{d}_kernel"].shape[1]), np.float32)
@@ -92,7 +93,7 @@ class Network:
             for d in self.directions:
                 projected = self._tables[d][ids] if i == 0 else _project(x, weights, f"rnn_{i}_{d}")
                 outputs.append(_rnn(projected, mask, weights, f"rnn_{i}_{d}", config, reverse=d == "bw",
-                                    sequences=sequences))
+                                    sequences=sequences, fused=self.fused))
             x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
         x = _pool(x, mask, config.pooling)
         if config.ngram_buckets:
@@ -101,6 +102,25 @@ class Network:
         if config.dense_units:
             x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
         return _softmax(x @ weights["output_kernel"] + weights["output_bias"])
+
+
+def _prescaled(weights: Weights, config: Config) -> Weights:
+    """LSTM weights with the sigmoid gates' columns halved, so one tanh serves every gate.
+
+    sigmoid(x) = (tanh(x / 2) + 1) / 2: after halving the input, forget and output columns, a single
+    ``tanh`` over all four gates gives the candidate directly and the three sigmoids by a shift.
+    """
+    scaled = dict(weights)
+    for i in range(len(config.units)):
+        for d in ("fw", "bw"):
+            for part in ("kernel", "recurrent", "bias"):
+                name = f"rnn_{i}_{d}_{part}"
+                if name in weights:
+                    units = weights[name].shape[-1] // 4
+                    scale = np.full(4 * units, 0.5, dtype=np.float32)
+                    scale[2 * units : 3 * units] = 1.0  # the candidate keeps its tanh
+                    scaled[name] = weights[name] * scale
+    return scaled
 
 
 def _project(x: np.ndarray, weights: Weights, name: str) -> np.ndarray:
@@ -123,14 +143,14 @@ def _bigram_bag(ids: np.ndarray, table: np.ndarray, buckets: int) -> np.ndarray:
 
 
 def _rnn(projected: np.ndarray, mask: np.ndarray, weights: Weights, name: str, config: Config, *, reverse: bool,
-         sequences: bool) -> np.ndarray:
+         sequences: bool, fused: bool = False) -> np.ndarray:
     """Runs one recurrent layer over its projected input ``(n, steps, gates)``; padded steps keep the state.
 
     Returns:
         ``(n, steps, units)`` if ``sequences`` (zeros at padded steps) else the final state ``(n, units)``.
     """
     recurrent, bias = weights[f"{name}_recurrent"], weights[f"{name}_bias"]
-    step = _lstm_step if config.cell == "lstm" else _gru_step
+    step = _fused_lstm_step if fused else _lstm_step if config.cell == "lstm" else _gru_step
     act = ACTIVATIONS[config.activation]
     n, steps, _ = projected.shape
     units = recurrent.shape[0]
@@ -161,6 +181,22 @@ def _lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.nda
     i, f, g, o = np.split(z, 4, axis=-1)  # Keras's gate order
     c_new = _sigmoid(f) * c + _sigmoid(i) * act(g)
     return _sigmoid(o) * act(c_new), c_new
+
+
+def _fused_lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
+                     act: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    # Weights from _prescaled: tanh of every gate at once, sigmoid(x) = (tanh(x / 2) + 1) / 2.
+    z = h @ recurrent
+    z += z_in
+    np.tanh(z, out=z)
+    i, f, g, o = np.split(z, 4, axis=-1)
+    c_new = (f + 1.0) * c
+    c_new += (i + 1.0) * g
+    c_new *= 0.5
+    h_new = np.tanh(c_new)
+    h_new *= o + 1.0
+    h_new *= 0.5
+    return h_new, c_new
 
 
 def _gru_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
