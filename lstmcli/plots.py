@@ -26,7 +26,7 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han
              "Droid Sans Fallback")
 _CJK_FILE = re.compile(r"cjk|wqy|wenquanyi|sourcehan|droidsansfallback|simhei|msyh|pingfang|uming|ukai", re.IGNORECASE)
 _WIDE = re.compile("[\u1100-\u11ff\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
-MAX_LABEL_CHARS = 24  # longer labels are shortened with an ellipsis on the axes
+MAX_LABEL_CHARS = 24  # longer labels are shortened with an ellipsis in the middle on the axes
 DPI = 100
 
 
@@ -87,7 +87,11 @@ def _png(fig: Any) -> bytes:
 
 
 def _short(label: str) -> str:
-    return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
+    """Long labels keep their start and their end, which is where similar labels tend to differ."""
+    if len(label) <= MAX_LABEL_CHARS:
+        return label
+    tail = MAX_LABEL_CHARS // 3
+    return label[: MAX_LABEL_CHARS - tail - 1] + "…" + label[-tail:]
 
 
 def confusion_matrix_png(matrix: list[list[int]] | np.ndarray, labels: list[str]) -> bytes:
@@ -135,6 +139,8 @@ def _matrix_panel(fig: Any, ax: Any, values: np.ndarray, labels: list[str], titl
     threshold = (vmax if vmax is not None else values.max()) / 2
     cell_size = 10 if n <= 8 else (8 if n <= 15 else 6)
     for (row, col), text in zip(np.ndindex(values.shape), texts, strict=True):
+        if not text:
+            continue
         # Out of the layout: the cells sit inside the axes, and measuring 900 texts per panel is slow.
         ax.text(col, row, text, ha="center", va="center", fontsize=cell_size, in_layout=False,
                 color="white" if values[row, col] > threshold else "black")

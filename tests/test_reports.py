@@ -77,6 +77,14 @@ def test_confusion_matrix_grows_with_the_classes() -> None:
     assert thirty.shape[1] > 2 * two.shape[1] and thirty.shape[0] > 2 * two.shape[0]
 
 
+def test_long_labels_keep_the_end_that_tells_them_apart() -> None:
+    from lstmcli.plots import MAX_LABEL_CHARS, _short
+
+    shortened = {_short(f"a much longer category name {i}") for i in range(10, 30)}
+    assert len(shortened) == 20 and all(len(label) == MAX_LABEL_CHARS for label in shortened)
+    assert _short("billing") == "billing"
+
+
 def test_chinese_labels_get_a_font_with_their_glyphs() -> None:
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
