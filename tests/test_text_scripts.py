@@ -243,7 +243,7 @@ def test_labels_and_texts_are_byte_identical_in_every_format(runner: CliRunner, 
 
 
 def test_evaluate_json_keeps_chinese_labels(runner: CliRunner, tmp_path: Path, zh_run: Path) -> None:
-    data = write_csv(tmp_path / "dev.csv", chinese_rows(4, seed=1))
+    data = write_csv(tmp_path / "dev.csv", chinese_rows(4, seed=1), encoding="gbk")  # detected, then read exactly
     result = invoke(runner, ["evaluate", "-r", zh_run, "--data", data, "--json"])
     assert b"\\u" not in result.stdout_bytes
     metrics = json.loads(result.stdout_bytes.decode("utf-8"))
@@ -261,6 +261,19 @@ def test_evaluate_tables_align_with_wide_characters(runner: CliRunner, tmp_path:
         assert all(label in "\n".join(lines) for label in LABELS), "\n".join(lines)
         borders = {tuple(_border_columns(line)) for line in lines}
         assert len(borders) == 1, "\n".join(lines)
+
+
+def test_tables_print_labels_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """Brackets in a label are text, not rich markup."""
+    from lstmcli.display import show_metrics
+    from lstmcli.evaluate import score
+
+    labels = ["[spam]", "正常", "[b]bold[/b]"]
+    show_metrics({"data": "x.csv", "unseen_labels": {"[new]": 1},
+                  **score(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), labels)})
+    out = capsys.readouterr().err
+    assert all(out.count(label) == 3 for label in labels), out  # per-class row, matrix column and row
+    assert "'[new]' (1)" in out
 
 
 _BORDERS = set("│┃┏┓┳┡┩╇└┘┴┌┐┬├┤┼")
