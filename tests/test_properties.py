@@ -1,0 +1,148 @@
+"""Property tests: cleaning, tokenizing and encoding any Unicode text, and reading back any CSV or text input."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lstmcli.config import Config, make_config
+from lstmcli.data import read_labelled
+from lstmcli.predict import InputCounter, read_inputs
+from lstmcli.rundir import RunDir
+from lstmcli.text import OOV_ID, PAD_ID, Vocabulary, clean, encode, pad, tokenize
+
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+CONFIGS = {
+    "default": Config(tokenizer="word", max_len=12),
+    "tutorial": make_config("tutorial", max_len=12),
+    "char": Config(tokenizer="char", max_len=12, padding="post", truncating="post"),
+    "jieba": Config(tokenizer="jieba", max_len=12),
+    "tokens": Config(tokenizer="word", max_len=5, numbers="token", urls="remove", punctuation="remove",
+                     unicode_form="none", lowercase=False, strip_html=False),
+}
+
+# Any Unicode text, with enough markup, digits, URLs and CJK to reach every cleaning rule.
+TEXT = st.one_of(
+    st.text(),
+    st.lists(st.sampled_from(["<br />", "&amp;", "http://x.io/a?b=1", "a@b.co", "12,345.6", "ﬁ", "Ⅻ", "ẞ", "İ",
+                              "比赛", "ｆｕｌｌ", "don't", "l’œuvre", "_", "\u200b", "\u2028", "\t", "  ", "é",
+                              "e\u0301", "😀", "<pad>", "<unk>", "\r\n"]) | st.text(max_size=5),
+             max_size=12).map("".join),
+)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@SETTINGS
+@given(text=TEXT)
+def test_tokenize_any_text(name: str, text: str) -> None:
+    """No crash, the same result twice, and tokens that are non-empty and free of whitespace."""
+    config = CONFIGS[name]
+    tokens = tokenize(text, config)
+    assert tokens == tokenize(text, config)
+    assert all(isinstance(t, str) and t and not any(c.isspace() for c in t) for t in tokens)
+    cleaned = clean(text, config)
+    assert cleaned == cleaned.strip() and "  " not in cleaned
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@SETTINGS
+@given(train=st.lists(TEXT, min_size=1, max_size=8), texts=st.lists(TEXT, max_size=8),
+       size=st.integers(min_value=3, max_value=40))
+def test_encode_any_text_gives_ids_in_range(name: str, train: list[str], texts: list[str], size: int) -> None:
+    config = CONFIGS[name]
+    vocab = Vocabulary.build((tokenize(t, config) for t in train), size, 1)
+    assert 2 <= len(vocab) <= size
+    ids, lengths = encode(texts, vocab, config)
+    assert ids.shape == (len(texts), config.max_len) and ids.dtype == np.int32
+    assert ((ids >= 0) & (ids < len(vocab))).all()
+    assert (np.count_nonzero(ids, axis=1) == np.minimum(lengths, config.max_len)).all()
+    again, _ = encode(texts, vocab, config)
+    np.testing.assert_array_equal(ids, again)
+    for text in train:  # every token seen in training (and kept) has its own id, never padding or unknown
+        seen = vocab.ids(tokenize(text, config))
+        assert PAD_ID not in seen
+        assert OOV_ID not in seen or len(vocab) == size
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@SETTINGS
+@given(train=st.lists(TEXT, min_size=1, max_size=8))
+def test_vocabulary_file_round_trip(name: str, train: list[str], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What prepare writes to vocab.txt, predict reads back as the same ids."""
+    config = CONFIGS[name]
+    vocab = Vocabulary.build((tokenize(t, config) for t in train), 1000, 1)
+    run = RunDir(tmp_path_factory.mktemp("vocab"))
+    run.write_vocab(vocab)
+    assert run.read_vocab() == vocab
+
+
+@settings(max_examples=100, deadline=None)
+@given(seqs=st.lists(st.lists(st.integers(1, 50), max_size=20), max_size=10), max_len=st.integers(1, 15),
+       padding=st.sampled_from(["pre", "post"]), truncating=st.sampled_from(["pre", "post"]))
+def test_pad_keeps_the_right_end(seqs: list[list[int]], max_len: int, padding: str, truncating: str) -> None:
+    out = pad(seqs, max_len, padding, truncating)
+    assert out.shape == (len(seqs), max_len)
+    for row, seq in zip(out, seqs, strict=True):
+        kept = seq[-max_len:] if truncating == "pre" else seq[:max_len]
+        values = row[row != 0].tolist()
+        assert values == kept
+        if kept:
+            assert (row[-len(kept):] if padding == "pre" else row[: len(kept)]).tolist() == kept
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CSV reading
+
+CELL = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+
+
+@SETTINGS
+@given(rows=st.lists(st.tuples(CELL, CELL), min_size=1, max_size=15),
+       delimiter=st.sampled_from([",", ";", "\t", "|"]), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+def test_csv_rows_read_back_identical(rows: list[tuple[str, str]], delimiter: str, encoding: str,
+                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Any rows written with the csv module read back as written (stripped), rows with an empty side dropped."""
+    path = tmp_path_factory.mktemp("csv") / "data.csv"
+    with path.open("w", newline="", encoding=encoding) as fh:
+        writer = csv.writer(fh, delimiter=delimiter)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    expected = [(t.strip(), lab.strip()) for t, lab in rows if t.strip() and lab.strip()]
+    data = read_labelled(path)
+    assert list(zip(data.texts, data.labels, strict=True)) == expected
+    assert data.rows_read - data.dropped_empty_text - data.dropped_empty_label == len(expected)
+    assert (data.text_column, data.label_column) == ("text", "label")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# predict's input: one result line per input line, whatever the bytes
+
+LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=40)
+
+
+@SETTINGS
+@given(lines=st.lists(LINE, min_size=1, max_size=20), crlf=st.booleans())
+def test_utf8_lines_read_back_identical(lines: list[str], crlf: bool) -> None:
+    data = ("\r\n" if crlf else "\n").join(lines).encode("utf-8") + b"\n"
+    counter = InputCounter()
+    read = [text for _, text in read_inputs([Path("-")], False, "auto", counter, stdin=io.BytesIO(data))]
+    assert read == lines
+    assert counter.replaced == sum(line.count("\ufffd") for line in lines)
+
+
+@SETTINGS
+@given(data=st.binary(max_size=400).filter(lambda b: not b.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf"))))
+def test_any_bytes_give_one_text_per_line(data: bytes) -> None:
+    """Undecodable bytes are replaced, never fatal, and never merge or split lines."""
+    counter = InputCounter()
+    read = [text for _, text in read_inputs([Path("-")], False, "auto", counter, stdin=io.BytesIO(data))]
+    expected = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    assert len(read) == expected
+    assert counter.replaced >= 0
