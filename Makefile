@@ -1,0 +1,18 @@
+PYTHON ?= .venv/bin/python
+
+.PHONY: bench
+bench:  ## Full benchmark (hours): bench/RESULTS.md and bench/results.json; BENCH_ARGS="--quick" for a smoke test
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+.PHONY: install demo test lint
+install:  ## A virtual environment with lstmcli and the development tools
+	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'
+
+demo: install  ## Train on the bundled tickets, evaluate, and label new tickets through a pipe
+	.venv/bin/lstmcli train examples/tickets.csv --overwrite && .venv/bin/lstmcli evaluate && head -n 4 examples/input.txt | .venv/bin/lstmcli predict
+
+test: install  ## The test suite
+	$(PYTHON) -m pytest -q
+
+lint:  ## ruff and mypy
+	.venv/bin/ruff check lstmcli tests bench && .venv/bin/mypy

@@ -1,0 +1,99 @@
+"""Checks of the benchmark harness itself (no training): child measurement, failure capture, and the report.
+
+Run with: .venv/bin/python -m pytest -q bench/test_bench.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import peers  # noqa: E402
+import tutorial_keras  # noqa: E402
+from report import render, speedup  # noqa: E402
+from run import run_child  # noqa: E402
+
+
+def test_run_child_records_failure_with_its_error_line() -> None:
+    child = run_child([sys.executable, "-c", "import sys; print('Error: bad input', file=sys.stderr); sys.exit(3)"], 30)
+    assert child.rc == 3
+    assert child.failure("train") == "train: exit 3: Error: bad input"
+
+
+def test_run_child_measures_the_childs_own_peak_memory() -> None:
+    big = run_child([sys.executable, "-c", "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])"], 60)
+    small = run_child([sys.executable, "-c", "pass"], 60)
+    assert big.failure("x") is None
+    assert big.peak_mib > 200 > small.peak_mib
+
+
+def test_run_child_kills_a_child_past_its_timeout() -> None:
+    child = run_child([sys.executable, "-c", "import time; time.sleep(30)"], 0.5)
+    assert child.timed_out
+    assert child.failure("train") == f"train: timed out after {child.wall:.0f}s"
+
+
+def test_tutorial_cleaning_and_hashing_follow_the_article() -> None:
+    stop = frozenset({"the", "a"})
+    assert tutorial_keras.clean("The movie, 10/10 -- GREAT!", False, stop) == ["movie", "great"]
+    assert tutorial_keras.clean("很 好看", True, stop) == ["很", "好", "看"]
+    ids = tutorial_keras.one_hot(["movie", "great", "movie"], n=10)
+    assert ids[0] == ids[2] and all(1 <= i <= 9 for i in ids)
+
+
+def test_fasttext_input_splits_chinese_into_characters() -> None:
+    assert peers.fasttext_text("Great\nFILM ", False) == "great film"
+    assert peers.fasttext_text("很好 看", True) == "很 好 看"
+
+
+def _system(acc: float, mean: float | None = None, median: float | None = None, **more: float) -> dict:
+    return {"accuracy": acc, "macro_f1": acc, "per_epoch_mean": mean, "per_epoch_median": median, **more}
+
+
+def _results(systems: dict, language: str = "en", help_median: float = 0.2) -> dict:
+    machine = {"cpu": "cpu", "cores": 2, "usable_cores": 2, "ram_gib": 8, "gpu": "none", "os": "linux",
+               "python": "3.11", "load_average_start": [0.1, 0.1, 0.1],
+               "packages": {k: "1" for k in ("tensorflow", "keras", "numpy", "scikit-learn", "fasttext", "lstmcli")}}
+    info = {"language": language, "classes": 2, "train_rows": 10, "test_rows": 5, "train_tokens": 100, "bulk_lines": 50}
+    return {"quick": False, "command": "run", "started": "now", "settings": {"repeats": 5}, "machine": machine,
+            "help": {"median": help_median, "runs": [help_median] * 5},
+            "corpora": {"sst2": {"info": info, "systems": systems}}}
+
+
+def _target_line(report: str, letter: str) -> str:
+    return next(line for line in report.splitlines() if line.startswith(f"| ({letter})"))
+
+
+def test_speedup_compares_medians_only_when_both_sides_have_them() -> None:
+    both = {"lstmcli-tutorial": _system(0.8, 2.0, 1.0), "tutorial-keras": _system(0.8, 8.0, 3.0)}
+    one = {"lstmcli-tutorial": _system(0.8, 2.0, None), "tutorial-keras": _system(0.8, 8.0, 3.0)}
+    assert speedup(both)[0] == 3.0
+    assert speedup(one)[0] == 4.0
+
+
+def test_report_marks_targets_met_and_missed() -> None:
+    systems = {"lstmcli": _system(0.90, predict_e2e_tps=25_000, cold_latency=0.5),
+               "lstmcli-tutorial": _system(0.80, 1.0), "tutorial-keras": _system(0.801, 3.0),
+               "fasttext": _system(0.89), "tfidf": _system(0.91)}
+    report = render(_results(systems, help_median=0.5))
+    assert "**missed**" in _target_line(report, "a")  # below TF-IDF
+    assert _target_line(report, "b").endswith("| met |")
+    assert _target_line(report, "c").endswith("| met |")
+    assert "**missed**" in _target_line(report, "d")
+
+
+def test_report_keeps_a_failed_system_in_the_table() -> None:
+    systems = {"lstmcli": _system(0.9), "fasttext": {"train_wall": 1.0, "error": "peers.py fasttext: exit 1: boom"}}
+    report = render(_results(systems))
+    assert "| fastText |  | failed: see below |" in report
+    assert "- fastText: peers.py fasttext: exit 1: boom" in report
+    assert _target_line(report, "a").endswith("| not judged (figures missing) |")
+
+
+def test_report_does_not_judge_a_target_whose_figures_are_missing() -> None:
+    systems = {"lstmcli": _system(0.9), "fasttext": _system(0.8)}  # no TF-IDF, no tutorial, no predict figures
+    report = render(_results(systems))
+    assert _target_line(report, "a").endswith("| not judged (figures missing) |")
+    assert _target_line(report, "c").endswith("| not judged (figures missing) |")
