@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_csv
 from typer.testing import CliRunner
 
-from conftest import write_csv
 from lstmcli import rundir
 from lstmcli.cli import app
 from lstmcli.data import read_labelled

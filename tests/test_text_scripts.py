@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_MODEL, write_csv
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
-from conftest import TINY_MODEL, write_csv
 from lstmcli import rundir
 from lstmcli.cli import app
 from lstmcli.config import Config, make_config
@@ -35,7 +35,8 @@ TOPICS = {
     "酒店（Ｈｏｔｅｌ）": ["房间", "前台", "早餐", "服务", "入住", "空调", "卫生间", "位置", "床单", "wifi"],
 }
 LABELS = sorted(TOPICS)
-PREDICT_TEXTS = ["这本小说的故事很感人，作者文笔好", "手机屏幕清晰，电池耐用", "房间干净，早餐丰富，前台热情", "iPhone 信号差"]
+PREDICT_TEXTS = ["这本小说的故事很感人，作者文笔好", "手机屏幕清晰，电池耐用", "房间干净，早餐丰富，前台热情",
+                 "iPhone 信号差"]
 
 
 def chinese_rows(n_per_class: int = 30, seed: int = 0) -> list[tuple[str, str]]:
@@ -67,12 +68,13 @@ def zh_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("text", "config", "expected"), [
-    ("用iPhone拍的照片很清晰，15.4寸！", WORD, ["用", "iphone", "拍", "的", "照", "片", "很", "清", "晰", ",", "15", ".", "4",
-                                       "寸", "!"]),
+    ("用iPhone拍的照片很清晰，15.4寸！", WORD, ["用", "iphone", "拍", "的", "照", "片", "很", "清", "晰", ",",
+                                       "15", ".", "4", "寸", "!"]),
     ("用iPhone拍的照片很清晰", CHAR, ["用", "i", "p", "h", "o", "n", "e", "拍", "的", "照", "片", "很", "清", "晰"]),
     ("手机屏幕很清晰，我们喜欢这个手机", JIEBA, ["手机", "屏幕", "很", "清晰", ",", "我们", "喜欢", "这个", "手机"]),
     ("我们用iPhone上网", JIEBA, ["我们", "用", "iphone", "上网"]),
-    ("このホテルはとても良かった。", WORD, ["こ", "の", "ホ", "テ", "ル", "は", "と", "て", "も", "良", "か", "っ", "た", "。"]),
+    ("このホテルはとても良かった。", WORD, ["こ", "の", "ホ", "テ", "ル", "は", "と", "て", "も", "良", "か", "っ",
+                                     "た", "。"]),
     ("コーヒーが好き", CHAR, ["コ", "ー", "ヒ", "ー", "が", "好", "き"]),
     ("ﾎﾃﾙ ｺｰﾋｰ", WORD, ["ホ", "テ", "ル", "コ", "ー", "ヒ", "ー"]),  # half-width katakana, NFKC
     ("ПРИВЕТ, мир! Ёлка", WORD, ["привет", ",", "мир", "!", "ёлка"]),
@@ -157,7 +159,8 @@ def test_prepare_with_missing_jieba_is_one_error(runner: CliRunner, tmp_path: Pa
     data = write_csv(tmp_path / "zh.csv", chinese_rows(10))
     result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run"), "--tokenizer", "jieba"])
     assert result.exit_code == 1
-    assert result.stderr.strip() == "Error: --tokenizer jieba needs the zh extra; install it with: pip install 'lstmcli[zh]'"
+    assert result.stderr.strip() == ("Error: --tokenizer jieba needs the zh extra; "
+                                     "install it with: pip install 'lstmcli[zh]'")
     assert not (tmp_path / "run" / rundir.CONFIG).exists()
 
 
