@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lstmcli.data import LABEL_COLUMNS, TEXT_COLUMNS, pick_column, read_table
+from lstmcli.data import LABEL_COLUMNS, TEXT_COLUMNS, pick_column
 from lstmcli.errors import DataError
 from lstmcli.predict import Predictor
 from lstmcli.rundir import RunDir
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
 
 
-def evaluate(run: RunDir, data_file: Path | None = None, encoding: str = "auto") -> dict[str, Any]:
+def evaluate(run: RunDir, data_file: Path | None = None, encoding: str = "auto",
+             chunk_rows: int | None = None) -> dict[str, Any]:
     """Scores the run's model on its validation part, or on ``data_file`` preprocessed with the run's settings.
 
     Rows whose label the model never saw are counted under ``unseen_labels`` and left out of the metrics.
+    ``data_file`` is read ``chunk_rows`` rows at a time (:data:`lstmcli.stream.CHUNK_ROWS` by default), as are
+    the validation shards of a streamed prepare: the confusion matrix and the loss add up chunk by chunk, so
+    memory stays flat however large the input.
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n`` and more.
@@ -27,25 +35,75 @@ def evaluate(run: RunDir, data_file: Path | None = None, encoding: str = "auto")
     Raises:
         DataError: ``data_file`` cannot be read or lacks the text or label column.
     """
+    from lstmcli import stream
+
     predictor = Predictor(run)
     labels = predictor.labels
-    if data_file is None:
+    if data_file is None and not run.is_sharded():
         prepared = run.read_prepared()
-        probs, y = predictor.proba_ids(prepared.val_x), prepared.val_y
-        unseen: Counter[str] = Counter()
-        source = "validation part"
+        metrics = score(predictor.proba_ids(prepared.val_x), prepared.val_y, labels)
+        return {"data": "validation part", "unseen_labels": {}, **metrics}
+    tally = ScoreTally(len(labels))
+    unseen: Counter[str] = Counter()
+    if data_file is None:
+        for ids, y in stream.iter_val_blocks(run, chunk_rows or stream.CHUNK_ROWS):
+            tally.add(predictor.proba_ids(ids), y)
     else:
-        texts, raw_labels = _read_eval_data(data_file, predictor, encoding)
         index = {label: i for i, label in enumerate(labels)}
-        known = [i for i, lab in enumerate(raw_labels) if lab in index]
-        unseen = Counter(lab for lab in raw_labels if lab not in index)
-        if not known:
+        for texts, raw_labels in _eval_chunks(data_file, predictor, encoding, chunk_rows or stream.CHUNK_ROWS):
+            known = [i for i, lab in enumerate(raw_labels) if lab in index]
+            unseen.update(lab for lab in raw_labels if lab not in index)
+            if known:
+                y = np.array([index[raw_labels[i]] for i in known], dtype=np.int32)
+                tally.add(predictor.proba([texts[i] for i in known]), y)
+        if not tally.n:
             raise DataError(f"no row of {data_file} has a label the model knows ({', '.join(labels)}); "
                             f"found: {', '.join(sorted(unseen)[:10])}")
-        probs = predictor.proba([texts[i] for i in known])
-        y = np.array([index[raw_labels[i]] for i in known], dtype=np.int32)
-        source = str(data_file)
-    return {"data": source, "unseen_labels": dict(sorted(unseen.items())), **score(probs, y, labels)}
+    source = "validation part" if data_file is None else str(data_file)
+    return {"data": source, "unseen_labels": dict(sorted(unseen.items())), **tally.metrics(labels)}
+
+
+class ScoreTally:
+    """The confusion matrix and the summed loss of predictions added chunk by chunk; :func:`score`'s metrics."""
+
+    def __init__(self, n_classes: int) -> None:
+        self.matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+        self.loss_sum = 0.0
+        self.n = 0
+
+    def add(self, probs: np.ndarray, y: np.ndarray) -> None:
+        """Counts probabilities ``(n, n_classes)`` against label indices ``(n,)``."""
+        predicted = probs.argmax(axis=1)
+        np.add.at(self.matrix, (y, predicted), 1)
+        picked = np.clip(probs[np.arange(len(y)), y].astype(np.float64), EPSILON, 1.0 - EPSILON)
+        self.loss_sum += float(-np.log(picked).sum())  # float64: millions of float32 terms would drift
+        self.n += len(y)
+
+    def metrics(self, labels: list[str]) -> dict[str, Any]:
+        """What :func:`score` reports, from the counts (precision, recall and F1 as scikit-learn defines them)."""
+        true_pos = np.diag(self.matrix).astype(np.float64)
+        support, predicted = self.matrix.sum(axis=1), self.matrix.sum(axis=0)
+        precision = _ratio(true_pos, predicted)
+        recall = _ratio(true_pos, support)
+        f1 = _ratio(2 * true_pos, support + predicted)
+        return {
+            "n": self.n,
+            "accuracy": float(true_pos.sum() / self.n),
+            "loss": self.loss_sum / self.n,
+            "macro_f1": float(f1.mean()),
+            "labels": labels,
+            "per_class": {
+                label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                        "support": int(support[i])}
+                for i, label in enumerate(labels)
+            },
+            "confusion_matrix": self.matrix.tolist(),
+        }
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator``, 0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""
+    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
 
 
 def score(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]:
@@ -71,11 +129,29 @@ def score(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]
     }
 
 
-def _read_eval_data(path: Path, predictor: Predictor, encoding: str) -> tuple[list[str], list[str]]:
-    frame, _ = read_table(path, encoding if encoding != "auto" else predictor.config.encoding)
+def _eval_chunks(path: Path, predictor: Predictor, encoding: str,
+                 chunk_rows: int) -> Iterator[tuple[list[str], list[str]]]:
+    """Yields the texts and labels of ``path``, ``chunk_rows`` rows at a time, rows with an empty one left out."""
+    from lstmcli.stream import open_csv
+
+    file = open_csv(path, encoding if encoding != "auto" else predictor.config.encoding)
+    text_col, label_col = _eval_columns(file.head(1), predictor, path)
+    for frame, _ in file.frames(chunk_rows):
+        texts = frame[text_col].str.strip()
+        labels = frame[label_col].str.strip()
+        keep = (texts != "") & (labels != "")
+        yield texts[keep].tolist(), labels[keep].tolist()
+
+
+def _eval_columns(frame: pd.DataFrame, predictor: Predictor, path: Path) -> tuple[str, str]:
     config = predictor.config
     columns = [str(c) for c in frame.columns]
-    text_col = config.text_column if config.text_column in columns else pick_column(frame, "", TEXT_COLUMNS, "text", path)
+    try:
+        text_col = config.text_column if config.text_column in columns else pick_column(frame, "", TEXT_COLUMNS,
+                                                                                         "text", path)
+    except DataError:  # evaluate has no --text-column: the file must name the column as training did
+        raise DataError(f"{path} has no text column ('{config.text_column}' or another obvious name); columns are: "
+                        f"{', '.join(columns)}. Rename its text column to '{config.text_column}'") from None
     if config.label_column in columns:
         label_col = config.label_column
     else:
@@ -85,7 +161,4 @@ def _read_eval_data(path: Path, predictor: Predictor, encoding: str) -> tuple[li
             raise DataError(f"{path} has no label column ('{config.label_column}' or another obvious name); "
                             f"columns are: {', '.join(columns)}. Evaluation needs labels; use 'lstmcli predict' "
                             "for unlabelled text") from None
-    texts = frame[text_col].str.strip()
-    labels = frame[label_col].str.strip()
-    keep = (texts != "") & (labels != "")
-    return texts[keep].tolist(), labels[keep].tolist()
+    return text_col, label_col

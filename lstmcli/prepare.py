@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,29 @@ class PrepareReport:
     vocab_size: int
     val_oov_rate: float
     notes: list[str] = field(default_factory=list)
+    mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.stream)
+    split: str = "stratified"  # scikit-learn's exact stratified split; "hashed": by a hash of each text
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def prepare(data_file: Path, run: RunDir, config: Config) -> tuple[Config, PrepareReport]:
+def prepare(data_file: Path, run: RunDir, config: Config, streaming: bool | None = None,
+            progress: Callable[[str, int, float], None] | None = None) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` into ``run`` and returns the resolved config and a report.
+
+    Args:
+        streaming: read the file in chunks into shards (:func:`lstmcli.stream.prepare_streaming`) instead of
+            all at once; None decides by the file's size.
+        progress: told ``(phase, rows, fraction of the file)`` while streaming.
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
+    from lstmcli import stream
+
+    if streaming or (streaming is None and stream.wants_streaming(data_file)):
+        return stream.prepare_streaming(data_file, run, config, progress=progress)
     data = read_labelled(data_file, config.text_column, config.label_column, config.encoding)
     _check_classes(data, config.val_size, data_file)
     tokenizer, reason = _resolve_tokenizer(config, data.texts)

@@ -1,0 +1,590 @@
+"""Corpora larger than memory: prepare a CSV chunk by chunk into shards on disk, and read them back in pieces.
+
+Prepare passes over the data twice. Pass one reads the CSV in chunks (pandas ``chunksize``), tokenizes each
+text once, counts tokens and classes, puts each row on its side of the split by a hash of its text, samples
+training lengths, and spills the chunk's token ids to disk. Pass two maps the spilled ids to the final
+vocabulary, pads them and writes ``.npy`` shards listed in a small JSON index. Memory follows the chunk size
+and the number of distinct tokens (capped), never the number of rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lstmcli.config import Config
+from lstmcli.data import (
+    LABEL_COLUMNS,
+    TEXT_COLUMNS,
+    _check_file,
+    _checked_frame,
+    _delimiter,
+    detect_encoding,
+    pick_column,
+)
+from lstmcli.errors import DataError
+from lstmcli.prepare import PrepareReport, _resolve_tokenizer
+from lstmcli.rundir import DATA_DIR, PREPARE_REPORT, SHARD_INDEX, SHARD_PARTS, SHARDS_DIR, VAL_TEXTS, RunDir, write_json
+from lstmcli.text import OOV, OOV_ID, PAD, Vocabulary, tokenize
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lstmcli.backend import tf
+
+CHUNK_ROWS = 32_768  # rows read, tokenized and written at a time
+STREAMING_BYTES = 64 << 20  # CSV files larger than this are prepared by streaming unless told otherwise
+TOKENIZER_SAMPLE = 20_000  # rows at the head of the file that tokenizer=auto looks at
+RESERVOIR_ROWS = 100_000  # training lengths sampled for max_len=auto and the length percentiles
+MAX_TOKEN_TYPES = 2_000_000  # distinct tokens counted; tokens first seen after that become unknown
+PAD_ROWS = 8192  # rows padded at once in pass two: bounds its temporaries whatever max_len is
+SHUFFLE_BYTES = 64 << 20  # training's shuffle buffer over shard rows
+BLOCK_ROWS = 1024  # rows a shard reader hands to tf.data at a time
+SPILL_DIR = ".spill"  # under data/: pass one's token ids, removed by pass two
+_SAMPLE_BYTES = 1 << 20
+
+Progress = Callable[[str, int, float], None]
+"""Called as ``progress(phase, rows_done, fraction_of_file_read)`` while prepare streams."""
+
+
+def _silent(phase: str, rows: int, fraction: float) -> None:
+    pass
+
+
+def wants_streaming(path: Path) -> bool:
+    """Whether a CSV is large enough to prepare by streaming (above :data:`STREAMING_BYTES`)."""
+    return path.is_file() and path.stat().st_size > STREAMING_BYTES
+
+
+# --- reading a CSV in chunks ---
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV or TSV read in chunks, its encoding and delimiter resolved from its first bytes."""
+
+    path: Path
+    encoding: str
+    sep: str
+    size: int
+
+    def head(self, rows: int) -> pd.DataFrame:
+        """The first ``rows`` rows, checked like a whole file (duplicate columns, no rows)."""
+        return _checked_frame(next(self.frames(rows))[0], self.path)
+
+    def frames(self, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, float]]:
+        """Yields ``(frame, fraction of the file read)`` for each chunk of ``chunk_rows`` rows, cells as strings.
+
+        Raises:
+            DataError: the bytes do not decode or the CSV is malformed, in whichever chunk that shows.
+        """
+        import pandas as pd
+
+        with self.path.open("rb") as fh:
+            try:
+                with pd.read_csv(fh, sep=self.sep, dtype=str, keep_default_na=False, encoding=self.encoding,
+                                 engine="c", skip_blank_lines=True, chunksize=chunk_rows) as reader:
+                    for frame in reader:
+                        yield frame, min(1.0, fh.tell() / max(self.size, 1))
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{self.path} is not valid {self.encoding} (byte {exc.start} of a block); "
+                                "pass --encoding with the file's encoding") from None
+            except pd.errors.ParserError as exc:
+                raise DataError(f"{self.path} is not a well-formed CSV: {_first_line(exc)}; "
+                                "check quoting and the delimiter") from None
+            except pd.errors.EmptyDataError:
+                raise DataError(f"{self.path} is empty; expected a CSV with a header row and one text per row"
+                                ) from None
+            except csv.Error as exc:
+                raise DataError(f"{self.path} is not a well-formed CSV: {exc}") from None
+
+
+def open_csv(path: Path, encoding: str = "auto") -> CsvFile:
+    """Resolves how to read ``path`` from its first megabyte, as :func:`lstmcli.data.read_table` does.
+
+    Raises:
+        DataError: missing, empty or binary file, or an unknown encoding.
+    """
+    _check_file(path)
+    with path.open("rb") as fh:
+        sample = fh.read(_SAMPLE_BYTES)
+    if not sample.strip():
+        raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row")
+    if encoding == "auto":
+        encoding = detect_encoding(path, sample)
+    else:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise DataError(f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, "
+                            "gb18030") from None
+    return CsvFile(path, encoding, _delimiter(path, sample, encoding), path.stat().st_size)
+
+
+@dataclass
+class LabelledChunk:
+    """One chunk's usable rows, with what it read and dropped."""
+
+    texts: list[str]
+    labels: list[str]
+    rows_read: int
+    empty_text: int
+    empty_label: int
+    fraction: float
+
+
+@dataclass(frozen=True)
+class LabelledCsv:
+    """A labelled CSV read in chunks, its text and label columns chosen from its head."""
+
+    file: CsvFile
+    text_column: str
+    label_column: str
+    head_texts: list[str]
+
+    def chunks(self, chunk_rows: int) -> Iterator[LabelledChunk]:
+        """Yields each chunk's stripped texts and labels, rows with an empty one dropped and counted."""
+        for frame, fraction in self.file.frames(chunk_rows):
+            texts, labels = frame[self.text_column].str.strip(), frame[self.label_column].str.strip()
+            empty_text, empty_label = texts == "", labels == ""
+            keep = ~(empty_text | empty_label)
+            yield LabelledChunk(texts[keep].tolist(), labels[keep].tolist(), len(frame), int(empty_text.sum()),
+                                int((empty_label & ~empty_text).sum()), fraction)
+
+
+def open_labelled(path: Path, text_column: str = "", label_column: str = "", encoding: str = "auto") -> LabelledCsv:
+    """Opens a labelled CSV for chunked reading, choosing columns as :func:`lstmcli.data.read_labelled` does.
+
+    Raises:
+        DataError: unreadable file, unknown columns, or no rows.
+    """
+    file = open_csv(path, encoding)
+    head = file.head(TOKENIZER_SAMPLE)
+    if len(head.columns) == 1:
+        raise DataError(f"{path} has a single column ('{head.columns[0]}'); expected a text and a label column "
+                        "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)")
+    text_col = pick_column(head, text_column, TEXT_COLUMNS, "text", path)
+    label_col = pick_column(head, label_column, LABEL_COLUMNS, "label", path)
+    if text_col == label_col:
+        raise DataError(f"text and label columns are both '{text_col}' in {path}; pass different columns")
+    texts = head[text_col].str.strip()
+    return LabelledCsv(file, text_col, label_col, texts[texts != ""].tolist())
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# --- the split and the length sample, decided by a hash of each text ---
+
+
+def text_hashes(texts: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent uint64 per text from a BLAKE2b keyed by ``seed``: the split key and the sample key.
+
+    The same text gets the same keys in any chunk, on any machine, in any process (unlike ``hash()``).
+    """
+    key = seed.to_bytes(8, "little", signed=True)
+    digests = b"".join(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16, key=key).digest()
+                       for t in texts)
+    both = np.frombuffer(digests, dtype="<u8").reshape(-1, 2)
+    return both[:, 0], both[:, 1]
+
+
+def validation_mask(texts: list[str], seed: int, val_size: float) -> np.ndarray:
+    """Which texts belong to the validation part in streaming mode: a share of ``val_size`` in expectation.
+
+    The hash ignores the label, so every class gives about ``val_size`` of its rows (stratified in expectation);
+    identical texts always land on the same side.
+    """
+    return _uniform(text_hashes(texts, seed)[0]) < val_size
+
+
+def _uniform(keys: np.ndarray) -> np.ndarray:
+    return (keys >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+class _LengthSample:
+    """The training lengths of the rows with the smallest sample keys: a fixed-size sample that any chunking
+    of the same file gives alike."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.keys = np.zeros(0, np.uint64)
+        self.lengths = np.zeros(0, np.int64)
+
+    def add(self, keys: np.ndarray, lengths: np.ndarray) -> None:
+        self.keys = np.concatenate([self.keys, keys])
+        self.lengths = np.concatenate([self.lengths, lengths])
+        if len(self.keys) > self.size:
+            keep = np.argpartition(self.keys, self.size - 1)[: self.size]
+            self.keys, self.lengths = self.keys[keep], self.lengths[keep]
+
+
+# --- pass one: count and spill ---
+
+
+@dataclass
+class _Tally:
+    """What pass one learns: token and class counts, the row counts, and the length sample."""
+
+    token_ids: dict[str, int] = field(default_factory=dict)  # token -> spill id; 0 = not counted (cap reached)
+    token_counts: np.ndarray = field(default_factory=lambda: np.zeros(1 << 16, np.int64))  # training occurrences
+    label_ids: dict[str, int] = field(default_factory=dict)  # label -> spill id, in order of appearance
+    class_counts: Counter[str] = field(default_factory=Counter)
+    val_class_counts: Counter[str] = field(default_factory=Counter)
+    lengths: _LengthSample = field(default_factory=lambda: _LengthSample(RESERVOIR_ROWS))
+    rows_read: int = 0
+    empty_text: int = 0
+    empty_label: int = 0
+    train_rows: int = 0
+    val_rows: int = 0
+    chunks: int = 0
+    capped: bool = False
+
+    def ids_of(self, tokens: list[list[str]]) -> np.ndarray:
+        """Spill ids of every token, row after row; new tokens get new ids until :data:`MAX_TOKEN_TYPES`."""
+        table = self.token_ids
+        flat = []
+        for row in tokens:
+            for token in row:
+                i = table.get(token)
+                if i is None:
+                    if len(table) < MAX_TOKEN_TYPES:
+                        i = table[token] = len(table) + 1
+                    else:
+                        i, self.capped = 0, True
+                flat.append(i)
+        return np.array(flat, dtype=np.int32)
+
+    def count(self, ids: np.ndarray) -> None:
+        if len(self.token_ids) >= len(self.token_counts):
+            self.token_counts = np.concatenate([self.token_counts, np.zeros_like(self.token_counts)])
+        self.token_counts += np.bincount(ids, minlength=len(self.token_counts))[: len(self.token_counts)]
+
+
+def _count_pass(source: LabelledCsv, config: Config, spill: Path, val_texts: Any, chunk_rows: int,
+                progress: Progress) -> _Tally:
+    """Pass one: tokenizes each chunk once, counts, and spills its token ids to ``spill``."""
+    tally = _Tally()
+    spill.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    for chunk in source.chunks(chunk_rows):
+        _spill_chunk(tally, chunk, config, spill / f"{tally.chunks:05d}.npz", val_texts)
+        tally.chunks += 1
+        rows += chunk.rows_read
+        progress("reading", rows, chunk.fraction)
+    return tally
+
+
+def _spill_chunk(tally: _Tally, chunk: LabelledChunk, config: Config, path: Path, val_texts: Any) -> None:
+    tally.rows_read += chunk.rows_read
+    tally.empty_text += chunk.empty_text
+    tally.empty_label += chunk.empty_label
+    split_keys, sample_keys = text_hashes(chunk.texts, config.seed)
+    val = _uniform(split_keys) < config.val_size
+    tokens = [tokenize(t, config) for t in chunk.texts]
+    lengths = np.array([len(t) for t in tokens], dtype=np.int32)
+    ids = tally.ids_of(tokens)
+    tally.count(ids[~np.repeat(val, lengths)])
+    tally.lengths.add(sample_keys[~val], lengths[~val])
+    tally.class_counts.update(chunk.labels)
+    labels = np.array([tally.label_ids.setdefault(lab, len(tally.label_ids)) for lab in chunk.labels], dtype=np.int32)
+    tally.val_rows += int(val.sum())
+    tally.train_rows += int((~val).sum())
+    for i in np.flatnonzero(val):
+        val_texts.add(chunk.texts[i])
+        tally.val_class_counts[chunk.labels[i]] += 1
+    with path.open("wb") as fh:
+        np.savez(fh, ids=ids, lengths=lengths, labels=labels, val=val)
+
+
+def _check_tally(tally: _Tally, source: LabelledCsv, config: Config) -> None:
+    """Raises DataError when the rows cannot make a classifier, as the in-memory path does."""
+    path = source.file.path
+    if not tally.class_counts:
+        raise DataError(f"{path} has no row with both a text and a label (column '{source.text_column}', "
+                        f"'{source.label_column}'); check the column names")
+    if len(tally.class_counts) < 2:
+        only = next(iter(tally.class_counts))
+        raise DataError(f"{path} has one class only ('{only}' in column '{source.label_column}'); "
+                        "a classifier needs at least two")
+    if not tally.val_rows or not tally.train_rows:
+        side = "validation" if not tally.val_rows else "training"
+        raise DataError(f"{tally.train_rows + tally.val_rows} rows with --val-size {config.val_size} leave no "
+                        f"{side} row; add rows or change --val-size")
+
+
+def vocabulary_from_counts(tally_ids: dict[str, int], counts: np.ndarray, config: Config) -> Vocabulary:
+    """The vocabulary :meth:`Vocabulary.build` makes from the same counts: most frequent first, ties by token."""
+    kept = [(tok, int(counts[i])) for tok, i in tally_ids.items() if counts[i] >= config.min_count]
+    ranked = sorted(kept, key=lambda kv: (-kv[1], kv[0]))
+    return Vocabulary((PAD, OOV, *(tok for tok, _ in ranked[: config.vocab_size - 2])))
+
+
+# --- pass two: encode and write shards ---
+
+
+def pad_flat(ids: np.ndarray, lengths: np.ndarray, max_len: int, padding: str, truncating: str) -> np.ndarray:
+    """Pads rows given as ids concatenated row after row, exactly as :func:`lstmcli.text.pad` pads lists.
+
+    Args:
+        ids: every row's ids, one after the other, ``(sum(lengths),)``.
+        lengths: ids per row ``(n,)``; a row without any gets one unknown id, as prepare gives empty texts.
+
+    Returns:
+        int32 ``(n, max_len)``.
+    """
+    out = np.zeros((len(lengths), max_len), dtype=np.int32)
+    ends = np.cumsum(lengths, dtype=np.int64)
+    for start in range(0, len(lengths), PAD_ROWS):
+        rows = slice(start, start + PAD_ROWS)
+        n, end = lengths[rows].astype(np.int64), ends[rows]
+        kept = np.minimum(n, max_len)
+        first = end - kept if truncating == "pre" else end - n
+        pos = np.arange(max_len)[None, :] - ((max_len - kept)[:, None] if padding == "pre" else 0)
+        valid = (pos >= 0) & (pos < kept[:, None])
+        source = np.where(valid, first[:, None] + pos, 0)
+        out[rows] = np.where(valid, ids[source] if len(ids) else 0, 0)
+    empty = np.flatnonzero(lengths == 0)
+    out[empty, -1 if padding == "pre" else 0] = OOV_ID
+    return out
+
+
+@dataclass
+class _Written:
+    """What pass two wrote and measured."""
+
+    parts: dict[str, dict[str, Any]]
+    truncated: int = 0
+    val_oov: int = 0
+    val_tokens: int = 0
+
+
+def _encode_pass(run: RunDir, spill: Path, tally: _Tally, vocab: Vocabulary, labels: list[str], config: Config,
+                 progress: Progress) -> _Written:
+    """Pass two: maps each spilled chunk to vocabulary ids, pads it, and writes its train and val shards."""
+    lookup = np.full(len(tally.token_ids) + 1, OOV_ID, dtype=np.int32)  # spill id -> vocabulary id
+    for i, token in enumerate(vocab.tokens[2:], start=2):
+        lookup[tally.token_ids[token]] = i
+    label_of = np.array([labels.index(lab) for lab in tally.label_ids], dtype=np.int32)
+    written = _Written({part: {"rows": 0, "length_counts": np.zeros(config.max_len + 1, np.int64), "shards": []}
+                        for part in SHARD_PARTS})
+    rows = 0
+    for number in range(tally.chunks):
+        path = spill / f"{number:05d}.npz"
+        with np.load(path) as chunk:
+            _write_chunk(run, number, {k: chunk[k] for k in chunk.files}, lookup, label_of, config, written)
+            rows += len(chunk["labels"])
+        path.unlink()
+        progress("writing", rows, (number + 1) / tally.chunks)
+    shutil.rmtree(spill, ignore_errors=True)
+    return written
+
+
+def _write_chunk(run: RunDir, number: int, chunk: dict[str, np.ndarray], lookup: np.ndarray, label_of: np.ndarray,
+                 config: Config, written: _Written) -> None:
+    ids, lengths, val = lookup[chunk["ids"]], chunk["lengths"], chunk["val"]
+    x = pad_flat(ids, lengths, config.max_len, config.padding, config.truncating)
+    y = label_of[chunk["labels"]]
+    written.truncated += int((lengths > config.max_len).sum())
+    val_ids = ids[np.repeat(val, lengths)]
+    written.val_oov += int((val_ids == OOV_ID).sum())
+    written.val_tokens += len(val_ids)
+    used = np.maximum(np.minimum(lengths, config.max_len), 1)  # what training's bucketing counts per row
+    for part, rows in (("train", ~val), ("val", val)):
+        if rows.any():
+            entry = written.parts[part]
+            entry["shards"].append(run.write_shard(part, number, x[rows], y[rows]))
+            entry["rows"] += int(rows.sum())
+            entry["length_counts"] += np.bincount(used[rows], minlength=config.max_len + 1)
+
+
+class _ValTexts:
+    """Writes the validation texts as one JSON list, a text at a time (atomically renamed when done)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".tmp-{path.name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = self.tmp.open("w", encoding="utf-8")
+        self.fh.write("[")
+        self.first = True
+
+    def add(self, text: str) -> None:
+        self.fh.write(("\n  " if self.first else ",\n  ") + json.dumps(text, ensure_ascii=False))
+        self.first = False
+
+    def close(self) -> None:
+        self.fh.write("\n]\n")
+        self.fh.close()
+        self.tmp.replace(self.path)
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def prepare_streaming(data_file: Path, run: RunDir, config: Config, chunk_rows: int | None = None,
+                      progress: Progress | None = None) -> tuple[Config, PrepareReport]:
+    """Prepares ``data_file`` into ``run`` chunk by chunk: shards on disk, memory bounded by the chunk size.
+
+    Tokenization is :func:`lstmcli.text.tokenize` with the resolved config, as in memory. The split differs:
+    a hash of each text and ``config.seed`` decides its side (see :func:`validation_mask`), and ``max_len=auto``
+    comes from a sample of :data:`RESERVOIR_ROWS` training lengths.
+
+    Args:
+        chunk_rows: rows per chunk, :data:`CHUNK_ROWS` by default.
+        progress: told the phase, the rows done and the share of the file read, after every chunk.
+
+    Raises:
+        DataError: the file cannot be read, or its rows cannot make a classifier.
+    """
+    chunk_rows, progress = chunk_rows or CHUNK_ROWS, progress or _silent
+    source = open_labelled(data_file, config.text_column, config.label_column, config.encoding)
+    tokenizer, reason = _resolve_tokenizer(config, source.head_texts)
+    config = config.replace(text_column=source.text_column, label_column=source.label_column, tokenizer=tokenizer)
+    spill = run / DATA_DIR / SPILL_DIR
+    val_texts = _ValTexts(run / DATA_DIR / VAL_TEXTS)
+    try:
+        tally = _count_pass(source, config, spill, val_texts, chunk_rows, progress)
+        _check_tally(tally, source, config)
+        val_texts.close()
+    except BaseException:
+        val_texts.discard()
+        raise
+    vocab = vocabulary_from_counts(tally.token_ids, tally.token_counts, config)
+    labels = sorted(tally.class_counts)
+    auto = config.max_len == 0
+    if auto:
+        config = config.replace(max_len=max(1, int(np.ceil(np.percentile(tally.lengths.lengths,
+                                                                         config.max_len_percentile)))))
+    written = _encode_pass(run, spill, tally, vocab, labels, config, progress)
+    report = _report(data_file, source, tally, written, config, (tokenizer, reason), len(vocab), auto, chunk_rows)
+    write_json(run / SHARD_INDEX, {"format": 1, "max_len": config.max_len, "parts": {
+        part: {**entry, "length_counts": entry["length_counts"].tolist()} for part, entry in written.parts.items()}})
+    run.write_vocab(vocab)
+    run.write_labels(labels)
+    run.write_config(config)
+    write_json(run / PREPARE_REPORT, report.to_dict())
+    run.write_manifest(data_file)
+    return config, report
+
+
+def _report(data_file: Path, source: LabelledCsv, tally: _Tally, written: _Written, config: Config,
+            tokenizer: tuple[str, str], vocab_size: int, auto: bool, chunk_rows: int) -> PrepareReport:
+    sample = tally.lengths.lengths
+    chunks = f"{tally.chunks} chunk{'s' if tally.chunks != 1 else ''}"
+    notes = [f"read in {chunks} of up to {chunk_rows} rows into shards; validation rows chosen by a hash of each "
+             "text and --seed (stratified in expectation; identical texts share a side)"]
+    if tally.train_rows > RESERVOIR_ROWS:
+        notes.append(f"length percentiles and max_len=auto come from a sample of {RESERVOIR_ROWS} training texts")
+    if tally.capped:
+        notes.append(f"over {MAX_TOKEN_TYPES} distinct tokens: tokens first seen after that count as unknown")
+    one_sided = sorted(lab for lab, n in tally.class_counts.items() if tally.val_class_counts[lab] in (0, n))
+    if one_sided:
+        notes.append(f"class {', '.join(repr(c) for c in one_sided[:5])} has rows on one side of the split only")
+    return PrepareReport(
+        data_file=str(data_file), encoding=source.file.encoding, text_column=source.text_column,
+        label_column=source.label_column, rows_read=tally.rows_read,
+        dropped={"empty text": tally.empty_text, "empty label": tally.empty_label},
+        class_counts=dict(sorted(tally.class_counts.items())), train_rows=tally.train_rows, val_rows=tally.val_rows,
+        tokenizer=tokenizer[0], tokenizer_reason=tokenizer[1],
+        length_percentiles={f"p{q}": float(np.percentile(sample, q)) for q in (50, 90, 95, 99, 100)},
+        max_len=config.max_len, max_len_auto=auto, truncated_rows=written.truncated, vocab_size=vocab_size,
+        val_oov_rate=written.val_oov / written.val_tokens if written.val_tokens else 0.0, notes=notes,
+        mode="streaming", split="hashed",
+    )
+
+
+# --- reading shards back for training ---
+
+
+def shard_dataset(run: RunDir, part: str, config: Config, shuffle: bool) -> tuple[tf.data.Dataset, int]:
+    """A ``tf.data`` pipeline of ``(ids, labels)`` batches read from the shards, never all in memory.
+
+    Shard files are memory-mapped and interleaved (their order reshuffled each epoch with ``shuffle``), rows
+    pass a bounded shuffle buffer, then the length bucketing of :func:`lstmcli.training.make_dataset`.
+
+    Returns:
+        The dataset and its number of batches per epoch.
+    """
+    from lstmcli.backend import tf
+    from lstmcli.training import batch_by_length
+
+    index = run.read_shard_index()
+    width, entry = index["max_len"], index["parts"][part]
+    shards = [(str(run / SHARDS_DIR / s["x"]), str(run / SHARDS_DIR / s["y"])) for s in entry["shards"]]
+    signature = (tf.TensorSpec((None, width), tf.int32), tf.TensorSpec((None,), tf.int32),
+                 tf.TensorSpec((None,), tf.int32))
+
+    def blocks(number: Any) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        x_path, y_path = shards[int(number)]
+        x, y = np.load(x_path, mmap_mode="r"), np.load(y_path, mmap_mode="r")
+        for start in range(0, len(y), BLOCK_ROWS):
+            ids = np.asarray(x[start : start + BLOCK_ROWS], dtype=np.int32)
+            labels = np.asarray(y[start : start + BLOCK_ROWS], dtype=np.int32)
+            yield ids, labels, np.count_nonzero(ids, axis=1).astype(np.int32)
+
+    order = tf.data.Dataset.range(len(shards))
+    if shuffle:
+        order = order.shuffle(len(shards), seed=config.seed, reshuffle_each_iteration=True)
+    ds = order.interleave(lambda n: tf.data.Dataset.from_generator(blocks, args=(n,), output_signature=signature),
+                          cycle_length=min(4, max(1, len(shards))), block_length=1).unbatch()
+    if shuffle:
+        ds = ds.shuffle(max(1024, SHUFFLE_BYTES // (4 * width)), seed=config.seed, reshuffle_each_iteration=True)
+    counts = np.asarray(entry["length_counts"], dtype=np.int64)
+    # bucketing wants the rows' lengths: rebuilt from the counts, 2 bytes a row, never the rows themselves
+    lengths = np.repeat(np.arange(len(counts), dtype=np.uint16 if width < 1 << 16 else np.int32), counts)
+    return batch_by_length(ds, lengths, width, config)
+
+
+def iter_val_blocks(run: RunDir, rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The validation ids and labels of a sharded run, ``rows`` at a time."""
+    for x, y in run.shard_arrays("val"):
+        for start in range(0, len(y), rows):
+            yield np.asarray(x[start : start + rows]), np.asarray(y[start : start + rows])
+
+
+# --- the display the CLI shows while prepare streams ---
+
+
+class RowsPerSecond:
+    """A rich display on stderr of prepare's progress: the share of the file done, rows, and rows per second.
+
+    The library never prints; the CLI passes this as the ``progress`` callback when stderr is a terminal.
+    """
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                                 TextColumn("{task.fields[rows]}"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True)
+        self.tasks: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
+
+    def __call__(self, phase: str, rows: int, fraction: float) -> None:
+        if phase not in self.tasks:
+            if not self.tasks:
+                self.progress.start()
+            self.tasks[phase] = self.progress.add_task(phase.capitalize(), total=1.0, rows="")
+            self.started[phase] = time.monotonic()
+        rate = rows / max(time.monotonic() - self.started[phase], 1e-6)
+        unit = "rows" if phase == "reading" else "chunks"
+        self.progress.update(self.tasks[phase], completed=fraction, rows=f"{rows:,} {unit}, {rate:,.0f} {unit}/s")
+
+    def stop(self) -> None:
+        if self.tasks:
+            self.progress.stop()
