@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("texts", type=Path, help="one text per line")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes; the median is reported")
     args = parser.parse_args(argv)
+    from lstmcli.errors import LstmcliError
     from lstmcli.predict import Predictor, predict_texts
     from lstmcli.rundir import RunDir
 
@@ -26,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     lines = args.texts.read_text(encoding="utf-8").removesuffix("\n").split("\n")
     texts = [("-", line.rstrip("\r")) for line in lines]
     started = time.perf_counter()
-    predictor = Predictor(RunDir(args.run_dir))
+    try:
+        predictor = Predictor(RunDir(args.run_dir))
+    except LstmcliError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     load_seconds = time.perf_counter() - started
     rates = []
     for _ in range(args.repeat):
