@@ -25,6 +25,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cell": ("lstm", "gru"),
     "activation": ("tanh", "relu", "sigmoid", "linear"),
     "pooling": ("last", "max", "mean", "maxmean"),
+    "monitor": ("val_accuracy", "val_loss"),
 }
 
 
@@ -77,6 +78,7 @@ class Config:
     batch_size: int = 64
     early_stopping: bool = True  # stop when val_loss stops improving, keep the best weights
     patience: int = 3
+    monitor: str = "val_accuracy"  # what picks the best epoch and stops early: val_accuracy or val_loss
     bucketing: bool = True  # batches padded to their own length, not to max_len
 
     def __post_init__(self) -> None:
@@ -102,6 +104,9 @@ class Config:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"config has unknown settings: {', '.join(unknown)}")
+        missing = sorted(names - set(data))
+        if missing:
+            raise ConfigError(f"config lacks the settings: {', '.join(missing)}")
         if "units" in data and isinstance(data["units"], list):
             data["units"] = tuple(data["units"])
         _check_types(data)

@@ -6,9 +6,12 @@ Nothing here imports TensorFlow: :mod:`lstmcli.inference` runs the network from 
 from __future__ import annotations
 
 import codecs
+import os
 import sys
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,14 +19,19 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.encoding import sniff_encoding
-from lstmcli.errors import DataError
-from lstmcli.inference import predict_proba
+from lstmcli.errors import DataError, RunDirError
+from lstmcli.inference import Network, predict_proba, weight_names
 from lstmcli.rundir import RunDir
 from lstmcli.text import OOV_ID, Vocabulary, check_tokenizer, pad, tokenize
 
 BATCH = 2048  # texts read, labelled and written at a time: memory stays flat on any input size
 SUB_BATCH = 256  # texts of similar length run through the network together
 _HEAD_BYTES = 1 << 16  # the start of an input read to tell its encoding
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
 
 
 class Predictor:
@@ -36,9 +44,30 @@ class Predictor:
         self.vocab: Vocabulary = run.read_vocab()
         self.labels: list[str] = run.read_labels()
         self.weights = run.read_weights()
+        missing = sorted(weight_names(self.config) - set(self.weights))
+        if missing:
+            raise RunDirError(f"{run.path}: weights.npz does not match config.json (no {', '.join(missing)}); "
+                              "train the run again")
         if self.weights["output_bias"].shape[0] != len(self.labels):
             raise DataError(f"{run.path}: the model has {self.weights['output_bias'].shape[0]} outputs but "
                             f"{len(self.labels)} labels; train the run again")
+        self._check_fit(run)
+        self.network = Network(self.weights, self.config)
+
+    def _check_fit(self, run: RunDir) -> None:
+        """Raises RunDirError unless the weights fit the vocabulary and the config (files of one run)."""
+        rows = self.weights["embedding"].shape[0] if self.weights["embedding"].ndim == 2 else -1
+        if rows != len(self.vocab):
+            raise RunDirError(f"{run.path}: vocab.txt has {len(self.vocab)} tokens but weights.npz embeds {rows}; "
+                              "the files come from different runs: train the run again")
+        try:  # one short text through the network: a layer that does not fit fails here, not mid-stream
+            probs = predict_proba(self.weights, self.config, np.array([[OOV_ID, OOV_ID]], dtype=np.int32))
+        except (ValueError, IndexError, KeyError) as exc:
+            raise RunDirError(f"{run.path}: weights.npz does not fit config.json ({type(exc).__name__}); "
+                              "train the run again") from None
+        if probs.shape != (1, len(self.labels)):
+            raise RunDirError(f"{run.path}: weights.npz gives {probs.shape[-1]} outputs for {len(self.labels)} labels; "
+                              "train the run again")
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Padded ids ``(n, max_len)`` built exactly as prepare built the training data."""
@@ -49,20 +78,29 @@ class Predictor:
         """Probabilities ``(n, n_classes)`` for padded ids ``(n, max_len)``.
 
         With masking, rows are run in groups of similar length, each cut to its longest row: the
-        result is the same as on the full padding, only faster.
+        result is the same as on the full padding, only faster. Groups run on two threads (NumPy
+        releases the GIL in its arithmetic).
         """
-        if not self.config.mask:
-            return np.concatenate([predict_proba(self.weights, self.config, ids[i : i + SUB_BATCH])
-                                   for i in range(0, len(ids), SUB_BATCH)] or [np.zeros((0, len(self.labels)), np.float32)])
-        lengths = np.count_nonzero(ids, axis=1)
-        order = np.argsort(lengths, kind="stable")
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
+        if not len(ids):
+            return out
+        self.network.warm(ids)
+        if self.config.mask:
+            lengths = np.count_nonzero(ids, axis=1)
+            order = np.argsort(lengths, kind="stable")
+        else:
+            lengths, order = np.full(len(ids), ids.shape[1]), np.arange(len(ids))
         front = self.config.padding == "pre"
-        for start in range(0, len(ids), SUB_BATCH):
-            rows = order[start : start + SUB_BATCH]
+        groups = [order[start : start + SUB_BATCH] for start in range(0, len(ids), SUB_BATCH)]
+
+        def run(rows: np.ndarray) -> None:
             longest = max(int(lengths[rows].max()), 1)
-            batch = ids[rows, -longest:] if front else ids[rows, :longest]
-            out[rows] = predict_proba(self.weights, self.config, batch)
+            out[rows] = self.network.proba(ids[rows, -longest:] if front else ids[rows, :longest])
+
+        if len(groups) == 1:
+            run(groups[0])
+        else:
+            list(_pool().map(run, groups))
         return out
 
     def proba(self, texts: list[str]) -> np.ndarray:
@@ -167,5 +205,9 @@ def _input_encoding(head: bytes, encoding: str) -> str:
     UTF-8 with a few damaged bytes stays UTF-8: the bad bytes are replaced and counted for the warning.
     """
     if encoding != "auto":
-        return encoding
+        try:
+            return codecs.lookup(encoding).name
+        except LookupError:
+            raise DataError(f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, "
+                            "gb18030") from None
     return sniff_encoding(head, complete=len(head) < _HEAD_BYTES) or "utf-8"
