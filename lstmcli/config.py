@@ -78,7 +78,7 @@ class Config:
     batch_size: int = 64
     early_stopping: bool = True  # stop when val_loss stops improving, keep the best weights
     patience: int = 3
-    monitor: str = "val_accuracy"  # what picks the best epoch and stops early: val_accuracy or val_loss
+    monitor: str = "val_loss"  # what picks the best epoch and stops early: val_loss or val_accuracy
     bucketing: bool = True  # batches padded to their own length, not to max_len
 
     def __post_init__(self) -> None:
