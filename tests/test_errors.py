@@ -442,6 +442,7 @@ RUNDIR_CASES: list[tuple[str, Damage, list[str], str]] = [
     ("train-data-truncated", _truncate("data/train_x.npy"), ["train", "--overwrite"], "train_x.npy is damaged"),
     ("eval-data-missing", _nothing, ["evaluate", "--data", "{missing}"], "file not found"),
     ("eval-data-no-label-column", _nothing, ["evaluate", "--data", "{unlabelled}"], "has no label column"),
+    ("eval-data-no-text-column", _nothing, ["evaluate", "--data", "{untitled}"], "Rename its text column to 'text'"),
     ("eval-data-only-unseen-labels", _nothing, ["evaluate", "--data", "{unseen}"], "has a label the model knows"),
     ("predict-input-missing", _nothing, ["predict", "{missing}"], "input file not found"),
     ("prepare-over-a-run", _nothing, ["prepare", "{csv}"], "pass --overwrite to replace it"),
@@ -465,6 +466,7 @@ def _files(tmp_path: Path) -> dict[str, str]:
         "{txt}": str(write_bytes(tmp_path / "in.txt", b"goal team\nrain\n")),
         "{missing}": str(tmp_path / "missing.csv"),
         "{unlabelled}": str(write_csv(tmp_path / "u.csv", [(t, "x") for t, _ in rows], header=("text", "note"))),
+        "{untitled}": str(write_csv(tmp_path / "w.csv", rows, header=("words", "label"))),
         "{unseen}": str(write_csv(tmp_path / "x.csv", [(t, "politics") for t, _ in rows])),
         "{one_class}": str(write_csv(tmp_path / "o.csv", [(t, "sports") for t, _ in rows])),
     }

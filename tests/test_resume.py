@@ -250,12 +250,20 @@ def _resume_and_check(run_dir: Path, stopped_at: int) -> None:
     assert [row["epoch"] for row in history] == list(range(1, EPOCHS + 1))
     assert (run_dir / rundir.MODEL).is_file() and (run_dir / rundir.WEIGHTS).is_file()
     assert not (run_dir / rundir.CHECKPOINT_DIR).exists()
-    # The published model is the best epoch's: scoring it again gives the lowest val_loss of the history.
+    # The published model is the best epoch's: scoring it again gives that epoch's validation loss.
     scored = subprocess.run(_lstmcli("evaluate", "--run-dir", run_dir, "--json"), capture_output=True, text=True,
                             timeout=300)
     assert scored.returncode == 0, scored.stderr
-    best = min(row["val_loss"] for row in history)
-    assert json.loads(scored.stdout)["loss"] == pytest.approx(best, rel=1e-3, abs=1e-4)
+    assert json.loads(scored.stdout)["loss"] == pytest.approx(_best_row(run_dir, history)["val_loss"], rel=1e-3,
+                                                              abs=1e-4)
+
+
+def _best_row(run_dir: Path, history: list[dict[str, float]]) -> dict[str, float]:
+    """The epoch the run's ``monitor`` setting picks: lowest val_loss, or highest val_accuracy then lowest val_loss."""
+    monitor = json.loads((run_dir / rundir.CONFIG).read_text()).get("monitor", "val_loss")
+    if monitor == "val_loss":
+        return min(history, key=lambda row: row["val_loss"])
+    return max(history, key=lambda row: (row["val_accuracy"], -row["val_loss"]))
 
 
 def test_kill_9_then_resume_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
@@ -294,8 +302,8 @@ def test_resume_keeps_the_interrupted_trainings_settings(runner: CliRunner, tmp_
     RunDir(run_dir).write_config(new_config, rundir.CHECKPOINT_CONFIG)
     shutil.copyfile(run_dir / rundir.MODEL, checkpoint / rundir.LAST_MODEL)
     shutil.copyfile(run_dir / rundir.MODEL, checkpoint / "best.keras")
-    state = {"epoch": 2, "best_epoch": 2, "best": {"val_loss": 9.0}, "wait": 0, "stopped_early": False,
-             "history": [{"epoch": 1, "val_loss": 10.0}, {"epoch": 2, "val_loss": 9.0}]}
+    rows = [{"epoch": epoch, "loss": 9.0, "accuracy": 0.1, "val_loss": 9.0, "val_accuracy": 0.0} for epoch in (1, 2)]
+    state = {"epoch": 2, "best_epoch": 2, "best": rows[1], "wait": 0, "stopped_early": False, "history": rows}
     (checkpoint / rundir.TRAIN_STATE).write_text(json.dumps(state))
     assert (run_dir / rundir.CONFIG).read_bytes() == old_config
     result = run_cli(runner, ["train", "--run-dir", run_dir, "--resume"])
