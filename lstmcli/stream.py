@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import itertools
 import json
 import shutil
 import time
@@ -255,22 +256,25 @@ class _Tally:
     def ids_of(self, tokens: list[list[str]]) -> np.ndarray:
         """Spill ids of every token, row after row; new tokens get new ids until :data:`MAX_TOKEN_TYPES`."""
         table = self.token_ids
-        flat = []
-        for row in tokens:
-            for token in row:
-                i = table.get(token)
-                if i is None:
-                    if len(table) < MAX_TOKEN_TYPES:
-                        i = table[token] = len(table) + 1
-                    else:
-                        i, self.capped = 0, True
-                flat.append(i)
+
+        def new_id(token: str) -> int:
+            if len(table) >= MAX_TOKEN_TYPES:
+                self.capped = True
+                return 0
+            table[token] = len(table) + 1
+            return len(table)
+
+        known = table.get  # the common case stays in C: one dict look-up per token
+        flat = [known(token) or new_id(token) for token in itertools.chain.from_iterable(tokens)]
         return np.array(flat, dtype=np.int32)
 
     def count(self, ids: np.ndarray) -> None:
+        """Adds training occurrences of spill ids (as returned by :meth:`ids_of`)."""
         if len(self.token_ids) >= len(self.token_counts):
-            self.token_counts = np.concatenate([self.token_counts, np.zeros_like(self.token_counts)])
-        self.token_counts += np.bincount(ids, minlength=len(self.token_counts))[: len(self.token_counts)]
+            grown = np.zeros(max(2 * len(self.token_counts), len(self.token_ids) + 1), np.int64)
+            grown[: len(self.token_counts)] = self.token_counts
+            self.token_counts = grown
+        self.token_counts += np.bincount(ids, minlength=len(self.token_counts))
 
 
 def _count_pass(source: LabelledCsv, config: Config, spill: Path, val_texts: Any, chunk_rows: int,
@@ -582,8 +586,7 @@ class RowsPerSecond:
             self.tasks[phase] = self.progress.add_task(phase.capitalize(), total=1.0, rows="")
             self.started[phase] = time.monotonic()
         rate = rows / max(time.monotonic() - self.started[phase], 1e-6)
-        unit = "rows" if phase == "reading" else "chunks"
-        self.progress.update(self.tasks[phase], completed=fraction, rows=f"{rows:,} {unit}, {rate:,.0f} {unit}/s")
+        self.progress.update(self.tasks[phase], completed=fraction, rows=f"{rows:,} rows, {rate:,.0f} rows/s")
 
     def stop(self) -> None:
         if self.tasks:

@@ -14,17 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_MODEL, make_rows, write_csv
 from typer.testing import CliRunner
 
-from conftest import TINY_MODEL, make_rows, write_csv
 from lstmcli import rundir, stream
 from lstmcli.cli import app
-from lstmcli.config import Config
 from lstmcli.evaluate import score
 from lstmcli.predict import Predictor
 from lstmcli.text import OOV_ID, Vocabulary, pad, tokenize
 
-MULTI_WORKER_TIMEOUT = 240  # seconds per process: two TensorFlow processes share a 2-core CI machine
+MULTI_WORKER_TIMEOUT = 300  # seconds per process: two TensorFlow processes share a 2-core CI machine
 
 
 def _rows() -> list[tuple[str, str]]:
@@ -132,6 +131,8 @@ def test_train_from_shards_then_evaluate_streams(runner: CliRunner, tmp_path: Pa
     metrics = json.loads(result.stdout)
     assert metrics["n"] == rundir.RunDir(run_dir).read_shard_index()["parts"]["val"]["rows"]
     assert abs(metrics["loss"] - history[0]["val_loss"]) < 1e-4  # the same validation rows Keras scored
+    result = runner.invoke(app, ["report", "-r", str(run_dir), "-o", str(tmp_path / "report.html")])
+    assert result.exit_code == 0, result.output  # the report joins the validation shards
 
 
 def test_evaluate_data_in_chunks_equals_in_memory(trained_run: Path, runner: CliRunner, tmp_path: Path,
@@ -212,4 +213,5 @@ def test_multi_worker_chief_and_worker_train_one_model(runner: CliRunner, tmp_pa
     assert not (runs[0] / rundir.CHECKPOINT_DIR).exists()
     result = runner.invoke(app, ["predict", "-r", str(runs[0])], input="the goal of the match\nrain and storm\n")
     assert result.exit_code == 0, result.output
-    assert [line.split("\t")[0] in ("cooking", "sports", "weather") for line in result.stdout.splitlines()] == [True] * 2
+    labels = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert len(labels) == 2 and set(labels) <= {"cooking", "sports", "weather"}
