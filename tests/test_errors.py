@@ -590,3 +590,42 @@ def test_encoding_error_names_the_option(runner: CliRunner, tmp_path: Path) -> N
     data = write_bytes(tmp_path / "odd.csv", codecs.BOM_UTF8 + b"text,label\n" + b"\xff\xfe\xfd,a\n" * 5)
     result = run_cli(runner, ["prepare", data, "--run-dir", tmp_path / "run"])
     assert_error(result, "--encoding")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# loading never runs code from the run directory
+
+
+def test_every_np_load_refuses_pickles() -> None:
+    """An .npy/.npz from a run directory is data only: every np.load in the package says allow_pickle=False."""
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / "lstmcli"
+    unsafe = []
+    for source in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "np.load":
+                flags = {kw.arg: ast.unparse(kw.value) for kw in node.keywords}
+                if flags.get("allow_pickle") != "False":
+                    unsafe.append(f"{source.name}:{node.lineno}")
+    assert unsafe == []
+
+
+def test_resume_refuses_a_model_that_would_run_code(runner: CliRunner, tmp_path: Path, trained_run: Path) -> None:
+    """A checkpoint holding a Lambda layer (Python bytecode) is refused by Keras's safe mode, never executed."""
+    from lstmcli.backend import keras
+
+    marker = tmp_path / "code-ran"
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    touch = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")  # no closure to save
+    outputs = keras.layers.Lambda(touch)(inputs)
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    _resume_state(GOOD_STATE)(run_dir)
+    keras.Model(inputs, outputs).save(run_dir / "checkpoint" / "last.keras")
+    marker.unlink(missing_ok=True)
+    before = snapshot(run_dir)
+    result = run_cli(runner, ["train", "--resume", "--run-dir", run_dir])
+    assert_error(result, "last.keras is damaged")
+    assert not marker.exists()
+    assert snapshot(run_dir) == before
