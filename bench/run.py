@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import os
 import platform
 import re
@@ -43,7 +42,7 @@ KERAS_SYSTEMS = ("lstmcli", "lstmcli-tutorial", "tutorial-keras")
 TUTORIAL_EPOCHS = 10
 QUICK_ROWS = (1000, 500)  # train, test
 QUICK_EPOCHS = 2
-BULK_LINES = {False: 50_000, True: 5_000}  # lines of the bulk predict test (lstmcli default only), full and quick
+BULK_LINES = {False: 50_000, True: 5_000}  # most lines of the bulk predict test (lstmcli default), full and quick
 COLD_TEXT = "some text"
 
 
@@ -132,7 +131,7 @@ class Corpus:
     train: Path
     test: Path
     texts: Path  # test texts, one per line, for predict
-    bulk: Path  # the test texts repeated, for throughput on a large input
+    bulk: Path  # distinct texts of the whole corpus, for throughput on a large input
     info: dict[str, Any]
 
 
@@ -152,15 +151,32 @@ def load_corpus(name: str, datasets: Path, work: Path, quick: bool) -> Corpus:
     train_texts, train_labels = read_corpus(train)
     test_texts, _ = read_corpus(test)
     chinese = is_chinese(train_texts)
-    lines = [" ".join(t.replace("\r", " ").replace("\n", " ").split()) for t in test_texts]
-    texts, bulk = folder / "test_texts.txt", folder / "test_texts_bulk.txt"
-    texts.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    repeats = math.ceil(BULK_LINES[quick] / max(len(lines), 1))
-    bulk.write_text("\n".join(lines * repeats) + "\n", encoding="utf-8")
+    texts, bulk = folder / "test_texts.txt", folder / "bulk_texts.txt"
+    _write_lines(texts, [_one_line(t) for t in test_texts])
+    bulk_lines = _write_lines(bulk, _distinct_texts(source, BULK_LINES[quick]))
     info = {"language": "zh" if chinese else "en", "classes": len(set(train_labels)), "train_rows": len(train_texts),
             "test_rows": len(test_texts), "train_tokens": count_tokens(train_texts, chinese),
-            "bulk_lines": len(lines) * repeats, "train_file": str(train), "test_file": str(test)}
+            "bulk_lines": bulk_lines, "train_file": str(train), "test_file": str(test)}
     return Corpus(name, train, test, texts, bulk, info)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())  # predict reads one text per line
+
+
+def _distinct_texts(source: Path, limit: int) -> list[str]:
+    """Up to ``limit`` different texts of the whole corpus, test split first: repeating texts would flatter
+    any cache the predictor keeps."""
+    seen: dict[str, None] = {}
+    for split in ("test", "dev", "train"):
+        if (source / f"{split}.csv").is_file():
+            seen.update(dict.fromkeys(_one_line(t) for t in read_corpus(source / f"{split}.csv")[0]))
+    return list(seen)[:limit]
+
+
+def _write_lines(path: Path, lines: list[str]) -> int:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return len(lines)
 
 
 # --------------------------------------------------------------------------- systems
