@@ -380,7 +380,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=BENCH / "work", help="run directories and inputs [bench/work]")
     parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each cheap timing (the median is quoted) [5]")
-    parser.add_argument("--timeout", type=float, default=6 * 3600, help="seconds one child process may run [21600]")
+    parser.add_argument("--timeout", type=float, default=12 * 3600, help="seconds one child process may run [43200]")
     parser.add_argument("--tutorial-max-len-cap", type=int, default=256,
                         help="cap on the plain script's global length (the longest training text) [256]")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON results")
