@@ -5,6 +5,7 @@ Nothing here imports TensorFlow at module level, so ``--help`` and usage errors 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -48,6 +49,8 @@ NumbersOpt = Annotated[Optional[str], typer.Option("--numbers", help="keep, toke
 UrlsOpt = Annotated[Optional[str], typer.Option("--urls", help="keep, token or remove [default: token].", show_default=False)]
 ValSizeOpt = Annotated[Optional[float], typer.Option("--val-size", help="Validation fraction, stratified [default: 0.1].", show_default=False)]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Seed for the split, weights and shuffling [default: 42].", show_default=False)]
+StreamingOpt = Annotated[Optional[bool], typer.Option("--streaming/--in-memory", help="Read the CSV in chunks into shards on disk, for data larger than memory (split by a hash of each text) [default: streaming above 64 MiB].", show_default=False)]
+StrategyOpt = Annotated[str, typer.Option("--strategy", help="auto, one, mirrored (every local GPU) or multi-worker (machines in TF_CONFIG); --batch-size is per replica.")]
 
 
 def _handle_errors(func: F) -> F:
@@ -94,7 +97,7 @@ def prepare(
     vocab_size: VocabOpt = None, min_count: MinCountOpt = None, max_len: MaxLenOpt = None, padding: PaddingOpt = None,
     truncating: TruncOpt = None, lowercase: LowerOpt = None, stopwords: StopOpt = None, punctuation: PunctOpt = None,
     numbers: NumbersOpt = None, urls: UrlsOpt = None, val_size: ValSizeOpt = None, seed: SeedOpt = None,
-    overwrite: OverwriteOpt = False,
+    overwrite: OverwriteOpt = False, streaming: StreamingOpt = None,
 ) -> None:
     """Clean, tokenize and pad a labelled CSV into the run directory.
 
@@ -103,8 +106,6 @@ def prepare(
     Example: lstmcli prepare examples/tickets.csv --max-len 60
     """
     from lstmcli.config import make_config
-    from lstmcli.display import show_prepare
-    from lstmcli.prepare import prepare as run_prepare
     from lstmcli.rundir import locked, resolve_run_dir, staged
 
     options = _prep_options(text_column, label_column, encoding, tokenizer, vocab_size, min_count, max_len, padding,
@@ -112,8 +113,30 @@ def prepare(
     config = make_config(preset, **options)
     path = resolve_run_dir(run_dir)
     with locked(path), staged(path, overwrite) as run:
-        _, report = run_prepare(data, run, config)
+        _, report = _run_prepare(data, run, config, streaming)
+    _show_prepare(report)
+
+
+def _run_prepare(data: Path, run: Any, config: Any, streaming: bool | None) -> tuple[Any, Any]:
+    """Prepares, showing rows per second on stderr while a large file streams (only to a terminal)."""
+    from lstmcli.prepare import prepare as run_prepare
+    from lstmcli.stream import RowsPerSecond
+
+    display = RowsPerSecond() if sys.stderr.isatty() else None
+    try:
+        return run_prepare(data, run, config, streaming=streaming, progress=display)
+    finally:
+        if display is not None:
+            display.stop()
+
+
+def _show_prepare(report: Any) -> None:
+    from lstmcli.display import err, show_prepare
+
     show_prepare(report)
+    if report.mode == "streaming":
+        for note in report.notes:
+            err.print(f"Streaming: {note}")
 
 
 @app.command()
@@ -124,6 +147,7 @@ def train(
     epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", help="Most epochs [default: 15].", show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Texts per batch [default: 64].", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", help="Epochs without a better val_loss before stopping [default: 3].", show_default=False)] = None,
+    monitor: Annotated[Optional[str], typer.Option("--monitor", help="val_loss or val_accuracy: picks the best epoch [default: val_loss].", show_default=False)] = None,
     early_stopping: Annotated[Optional[bool], typer.Option("--early-stopping/--no-early-stopping", help="Stop when val_loss stops improving [default: yes].", show_default=False)] = None,
     embedding_dim: Annotated[Optional[int], typer.Option("--embedding-dim", help="Embedding size [default: 128; tutorial: 45].", show_default=False)] = None,
     units: Annotated[Optional[str], typer.Option("--units", help="Recurrent units per layer, e.g. 128,128 [default: 64].", show_default=False)] = None,
@@ -132,6 +156,7 @@ def train(
     activation: Annotated[Optional[str], typer.Option("--activation", help="Recurrent activation: tanh, relu, ... [default: tanh].", show_default=False)] = None,
     pooling: Annotated[Optional[str], typer.Option("--pooling", help="last, max, mean or maxmean [default: maxmean].", show_default=False)] = None,
     mask: Annotated[Optional[bool], typer.Option("--mask/--no-mask", help="Skip padding in the recurrent layers [default: yes].", show_default=False)] = None,
+    ngram_buckets: Annotated[Optional[int], typer.Option("--ngram-buckets", help="Hashed word-bigram bag beside the LSTM, 0 for none [default: 50000].", show_default=False)] = None,
     dense_units: Annotated[Optional[int], typer.Option("--dense-units", help="Hidden dense layer size, 0 for none [default: 64].", show_default=False)] = None,
     dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout after each layer [default: 0.3].", show_default=False)] = None,
     spatial_dropout: Annotated[Optional[float], typer.Option("--spatial-dropout", help="Dropout of embedding channels [default: 0.2].", show_default=False)] = None,
@@ -144,6 +169,7 @@ def train(
     max_len: MaxLenOpt = None, padding: PaddingOpt = None, truncating: TruncOpt = None, lowercase: LowerOpt = None,
     stopwords: StopOpt = None, punctuation: PunctOpt = None, numbers: NumbersOpt = None, urls: UrlsOpt = None,
     val_size: ValSizeOpt = None, seed: SeedOpt = None, verbose: VerboseOpt = False,
+    strategy: StrategyOpt = "auto", streaming: StreamingOpt = None,
 ) -> None:
     """Build and fit the LSTM classifier, saving the best model to the run directory.
 
@@ -152,12 +178,18 @@ def train(
     Example: lstmcli train examples/tickets.csv --epochs 10
     """
     from lstmcli.config import make_config, parse_units
+    from lstmcli.distribute import check_strategy
 
     _quiet_tensorflow(verbose)
-    model_options = {"epochs": epochs, "batch_size": batch_size, "patience": patience, "early_stopping": early_stopping,
+    check_strategy(strategy)
+    if strategy == "multi-worker" and data is not None:
+        raise ConfigError("--strategy multi-worker trains a prepared run: run 'lstmcli prepare DATA.csv' on every "
+                          "machine (or share the run directory), then the same 'lstmcli train --strategy "
+                          "multi-worker' on each")
+    model_options = {"epochs": epochs, "batch_size": batch_size, "patience": patience, "monitor": monitor, "early_stopping": early_stopping,
                      "embedding_dim": embedding_dim, "units": parse_units(units) if units is not None else None,
                      "bidirectional": bidirectional, "cell": cell, "activation": activation, "pooling": pooling,
-                     "mask": mask, "dense_units": dense_units, "dropout": dropout, "spatial_dropout": spatial_dropout,
+                     "mask": mask, "ngram_buckets": ngram_buckets, "dense_units": dense_units, "dropout": dropout, "spatial_dropout": spatial_dropout,
                      "learning_rate": learning_rate, "bucketing": bucketing}
     prep_options = _prep_options(text_column, label_column, encoding, tokenizer, vocab_size, min_count, max_len,
                                  padding, truncating, lowercase, stopwords, punctuation, numbers, urls, val_size, seed)
@@ -165,56 +197,65 @@ def train(
         if resume:
             raise ConfigError("--resume continues the run already in --run-dir; leave out the CSV")
         make_config(preset, **prep_options, **model_options)  # reject bad options before any work
-        _train_from_csv(data, run_dir, make_config(preset, **prep_options, **model_options), overwrite)
+        _train_from_csv(data, run_dir, make_config(preset, **prep_options, **model_options), overwrite, streaming,
+                        strategy)
     else:
         given = [k for k, v in prep_options.items() if v is not None and k != "seed"]
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise ConfigError(f"{flags} change preprocessing: pass the CSV too (lstmcli train DATA.csv ...)")
-        _train_prepared(run_dir, preset, {**model_options, "seed": seed}, overwrite, resume)
+        _train_prepared(run_dir, preset, {**model_options, "seed": seed}, overwrite, resume, strategy)
 
 
-def _train_from_csv(data: Path, run_dir: Path | None, config: Any, overwrite: bool) -> None:
-    from lstmcli.display import show_prepare
-    from lstmcli.prepare import prepare as run_prepare
+def _train_from_csv(data: Path, run_dir: Path | None, config: Any, overwrite: bool, streaming: bool | None,
+                    strategy: str) -> None:
     from lstmcli.rundir import locked, resolve_run_dir, staged
 
     path = resolve_run_dir(run_dir)
     with locked(path), staged(path, overwrite) as run:
-        config, report = run_prepare(data, run, config)
-        show_prepare(report)
-        _fit(run, config, resume=False, final_path=path)
+        config, report = _run_prepare(data, run, config, streaming)
+        _show_prepare(report)
+        _fit(run, config, resume=False, final_path=path, strategy=strategy)
 
 
-def _train_prepared(run_dir: Path | None, preset: str, options: dict[str, Any], overwrite: bool, resume: bool) -> None:
+def _train_prepared(run_dir: Path | None, preset: str, options: dict[str, Any], overwrite: bool, resume: bool,
+                    strategy: str) -> None:
     from lstmcli.config import PRESETS, PREPROCESSING
-    from lstmcli.rundir import RunDir, locked, resolve_run_dir
+    from lstmcli.distribute import writes_run_dir
+    from lstmcli.rundir import CHECKPOINT_CONFIG, RunDir, locked, resolve_run_dir
 
     path = resolve_run_dir(run_dir)
     run = RunDir(path)
     run.check("prepared")
-    with locked(path):
+    # A worker other than the chief never writes the run, which it may share with the chief: no lock.
+    with locked(path) if writes_run_dir(strategy) else contextlib.nullcontext():
         if run.is_trained() and not (overwrite or resume):
             raise ConfigError(f"run directory {path} already holds a trained model; pass --overwrite to train it "
                               "again, or --resume to continue an interrupted training")
-        config = run.read_config()
+        # --resume continues with the interrupted training's own settings, saved beside its checkpoint.
+        resuming = resume and (run / CHECKPOINT_CONFIG).is_file()
+        config = run.read_config(CHECKPOINT_CONFIG) if resuming else run.read_config()
         preset_options = {k: v for k, v in PRESETS[preset].items() if k not in PREPROCESSING} if preset != "default" else {}
         changes = {**preset_options, **{k: v for k, v in options.items() if v is not None}}
-        _fit(run, config.replace(**changes), resume=resume, final_path=path)
+        _fit(run, config.replace(**changes), resume=resume, final_path=path, strategy=strategy)
 
 
-def _fit(run: Any, config: Any, resume: bool, final_path: Path) -> None:
+def _fit(run: Any, config: Any, resume: bool, final_path: Path, strategy: str = "auto") -> None:
     from lstmcli.display import RichProgress, err, show_train
+    from lstmcli.distribute import writes_run_dir
 
     with err.status("Loading TensorFlow..."):
         from lstmcli.training import train as run_train
 
     progress = RichProgress()
     try:
-        result = run_train(run, config, resume=resume, progress=progress)
+        result = run_train(run, config, resume=resume, progress=progress, strategy=strategy)
     finally:
         progress.stop()
-    show_train(result, str(final_path))
+    if writes_run_dir(strategy):
+        show_train(result, str(final_path))
+    else:
+        err.print(f"Worker done after {result.epochs_run} epochs in {result.seconds:.1f}s; the chief saved the model")
 
 
 @app.command()
@@ -386,4 +427,7 @@ def _root(
 
 
 def main() -> None:
+    # The NumPy forward pass runs its own two threads over small matrices: BLAS threads on top of them
+    # only contend, and on a loaded machine slow it down many times. Set before NumPy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     app()

@@ -66,6 +66,9 @@ def read_labelled(path: Path, text_column: str = "", label_column: str = "", enc
         DataError: unreadable file, unknown columns or no usable rows.
     """
     frame, encoding = read_table(path, encoding)
+    if len(frame.columns) == 1:
+        raise DataError(f"{path} has a single column ('{frame.columns[0]}'); expected a text and a label column "
+                        "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)")
     text_col = pick_column(frame, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(frame, label_column, LABEL_COLUMNS, "label", path)
     if text_col == label_col:

@@ -86,7 +86,7 @@ class Network:
         self.warm(ids)
         config, weights = self.config, self.weights
         mask = ids != 0 if config.mask else np.ones(ids.shape, dtype=bool)
-        x = None
+        x = np.empty((0,), dtype=np.float32)  # the previous layer's outputs; layer 0 reads the cached tables
         for i in range(len(config.units)):
             sequences = i < len(config.units) - 1 or config.pooling != "last"
             outputs = []

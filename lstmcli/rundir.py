@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import glob
 import hashlib
 import json
 import os
 import platform
 import shutil
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -37,6 +40,9 @@ PREPARE_REPORT = "prepare.json"
 DATA_DIR = "data"
 ARRAYS = ("train_x", "train_y", "val_x", "val_y")
 VAL_TEXTS = "val_texts.json"
+SHARDS_DIR = f"{DATA_DIR}/shards"  # a streamed prepare's arrays: .npy shards per part, listed in the index
+SHARD_INDEX = f"{SHARDS_DIR}/index.json"
+SHARD_PARTS = ("train", "val")
 MODEL = "model.keras"
 WEIGHTS = "weights.npz"
 HISTORY = "history.json"
@@ -47,6 +53,7 @@ REPORT = "report.html"  # lstmcli report's default --out
 CHECKPOINT_DIR = "checkpoint"
 LAST_MODEL = "last.keras"
 TRAIN_STATE = "state.json"
+CHECKPOINT_CONFIG = f"{CHECKPOINT_DIR}/{CONFIG}"  # the config of the training in progress, for --resume
 
 
 def resolve_run_dir(option: Path | None) -> Path:
@@ -139,14 +146,19 @@ class RunDir:
             raise RunDirError(f"run directory {self.path} holds no trained model; run 'lstmcli train --run-dir {self.path}' first")
 
     # --- config, vocabulary, labels, manifest ---
-    def write_config(self, config: Config) -> None:
-        write_text(self / CONFIG, config.to_json())
+    def write_config(self, config: Config, name: str = CONFIG) -> None:
+        write_text(self / name, config.to_json())
 
-    def read_config(self) -> Config:
+    def read_config(self, name: str = CONFIG) -> Config:
+        """The run's resolved config (``auto`` settings already chosen by prepare), validated."""
         try:
-            return Config.from_json(self._read_text(CONFIG))
+            config = Config.from_json(self._read_text(name))
         except ConfigError as exc:
-            raise RunDirError(f"{self / CONFIG}: {exc}") from None
+            raise RunDirError(f"{self / name}: {exc}") from None
+        if config.max_len < 1 or config.tokenizer == "auto":
+            raise RunDirError(f"{self / name} is damaged: max_len and tokenizer must be resolved by prepare (found "
+                              f"max_len {config.max_len}, tokenizer '{config.tokenizer}'); run 'lstmcli prepare' again")
+        return config
 
     def write_vocab(self, vocab: Vocabulary) -> None:
         write_text(self / VOCAB, vocab.to_text())
@@ -172,7 +184,7 @@ class RunDir:
 
     def read_manifest(self) -> dict[str, Any]:
         manifest = self._read_json(MANIFEST)
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("format"), int):
+        if not isinstance(manifest, dict) or type(manifest.get("format")) is not int:
             raise RunDirError(f"{self / MANIFEST} is damaged: expected a JSON object with an integer 'format'")
         if manifest["format"] > FORMAT:
             written_by = manifest.get("versions", {}).get("lstmcli", "a newer lstmcli")
@@ -183,10 +195,13 @@ class RunDir:
     # --- prepared data ---
     def write_prepared(self, prepared: Prepared, val_texts: list[str]) -> None:
         for name in ARRAYS:
-            atomic_write(self / DATA_DIR / f"{name}.npy", lambda tmp, a=getattr(prepared, name): _save_npy(tmp, a))
+            atomic_write(self / DATA_DIR / f"{name}.npy", functools.partial(_save_npy, array=getattr(prepared, name)))
         write_json(self / DATA_DIR / VAL_TEXTS, val_texts)
 
     def read_prepared(self) -> Prepared:
+        """All prepared arrays in memory; a streamed prepare's shards are joined (train reads them in pieces)."""
+        if self.is_sharded():
+            return self._joined_shards()
         arrays = {}
         for name in ARRAYS:
             path = self / DATA_DIR / f"{name}.npy"
@@ -196,7 +211,75 @@ class RunDir:
                 raise RunDirError(f"{path} is missing; run 'lstmcli prepare' again") from None
             except (ValueError, OSError, EOFError) as exc:
                 raise RunDirError(f"{path} is damaged ({exc}); run 'lstmcli prepare' again") from None
-        return Prepared(**arrays)
+        prepared = Prepared(**arrays)
+        self._check_prepared(prepared)
+        return prepared
+
+    def _check_prepared(self, prepared: Prepared) -> None:
+        """Raises RunDirError unless the arrays fit each other, the vocabulary and the labels."""
+        n_ids, n_labels = len(self.read_vocab()), len(self.read_labels())
+        for part in ("train", "val"):
+            x, y = getattr(prepared, f"{part}_x"), getattr(prepared, f"{part}_y")
+            ok = (x.ndim == 2 and y.ndim == 1 and len(x) == len(y) > 0 and x.dtype.kind in "iu"
+                  and y.dtype.kind in "iu" and x.shape[1] == prepared.train_x.shape[1])
+            if ok:
+                ok = 0 <= x.min() and x.max() < n_ids and 0 <= y.min() and y.max() < n_labels
+            if not ok:
+                raise RunDirError(f"{self / DATA_DIR} is damaged: {part}_x {x.shape} and {part}_y {y.shape} do not fit "
+                                  f"each other, the vocabulary or the labels; run 'lstmcli prepare' again")
+
+    # --- prepared data in shards (prepare --streaming) ---
+    def is_sharded(self) -> bool:
+        return (self / SHARD_INDEX).is_file()
+
+    def write_shard(self, part: str, number: int, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """Writes one shard of ``part``: ids ``(n, max_len)`` and labels ``(n,)``; returns its index entry."""
+        entry: dict[str, Any] = {kind: f"{part}-{number:05d}-{kind}.npy" for kind in ("x", "y")}
+        for kind, array in (("x", x), ("y", y)):
+            atomic_write(self / SHARDS_DIR / entry[kind], functools.partial(_save_npy, array=array))
+        return {**entry, "rows": int(len(y))}
+
+    def read_shard_index(self) -> dict[str, Any]:
+        """The shard index: ``max_len`` and, per part, ``rows``, ``length_counts`` and the ``shards``."""
+        index = self._read_json(SHARD_INDEX)
+        try:
+            parts = [index["parts"][part] for part in SHARD_PARTS]
+            ok = isinstance(index["max_len"], int) and all(
+                isinstance(p["rows"], int) and isinstance(p["length_counts"], list)
+                and all({"x", "y", "rows"} <= set(s) for s in p["shards"]) for p in parts)
+        except (KeyError, TypeError):
+            ok = False
+        if not ok:
+            raise RunDirError(f"{self / SHARD_INDEX} is damaged; run 'lstmcli prepare' again")
+        return index
+
+    def shard_arrays(self, part: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yields each shard of ``part`` as memory-mapped ``(x, y)``: only what is read comes into memory."""
+        for shard in self.read_shard_index()["parts"][part]["shards"]:
+            x, y = (self._load_shard(shard[kind]) for kind in ("x", "y"))
+            if x.ndim != 2 or y.shape != (shard["rows"],) or len(x) != len(y):
+                raise RunDirError(f"{self / SHARDS_DIR / shard['x']} does not fit its index; "
+                                  "run 'lstmcli prepare' again")
+            yield x, y
+
+    def _load_shard(self, name: str) -> np.ndarray:
+        path = self / SHARDS_DIR / name
+        try:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise RunDirError(f"{path} is missing; run 'lstmcli prepare' again") from None
+        except (ValueError, OSError, EOFError) as exc:
+            raise RunDirError(f"{path} is damaged ({exc}); run 'lstmcli prepare' again") from None
+
+    def _joined_shards(self) -> Prepared:
+        arrays: dict[str, np.ndarray] = {}
+        for part in SHARD_PARTS:
+            pieces = list(self.shard_arrays(part))
+            arrays[f"{part}_x"] = np.concatenate([x for x, _ in pieces]) if pieces else np.zeros((0, 1), np.int32)
+            arrays[f"{part}_y"] = np.concatenate([y for _, y in pieces]) if pieces else np.zeros(0, np.int32)
+        prepared = Prepared(**arrays)
+        self._check_prepared(prepared)
+        return prepared
 
     def read_val_texts(self) -> list[str]:
         texts = self._read_json(f"{DATA_DIR}/{VAL_TEXTS}")
@@ -219,7 +302,7 @@ class RunDir:
                 return {name: npz[name] for name in npz.files}
         except FileNotFoundError:
             raise RunDirError(f"{path} is missing; run 'lstmcli train' first") from None
-        except (ValueError, OSError, EOFError, KeyError) as exc:
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             raise RunDirError(f"{path} is damaged ({type(exc).__name__}); train the run again") from None
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
@@ -252,7 +335,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with path.open("wb") as fh:
-        np.savez(fh, **arrays)
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -282,23 +365,31 @@ def locked(run_dir: Path) -> Iterator[None]:
         fh.close()
 
 
+# What an interrupted prepare can leave before it writes the manifest, its last file.
+_PREPARE_OUTPUTS = frozenset({DATA_DIR, VOCAB, LABELS, CONFIG, PREPARE_REPORT})
+
+
 @contextlib.contextmanager
 def staged(run_dir: Path, overwrite: bool) -> Iterator[RunDir]:
     """Yields the directory to write a new run into; with an old run there, it replaces it only on success.
 
+    Call it under :func:`locked`. A new run directory that fails before its prepare completes is removed
+    again; an old run is swapped for the new one only after the ``with`` body succeeds.
+
     Raises:
-        RunDirError: ``run_dir`` already holds a run and ``overwrite`` is False.
+        RunDirError: ``run_dir`` is a file, holds files lstmcli did not write, or holds a run and
+            ``overwrite`` is False.
     """
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"run directory {run_dir} is a file; pass --run-dir with a directory")
-    has_run = run_dir.is_dir() and any(run_dir.iterdir())
-    if has_run and not overwrite:
+    _recover(run_dir)
+    if not (run_dir / MANIFEST).is_file():
+        _check_no_foreign_files(run_dir)
+        yield from _fresh(run_dir)
+        return
+    if not overwrite:
         raise RunDirError(f"run directory {run_dir} already holds a run; pass --overwrite to replace it, "
                           "or choose another --run-dir")
-    if not has_run:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        yield RunDir(run_dir)
-        return
     stage = run_dir.parent / f".{run_dir.name}.new-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -311,3 +402,46 @@ def staged(run_dir: Path, overwrite: bool) -> Iterator[RunDir]:
     os.replace(run_dir, old)
     os.replace(stage, run_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _fresh(run_dir: Path) -> Iterator[RunDir]:
+    """Writes in place; on failure, removes what was written unless prepare completed (training can resume)."""
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _clear(run_dir)  # an interrupted prepare's files: nothing a later command can use
+    try:
+        yield RunDir(run_dir)
+    except BaseException:
+        if not RunDir(run_dir).is_prepared():
+            _clear(run_dir)
+            if created:
+                run_dir.rmdir()
+        raise
+
+
+def _clear(directory: Path) -> None:
+    for path in directory.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _check_no_foreign_files(run_dir: Path) -> None:
+    if not run_dir.is_dir():
+        return
+    foreign = sorted(p.name for p in run_dir.iterdir()
+                     if p.name not in _PREPARE_OUTPUTS and not p.name.startswith(".tmp-"))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise RunDirError(f"run directory {run_dir} holds files lstmcli did not write ({shown}); "
+                          "pass an empty or new --run-dir")
+
+
+def _recover(run_dir: Path) -> None:
+    """Cleans up after a process killed while staging or swapping runs (the caller holds the lock)."""
+    leftovers = sorted(run_dir.parent.glob(f".{glob.escape(run_dir.name)}.old-*"))
+    if not run_dir.exists() and leftovers:
+        os.replace(leftovers.pop(), run_dir)  # killed between the two renames: the old run comes back
+    for path in [*leftovers, *run_dir.parent.glob(f".{glob.escape(run_dir.name)}.new-*")]:
+        shutil.rmtree(path, ignore_errors=True)

@@ -53,7 +53,7 @@ _SPACE = re.compile(r"\s+")
 def clean(text: str, config: Config) -> str:
     """Normalizes one text as the config says: Unicode form, HTML, URLs, numbers, case and punctuation."""
     if config.unicode_form != "none":
-        text = unicodedata.normalize(config.unicode_form, text)
+        text = unicodedata.normalize(config.unicode_form, text)  # type: ignore[arg-type]  # validated in Config
     if config.strip_html:
         text = html.unescape(_HTML_TAG.sub(" ", text))
     if config.urls != "keep":

@@ -7,8 +7,12 @@ weights and the history; ``--resume`` picks up ``checkpoint/`` after a crash.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,9 +20,23 @@ import numpy as np
 
 from lstmcli.backend import keras, tf
 from lstmcli.config import Config
+from lstmcli.distribute import Placement, place
 from lstmcli.errors import LstmcliError, RunDirError
 from lstmcli.model import build_model, export_weights, load_model
-from lstmcli.rundir import (CHECKPOINT_DIR, LAST_MODEL, MODEL, TRAIN_STATE, RunDir, atomic_write, write_json)
+from lstmcli.rundir import (
+    CHECKPOINT_CONFIG,
+    CHECKPOINT_DIR,
+    CONFUSION_PNG,
+    CURVES_PNG,
+    LAST_MODEL,
+    METRICS,
+    MODEL,
+    REPORT,
+    TRAIN_STATE,
+    RunDir,
+    atomic_write,
+    write_json,
+)
 
 BEST_MODEL = "best.keras"
 N_BUCKETS = 8
@@ -89,8 +107,25 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) ->
     ds = tf.data.Dataset.from_tensor_slices((x, y, lengths))
     if shuffle:
         ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+    return batch_by_length(ds, lengths, x.shape[1], config)
+
+
+def batch_by_length(ds: tf.data.Dataset, lengths: np.ndarray, max_len: int,
+                    config: Config) -> tuple[tf.data.Dataset, int]:
+    """Batches ``(ids, label, tokens)`` rows into ``(ids, labels)``, by length bucket with ``config.bucketing``.
+
+    Shared by the in-memory arrays (:func:`make_dataset`) and the shards of a streamed prepare
+    (:func:`lstmcli.stream.shard_dataset`).
+
+    Args:
+        ds: rows of padded ids ``(max_len,)``, a label index and the row's token count.
+        lengths: every row's token count ``(n,)``: it places the bucket boundaries and counts the batches.
+
+    Returns:
+        The dataset and its number of batches per epoch.
+    """
     if config.bucketing:
-        boundaries = bucket_boundaries(lengths, x.shape[1])
+        boundaries = bucket_boundaries(lengths, max_len)
         ds = ds.bucket_by_sequence_length(lambda _x, _y, n: n, boundaries,
                                           [config.batch_size] * (len(boundaries) + 1), no_padding=True)
         steps = count_batches(lengths, boundaries, config.batch_size)
@@ -103,8 +138,23 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) ->
         ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE).apply(tf.data.experimental.assert_cardinality(steps))
     else:
         ds = ds.batch(config.batch_size).map(lambda ids, labels, _n: (ids, labels))
-        steps = -(-len(x) // config.batch_size)
+        steps = -(-len(lengths) // config.batch_size)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+def _datasets(run: RunDir, config: Config, placement: Placement) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
+    """Training and validation batches, from the prepared arrays or streamed from a streamed prepare's shards."""
+    from lstmcli.stream import shard_dataset
+
+    if run.is_sharded():
+        train_ds, steps = shard_dataset(run, "train", config, shuffle=True)
+        val_ds, _ = shard_dataset(run, "val", config, shuffle=False)
+    else:
+        prepared = run.read_prepared()
+        train_ds, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
+        val_ds, _ = make_dataset(prepared.val_x, prepared.val_y, config, shuffle=False)
+    return placement.distribute(train_ds), placement.distribute(val_ds), steps
 
 
 class _Checkpoint(keras.callbacks.Callback):
@@ -122,8 +172,14 @@ class _Checkpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
+        with _sigint_deferred():  # Ctrl-C in the middle would leave a checkpoint at odds with its state
+            improved = self._record(epoch, logs)
+        self.progress.epoch(epoch + 1, logs, improved)
+
+    def _record(self, epoch: int, logs: dict[str, float]) -> bool:
+        """Updates the state, writes the checkpoint (models first, state last) and says if val_loss improved."""
         state = self.state
-        improved = state["best_epoch"] == 0 or logs["val_loss"] < state["best"]["val_loss"]
+        improved = state["best_epoch"] == 0 or _better(logs, state["best"], self.config.monitor)
         if improved:
             state.update(best=logs, best_epoch=epoch + 1, wait=0)
             _save_model(self.model, self.dir / BEST_MODEL)
@@ -136,14 +192,40 @@ class _Checkpoint(keras.callbacks.Callback):
             self.model.stop_training = True
         _save_model(self.model, self.dir / LAST_MODEL)
         write_json(self.dir / TRAIN_STATE, state)
-        self.progress.epoch(epoch + 1, logs, improved)
+        return improved
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Holds back Ctrl-C until the block ends, then raises it as KeyboardInterrupt."""
+    # Only Python's own Ctrl-C handler is replaced, and only from the main thread (the one place it can be).
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _better(logs: dict[str, float], best: dict[str, float], monitor: str) -> bool:
+    """Whether an epoch beats the best so far: lower val_loss, or higher val_accuracy (ties: lower val_loss)."""
+    if monitor == "val_loss":
+        return logs["val_loss"] < best["val_loss"]
+    return (logs["val_accuracy"], -logs["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
 
 
 def _save_model(model: keras.Model, path: Any) -> None:
     atomic_write(path, model.save)  # the temporary name keeps the .keras suffix Keras requires
 
 
-def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProgress | None = None) -> TrainResult:
+def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProgress | None = None,
+          strategy: str = "auto") -> TrainResult:
     """Trains on the run's prepared data, publishing the best model into the run directory.
 
     Args:
@@ -151,31 +233,42 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
         config: the run's config, with training options possibly changed since prepare.
         resume: continue from ``checkpoint/`` (left by a crash or Ctrl-C) instead of starting afresh.
         progress: receives batch and epoch updates.
+        strategy: ``auto``, ``one``, ``mirrored`` or ``multi-worker`` (:mod:`lstmcli.distribute`);
+            ``config.batch_size`` is per replica, a step trains on ``batch_size * replicas`` texts.
 
     Raises:
         RunDirError: nothing to resume, or the checkpoint is damaged.
-        LstmcliError: interrupted before the first epoch ended (nothing to save).
+        ConfigError: an unknown strategy, or machines whose runs differ.
+        LstmcliError: interrupted before the first epoch ended (nothing to save), or another machine failed.
     """
     progress = progress or SilentProgress()
-    prepared = run.read_prepared()
+    placement = place(strategy)  # first: MultiWorkerMirroredStrategy must exist before other TensorFlow work
+    out = placement.output(run)  # the chief writes the run directory, other workers a temporary one
     n_classes = len(run.read_labels())
     vocab_size = len(run.read_vocab())
-    model, state = _start(run, config, resume, vocab_size, n_classes)
-    train_ds, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
-    val_ds, _ = make_dataset(prepared.val_x, prepared.val_y, config, shuffle=False)
-    run.write_config(config)
+    with placement.strategy.scope():
+        model, state = _start(out, config, resume and placement.is_chief, vocab_size, n_classes)
+        state = placement.sync(model, state, run, config)
+    global_batch = config.replace(batch_size=config.batch_size * placement.replicas)
+    train_ds, val_ds, steps = _datasets(run, global_batch, placement)
+    out.write_config(config, CHECKPOINT_CONFIG)  # config.json itself changes only when the new model is published
     started = time.monotonic()
     interrupted = False
     progress.start(config.epochs, state["epoch"], steps)
     if state["epoch"] < config.epochs and not state["stopped_early"]:
         try:
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epoch"],
-                      callbacks=[_Checkpoint(run, config, state, progress)], shuffle=False, verbose=0)
+                      callbacks=[_Checkpoint(out, config, state, progress)], shuffle=False, verbose=0)
         except KeyboardInterrupt:
             interrupted = True
+        except placement.failures as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LstmcliError(f"training across machines stopped ({first}); once every machine is up, run the "
+                               "same command with --resume on each") from None
     if state["best_epoch"] == 0:
         raise LstmcliError("training was interrupted before its first epoch ended; nothing was saved")
-    _publish(run, config, state, keep_checkpoint=interrupted)
+    if placement.is_chief:
+        _publish(run, config, state, keep_checkpoint=interrupted)
     return TrainResult(epochs_run=state["epoch"], best_epoch=state["best_epoch"], best=state["best"],
                        stopped_early=state["stopped_early"], interrupted=interrupted,
                        seconds=time.monotonic() - started, history=state["history"])
@@ -189,14 +282,27 @@ def _start(run: RunDir, config: Config, resume: bool, vocab_size: int,
         state = {"epoch": 0, "best_epoch": 0, "best": {}, "wait": 0, "stopped_early": False, "history": []}
         return build_model(config, vocab_size, n_classes), state
     if not (checkpoint / TRAIN_STATE).is_file() or not (checkpoint / LAST_MODEL).is_file():
-        raise RunDirError(f"nothing to resume in {run.path}: no interrupted training found; run 'lstmcli train' without --resume")
-    state = run.read_json(f"{CHECKPOINT_DIR}/{TRAIN_STATE}")
-    keras.utils.set_random_seed(config.seed + state["epoch"])
+        raise RunDirError(f"nothing to resume in {run.path}: no interrupted training found; "
+                          "run 'lstmcli train' without --resume")
+    state = _read_state(run)
+    keras.utils.set_random_seed(config.seed + int(state["epoch"]))  # type: ignore[call-overload]
     try:
         model = load_model(str(checkpoint / LAST_MODEL))
     except Exception as exc:  # Keras raises many types for a damaged archive
-        raise RunDirError(f"{checkpoint / LAST_MODEL} is damaged ({type(exc).__name__}); train again without --resume") from None
+        raise RunDirError(f"{checkpoint / LAST_MODEL} is damaged ({type(exc).__name__}); "
+                          "train again with --overwrite instead of --resume") from None
     return model, state
+
+
+def _read_state(run: RunDir) -> dict[str, Any]:
+    """The checkpoint's training state, checked so that a damaged one is reported, not half used."""
+    state = run.read_json(f"{CHECKPOINT_DIR}/{TRAIN_STATE}")
+    types = {"epoch": int, "best_epoch": int, "best": dict, "wait": int, "stopped_early": bool, "history": list}
+    if not isinstance(state, dict) or any(not isinstance(state.get(k), t) for k, t in types.items()) \
+            or len(state["history"]) != state["epoch"] or not 1 <= state["best_epoch"] <= state["epoch"]:
+        raise RunDirError(f"{run / CHECKPOINT_DIR / TRAIN_STATE} is damaged; "
+                          "train again with --overwrite instead of --resume")
+    return state
 
 
 def _publish(run: RunDir, config: Config, state: dict[str, Any], keep_checkpoint: bool) -> None:
@@ -205,6 +311,9 @@ def _publish(run: RunDir, config: Config, state: dict[str, Any], keep_checkpoint
     best = load_model(str(best_path))
     run.write_history(state["history"])
     atomic_write(run / MODEL, lambda tmp: shutil.copyfile(best_path, tmp))
+    run.write_config(config)
     run.write_weights(export_weights(best, config))
+    for stale in (METRICS, CONFUSION_PNG, CURVES_PNG, REPORT):  # they describe the model just replaced
+        (run / stale).unlink(missing_ok=True)
     if not keep_checkpoint:
         shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
