@@ -1,4 +1,5 @@
-"""Turns the benchmark's raw results (results.json) into RESULTS.md: the machine, one table per corpus, the targets."""
+"""Turns the benchmark's raw results (results.json) into its section of RESULTS.md: the machine, the targets,
+one table per corpus."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ def _header(results: dict[str, Any]) -> str:
     load = ", ".join(f"{x:.2f}" for x in m.get("load_average_start", []))
     end = m.get("load_average_end")
     lines = [
-        "# lstmcli benchmark" + (" (smoke test: subsampled data, 2 epochs; not the benchmark's figures)"
+        "## lstmcli against the tutorial, fastText and TF-IDF + LR"
+        + (" (smoke test: subsampled data, 2 epochs; not the benchmark's figures)"
                                  if results["quick"] else ""),
         "",
         f"- Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['ram_gib']} GiB RAM, "
@@ -109,7 +111,7 @@ def _diff(systems: dict[str, Any], a: str, b: str, key: str = "accuracy") -> flo
 
 def _corpus(name: str, entry: dict[str, Any]) -> str:
     info, systems = entry["info"], entry["systems"]
-    lines = [f"## {name}", "",
+    lines = [f"### {name}", "",
              f"{info['language']}, {info['classes']} classes, {info['train_rows']:,} train / "
              f"{info['test_rows']:,} test rows, {info['train_tokens']:,} training tokens; "
              f"bulk predict input: {info['bulk_lines']:,} lines", "",
@@ -179,7 +181,7 @@ def _at_most(x: float | None, ceiling: float) -> bool | None:
 def _targets(results: dict[str, Any]) -> str:
     corpora = results["corpora"]
     rows = [_target_a(corpora), _target_b(corpora), _target_c(corpora), _target_d(results.get("help", {}))]
-    table = ["## Targets", "", "| target | figure | status |", "|---|---|---|"]
+    table = ["### Targets", "", "| target | figure | status |", "|---|---|---|"]
     table += [f"| {what} | {figure} | {_status(ok)} |" for what, figure, ok in rows]
     return "\n".join(table)
 
@@ -246,7 +248,7 @@ def _systems(results: dict[str, Any]) -> str:
     epochs = "2 (smoke test)" if quick else "10"
     default_epochs = ", plus `--epochs 2` in the smoke test" if quick else ""
     return "\n".join([
-        "## What was run",
+        "### What was run",
         "",
         "- **lstmcli default**: `lstmcli train train.csv -r DIR` with no per-corpus options (default preset: 15 "
         f"epochs at most, early stopping){default_epochs}; scored by `lstmcli evaluate -r DIR --data test.csv --json`.",

@@ -44,6 +44,7 @@ QUICK_ROWS = (1000, 500)  # train, test
 QUICK_EPOCHS = 2
 BULK_LINES = {False: 50_000, True: 5_000}  # most lines of the bulk predict test (lstmcli default), full and quick
 COLD_TEXT = "some text"
+BEGIN, END = "<!-- bench/run.py: begin -->", "<!-- bench/run.py: end -->"  # this harness's part of RESULTS.md
 
 
 @dataclass
@@ -403,7 +404,20 @@ def save(results: dict[str, Any], args: argparse.Namespace) -> None:
     """Writes the raw JSON and the Markdown report; called after every system so a stopped run keeps its figures."""
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    args.out.write_text(render(results), encoding="utf-8")
+    write_section(args.out, render(results))
+
+
+def write_section(path: Path, body: str) -> None:
+    """Puts ``body`` between this harness's markers in ``path``, keeping whatever else the file holds (other
+    benchmarks write their own sections into the same RESULTS.md)."""
+    block = f"{BEGIN}\n{body}{END}\n"
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    start, end = old.find(BEGIN), old.find(END)
+    if 0 <= start < end:
+        new = old[:start] + block + old[end + len(END):].lstrip("\n")
+    else:
+        new = old.rstrip("\n") + "\n\n" + block
+    path.write_text(new, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
 import tutorial_keras  # noqa: E402
 from report import render, speedup  # noqa: E402
-from run import run_child  # noqa: E402
+from run import run_child, write_section  # noqa: E402
 
 
 def test_run_child_records_failure_with_its_error_line() -> None:
@@ -97,3 +97,13 @@ def test_report_does_not_judge_a_target_whose_figures_are_missing() -> None:
     report = render(_results(systems))
     assert _target_line(report, "a").endswith("| not judged (figures missing) |")
     assert _target_line(report, "c").endswith("| not judged (figures missing) |")
+
+
+def test_report_section_replaces_only_its_own_part_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmark results\n\n## Scale\n\nrows/s 100\n", encoding="utf-8")
+    write_section(path, "first\n")
+    write_section(path, "second\n")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmark results\n\n## Scale\n\nrows/s 100\n\n<!-- bench/run.py: begin -->\nsecond\n")
+    assert "first" not in text and text.count("<!-- bench/run.py: end -->") == 1
