@@ -21,7 +21,7 @@ from lstmcli.errors import ConfigError, LstmcliError
 
 app = typer.Typer(
     help="Train LSTM text classifiers on CSV files and label new text from files or pipes.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -32,6 +32,14 @@ _HEAD_BYTES = 1 << 16  # the start of an input read to tell its encoding
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+
+
+def _single_threaded_blas() -> Any:
+    """Our two threads run small matrix products; BLAS threads on top of them only contend (and on a busy
+    machine slow the forward pass down many times)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class Predictor:
@@ -97,10 +105,11 @@ class Predictor:
             longest = max(int(lengths[rows].max()), 1)
             out[rows] = self.network.proba(ids[rows, -longest:] if front else ids[rows, :longest])
 
-        if len(groups) == 1:
-            run(groups[0])
-        else:
-            list(_pool().map(run, groups))
+        with _single_threaded_blas():
+            if len(groups) == 1:
+                run(groups[0])
+            else:
+                list(_pool().map(run, groups))
         return out
 
     def proba(self, texts: list[str]) -> np.ndarray:

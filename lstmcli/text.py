@@ -20,6 +20,7 @@ import regex
 
 from lstmcli.config import Config
 from lstmcli.errors import ConfigError, DataError
+from lstmcli.stopwords import ENGLISH_STOP_WORDS
 
 PAD, OOV = "<pad>", "<unk>"
 PAD_ID, OOV_ID = 0, 1
@@ -79,7 +80,7 @@ def tokenize(text: str, config: Config) -> list[str]:
     else:
         tokens = _TOKEN.findall(cleaned)
     if config.stopwords:
-        stop = _stop_words()
+        stop = ENGLISH_STOP_WORDS
         tokens = [t for t in tokens if t not in stop]
     return tokens
 
@@ -143,13 +144,6 @@ def _quiet_jieba() -> None:
     import jieba
 
     jieba.setLogLevel(60)  # loading its dictionary would otherwise log to stderr
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
 
 
 @dataclass(frozen=True)

@@ -166,12 +166,17 @@ class _Checkpoint(keras.callbacks.Callback):
         self.config = config
         self.state = state
         self.progress = progress
+        self.epoch_started = time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch_started = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.progress.batch(batch + 1, {k: float(v) for k, v in (logs or {}).items()})
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
+        logs["seconds"] = round(time.monotonic() - self.epoch_started, 3)  # training and validation, not saving
         with _sigint_deferred():  # Ctrl-C in the middle would leave a checkpoint at odds with its state
             improved = self._record(epoch, logs)
         self.progress.epoch(epoch + 1, logs, improved)

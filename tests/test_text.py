@@ -55,3 +55,11 @@ def test_encode_reports_lengths_before_truncation() -> None:
     vocab = Vocabulary.build([["a", "b"]], 10, 1)
     ids, lengths = encode(["a b a b a", "b"], vocab, WORD.replace(max_len=3))
     assert ids.shape == (2, 3) and lengths.tolist() == [5, 1]
+
+
+def test_stop_words_are_scikit_learns() -> None:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as SKLEARN
+
+    from lstmcli.stopwords import ENGLISH_STOP_WORDS
+
+    assert ENGLISH_STOP_WORDS == SKLEARN
