@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.errors import ConfigError
+from lstmcli.errors import ConfigError, LstmcliError
 from lstmcli.rundir import RunDir
 
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
@@ -136,13 +136,17 @@ class Placement:
             return state
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        self._check_same(_fingerprint(model, run, config))
-        for variable in [*model.weights, *model.optimizer.variables]:
-            variable.assign(self._sum(np.asarray(variable.numpy()), chief_only=True))
+        try:
+            self._check_same(_fingerprint(model, run, config))
+            for variable in [*model.weights, *model.optimizer.variables]:
+                variable.assign(self._sum(np.asarray(variable.numpy()), chief_only=True))
+            chiefs = self._sum(_state_numbers(state), chief_only=True)
+        except self.failures as exc:
+            raise LstmcliError(f"another machine stopped before training started ({_first_line(exc)}); "
+                               "see its output, then run the same command on every machine") from None
         if self.is_chief:
-            self._sum(_state_numbers(state), chief_only=True)
             return state
-        state = _state_from(self._sum(_state_numbers(state), chief_only=True))
+        state = _state_from(chiefs)
         if state["epoch"]:  # the chief resumed with this seed: shuffles must match for the workers' shares
             from lstmcli.backend import keras
 
@@ -220,6 +224,10 @@ def _fingerprint(model: Any, run: RunDir, config: Config) -> np.ndarray:
     data = run.read_manifest().get("data_sha256", "")
     return np.array([digest(config.to_json()), digest(str(data)), len(run.read_vocab()), len(run.read_labels()),
                      len(model.weights), len(model.optimizer.variables)], dtype=np.float64)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _state_numbers(state: dict[str, Any]) -> np.ndarray:

@@ -466,6 +466,7 @@ def prepare_streaming(data_file: Path, run: RunDir, config: Config, chunk_rows: 
         val_texts.close()
     except BaseException:
         val_texts.discard()
+        shutil.rmtree(spill, ignore_errors=True)
         raise
     vocab = vocabulary_from_counts(tally.token_ids, tally.token_counts, config)
     labels = sorted(tally.class_counts)
