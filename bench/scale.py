@@ -205,10 +205,14 @@ def markdown(results: dict[str, Any], command: str) -> str:
 
 
 def write_section(text: str) -> None:
-    """Replaces the "## Scale" section at the end of bench/RESULTS.md, or appends it."""
+    """Replaces the "## Scale" section of bench/RESULTS.md (up to the next section or marker), or appends it."""
     old = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.is_file() else "# Benchmark results\n"
-    head = old.split("\n## Scale\n", 1)[0].rstrip("\n")
-    RESULTS_MD.write_text(f"{head}\n\n{text}", encoding="utf-8")
+    head, found, rest = old.partition("\n## Scale\n")
+    tail = ""
+    if found:
+        ends = [i for i in (rest.find("\n## "), rest.find("\n<!-- ")) if i >= 0]
+        tail = rest[min(ends) + 1 :] if ends else ""
+    RESULTS_MD.write_text(f"{head.rstrip()}\n\n{text}" + (f"\n{tail}" if tail else ""), encoding="utf-8")
 
 
 def main() -> None:
