@@ -12,8 +12,23 @@ import pandas as pd
 from lstmcli.encoding import BOMS, sniff_encoding
 from lstmcli.errors import DataError
 
-TEXT_COLUMNS = ("text", "sentence", "review", "content", "body", "message", "tweet", "comment", "document",
-                "description", "title", "headline", "utterance", "query", "question")
+TEXT_COLUMNS = (
+    "text",
+    "sentence",
+    "review",
+    "content",
+    "body",
+    "message",
+    "tweet",
+    "comment",
+    "document",
+    "description",
+    "title",
+    "headline",
+    "utterance",
+    "query",
+    "question",
+)
 LABEL_COLUMNS = ("label", "labels", "category", "class", "sentiment", "target", "topic", "intent", "tag", "y")
 _BOMS_WITH_NULS = tuple(bom for bom, name in BOMS if name != "utf-8-sig")  # UTF-16 and UTF-32 text has NUL bytes
 _SAMPLE_BYTES = 1 << 20
@@ -67,8 +82,10 @@ def read_labelled(path: Path, text_column: str = "", label_column: str = "", enc
     """
     frame, encoding = read_table(path, encoding)
     if len(frame.columns) == 1:
-        raise DataError(f"{path} has a single column ('{frame.columns[0]}'); expected a text and a label column "
-                        "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)")
+        raise DataError(
+            f"{path} has a single column ('{frame.columns[0]}'); expected a text and a label column "
+            "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)"
+        )
     text_col = pick_column(frame, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(frame, label_column, LABEL_COLUMNS, "label", path)
     if text_col == label_col:
@@ -102,15 +119,22 @@ def read_table(path: Path, encoding: str = "auto") -> tuple[pd.DataFrame, str]:
         try:
             encoding = codecs.lookup(encoding).name
         except LookupError:
-            raise DataError(f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, gb18030") from None
+            raise DataError(
+                f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, gb18030"
+            ) from None
     sep = _delimiter(path, sample, encoding)
     try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding, engine="c",
-                            skip_blank_lines=True)
+        frame = pd.read_csv(
+            path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding, engine="c", skip_blank_lines=True
+        )
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not valid {encoding} (byte {exc.start}); pass --encoding with the file's encoding") from None
+        raise DataError(
+            f"{path} is not valid {encoding} (byte {exc.start}); pass --encoding with the file's encoding"
+        ) from None
     except pd.errors.ParserError as exc:
-        raise DataError(f"{path} is not a well-formed CSV: {_first_line(exc)}; check quoting and the delimiter") from None
+        raise DataError(
+            f"{path} is not a well-formed CSV: {_first_line(exc)}; check quoting and the delimiter"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row") from None
     except csv.Error as exc:
@@ -157,14 +181,18 @@ def pick_column(frame: pd.DataFrame, wanted: str, candidates: tuple[str, ...], r
     if wanted:
         if wanted in columns:
             return wanted
-        raise DataError(f"column '{wanted}' not found in {path}; columns are: {', '.join(columns)}. "
-                        f"Pass --{role}-column with one of them")
+        raise DataError(
+            f"column '{wanted}' not found in {path}; columns are: {', '.join(columns)}. "
+            f"Pass --{role}-column with one of them"
+        )
     lowered = {c.strip().lower(): c for c in columns}
     for name in candidates:
         if name in lowered:
             return lowered[name]
-    raise DataError(f"cannot tell which column holds the {role} in {path}; columns are: {', '.join(columns)}. "
-                    f"Pass --{role}-column NAME")
+    raise DataError(
+        f"cannot tell which column holds the {role} in {path}; columns are: {', '.join(columns)}. "
+        f"Pass --{role}-column NAME"
+    )
 
 
 def _first_line(exc: Exception) -> str:

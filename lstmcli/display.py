@@ -6,7 +6,15 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from lstmcli.prepare import PrepareReport
@@ -18,8 +26,10 @@ def show_prepare(report: PrepareReport) -> None:
     """The prepare report: rows, drops, classes, lengths, vocabulary and OOV rate."""
     dropped = ", ".join(f"{n} {why}" for why, n in report.dropped.items() if n) or "none"
     # Paths, column names, labels and reasons are data: escaped so that "[...]" in them is printed, not styled.
-    err.print(f"Read {report.rows_read} rows from {escape(report.data_file)} ({report.encoding}); "
-              f"text column '{escape(report.text_column)}', label column '{escape(report.label_column)}'")
+    err.print(
+        f"Read {report.rows_read} rows from {escape(report.data_file)} ({report.encoding}); "
+        f"text column '{escape(report.text_column)}', label column '{escape(report.label_column)}'"
+    )
     err.print(f"Dropped rows: {dropped}. Split: {report.train_rows} train, {report.val_rows} validation (stratified)")
     table = Table("class", "rows", "share", title="Classes", title_justify="left")
     total = sum(report.class_counts.values())
@@ -32,8 +42,10 @@ def show_prepare(report: PrepareReport) -> None:
     how = "auto: a high percentile of training lengths" if report.max_len_auto else "--max-len"
     texts = "text" if report.truncated_rows == 1 else "texts"
     err.print(f"Max length: {report.max_len} ({how}); {report.truncated_rows} {texts} truncated")
-    err.print(f"Vocabulary: {report.vocab_size} ids (padding and unknown included); "
-              f"validation OOV rate {report.val_oov_rate:.1%}")
+    err.print(
+        f"Vocabulary: {report.vocab_size} ids (padding and unknown included); "
+        f"validation OOV rate {report.val_oov_rate:.1%}"
+    )
 
 
 def _metrics(logs: dict[str, float]) -> str:
@@ -45,9 +57,17 @@ class RichProgress:
     """The live training display: one bar for the epoch's batches, one for the whole run."""
 
     def __init__(self) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TextColumn("left"),
-                                 TimeRemainingColumn(), console=err, transient=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
         self.run_task: TaskID | None = None
         self.epoch_task: TaskID | None = None
         self.steps = 0
@@ -79,10 +99,14 @@ class RichProgress:
 def show_train(result: Any, run_path: str) -> None:
     """The end-of-training summary."""
     how = "interrupted" if result.interrupted else ("stopped early" if result.stopped_early else "finished")
-    err.print(f"Training {how} after {result.epochs_run} epochs in {result.seconds:.1f}s; "
-              f"best epoch {result.best_epoch}: {_metrics(result.best)}")
+    err.print(
+        f"Training {how} after {result.epochs_run} epochs in {result.seconds:.1f}s; "
+        f"best epoch {result.best_epoch}: {_metrics(result.best)}"
+    )
     if result.interrupted:
-        err.print(f"Saved the best model so far to {run_path}; continue with: lstmcli train --run-dir {run_path} --resume")
+        err.print(
+            f"Saved the best model so far to {run_path}; continue with: lstmcli train --run-dir {run_path} --resume"
+        )
     else:
         err.print(f"Saved the best model to {run_path}")
 
@@ -93,8 +117,9 @@ def show_metrics(metrics: dict[str, Any]) -> None:
     err.print(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   macro-F1 {metrics['macro_f1']:.4f}")
     report = Table("class", "precision", "recall", "F1", "support", title="Per class", title_justify="left")
     for label, row in metrics["per_class"].items():
-        report.add_row(escape(label), f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
-                       str(row["support"]))
+        report.add_row(
+            escape(label), f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"])
+        )
     err.print(report)
     matrix = Table("true \\ predicted", *map(escape, metrics["labels"]), title="Confusion matrix", title_justify="left")
     for label, row in zip(metrics["labels"], metrics["confusion_matrix"]):

@@ -100,8 +100,11 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
             x = keras.layers.Dropout(config.dropout)(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
     model = keras.Model(inputs, outputs, name="lstmcli")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -121,7 +124,8 @@ def _pool(pooling: str, x: keras.KerasTensor) -> keras.KerasTensor:
     if pooling == "mean":
         return keras.layers.GlobalAveragePooling1D(name="pool_mean")(x)
     return keras.layers.Concatenate(name="pool")(
-        [MaskedGlobalMaxPooling1D(name="pool_max")(x), keras.layers.GlobalAveragePooling1D(name="pool_mean")(x)])
+        [MaskedGlobalMaxPooling1D(name="pool_max")(x), keras.layers.GlobalAveragePooling1D(name="pool_mean")(x)]
+    )
 
 
 def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
@@ -129,10 +133,14 @@ def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
     out = {"embedding": model.get_layer("embedding").get_weights()[0]}
     for i in range(len(config.units)):
         layer = model.get_layer(f"rnn_{i}")
-        directions = [("fw", layer.forward_layer), ("bw", layer.backward_layer)] if config.bidirectional else [("fw", layer)]
+        directions = (
+            [("fw", layer.forward_layer), ("bw", layer.backward_layer)] if config.bidirectional else [("fw", layer)]
+        )
         for tag, rnn in directions:
             kernel, recurrent, bias = rnn.get_weights()
-            out.update({f"rnn_{i}_{tag}_kernel": kernel, f"rnn_{i}_{tag}_recurrent": recurrent, f"rnn_{i}_{tag}_bias": bias})
+            out.update(
+                {f"rnn_{i}_{tag}_kernel": kernel, f"rnn_{i}_{tag}_recurrent": recurrent, f"rnn_{i}_{tag}_bias": bias}
+            )
     if config.ngram_buckets:
         out["bigram_embedding"] = model.get_layer("bigrams").embedding.get_weights()[0]
     if config.dense_units:

@@ -47,8 +47,13 @@ class PrepareReport:
         return dataclasses.asdict(self)
 
 
-def prepare(data_file: Path, run: RunDir, config: Config, streaming: bool | None = None,
-            progress: Callable[[str, int, float], None] | None = None) -> tuple[Config, PrepareReport]:
+def prepare(
+    data_file: Path,
+    run: RunDir,
+    config: Config,
+    streaming: bool | None = None,
+    progress: Callable[[str, int, float], None] | None = None,
+) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` into ``run`` and returns the resolved config and a report.
 
     Args:
@@ -81,13 +86,23 @@ def prepare(data_file: Path, run: RunDir, config: Config, streaming: bool | None
     x = pad(ids, config.max_len, config.padding, config.truncating)
     prepared = Prepared(x[train_idx], y[train_idx], x[val_idx], y[val_idx])
     report = PrepareReport(
-        data_file=str(data_file), encoding=data.encoding, text_column=data.text_column, label_column=data.label_column,
-        rows_read=data.rows_read, dropped={"empty text": data.dropped_empty_text, "empty label": data.dropped_empty_label},
-        class_counts=dict(sorted(Counter(data.labels).items())), train_rows=len(train_idx), val_rows=len(val_idx),
-        tokenizer=tokenizer, tokenizer_reason=reason,
+        data_file=str(data_file),
+        encoding=data.encoding,
+        text_column=data.text_column,
+        label_column=data.label_column,
+        rows_read=data.rows_read,
+        dropped={"empty text": data.dropped_empty_text, "empty label": data.dropped_empty_label},
+        class_counts=dict(sorted(Counter(data.labels).items())),
+        train_rows=len(train_idx),
+        val_rows=len(val_idx),
+        tokenizer=tokenizer,
+        tokenizer_reason=reason,
         length_percentiles={f"p{q}": float(np.percentile(train_lengths, q)) for q in (50, 90, 95, 99, 100)},
-        max_len=config.max_len, max_len_auto=auto, truncated_rows=int((lengths > config.max_len).sum()),
-        vocab_size=len(vocab), val_oov_rate=_oov_rate(ids, val_idx, lengths),
+        max_len=config.max_len,
+        max_len_auto=auto,
+        truncated_rows=int((lengths > config.max_len).sum()),
+        vocab_size=len(vocab),
+        val_oov_rate=_oov_rate(ids, val_idx, lengths),
     )
     run.write_prepared(prepared, [data.texts[i] for i in val_idx])
     run.write_vocab(vocab)
@@ -105,22 +120,29 @@ def _index(values: list[str], labels: list[str]) -> np.ndarray:
 
 def _check_classes(data: LabelledTexts, val_size: float, path: Path) -> None:
     if not data.texts:
-        raise DataError(f"{path} has no row with both a text and a label (column '{data.text_column}', "
-                        f"'{data.label_column}'); check the column names")
+        raise DataError(
+            f"{path} has no row with both a text and a label (column '{data.text_column}', "
+            f"'{data.label_column}'); check the column names"
+        )
     counts = Counter(data.labels)
     if len(counts) < 2:
         only = next(iter(counts))
-        raise DataError(f"{path} has one class only ('{only}' in column '{data.label_column}'); "
-                        "a classifier needs at least two")
+        raise DataError(
+            f"{path} has one class only ('{only}' in column '{data.label_column}'); a classifier needs at least two"
+        )
     small = sorted(label for label, n in counts.items() if n < 2)
     if small:
         shown = ", ".join(f"'{s}'" for s in small[:5])
-        raise DataError(f"class {shown} has a single row in {path}; a stratified split needs at least 2 rows per "
-                        "class: add rows or remove the class")
+        raise DataError(
+            f"class {shown} has a single row in {path}; a stratified split needs at least 2 rows per "
+            "class: add rows or remove the class"
+        )
     n_val = int(np.ceil(val_size * len(data.labels)))
     if n_val < len(counts) or len(data.labels) - n_val < len(counts):
-        raise DataError(f"{len(data.labels)} rows with --val-size {val_size} leave fewer rows than the "
-                        f"{len(counts)} classes on one side of the split; add rows or change --val-size")
+        raise DataError(
+            f"{len(data.labels)} rows with --val-size {val_size} leave fewer rows than the "
+            f"{len(counts)} classes on one side of the split; add rows or change --val-size"
+        )
 
 
 def _resolve_tokenizer(config: Config, texts: list[str]) -> tuple[str, str]:

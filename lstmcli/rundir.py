@@ -137,13 +137,20 @@ class RunDir:
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"run directory {self.path} is a file; pass --run-dir with a directory")
         if not self.path.is_dir():
-            raise RunDirError(f"run directory {self.path} does not exist; run 'lstmcli train DATA.csv --run-dir {self.path}' first")
+            raise RunDirError(
+                f"run directory {self.path} does not exist; run 'lstmcli train DATA.csv --run-dir {self.path}' first"
+            )
         missing = [name for name in (CONFIG, VOCAB, LABELS, MANIFEST) if not (self / name).is_file()]
         if missing:
-            raise RunDirError(f"run directory {self.path} is incomplete (missing {', '.join(missing)}); run 'lstmcli prepare' or 'lstmcli train' with a CSV")
+            raise RunDirError(
+                f"run directory {self.path} is incomplete (missing {', '.join(missing)}); "
+                "run 'lstmcli prepare' or 'lstmcli train' with a CSV"
+            )
         self.read_manifest()
         if need == "trained" and not (self / WEIGHTS).is_file():
-            raise RunDirError(f"run directory {self.path} holds no trained model; run 'lstmcli train --run-dir {self.path}' first")
+            raise RunDirError(
+                f"run directory {self.path} holds no trained model; run 'lstmcli train --run-dir {self.path}' first"
+            )
 
     # --- config, vocabulary, labels, manifest ---
     def write_config(self, config: Config, name: str = CONFIG) -> None:
@@ -156,8 +163,10 @@ class RunDir:
         except ConfigError as exc:
             raise RunDirError(f"{self / name}: {exc}") from None
         if config.max_len < 1 or config.tokenizer == "auto":
-            raise RunDirError(f"{self / name} is damaged: max_len and tokenizer must be resolved by prepare (found "
-                              f"max_len {config.max_len}, tokenizer '{config.tokenizer}'); run 'lstmcli prepare' again")
+            raise RunDirError(
+                f"{self / name} is damaged: max_len and tokenizer must be resolved by prepare (found "
+                f"max_len {config.max_len}, tokenizer '{config.tokenizer}'); run 'lstmcli prepare' again"
+            )
         return config
 
     def write_vocab(self, vocab: Vocabulary) -> None:
@@ -179,8 +188,15 @@ class RunDir:
         return labels
 
     def write_manifest(self, data_file: Path) -> None:
-        write_json(self / MANIFEST, {"format": FORMAT, "versions": versions(), "data_file": str(data_file),
-                                     "data_sha256": sha256_of(data_file)})
+        write_json(
+            self / MANIFEST,
+            {
+                "format": FORMAT,
+                "versions": versions(),
+                "data_file": str(data_file),
+                "data_sha256": sha256_of(data_file),
+            },
+        )
 
     def read_manifest(self) -> dict[str, Any]:
         manifest = self._read_json(MANIFEST)
@@ -188,8 +204,10 @@ class RunDir:
             raise RunDirError(f"{self / MANIFEST} is damaged: expected a JSON object with an integer 'format'")
         if manifest["format"] > FORMAT:
             written_by = manifest.get("versions", {}).get("lstmcli", "a newer lstmcli")
-            raise RunDirError(f"run directory {self.path} was written by lstmcli {written_by} (format {manifest['format']}); "
-                              f"this lstmcli reads format {FORMAT}. Upgrade lstmcli or train a new run")
+            raise RunDirError(
+                f"run directory {self.path} was written by lstmcli {written_by} (format {manifest['format']}); "
+                f"this lstmcli reads format {FORMAT}. Upgrade lstmcli or train a new run"
+            )
         return manifest
 
     # --- prepared data ---
@@ -220,13 +238,21 @@ class RunDir:
         n_ids, n_labels = len(self.read_vocab()), len(self.read_labels())
         for part in ("train", "val"):
             x, y = getattr(prepared, f"{part}_x"), getattr(prepared, f"{part}_y")
-            ok = (x.ndim == 2 and y.ndim == 1 and len(x) == len(y) > 0 and x.dtype.kind in "iu"
-                  and y.dtype.kind in "iu" and x.shape[1] == prepared.train_x.shape[1])
+            ok = (
+                x.ndim == 2
+                and y.ndim == 1
+                and len(x) == len(y) > 0
+                and x.dtype.kind in "iu"
+                and y.dtype.kind in "iu"
+                and x.shape[1] == prepared.train_x.shape[1]
+            )
             if ok:
                 ok = 0 <= x.min() and x.max() < n_ids and 0 <= y.min() and y.max() < n_labels
             if not ok:
-                raise RunDirError(f"{self / DATA_DIR} is damaged: {part}_x {x.shape} and {part}_y {y.shape} do not fit "
-                                  f"each other, the vocabulary or the labels; run 'lstmcli prepare' again")
+                raise RunDirError(
+                    f"{self / DATA_DIR} is damaged: {part}_x {x.shape} and {part}_y {y.shape} do not fit "
+                    f"each other, the vocabulary or the labels; run 'lstmcli prepare' again"
+                )
 
     # --- prepared data in shards (prepare --streaming) ---
     def is_sharded(self) -> bool:
@@ -245,8 +271,11 @@ class RunDir:
         try:
             parts = [index["parts"][part] for part in SHARD_PARTS]
             ok = isinstance(index["max_len"], int) and all(
-                isinstance(p["rows"], int) and isinstance(p["length_counts"], list)
-                and all({"x", "y", "rows"} <= set(s) for s in p["shards"]) for p in parts)
+                isinstance(p["rows"], int)
+                and isinstance(p["length_counts"], list)
+                and all({"x", "y", "rows"} <= set(s) for s in p["shards"])
+                for p in parts
+            )
         except (KeyError, TypeError):
             ok = False
         if not ok:
@@ -258,8 +287,9 @@ class RunDir:
         for shard in self.read_shard_index()["parts"][part]["shards"]:
             x, y = (self._load_shard(shard[kind]) for kind in ("x", "y"))
             if x.ndim != 2 or y.shape != (shard["rows"],) or len(x) != len(y):
-                raise RunDirError(f"{self / SHARDS_DIR / shard['x']} does not fit its index; "
-                                  "run 'lstmcli prepare' again")
+                raise RunDirError(
+                    f"{self / SHARDS_DIR / shard['x']} does not fit its index; run 'lstmcli prepare' again"
+                )
             yield x, y
 
     def _load_shard(self, name: str) -> np.ndarray:
@@ -350,8 +380,10 @@ def locked(run_dir: Path) -> Iterator[None]:
         fh.seek(0)
         holder = fh.read().strip() or "unknown"
         fh.close()
-        raise RunDirError(f"run directory {run_dir} is in use by another lstmcli process (pid {holder}); "
-                          "wait for it to finish or use another --run-dir") from None
+        raise RunDirError(
+            f"run directory {run_dir} is in use by another lstmcli process (pid {holder}); "
+            "wait for it to finish or use another --run-dir"
+        ) from None
     try:
         fh.seek(0)
         fh.truncate()
@@ -388,8 +420,9 @@ def staged(run_dir: Path, overwrite: bool) -> Iterator[RunDir]:
         yield from _fresh(run_dir)
         return
     if not overwrite:
-        raise RunDirError(f"run directory {run_dir} already holds a run; pass --overwrite to replace it, "
-                          "or choose another --run-dir")
+        raise RunDirError(
+            f"run directory {run_dir} already holds a run; pass --overwrite to replace it, or choose another --run-dir"
+        )
     stage = run_dir.parent / f".{run_dir.name}.new-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -430,12 +463,14 @@ def _clear(directory: Path) -> None:
 def _check_no_foreign_files(run_dir: Path) -> None:
     if not run_dir.is_dir():
         return
-    foreign = sorted(p.name for p in run_dir.iterdir()
-                     if p.name not in _PREPARE_OUTPUTS and not p.name.startswith(".tmp-"))
+    foreign = sorted(
+        p.name for p in run_dir.iterdir() if p.name not in _PREPARE_OUTPUTS and not p.name.startswith(".tmp-")
+    )
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-        raise RunDirError(f"run directory {run_dir} holds files lstmcli did not write ({shown}); "
-                          "pass an empty or new --run-dir")
+        raise RunDirError(
+            f"run directory {run_dir} holds files lstmcli did not write ({shown}); pass an empty or new --run-dir"
+        )
 
 
 def _recover(run_dir: Path) -> None:

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import TINY_MODEL, make_rows, write_csv
 from typer.testing import CliRunner
 
-from conftest import TINY_MODEL, make_rows, write_csv
 from lstmcli import rundir
 from lstmcli.cli import app
 from lstmcli.config import Config
@@ -63,7 +63,9 @@ def test_train_evaluate_predict_chain(trained_run: Path, runner: CliRunner, tmp_
 
 def test_predict_formats_and_stdin(trained_run: Path, runner: CliRunner) -> None:
     text = "bake the flour\nstorm and wind\n"
-    result = runner.invoke(app, ["predict", "-r", str(trained_run), "-f", "jsonl", "-k", "2", "--with-text"], input=text)
+    result = runner.invoke(
+        app, ["predict", "-r", str(trained_run), "-f", "jsonl", "-k", "2", "--with-text"], input=text
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["text"] for r in rows] == ["bake the flour", "storm and wind"]
@@ -90,8 +92,12 @@ def test_fresh_process_predicts_the_same(trained_run: Path, tmp_path: Path) -> N
     in_process = Predictor(rundir.RunDir(trained_run)).proba(texts)
     inputs = tmp_path / "texts.txt"
     inputs.write_text("\n".join(texts) + "\n")
-    out = subprocess.run([sys.executable, "-m", "lstmcli", "predict", "-r", str(trained_run), "-f", "jsonl", str(inputs)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "lstmcli", "predict", "-r", str(trained_run), "-f", "jsonl", str(inputs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = [json.loads(line) for line in out.splitlines()]
     labels = json.loads((trained_run / rundir.LABELS).read_text())
     fresh = np.array([[row["probabilities"][label] for label in labels] for row in rows])
@@ -116,22 +122,39 @@ def test_tutorial_preset_builds_the_article_model(runner: CliRunner, tiny_csv: P
     from lstmcli.model import load_model
 
     model = load_model(str(run_dir / rundir.MODEL))
-    layers = [(type(layer).__name__, getattr(layer, "units", None) or getattr(layer, "output_dim", None) or getattr(layer, "rate", None))
-              for layer in model.layers[1:]]
-    assert layers == [("Embedding", 45), ("LSTM", 128), ("Dropout", 0.2), ("LSTM", 128), ("Dropout", 0.2),
-                      ("Dense", 32), ("Dropout", 0.2), ("Dense", 3)]
+    layers = [
+        (
+            type(layer).__name__,
+            getattr(layer, "units", None) or getattr(layer, "output_dim", None) or getattr(layer, "rate", None),
+        )
+        for layer in model.layers[1:]
+    ]
+    assert layers == [
+        ("Embedding", 45),
+        ("LSTM", 128),
+        ("Dropout", 0.2),
+        ("LSTM", 128),
+        ("Dropout", 0.2),
+        ("Dense", 32),
+        ("Dropout", 0.2),
+        ("Dense", 3),
+    ]
     assert model.get_layer("rnn_0").activation.__name__ == "relu"
     config = Config.from_json((run_dir / rundir.CONFIG).read_text())
     assert (config.batch_size, config.padding, config.letters_only, config.stopwords) == (64, "pre", True, True)
 
 
 def test_help_does_not_import_tensorflow() -> None:
-    code = ("import sys; from typer.testing import CliRunner; from lstmcli.cli import app; r = CliRunner();"
-            "outs = [r.invoke(app, [*c, '--help']).exit_code for c in ([], ['prepare'], ['train'], ['evaluate'], ['predict'])];"
-            "assert outs == [0] * 5, outs;"
-            "print(sorted(m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "COLUMNS": "100"}).stdout
+    code = (
+        "import sys; from typer.testing import CliRunner; from lstmcli.cli import app; r = CliRunner();"
+        "cmds = ([], ['prepare'], ['train'], ['evaluate'], ['predict']);"
+        "outs = [r.invoke(app, [*c, '--help']).exit_code for c in cmds];"
+        "assert outs == [0] * 5, outs;"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "100"}
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -139,6 +162,9 @@ def test_user_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
     data = write_csv(tmp_path / "d.csv", make_rows(), header=("body", "topic_name"))
     result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "r")])
     assert result.exit_code == 1
-    assert result.output.startswith("Error: cannot tell which column holds the label") and "body, topic_name" in result.output
+    assert (
+        result.output.startswith("Error: cannot tell which column holds the label")
+        and "body, topic_name" in result.output
+    )
     result = runner.invoke(app, ["predict", "-r", str(tmp_path / "nothing")], input="text\n")
     assert result.exit_code == 1 and "does not exist" in result.output and "Traceback" not in result.output

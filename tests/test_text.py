@@ -12,20 +12,37 @@ WORD = Config(tokenizer="word")
 
 
 def test_default_cleaning_keeps_punctuation_as_tokens() -> None:
-    assert tokenize("Great movie!! See https://x.io/a?b <br />now", WORD) == ["great", "movie", "!", "!", "see", "xxurl", "now"]
+    assert tokenize("Great movie!! See https://x.io/a?b <br />now", WORD) == [
+        "great",
+        "movie",
+        "!",
+        "!",
+        "see",
+        "xxurl",
+        "now",
+    ]
 
 
 def test_tutorial_cleaning_is_letters_only_without_stop_words() -> None:
     config = make_config("tutorial")
-    assert tokenize("This film's 2 hours were NOT wasted, really.", config) == ["film", "s", "hours", "wasted", "really"]
+    assert tokenize("This film's 2 hours were NOT wasted, really.", config) == [
+        "film",
+        "s",
+        "hours",
+        "wasted",
+        "really",
+    ]
 
 
-@pytest.mark.parametrize(("option", "value", "expected"), [
-    ("numbers", "token", "order xxnum arrived"),
-    ("numbers", "remove", "order arrived"),
-    ("punctuation", "remove", "order 12 345 arrived"),
-    ("lowercase", False, "Order 12,345 arrived!"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("numbers", "token", "order xxnum arrived"),
+        ("numbers", "remove", "order arrived"),
+        ("punctuation", "remove", "order 12 345 arrived"),
+        ("lowercase", False, "Order 12,345 arrived!"),
+    ],
+)
 def test_cleaning_options(option: str, value: object, expected: str) -> None:
     assert clean("Order 12,345 arrived!", WORD.replace(**{option: value})).rstrip("!").rstrip() == expected.rstrip("!")
 
@@ -42,11 +59,14 @@ def test_vocabulary_ranks_by_count_and_respects_limits() -> None:
     assert Vocabulary.from_text(vocab.to_text()) == vocab
 
 
-@pytest.mark.parametrize(("padding", "truncating", "expected"), [
-    ("pre", "pre", [[0, 0, 1, 2], [3, 4, 5, 6]]),
-    ("post", "post", [[1, 2, 0, 0], [2, 3, 4, 5]]),
-    ("pre", "post", [[0, 0, 1, 2], [2, 3, 4, 5]]),
-])
+@pytest.mark.parametrize(
+    ("padding", "truncating", "expected"),
+    [
+        ("pre", "pre", [[0, 0, 1, 2], [3, 4, 5, 6]]),
+        ("post", "post", [[1, 2, 0, 0], [2, 3, 4, 5]]),
+        ("pre", "post", [[0, 0, 1, 2], [2, 3, 4, 5]]),
+    ],
+)
 def test_pad_sides(padding: str, truncating: str, expected: list[list[int]]) -> None:
     np.testing.assert_array_equal(pad([[1, 2], [2, 3, 4, 5, 6]], 4, padding, truncating), expected)
 
