@@ -387,7 +387,7 @@ def _encode_pass(run: RunDir, spill: Path, tally: _Tally, vocab: Vocabulary, lab
     rows = 0
     for number in range(tally.chunks):
         path = spill / f"{number:05d}.npz"
-        with np.load(path) as chunk:
+        with np.load(path, allow_pickle=False) as chunk:
             _write_chunk(run, number, {k: chunk[k] for k in chunk.files}, lookup, label_of, config, written)
             rows += len(chunk["labels"])
         path.unlink()
@@ -535,7 +535,7 @@ def shard_dataset(run: RunDir, part: str, config: Config, shuffle: bool) -> tupl
 
     def blocks(number: Any) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         x_path, y_path = shards[int(number)]
-        x, y = np.load(x_path, mmap_mode="r"), np.load(y_path, mmap_mode="r")
+        x, y = np.load(x_path, mmap_mode="r", allow_pickle=False), np.load(y_path, mmap_mode="r", allow_pickle=False)
         for start in range(0, len(y), BLOCK_ROWS):
             ids = np.asarray(x[start : start + BLOCK_ROWS], dtype=np.int32)
             labels = np.asarray(y[start : start + BLOCK_ROWS], dtype=np.int32)
