@@ -85,21 +85,24 @@ class Predictor:
     def proba_ids(self, ids: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for padded ids ``(n, max_len)``.
 
-        With masking, rows are run in groups of similar length, each cut to its longest row: the
-        result is the same as on the full padding, only faster. Groups run on two threads (NumPy
+        Rows run in groups of similar length, each cut to its longest row: with masking the result is
+        the same as on the full padding, only faster. Without masking, padding changes the result, so
+        inference pads as training did: not at all after length-bucketed training (each group holds
+        texts of one length), to ``max_len`` without bucketing. Groups run on two threads (NumPy
         releases the GIL in its arithmetic).
         """
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         if not len(ids):
             return out
         self.network.warm(ids)
-        if self.config.mask:
-            lengths = np.count_nonzero(ids, axis=1)
-            order = np.argsort(lengths, kind="stable")
-        else:
-            lengths, order = np.full(len(ids), ids.shape[1]), np.arange(len(ids))
+        lengths = np.count_nonzero(ids, axis=1)
+        order = np.argsort(lengths, kind="stable")
         front = self.config.padding == "pre"
         groups = [order[start : start + SUB_BATCH] for start in range(0, len(ids), SUB_BATCH)]
+        if not self.config.mask and self.config.bucketing:
+            groups = [rows for group in groups for rows in np.split(group, np.flatnonzero(np.diff(lengths[group])) + 1)]
+        elif not self.config.mask:
+            lengths = np.full(len(ids), ids.shape[1])
 
         def run(rows: np.ndarray) -> None:
             longest = max(int(lengths[rows].max()), 1)
