@@ -321,7 +321,7 @@ def test_info_json_summarizes_the_run(runner: CliRunner, trained_run: Path) -> N
     assert set(info) == {"run_dir", "trained", "labels", "data", "config", "training", "metrics", "files", "manifest"}
     assert info["trained"] is True and info["labels"] == ["cooking", "sports", "weather"]
     assert info["training"]["epochs_run"] == 1 and info["training"]["best_epoch"] == 1
-    assert set(info["training"]["best"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(info["training"]["best"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
     assert info["data"]["train_rows"] + info["data"]["val_rows"] == 120
     assert info["config"]["units"] == [8]
     sizes = {f["path"]: f["bytes"] for f in info["files"]}
