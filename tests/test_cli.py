@@ -143,6 +143,12 @@ def test_tutorial_preset_builds_the_article_model(runner: CliRunner, tiny_csv: P
     config = Config.from_json((run_dir / rundir.CONFIG).read_text())
     assert (config.batch_size, config.padding, config.letters_only, config.stopwords) == (64, "pre", True, True)
 
+    # Unmasked, the model depends on padding: prediction runs each text unpadded, as Keras does on it alone.
+    predictor = Predictor(rundir.RunDir(run_dir))
+    ids = predictor.encode(["goal team win match season", "rain", "bake flour oven"])
+    expected = [model.predict(row[row != 0][None, :], verbose=0)[0] for row in ids]
+    np.testing.assert_allclose(predictor.proba_ids(ids), np.array(expected), atol=1e-5)
+
 
 def test_help_does_not_import_tensorflow() -> None:
     code = (

@@ -229,8 +229,11 @@ def _train_until_first_epoch(tmp_path: Path, run_dir: Path) -> subprocess.Popen[
     """Starts a real training and returns once the checkpoint holds at least one finished epoch."""
     data = write_csv(tmp_path / "t.csv", make_rows(40))
     log = (tmp_path / "train.log").open("wb")
+    # A shell that started us in the background may have left SIGINT ignored, which the child would inherit
+    # (Python then installs no Ctrl-C handler): restore the default so the child behaves as in a terminal.
     process = subprocess.Popen(_lstmcli("train", data, "--run-dir", run_dir, *KILL_MODEL), stdout=log,
-                               stderr=subprocess.STDOUT, cwd=tmp_path)
+                               stderr=subprocess.STDOUT, cwd=tmp_path,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + START_TIMEOUT
     while _epochs_done(run_dir) < 1:
         if process.poll() is not None or time.monotonic() > deadline:
