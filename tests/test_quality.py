@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conftest import shared_dataset
 from typer.testing import CliRunner
 
-from conftest import shared_dataset
 from lstmcli.cli import app
 
 
