@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +110,20 @@ def read_labelled(path: Path, text_column: str = "", label_column: str = "", enc
 
 def read_table(path: Path, encoding: str = "auto") -> tuple[pd.DataFrame, str]:
     """Reads the whole file as strings (no NA guessing), returning the frame and the encoding used."""
+    encoding, sep = sniff_csv(path, encoding)
+    with csv_errors(path, encoding):
+        frame = pd.read_csv(
+            path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding, engine="c", skip_blank_lines=True
+        )
+    return _checked_frame(frame, path), encoding
+
+
+def sniff_csv(path: Path, encoding: str = "auto") -> tuple[str, str]:
+    """Tells a CSV's encoding (``auto``: detected) and delimiter from its first megabyte.
+
+    Raises:
+        DataError: missing, empty or binary file, or an unknown encoding.
+    """
     _check_file(path)
     with path.open("rb") as fh:
         sample = fh.read(_SAMPLE_BYTES)
@@ -122,11 +138,14 @@ def read_table(path: Path, encoding: str = "auto") -> tuple[pd.DataFrame, str]:
             raise DataError(
                 f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, gb18030"
             ) from None
-    sep = _delimiter(path, sample, encoding)
+    return encoding, _delimiter(path, sample, encoding)
+
+
+@contextlib.contextmanager
+def csv_errors(path: Path, encoding: str) -> Iterator[None]:
+    """Turns pandas' and the csv module's parse errors into one-line DataErrors naming the fix."""
     try:
-        frame = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding, engine="c", skip_blank_lines=True
-        )
+        yield
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path} is not valid {encoding} (byte {exc.start}); pass --encoding with the file's encoding"
@@ -139,7 +158,6 @@ def read_table(path: Path, encoding: str = "auto") -> tuple[pd.DataFrame, str]:
         raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row") from None
     except csv.Error as exc:
         raise DataError(f"{path} is not a well-formed CSV: {exc}") from None
-    return _checked_frame(frame, path), encoding
 
 
 def _check_file(path: Path) -> None:

@@ -9,8 +9,6 @@ and the number of distinct tokens (capped), never the number of rows.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import itertools
 import json
@@ -28,11 +26,10 @@ from lstmcli.config import Config
 from lstmcli.data import (
     LABEL_COLUMNS,
     TEXT_COLUMNS,
-    _check_file,
     _checked_frame,
-    _delimiter,
-    detect_encoding,
+    csv_errors,
     pick_column,
+    sniff_csv,
 )
 from lstmcli.errors import DataError
 from lstmcli.prepare import PrepareReport, _resolve_tokenizer
@@ -53,7 +50,6 @@ PAD_ROWS = 8192  # rows padded at once in pass two: bounds its temporaries whate
 SHUFFLE_BYTES = 64 << 20  # training's shuffle buffer over shard rows
 BLOCK_ROWS = 1024  # rows a shard reader hands to tf.data at a time
 SPILL_DIR = ".spill"  # under data/: pass one's token ids, removed by pass two
-_SAMPLE_BYTES = 1 << 20
 
 Progress = Callable[[str, int, float], None]
 """Called as ``progress(phase, rows_done, fraction_of_file_read)`` while prepare streams."""
@@ -92,23 +88,11 @@ class CsvFile:
         """
         import pandas as pd
 
-        with self.path.open("rb") as fh:
-            try:
-                with pd.read_csv(fh, sep=self.sep, dtype=str, keep_default_na=False, encoding=self.encoding,
-                                 engine="c", skip_blank_lines=True, chunksize=chunk_rows) as reader:
-                    for frame in reader:
-                        yield frame, min(1.0, fh.tell() / max(self.size, 1))
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{self.path} is not valid {self.encoding} (byte {exc.start} of a block); "
-                                "pass --encoding with the file's encoding") from None
-            except pd.errors.ParserError as exc:
-                raise DataError(f"{self.path} is not a well-formed CSV: {_first_line(exc)}; "
-                                "check quoting and the delimiter") from None
-            except pd.errors.EmptyDataError:
-                raise DataError(f"{self.path} is empty; expected a CSV with a header row and one text per row"
-                                ) from None
-            except csv.Error as exc:
-                raise DataError(f"{self.path} is not a well-formed CSV: {exc}") from None
+        with self.path.open("rb") as fh, csv_errors(self.path, self.encoding):
+            with pd.read_csv(fh, sep=self.sep, dtype=str, keep_default_na=False, encoding=self.encoding,
+                             engine="c", skip_blank_lines=True, chunksize=chunk_rows) as reader:
+                for frame in reader:
+                    yield frame, min(1.0, fh.tell() / max(self.size, 1))
 
 
 def open_csv(path: Path, encoding: str = "auto") -> CsvFile:
@@ -117,20 +101,8 @@ def open_csv(path: Path, encoding: str = "auto") -> CsvFile:
     Raises:
         DataError: missing, empty or binary file, or an unknown encoding.
     """
-    _check_file(path)
-    with path.open("rb") as fh:
-        sample = fh.read(_SAMPLE_BYTES)
-    if not sample.strip():
-        raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row")
-    if encoding == "auto":
-        encoding = detect_encoding(path, sample)
-    else:
-        try:
-            encoding = codecs.lookup(encoding).name
-        except LookupError:
-            raise DataError(f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, "
-                            "gb18030") from None
-    return CsvFile(path, encoding, _delimiter(path, sample, encoding), path.stat().st_size)
+    encoding, sep = sniff_csv(path, encoding)
+    return CsvFile(path, encoding, sep, path.stat().st_size)
 
 
 @dataclass
