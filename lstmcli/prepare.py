@@ -105,12 +105,18 @@ def prepare(
         val_oov_rate=_oov_rate(ids, val_idx, lengths),
     )
     run.write_prepared(prepared, [data.texts[i] for i in val_idx])
+    save_prepared(run, vocab, labels, config, report, data_file)
+    return config, report
+
+
+def save_prepared(run: RunDir, vocab: Vocabulary, labels: list[str], config: Config, report: PrepareReport,
+                  data_file: Path) -> None:
+    """Writes what every prepare leaves beside its data: vocabulary, labels, config, report and manifest."""
     run.write_vocab(vocab)
     run.write_labels(labels)
     run.write_config(config)
     write_json(run / PREPARE_REPORT, report.to_dict())
     run.write_manifest(data_file)
-    return config, report
 
 
 def _index(values: list[str], labels: list[str]) -> np.ndarray:

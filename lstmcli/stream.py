@@ -32,8 +32,8 @@ from lstmcli.data import (
     sniff_csv,
 )
 from lstmcli.errors import DataError
-from lstmcli.prepare import PrepareReport, _resolve_tokenizer
-from lstmcli.rundir import DATA_DIR, PREPARE_REPORT, SHARD_INDEX, SHARD_PARTS, SHARDS_DIR, VAL_TEXTS, RunDir, write_json
+from lstmcli.prepare import PrepareReport, _resolve_tokenizer, save_prepared
+from lstmcli.rundir import DATA_DIR, SHARD_INDEX, SHARD_PARTS, SHARDS_DIR, VAL_TEXTS, RunDir, write_json
 from lstmcli.text import OOV, OOV_ID, PAD, Vocabulary, tokenize
 
 if TYPE_CHECKING:
@@ -450,11 +450,7 @@ def prepare_streaming(data_file: Path, run: RunDir, config: Config, chunk_rows: 
     report = _report(data_file, source, tally, written, config, (tokenizer, reason), len(vocab), auto, chunk_rows)
     write_json(run / SHARD_INDEX, {"format": 1, "max_len": config.max_len, "parts": {
         part: {**entry, "length_counts": entry["length_counts"].tolist()} for part, entry in written.parts.items()}})
-    run.write_vocab(vocab)
-    run.write_labels(labels)
-    run.write_config(config)
-    write_json(run / PREPARE_REPORT, report.to_dict())
-    run.write_manifest(data_file)
+    save_prepared(run, vocab, labels, config, report, data_file)
     return config, report
 
 
