@@ -353,8 +353,27 @@ def train(
         Optional[int],
         typer.Option(
             "--ngram-buckets",
-            help="Hashed word-bigram bag beside the LSTM, 0 for none [default: 50000].",
+            help="Hash buckets of the n-gram bag beside the LSTM, 0 for none [default: 200000].",
             show_default=False,
+        ),
+    ] = None,
+    ngram_order: Annotated[
+        Optional[int],
+        typer.Option("--ngram-order", help="Longest n-gram in the bag: 2 or 3 [default: 3].", show_default=False),
+    ] = None,
+    ngram_mode: Annotated[
+        Optional[str],
+        typer.Option(
+            "--ngram-mode",
+            help="staged: the bag's own classifier trains first, then the LSTM adds to it; joint: one hidden "
+            "layer over both [default: staged].",
+            show_default=False,
+        ),
+    ] = None,
+    ngram_epochs: Annotated[
+        Optional[int],
+        typer.Option(
+            "--ngram-epochs", help="Most epochs of the staged bag's own training [default: 10].", show_default=False
         ),
     ] = None,
     dense_units: Annotated[
@@ -433,6 +452,9 @@ def train(
         "pooling": pooling,
         "mask": mask,
         "ngram_buckets": ngram_buckets,
+        "ngram_order": ngram_order,
+        "ngram_mode": ngram_mode,
+        "ngram_epochs": ngram_epochs,
         "dense_units": dense_units,
         "dropout": dropout,
         "spatial_dropout": spatial_dropout,

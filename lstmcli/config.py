@@ -26,7 +26,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "activation": ("tanh", "relu", "sigmoid", "linear"),
     "pooling": ("last", "max", "mean", "maxmean"),
     "monitor": ("val_accuracy", "val_loss"),
+    "ngram_mode": ("staged", "joint"),
 }
+
+# Settings added after runs were first saved: a config.json without them was trained with these values.
+LEGACY: dict[str, Any] = {"ngram_mode": "joint", "ngram_order": 2, "ngram_epochs": 10}
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,13 @@ class Config:
     mask: bool = True  # padding is skipped by the recurrent layers and pooling
     pooling: str = "maxmean"  # how the last layer's outputs over time become one vector
     spatial_dropout: float = 0.2  # drops whole embedding channels
-    ngram_buckets: int = 50000  # hashed word-bigram bag beside the LSTM (as fastText); 0 = none
-    ngram_dim: int = 32  # size of the bigram embeddings
+    ngram_buckets: int = 200000  # hashed n-gram bag beside the LSTM (as fastText); 0 = none
+    ngram_dim: int = 32  # size of the n-gram embeddings
+    ngram_order: int = 3  # the bag holds token n-grams for n = 2..ngram_order (and the tokens themselves)
+    # "staged": the bag is a linear classifier of its own, trained first; the LSTM is then trained to add
+    # what the bag misses (its logits start at zero). "joint": bag and LSTM features meet in one hidden layer.
+    ngram_mode: str = "staged"
+    ngram_epochs: int = 10  # at most this many epochs for the bag's stage (stops early like the LSTM's)
     dense_units: int = 64  # hidden dense layer before the output; 0 = none
     dense_activation: str = "relu"
     dropout: float = 0.3
@@ -104,6 +113,7 @@ class Config:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"config has unknown settings: {', '.join(unknown)}")
+        data = {**{k: v for k, v in LEGACY.items() if k not in data}, **data}
         missing = sorted(names - set(data))
         if missing:
             raise ConfigError(f"config lacks the settings: {', '.join(missing)}")
@@ -186,7 +196,7 @@ def parse_max_len(text: str) -> int:
     return value
 
 
-_POSITIVE = ("vocab_size", "min_count", "embedding_dim", "epochs", "batch_size", "patience")
+_POSITIVE = ("vocab_size", "min_count", "embedding_dim", "epochs", "batch_size", "patience", "ngram_epochs")
 _FRACTIONS = ("spatial_dropout", "dropout")
 
 
@@ -215,6 +225,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"--units must be positive integers such as 128,128; received {config.units}")
     if config.ngram_buckets < 0 or config.ngram_dim <= 0:
         raise ConfigError(f"--ngram-buckets must be 0 (none) or positive; received {config.ngram_buckets}")
+    if config.ngram_order not in (2, 3):
+        raise ConfigError(f"--ngram-order must be 2 (bigrams) or 3 (bigrams and trigrams); received {config.ngram_order}")
     if config.dense_units < 0:
         raise ConfigError(f"--dense-units must be 0 (none) or positive; received {config.dense_units}")
     if config.learning_rate <= 0:

@@ -13,7 +13,7 @@ import numpy as np
 from lstmcli.config import Config
 
 Weights = dict[str, np.ndarray]
-HASH_MULTIPLIER = 1_000_003  # bigram id = (left * HASH_MULTIPLIER + right) % buckets + 1
+HASH_MULTIPLIER = 1_000_003  # n-gram id = ((a * HASH_MULTIPLIER + b) * HASH_MULTIPLIER + c) % buckets + 1
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -35,7 +35,9 @@ def weight_names(config: Config) -> set[str]:
     directions = ("fw", "bw") if config.bidirectional else ("fw",)
     for i in range(len(config.units)):
         names |= {f"rnn_{i}_{d}_{part}" for d in directions for part in ("kernel", "recurrent", "bias")}
-    if config.ngram_buckets:
+    if config.ngram_buckets and config.ngram_mode == "staged":
+        names |= {"ngram_embedding", "ngram_table", "ngram_output_kernel", "ngram_output_bias"}
+    elif config.ngram_buckets:
         names.add("bigram_embedding")
     if config.dense_units:
         names |= {"hidden_kernel", "hidden_bias"}
@@ -96,12 +98,20 @@ class Network:
                                     sequences=sequences, fused=self.fused))
             x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
         x = _pool(x, mask, config.pooling)
-        if config.ngram_buckets:
+        staged = config.ngram_buckets and config.ngram_mode == "staged"
+        if config.ngram_buckets and not staged:
             words = _pool(weights["embedding"][ids], ids != 0, "mean")
-            x = np.concatenate([x, words, _bigram_bag(ids, weights["bigram_embedding"], config.ngram_buckets)], axis=-1)
+            ngrams = _ngram_bag(ids, weights["bigram_embedding"], config.ngram_buckets, config.ngram_order)
+            x = np.concatenate([x, words, ngrams], axis=-1)
         if config.dense_units:
             x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
-        return _softmax(x @ weights["output_kernel"] + weights["output_bias"])
+        logits = x @ weights["output_kernel"] + weights["output_bias"]
+        if staged:
+            words = _pool(weights["ngram_embedding"][ids], ids != 0, "mean")
+            ngrams = _ngram_bag(ids, weights["ngram_table"], config.ngram_buckets, config.ngram_order)
+            bag = np.concatenate([words, ngrams], axis=-1)
+            logits = logits + (bag @ weights["ngram_output_kernel"] + weights["ngram_output_bias"])
+        return _softmax(logits)
 
 
 def _prescaled(weights: Weights, config: Config) -> Weights:
@@ -128,18 +138,29 @@ def _project(x: np.ndarray, weights: Weights, name: str) -> np.ndarray:
     return x @ weights[f"{name}_kernel"] + (bias if bias.ndim == 1 else bias[0])
 
 
-def bigram_ids(ids: np.ndarray, buckets: int) -> np.ndarray:
-    """Hashed ids ``(n, steps - 1)`` of neighbouring token pairs; 0 where either token is padding."""
-    left, right = ids[:, :-1].astype(np.int64), ids[:, 1:].astype(np.int64)
-    hashed = (left * HASH_MULTIPLIER + right) % buckets + 1
-    return np.where((left > 0) & (right > 0), hashed, 0)
+def ngram_ids(ids: np.ndarray, buckets: int, n: int = 2) -> np.ndarray:
+    """Hashed ids ``(rows, steps - n + 1)`` of each run of ``n`` neighbouring tokens; 0 where one is padding."""
+    steps = ids.shape[1]
+    parts = [ids[:, k : steps - (n - 1 - k)].astype(np.int64) for k in range(n)]
+    hashed, valid = parts[0], parts[0] > 0
+    for part in parts[1:]:
+        hashed = hashed * HASH_MULTIPLIER + part
+        valid &= part > 0
+    return np.where(valid, hashed % buckets + 1, 0)
 
 
-def _bigram_bag(ids: np.ndarray, table: np.ndarray, buckets: int) -> np.ndarray:
-    bigrams = bigram_ids(ids, buckets)
-    valid = (bigrams > 0)[:, :, None]
-    total = (table[bigrams] * valid).sum(axis=1)
-    return (total / np.maximum(valid.sum(axis=1), 1)).astype(np.float32)
+def _ngram_bag(ids: np.ndarray, table: np.ndarray, buckets: int, order: int) -> np.ndarray:
+    """Mean embedding of every n-gram, n = 2..order (as :class:`lstmcli.model.BigramBag`)."""
+    total = np.zeros((len(ids), table.shape[1]), dtype=np.float32)
+    count = np.zeros((len(ids), 1), dtype=np.float32)
+    for n in range(2, order + 1):
+        if ids.shape[1] < n:
+            continue
+        grams = ngram_ids(ids, buckets, n)
+        valid = grams > 0
+        total += (table[grams] * valid[:, :, None]).sum(axis=1)
+        count += valid.sum(axis=1, keepdims=True)
+    return (total / np.maximum(count, 1.0)).astype(np.float32)
 
 
 def _rnn(projected: np.ndarray, mask: np.ndarray, weights: Weights, name: str, config: Config, *, reverse: bool,

@@ -36,44 +36,62 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="lstmcli")
 class BigramBag(keras.layers.Layer):
-    """Mean of hashed word-bigram embeddings over a text: the fastText-style branch beside the LSTM.
+    """Mean of hashed token n-gram embeddings over a text (n = 2..order): the fastText-style bag.
 
-    Input: ids ``(batch, steps)``, 0 padding. Bigram ids are hashed from neighbouring token ids exactly as
-    :func:`lstmcli.inference.bigram_ids` does, so the NumPy path reproduces the branch.
+    Input: ids ``(batch, steps)``, 0 padding. N-gram ids are hashed from neighbouring token ids exactly as
+    :func:`lstmcli.inference.ngram_ids` does, so the NumPy path reproduces the branch.
     """
 
-    def __init__(self, buckets: int, dim: int, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, buckets: int, dim: int, order: int = 2, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
-        self.buckets, self.dim = buckets, dim
+        self.buckets, self.dim, self.order = buckets, dim, order
         self.embedding = keras.layers.Embedding(buckets + 1, dim, name="bigram_embedding")
 
     def build(self, input_shape):  # type: ignore[no-untyped-def]
         self.embedding.build((None, None))
 
     def call(self, ids):  # type: ignore[no-untyped-def]
-        left = keras.ops.cast(ids[:, :-1], "int64")
-        right = keras.ops.cast(ids[:, 1:], "int64")
-        valid = keras.ops.logical_and(left > 0, right > 0)
-        hashed = (left * HASH_MULTIPLIER + right) % self.buckets + 1
-        bigrams = keras.ops.where(valid, hashed, 0)
-        vectors = self.embedding(bigrams)
-        weights = keras.ops.expand_dims(keras.ops.cast(valid, vectors.dtype), -1)
-        total = keras.ops.sum(vectors * weights, axis=1)
-        return total / keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
+        ids = keras.ops.cast(ids, "int64")
+        steps = keras.ops.shape(ids)[1]
+        total, count = 0.0, 0.0
+        for n in range(2, self.order + 1):
+            hashed, valid = None, None
+            for k in range(n):
+                part = ids[:, k : steps - (n - 1 - k)]
+                hashed = part if hashed is None else hashed * HASH_MULTIPLIER + part
+                valid = part > 0 if valid is None else keras.ops.logical_and(valid, part > 0)
+            vectors = self.embedding(keras.ops.where(valid, hashed % self.buckets + 1, 0))
+            weights = keras.ops.expand_dims(keras.ops.cast(valid, vectors.dtype), -1)
+            total = total + keras.ops.sum(vectors * weights, axis=1)
+            count = count + keras.ops.sum(weights, axis=1)
+        return total / keras.ops.maximum(count, 1.0)
 
     def compute_output_shape(self, input_shape):  # type: ignore[no-untyped-def]
         return (input_shape[0], self.dim)
 
     def get_config(self):  # type: ignore[no-untyped-def]
-        return {**super().get_config(), "buckets": self.buckets, "dim": self.dim}
+        return {**super().get_config(), "buckets": self.buckets, "dim": self.dim, "order": self.order}
+
+
+# The layers of the staged n-gram classifier (``ngram_mode="staged"``), trained before the LSTM.
+NGRAM_LAYERS = frozenset({"ngram_embedding", "ngrams", "ngram_output"})
+
+
+def staged(config: Config) -> bool:
+    """Whether training runs in two stages: the n-gram classifier first, then the LSTM on top of it."""
+    return bool(config.ngram_buckets) and config.ngram_mode == "staged"
 
 
 def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     """Builds and compiles the classifier the config describes.
 
     The input is ``(batch, steps)`` int ids of any length, so batches can be padded to their own length.
-    Layer names are fixed (``embedding``, ``rnn_0``..., ``hidden``, ``output``): :func:`export_weights`
-    and the NumPy forward pass rely on them.
+    Layer names are fixed (``embedding``, ``rnn_0``..., ``hidden``, ``output``, ``ngram_*``):
+    :func:`export_weights` and the NumPy forward pass rely on them.
+
+    With ``ngram_mode="staged"`` the output is ``softmax(ngram_logits + lstm_logits)``: a linear classifier
+    over the mean of token and n-gram embeddings, plus the LSTM's logits, whose layer starts at zero so
+    that the LSTM stage begins exactly where the n-gram stage ended (see :func:`stage_model`).
     """
     keras.utils.set_random_seed(config.seed)
     inputs = keras.Input(shape=(None,), dtype="int32", name="ids")
@@ -87,10 +105,10 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
         if config.dropout and not last:
             x = keras.layers.Dropout(config.dropout)(x)
     x = _pool(config.pooling, x)
-    if config.ngram_buckets:
+    if config.ngram_buckets and not staged(config):
         # Bag of words and of word bigrams beside the LSTM: strong on topic-like tasks and small data.
         words = keras.layers.GlobalAveragePooling1D(name="pool_words")(embedded, mask=inputs != 0)
-        bigrams = BigramBag(config.ngram_buckets, config.ngram_dim, name="bigrams")(inputs)
+        bigrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, name="bigrams")(inputs)
         x = keras.layers.Concatenate(name="features")([x, words, bigrams])
     if config.dropout:
         x = keras.layers.Dropout(config.dropout)(x)
@@ -98,14 +116,53 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
         x = keras.layers.Dense(config.dense_units, activation=config.dense_activation, name="hidden")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout)(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
+    if staged(config):
+        logits = keras.layers.Dense(n_classes, kernel_initializer="zeros", name="output")(x)
+        outputs = keras.layers.Activation("softmax", name="probabilities")(
+            keras.layers.Add(name="logits")([_ngram_logits(config, inputs, vocab_size, n_classes), logits])
+        )
+    else:
+        outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
     model = keras.Model(inputs, outputs, name="lstmcli")
+    _compile(model, config)
+    return model
+
+
+def _ngram_logits(config: Config, inputs: keras.KerasTensor, vocab_size: int, n_classes: int) -> keras.KerasTensor:
+    """The staged n-gram classifier's logits: mean token embedding and mean n-gram embedding, then linear."""
+    tokens = keras.layers.Embedding(vocab_size, config.embedding_dim, name="ngram_embedding")(inputs)
+    words = keras.layers.GlobalAveragePooling1D(name="ngram_words")(tokens, mask=inputs != 0)
+    ngrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, name="ngrams")(inputs)
+    bag = keras.layers.Concatenate(name="ngram_features")([words, ngrams])
+    if config.dropout:
+        bag = keras.layers.Dropout(config.dropout, name="ngram_dropout")(bag)
+    return keras.layers.Dense(n_classes, name="ngram_output")(bag)
+
+
+def _compile(model: keras.Model, config: Config) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    return model
+
+
+def stage_model(model: keras.Model, config: Config, stage: str) -> keras.Model:
+    """Readies a staged model for one stage and returns the model to fit, compiled afresh.
+
+    ``ngrams``: only the n-gram classifier trains, and alone (the LSTM's logits are still zero, so it is
+    the whole model's output, at a fraction of the cost). ``lstm``: the n-gram classifier is frozen and
+    the LSTM learns what it leaves.
+    """
+    for layer in model.layers:
+        if layer.weights:
+            layer.trainable = (layer.name in NGRAM_LAYERS) == (stage == "ngrams")
+    target = model
+    if stage == "ngrams":
+        probabilities = keras.layers.Activation("softmax")(model.get_layer("ngram_output").output)
+        target = keras.Model(model.inputs, probabilities, name="lstmcli_ngrams")
+    _compile(target, config)
+    return target
 
 
 def _recurrent(config: Config, units: int, return_sequences: bool, name: str) -> keras.layers.Layer:
@@ -141,7 +198,11 @@ def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
             out.update(
                 {f"rnn_{i}_{tag}_kernel": kernel, f"rnn_{i}_{tag}_recurrent": recurrent, f"rnn_{i}_{tag}_bias": bias}
             )
-    if config.ngram_buckets:
+    if staged(config):
+        out["ngram_embedding"] = model.get_layer("ngram_embedding").get_weights()[0]
+        out["ngram_table"] = model.get_layer("ngrams").embedding.get_weights()[0]
+        out["ngram_output_kernel"], out["ngram_output_bias"] = model.get_layer("ngram_output").get_weights()
+    elif config.ngram_buckets:
         out["bigram_embedding"] = model.get_layer("bigrams").embedding.get_weights()[0]
     if config.dense_units:
         out["hidden_kernel"], out["hidden_bias"] = model.get_layer("hidden").get_weights()

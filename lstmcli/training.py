@@ -22,7 +22,7 @@ from lstmcli.backend import keras, tf
 from lstmcli.config import Config
 from lstmcli.distribute import Placement, place
 from lstmcli.errors import LstmcliError, RunDirError
-from lstmcli.model import build_model, export_weights, load_model
+from lstmcli.model import build_model, export_weights, load_model, stage_model, staged
 from lstmcli.rundir import (
     CHECKPOINT_CONFIG,
     CHECKPOINT_DIR,
@@ -160,12 +160,14 @@ def _datasets(run: RunDir, config: Config, placement: Placement) -> tuple[tf.dat
 class _Checkpoint(keras.callbacks.Callback):
     """Saves every epoch's state for ``--resume``, tracks the best val_loss, and stops early."""
 
-    def __init__(self, run: RunDir, config: Config, state: dict[str, Any], progress: TrainProgress) -> None:
+    def __init__(self, run: RunDir, config: Config, state: dict[str, Any], progress: TrainProgress,
+                 whole: keras.Model) -> None:
         super().__init__()
         self.dir = run / CHECKPOINT_DIR
         self.config = config
         self.state = state
         self.progress = progress
+        self.whole = whole  # what is saved: the whole network, also while one stage fits a part of it
         self.epoch_started = time.monotonic()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -187,15 +189,18 @@ class _Checkpoint(keras.callbacks.Callback):
         improved = state["best_epoch"] == 0 or _better(logs, state["best"], self.config.monitor)
         if improved:
             state.update(best=logs, best_epoch=epoch + 1, wait=0)
-            _save_model(self.model, self.dir / BEST_MODEL)
+            _save_model(self.whole, self.dir / BEST_MODEL)
         else:
             state["wait"] += 1
-        state["history"].append({"epoch": epoch + 1, **logs})
+        row: dict[str, Any] = {"epoch": epoch + 1, **logs}
+        if staged(self.config):
+            row["stage"] = stages(self.config)[state["stage"]][0]
+        state["history"].append(row)
         state["epoch"] = epoch + 1
         if self.config.early_stopping and state["wait"] >= self.config.patience:
             state["stopped_early"] = True
             self.model.stop_training = True
-        _save_model(self.model, self.dir / LAST_MODEL)
+        _save_model(self.whole, self.dir / LAST_MODEL)
         write_json(self.dir / TRAIN_STATE, state)
         return improved
 
@@ -223,6 +228,13 @@ def _better(logs: dict[str, float], best: dict[str, float], monitor: str) -> boo
     if monitor == "val_loss":
         return logs["val_loss"] < best["val_loss"]
     return (logs["val_accuracy"], -logs["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
+
+
+def stages(config: Config) -> list[tuple[str, int]]:
+    """The training stages, each with its most epochs: the n-gram classifier first when staged, the LSTM."""
+    if staged(config):
+        return [("ngrams", config.ngram_epochs), ("lstm", config.epochs)]
+    return [("lstm", config.epochs)]
 
 
 def _save_model(model: keras.Model, path: Any) -> None:
@@ -259,17 +271,26 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
     out.write_config(config, CHECKPOINT_CONFIG)  # config.json itself changes only when the new model is published
     started = time.monotonic()
     interrupted = False
-    progress.start(config.epochs, state["epoch"], steps)
-    if state["epoch"] < config.epochs and not state["stopped_early"]:
-        try:
-            model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=state["epoch"],
-                      callbacks=[_Checkpoint(out, config, state, progress)], shuffle=False, verbose=0)
-        except KeyboardInterrupt:
-            interrupted = True
-        except placement.failures as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise LstmcliError(f"training across machines stopped ({first}); once every machine is up, run the "
-                               "same command with --resume on each") from None
+    plan = stages(config)
+    progress.start(sum(epochs for _, epochs in plan), state["epoch"], steps)
+    for index in range(state["stage"], len(plan)):
+        stage, epochs = plan[index]
+        last_epoch = state["stage_start"] + epochs
+        fitted = stage_model(model, config, stage) if staged(config) else model
+        if state["epoch"] < last_epoch and not state["stopped_early"]:
+            try:
+                fitted.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=state["epoch"],
+                           callbacks=[_Checkpoint(out, config, state, progress, model)], shuffle=False, verbose=0)
+            except KeyboardInterrupt:
+                interrupted = True
+            except placement.failures as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise LstmcliError(f"training across machines stopped ({first}); once every machine is up, run "
+                                   "the same command with --resume on each") from None
+        if interrupted or index == len(plan) - 1 or state["best_epoch"] == 0:
+            break
+        with _sigint_deferred():
+            _next_stage(out, model, state)
     if state["best_epoch"] == 0:
         raise LstmcliError("training was interrupted before its first epoch ended; nothing was saved")
     if placement.is_chief:
@@ -279,12 +300,25 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
                        seconds=time.monotonic() - started, history=state["history"])
 
 
+def _next_stage(run: RunDir, model: keras.Model, state: dict[str, Any]) -> None:
+    """Moves to the next stage from the best weights so far; early stopping starts afresh, the best stays."""
+    checkpoint = run / CHECKPOINT_DIR
+    best = load_model(str(checkpoint / BEST_MODEL))
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(best.get_layer(layer.name).get_weights())
+    state.update(stage=state["stage"] + 1, stage_start=state["epoch"], wait=0, stopped_early=False)
+    _save_model(model, checkpoint / LAST_MODEL)
+    write_json(checkpoint / TRAIN_STATE, state)
+
+
 def _start(run: RunDir, config: Config, resume: bool, vocab_size: int,
            n_classes: int) -> tuple[keras.Model, dict[str, Any]]:
     checkpoint = run / CHECKPOINT_DIR
     if not resume:
         shutil.rmtree(checkpoint, ignore_errors=True)
-        state = {"epoch": 0, "best_epoch": 0, "best": {}, "wait": 0, "stopped_early": False, "history": []}
+        state = {"epoch": 0, "best_epoch": 0, "best": {}, "wait": 0, "stopped_early": False, "history": [],
+                 "stage": 0, "stage_start": 0}
         return build_model(config, vocab_size, n_classes), state
     if not (checkpoint / TRAIN_STATE).is_file() or not (checkpoint / LAST_MODEL).is_file():
         raise RunDirError(f"nothing to resume in {run.path}: no interrupted training found; "
@@ -302,9 +336,14 @@ def _start(run: RunDir, config: Config, resume: bool, vocab_size: int,
 def _read_state(run: RunDir) -> dict[str, Any]:
     """The checkpoint's training state, checked so that a damaged one is reported, not half used."""
     state = run.read_json(f"{CHECKPOINT_DIR}/{TRAIN_STATE}")
-    types = {"epoch": int, "best_epoch": int, "best": dict, "wait": int, "stopped_early": bool, "history": list}
+    if isinstance(state, dict):
+        state.setdefault("stage", 0)
+        state.setdefault("stage_start", 0)
+    types = {"epoch": int, "best_epoch": int, "best": dict, "wait": int, "stopped_early": bool, "history": list,
+             "stage": int, "stage_start": int}
     if not isinstance(state, dict) or any(not isinstance(state.get(k), t) for k, t in types.items()) \
-            or len(state["history"]) != state["epoch"] or not 1 <= state["best_epoch"] <= state["epoch"]:
+            or len(state["history"]) != state["epoch"] or not 1 <= state["best_epoch"] <= state["epoch"] \
+            or not 0 <= state["stage"] <= 1 or not 0 <= state["stage_start"] <= state["epoch"]:
         raise RunDirError(f"{run / CHECKPOINT_DIR / TRAIN_STATE} is damaged; "
                           "train again with --overwrite instead of --resume")
     return state

@@ -26,6 +26,10 @@ VARIANTS = {
     "sigmoid-dense": {"dense_activation": "sigmoid", "activation": "sigmoid"},
     "no-ngrams": {"ngram_buckets": 0},
     "ngrams-post-padding": {"ngram_buckets": 7, "padding": "post"},
+    "ngrams-bigrams-only": {"ngram_buckets": 7, "ngram_order": 2},
+    "ngrams-joint": {"ngram_mode": "joint", "ngram_buckets": 7},
+    "ngrams-joint-bigrams": {"ngram_mode": "joint", "ngram_buckets": 7, "ngram_order": 2},
+    "ngrams-joint-no-dense": {"ngram_mode": "joint", "dense_units": 0},
 }
 
 

@@ -24,9 +24,10 @@ from lstmcli import rundir
 from lstmcli.cli import app
 from lstmcli.rundir import RunDir, atomic_write, locked, staged
 
-EPOCHS = 4
+NGRAM_EPOCHS, LSTM_EPOCHS = 2, 2
+EPOCHS = NGRAM_EPOCHS + LSTM_EPOCHS  # the n-gram stage's, then the LSTM's: stopping early in the first crosses both
 # Small batches make an epoch last long enough (several steps) to stop the process between two epochs.
-KILL_MODEL = ["--epochs", str(EPOCHS), "--no-early-stopping", "--embedding-dim", "8", "--units", "8",
+KILL_MODEL = ["--ngram-epochs", str(NGRAM_EPOCHS), "--epochs", str(LSTM_EPOCHS), "--no-early-stopping", "--embedding-dim", "8", "--units", "8",
               "--dense-units", "8", "--batch-size", "8"]
 START_TIMEOUT = 300  # seconds for TensorFlow to load and the first epoch to end on a busy machine
 
@@ -251,6 +252,7 @@ def _resume_and_check(run_dir: Path, stopped_at: int) -> None:
     assert "Traceback" not in resumed.stderr
     history = json.loads((run_dir / rundir.HISTORY).read_text())
     assert [row["epoch"] for row in history] == list(range(1, EPOCHS + 1))
+    assert [row["stage"] for row in history] == ["ngrams"] * NGRAM_EPOCHS + ["lstm"] * LSTM_EPOCHS
     assert (run_dir / rundir.MODEL).is_file() and (run_dir / rundir.WEIGHTS).is_file()
     assert not (run_dir / rundir.CHECKPOINT_DIR).exists()
     # The published model is the best epoch's: scoring it again gives that epoch's validation loss.
@@ -306,7 +308,8 @@ def test_resume_keeps_the_interrupted_trainings_settings(runner: CliRunner, tmp_
     shutil.copyfile(run_dir / rundir.MODEL, checkpoint / rundir.LAST_MODEL)
     shutil.copyfile(run_dir / rundir.MODEL, checkpoint / "best.keras")
     rows = [{"epoch": epoch, "loss": 9.0, "accuracy": 0.1, "val_loss": 9.0, "val_accuracy": 0.0} for epoch in (1, 2)]
-    state = {"epoch": 2, "best_epoch": 2, "best": rows[1], "wait": 0, "stopped_early": False, "history": rows}
+    state = {"epoch": 2, "best_epoch": 2, "best": rows[1], "wait": 0, "stopped_early": False, "history": rows,
+             "stage": 1, "stage_start": 0}  # in the LSTM's stage, which ends at epoch 0 + 3
     (checkpoint / rundir.TRAIN_STATE).write_text(json.dumps(state))
     assert (run_dir / rundir.CONFIG).read_bytes() == old_config
     result = run_cli(runner, ["train", "--run-dir", run_dir, "--resume"])
