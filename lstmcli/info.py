@@ -50,8 +50,11 @@ def training_summary(history: list[dict[str, float]]) -> dict[str, Any] | None:
     if best is None:
         return None
     best_row = next(row for row in history if row.get("epoch") == best)
-    return {"epochs_run": len(history), "best_epoch": best,
-            "best": {key: value for key, value in best_row.items() if key != "epoch"}}
+    summary = {"epochs_run": len(history), "best_epoch": best,
+               "best": {key: value for key, value in best_row.items() if key not in ("epoch", "stage")}}
+    if "stage" in best_row:  # staged training: "ngrams" if the LSTM's stage never beat the n-gram classifier
+        summary["best_stage"] = best_row["stage"]
+    return summary
 
 
 def list_files(root: Path) -> list[dict[str, Any]]:
@@ -85,8 +88,9 @@ def render_info(info: dict[str, Any]) -> RenderableType:
     training = info["training"]
     if training:
         best = "  ".join(f"{key} {value:.4f}" for key, value in training["best"].items())
+        stage = f", {training['best_stage']} stage" if "best_stage" in training else ""
         parts.append(f"[bold]Training[/] {training['epochs_run']} epochs; best epoch {training['best_epoch']} "
-                     f"(restored): {best}")
+                     f"(restored{stage}): {best}")
     metrics = info["metrics"]
     if metrics:
         summary = "  ".join(f"{key} {metrics[key]:.4f}" if isinstance(metrics[key], float) else f"{key} {metrics[key]}"

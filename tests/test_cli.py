@@ -43,7 +43,7 @@ def test_train_evaluate_predict_chain(trained_run: Path, runner: CliRunner, tmp_
         assert (trained_run / name).is_file(), name
     assert not (trained_run / rundir.CHECKPOINT_DIR).exists()
     history = json.loads((trained_run / rundir.HISTORY).read_text())
-    assert [h["epoch"] for h in history] == [1]
+    assert [(h["epoch"], h["stage"]) for h in history] == [(1, "ngrams"), (2, "lstm")]  # one epoch each
 
     result = runner.invoke(app, ["evaluate", "-r", str(trained_run), "--json"])
     assert result.exit_code == 0, result.output

@@ -320,7 +320,9 @@ def test_info_json_summarizes_the_run(runner: CliRunner, trained_run: Path) -> N
     info = json.loads(result.stdout)
     assert set(info) == {"run_dir", "trained", "labels", "data", "config", "training", "metrics", "files", "manifest"}
     assert info["trained"] is True and info["labels"] == ["cooking", "sports", "weather"]
-    assert info["training"]["epochs_run"] == 1 and info["training"]["best_epoch"] == 1
+    assert info["training"]["epochs_run"] == 2  # the n-gram stage's epoch, then the LSTM's
+    best = info["training"]["best_epoch"]
+    assert info["training"]["best_stage"] == {1: "ngrams", 2: "lstm"}[best]
     assert set(info["training"]["best"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
     assert info["data"]["train_rows"] + info["data"]["val_rows"] == 120
     assert info["config"]["units"] == [8]
@@ -333,7 +335,7 @@ def test_info_for_people(runner: CliRunner, trained_run: Path) -> None:
     result = runner.invoke(app, ["info", "-r", str(trained_run)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "(trained); 3 classes: cooking, sports, weather" in result.stdout
-    assert "1 epochs; best epoch 1 (restored)" in result.stdout
+    assert re.search(r"2 epochs; best epoch (1 \(restored, ngrams stage\)|2 \(restored, lstm stage\))", result.stdout)
     assert rundir.WEIGHTS in result.stdout and "total" in result.stdout
 
 
