@@ -232,12 +232,13 @@ def _first_line(exc: BaseException) -> str:
 
 def _state_numbers(state: dict[str, Any]) -> np.ndarray:
     best = state["best"].get("val_loss", 0.0) if state["best"] else 0.0
-    return np.array([state["epoch"], state["best_epoch"], state["wait"], float(state["stopped_early"]), best],
-                    dtype=np.float64)
+    return np.array([state["epoch"], state["best_epoch"], state["wait"], float(state["stopped_early"]), best,
+                     state["stage"], state["stage_start"]], dtype=np.float64)
 
 
 def _state_from(numbers: np.ndarray) -> dict[str, Any]:
     """A worker's training state from the chief's numbers (its history stays empty: workers publish nothing)."""
     epoch, best_epoch, wait = (int(round(v)) for v in numbers[:3])
     return {"epoch": epoch, "best_epoch": best_epoch, "best": {"val_loss": float(numbers[4])} if best_epoch else {},
-            "wait": wait, "stopped_early": bool(numbers[3]), "history": [{} for _ in range(epoch)]}
+            "wait": wait, "stopped_early": bool(numbers[3]), "history": [{} for _ in range(epoch)],
+            "stage": int(round(numbers[5])), "stage_start": int(round(numbers[6]))}

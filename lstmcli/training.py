@@ -276,7 +276,10 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
     for index in range(state["stage"], len(plan)):
         stage, epochs = plan[index]
         last_epoch = state["stage_start"] + epochs
-        fitted = stage_model(model, config, stage) if staged(config) else model
+        fitted = model
+        if staged(config):
+            with placement.strategy.scope():
+                fitted = stage_model(model, config, stage)
         if state["epoch"] < last_epoch and not state["stopped_early"]:
             try:
                 fitted.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=state["epoch"],

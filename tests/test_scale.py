@@ -209,7 +209,7 @@ def test_multi_worker_chief_and_worker_train_one_model(runner: CliRunner, tmp_pa
 
     assert _files(runs[1]) == before  # the worker wrote nothing into its run directory
     history = json.loads((runs[0] / rundir.HISTORY).read_text())
-    assert [h["epoch"] for h in history] == [1]
+    assert [(h["epoch"], h["stage"]) for h in history] == [(1, "ngrams"), (2, "lstm")]
     assert not (runs[0] / rundir.CHECKPOINT_DIR).exists()
     result = runner.invoke(app, ["predict", "-r", str(runs[0])], input="the goal of the match\nrain and storm\n")
     assert result.exit_code == 0, result.output
