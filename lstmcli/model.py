@@ -73,6 +73,36 @@ class BigramBag(keras.layers.Layer):
         return {**super().get_config(), "buckets": self.buckets, "dim": self.dim, "order": self.order}
 
 
+@keras.saving.register_keras_serializable(package="lstmcli")
+class BranchDropout(keras.layers.Layer):
+    """In training, zeroes a whole input row with probability ``rate`` (no rescaling); at inference, identity.
+
+    Applied to the staged n-gram classifier's logits while the LSTM trains: on the texts where the
+    classifier is dropped the LSTM must decide alone, so it learns the task itself and not only the
+    remainder of a classifier that has already memorized the training texts.
+    """
+
+    def __init__(self, rate: float, seed: int = 0, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.rate, self.seed = rate, seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):  # type: ignore[no-untyped-def]
+        if not training or not self.rate:
+            return inputs
+        keep = keras.random.uniform((keras.ops.shape(inputs)[0], 1), seed=self.generator) >= self.rate
+        return inputs * keras.ops.cast(keep, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):  # type: ignore[no-untyped-def]
+        return input_shape
+
+    def get_config(self):  # type: ignore[no-untyped-def]
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+# While the LSTM trains, the n-gram classifier's logits are dropped for this share of the texts.
+NGRAM_BRANCH_DROPOUT = 0.5
+
 # The layers of the staged n-gram classifier (``ngram_mode="staged"``), trained before the LSTM.
 NGRAM_LAYERS = frozenset({"ngram_embedding", "ngrams", "ngram_output"})
 
@@ -119,7 +149,11 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     if staged(config):
         logits = keras.layers.Dense(n_classes, kernel_initializer="zeros", name="output")(x)
         outputs = keras.layers.Activation("softmax", name="probabilities")(
-            keras.layers.Add(name="logits")([_ngram_logits(config, inputs, vocab_size, n_classes), logits])
+            keras.layers.Add(name="logits")([
+                BranchDropout(NGRAM_BRANCH_DROPOUT, config.seed, name="ngram_branch_dropout")(
+                    _ngram_logits(config, inputs, vocab_size, n_classes)),
+                logits,
+            ])
         )
     else:
         outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
