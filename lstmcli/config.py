@@ -226,7 +226,8 @@ def validate(config: Config) -> None:
     if config.ngram_buckets < 0 or config.ngram_dim <= 0:
         raise ConfigError(f"--ngram-buckets must be 0 (none) or positive; received {config.ngram_buckets}")
     if config.ngram_order not in (2, 3):
-        raise ConfigError(f"--ngram-order must be 2 (bigrams) or 3 (bigrams and trigrams); received {config.ngram_order}")
+        raise ConfigError("--ngram-order must be 2 (bigrams) or 3 (bigrams and trigrams); "
+                          f"received {config.ngram_order}")
     if config.dense_units < 0:
         raise ConfigError(f"--dense-units must be 0 (none) or positive; received {config.dense_units}")
     if config.learning_rate <= 0:

@@ -177,7 +177,8 @@ def _training_html(history: list[dict[str, float]]) -> str:
     best = ", ".join(f"{key} {value:.4f}" for key, value in summary["best"].items())
     stage = f", {summary['best_stage']} stage" if "best_stage" in summary else ""
     return (f"<p>{summary['epochs_run']} epochs; the model kept is the one from epoch {summary['best_epoch']} "
-            f"(lowest validation loss{stage}): {escape(best)}.</p>\n" + _img(training_curves_png(history), "Training curves"))
+            f"(lowest validation loss{stage}): "
+            f"{escape(best)}.</p>\n" + _img(training_curves_png(history), "Training curves"))
 
 
 def _metrics_html(metrics: dict[str, Any]) -> str:

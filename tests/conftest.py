@@ -20,7 +20,8 @@ TOPICS = {
     "weather": ["rain", "storm", "sunny", "forecast", "wind", "snow", "cloud", "temperature", "cold", "humid"],
     "cooking": ["recipe", "oven", "bake", "flour", "sauce", "garlic", "pan", "dinner", "salt", "boil"],
 }
-TINY_MODEL = ["--epochs", "1", "--ngram-epochs", "1", "--embedding-dim", "8", "--units", "8", "--dense-units", "8", "--batch-size", "16"]
+TINY_MODEL = ["--epochs", "1", "--ngram-epochs", "1", "--embedding-dim", "8", "--units", "8", "--dense-units", "8",
+              "--batch-size", "16"]
 
 
 def make_rows(n_per_class: int = 40, seed: int = 0) -> list[tuple[str, str]]:

@@ -174,3 +174,13 @@ def test_user_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["predict", "-r", str(tmp_path / "nothing")], input="text\n")
     assert result.exit_code == 1 and "does not exist" in result.output and "Traceback" not in result.output
+
+
+def test_config_saved_before_the_staged_ngram_classifier_reads_as_it_was_trained() -> None:
+    """A config.json written before ngram_mode/ngram_order/ngram_epochs existed describes the joint bigram bag."""
+    saved = json.loads(Config().to_json())
+    for name in ("ngram_mode", "ngram_order", "ngram_epochs"):
+        del saved[name]
+    config = Config.from_json(json.dumps(saved))
+    assert (config.ngram_mode, config.ngram_order) == ("joint", 2)
+    assert (Config().ngram_mode, Config().ngram_order) == ("staged", 3)

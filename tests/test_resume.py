@@ -27,7 +27,8 @@ from lstmcli.rundir import RunDir, atomic_write, locked, staged
 NGRAM_EPOCHS, LSTM_EPOCHS = 2, 2
 EPOCHS = NGRAM_EPOCHS + LSTM_EPOCHS  # the n-gram stage's, then the LSTM's: stopping early in the first crosses both
 # Small batches make an epoch last long enough (several steps) to stop the process between two epochs.
-KILL_MODEL = ["--ngram-epochs", str(NGRAM_EPOCHS), "--epochs", str(LSTM_EPOCHS), "--no-early-stopping", "--embedding-dim", "8", "--units", "8",
+KILL_MODEL = ["--ngram-epochs", str(NGRAM_EPOCHS), "--epochs", str(LSTM_EPOCHS), "--no-early-stopping",
+              "--embedding-dim", "8", "--units", "8",
               "--dense-units", "8", "--batch-size", "8"]
 START_TIMEOUT = 300  # seconds for TensorFlow to load and the first epoch to end on a busy machine
 
