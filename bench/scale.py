@@ -135,7 +135,7 @@ def steps_of(run_dir: str, steps: int, batch_size: int) -> None:
             if step == steps:
                 raise KeyboardInterrupt
 
-        def epoch(self, epoch: int, logs: dict[str, float], improved: bool) -> None:
+        def epoch(self, epoch: int, logs: dict[str, float], improved: bool, stage: str = "") -> None:
             pass
 
     try:

@@ -84,10 +84,11 @@ class RichProgress:
         assert self.epoch_task is not None
         self.progress.update(self.epoch_task, completed=step, metrics=_metrics(logs))
 
-    def epoch(self, epoch: int, logs: dict[str, float], improved: bool) -> None:
+    def epoch(self, epoch: int, logs: dict[str, float], improved: bool, stage: str = "") -> None:
         assert self.run_task is not None and self.epoch_task is not None
         mark = " [green]best, saved[/]" if improved else ""
-        self.progress.console.print(f"epoch {epoch:>3}  {_metrics(logs)}{mark}")
+        stage = f"{stage:<7} " if stage else ""
+        self.progress.console.print(f"epoch {epoch:>3}  {stage}{_metrics(logs)}{mark}")
         self.progress.update(self.run_task, completed=epoch)
         self.epoch_no = epoch + 1
         self.progress.reset(self.epoch_task, total=self.steps, description=f"epoch {self.epoch_no}", metrics="")

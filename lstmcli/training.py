@@ -49,7 +49,7 @@ class TrainProgress(Protocol):
 
     def batch(self, step: int, logs: dict[str, float]) -> None: ...
 
-    def epoch(self, epoch: int, logs: dict[str, float], improved: bool) -> None: ...
+    def epoch(self, epoch: int, logs: dict[str, float], improved: bool, stage: str = "") -> None: ...
 
 
 class SilentProgress:
@@ -59,7 +59,7 @@ class SilentProgress:
     def batch(self, step: int, logs: dict[str, float]) -> None:
         pass
 
-    def epoch(self, epoch: int, logs: dict[str, float], improved: bool) -> None:
+    def epoch(self, epoch: int, logs: dict[str, float], improved: bool, stage: str = "") -> None:
         pass
 
 
@@ -181,7 +181,8 @@ class _Checkpoint(keras.callbacks.Callback):
         logs["seconds"] = round(time.monotonic() - self.epoch_started, 3)  # training and validation, not saving
         with _sigint_deferred():  # Ctrl-C in the middle would leave a checkpoint at odds with its state
             improved = self._record(epoch, logs)
-        self.progress.epoch(epoch + 1, logs, improved)
+        stage = stages(self.config)[self.state["stage"]][0] if staged(self.config) else ""
+        self.progress.epoch(epoch + 1, logs, improved, stage)
 
     def _record(self, epoch: int, logs: dict[str, float]) -> bool:
         """Updates the state, writes the checkpoint (models first, state last) and says if val_loss improved."""
