@@ -93,6 +93,11 @@ class Config:
     def __post_init__(self) -> None:
         validate(self)
 
+    @property
+    def staged_ngrams(self) -> bool:
+        """Whether training runs in two stages: the n-gram classifier first, then the LSTM on top of it."""
+        return bool(self.ngram_buckets) and self.ngram_mode == "staged"
+
     def replace(self, **changes: Any) -> Config:
         """Returns a copy with ``changes`` applied and validated."""
         return dataclasses.replace(self, **changes)

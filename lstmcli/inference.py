@@ -35,7 +35,7 @@ def weight_names(config: Config) -> set[str]:
     directions = ("fw", "bw") if config.bidirectional else ("fw",)
     for i in range(len(config.units)):
         names |= {f"rnn_{i}_{d}_{part}" for d in directions for part in ("kernel", "recurrent", "bias")}
-    if config.ngram_buckets and config.ngram_mode == "staged":
+    if config.staged_ngrams:
         names |= {"ngram_embedding", "ngram_table", "ngram_output_kernel", "ngram_output_bias"}
     elif config.ngram_buckets:
         names.add("bigram_embedding")
@@ -98,18 +98,13 @@ class Network:
                                     sequences=sequences, fused=self.fused))
             x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
         x = _pool(x, mask, config.pooling)
-        staged = config.ngram_buckets and config.ngram_mode == "staged"
-        if config.ngram_buckets and not staged:
-            words = _pool(weights["embedding"][ids], ids != 0, "mean")
-            ngrams = _ngram_bag(ids, weights["bigram_embedding"], config.ngram_buckets, config.ngram_order)
-            x = np.concatenate([x, words, ngrams], axis=-1)
+        if config.ngram_buckets and not config.staged_ngrams:
+            x = np.concatenate([x, _bag(ids, weights["embedding"], weights["bigram_embedding"], config)], axis=-1)
         if config.dense_units:
             x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
         logits = x @ weights["output_kernel"] + weights["output_bias"]
-        if staged:
-            words = _pool(weights["ngram_embedding"][ids], ids != 0, "mean")
-            ngrams = _ngram_bag(ids, weights["ngram_table"], config.ngram_buckets, config.ngram_order)
-            bag = np.concatenate([words, ngrams], axis=-1)
+        if config.staged_ngrams:
+            bag = _bag(ids, weights["ngram_embedding"], weights["ngram_table"], config)
             logits = logits + (bag @ weights["ngram_output_kernel"] + weights["ngram_output_bias"])
         return _softmax(logits)
 
@@ -147,6 +142,12 @@ def ngram_ids(ids: np.ndarray, buckets: int, n: int = 2) -> np.ndarray:
         hashed = hashed * HASH_MULTIPLIER + part
         valid &= part > 0
     return np.where(valid, hashed % buckets + 1, 0)
+
+
+def _bag(ids: np.ndarray, tokens: np.ndarray, table: np.ndarray, config: Config) -> np.ndarray:
+    """Mean token embedding beside the mean n-gram embedding, ``(n, token dim + n-gram dim)``."""
+    words = _pool(tokens[ids], ids != 0, "mean")
+    return np.concatenate([words, _ngram_bag(ids, table, config.ngram_buckets, config.ngram_order)], axis=-1)
 
 
 def _ngram_bag(ids: np.ndarray, table: np.ndarray, buckets: int, order: int) -> np.ndarray:

@@ -107,11 +107,6 @@ NGRAM_BRANCH_DROPOUT = 0.5
 NGRAM_LAYERS = frozenset({"ngram_embedding", "ngrams", "ngram_output"})
 
 
-def staged(config: Config) -> bool:
-    """Whether training runs in two stages: the n-gram classifier first, then the LSTM on top of it."""
-    return bool(config.ngram_buckets) and config.ngram_mode == "staged"
-
-
 def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     """Builds and compiles the classifier the config describes.
 
@@ -135,7 +130,7 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
         if config.dropout and not last:
             x = keras.layers.Dropout(config.dropout)(x)
     x = _pool(config.pooling, x)
-    if config.ngram_buckets and not staged(config):
+    if config.ngram_buckets and not config.staged_ngrams:
         # Bag of words and of word bigrams beside the LSTM: strong on topic-like tasks and small data.
         words = keras.layers.GlobalAveragePooling1D(name="pool_words")(embedded, mask=inputs != 0)
         bigrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, name="bigrams")(inputs)
@@ -146,7 +141,7 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
         x = keras.layers.Dense(config.dense_units, activation=config.dense_activation, name="hidden")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout)(x)
-    if staged(config):
+    if config.staged_ngrams:
         logits = keras.layers.Dense(n_classes, kernel_initializer="zeros", name="output")(x)
         outputs = keras.layers.Activation("softmax", name="probabilities")(
             keras.layers.Add(name="logits")([
@@ -232,7 +227,7 @@ def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
             out.update(
                 {f"rnn_{i}_{tag}_kernel": kernel, f"rnn_{i}_{tag}_recurrent": recurrent, f"rnn_{i}_{tag}_bias": bias}
             )
-    if staged(config):
+    if config.staged_ngrams:
         out["ngram_embedding"] = model.get_layer("ngram_embedding").get_weights()[0]
         out["ngram_table"] = model.get_layer("ngrams").embedding.get_weights()[0]
         out["ngram_output_kernel"], out["ngram_output_bias"] = model.get_layer("ngram_output").get_weights()

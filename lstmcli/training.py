@@ -22,7 +22,7 @@ from lstmcli.backend import keras, tf
 from lstmcli.config import Config
 from lstmcli.distribute import Placement, place
 from lstmcli.errors import LstmcliError, RunDirError
-from lstmcli.model import build_model, export_weights, load_model, stage_model, staged
+from lstmcli.model import build_model, export_weights, load_model, stage_model
 from lstmcli.rundir import (
     CHECKPOINT_CONFIG,
     CHECKPOINT_DIR,
@@ -161,13 +161,14 @@ class _Checkpoint(keras.callbacks.Callback):
     """Saves every epoch's state for ``--resume``, tracks the best val_loss, and stops early."""
 
     def __init__(self, run: RunDir, config: Config, state: dict[str, Any], progress: TrainProgress,
-                 whole: keras.Model) -> None:
+                 whole: keras.Model, stage: str) -> None:
         super().__init__()
         self.dir = run / CHECKPOINT_DIR
         self.config = config
         self.state = state
         self.progress = progress
         self.whole = whole  # what is saved: the whole network, also while one stage fits a part of it
+        self.stage = stage  # the stage's name in history.json and on screen; "" when training is not staged
         self.epoch_started = time.monotonic()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -181,8 +182,7 @@ class _Checkpoint(keras.callbacks.Callback):
         logs["seconds"] = round(time.monotonic() - self.epoch_started, 3)  # training and validation, not saving
         with _sigint_deferred():  # Ctrl-C in the middle would leave a checkpoint at odds with its state
             improved = self._record(epoch, logs)
-        stage = stages(self.config)[self.state["stage"]][0] if staged(self.config) else ""
-        self.progress.epoch(epoch + 1, logs, improved, stage)
+        self.progress.epoch(epoch + 1, logs, improved, self.stage)
 
     def _record(self, epoch: int, logs: dict[str, float]) -> bool:
         """Updates the state, writes the checkpoint (models first, state last) and says if val_loss improved."""
@@ -194,8 +194,8 @@ class _Checkpoint(keras.callbacks.Callback):
         else:
             state["wait"] += 1
         row: dict[str, Any] = {"epoch": epoch + 1, **logs}
-        if staged(self.config):
-            row["stage"] = stages(self.config)[state["stage"]][0]
+        if self.stage:
+            row["stage"] = self.stage
         state["history"].append(row)
         state["epoch"] = epoch + 1
         if self.config.early_stopping and state["wait"] >= self.config.patience:
@@ -233,7 +233,7 @@ def _better(logs: dict[str, float], best: dict[str, float], monitor: str) -> boo
 
 def stages(config: Config) -> list[tuple[str, int]]:
     """The training stages, each with its most epochs: the n-gram classifier first when staged, the LSTM."""
-    if staged(config):
+    if config.staged_ngrams:
         return [("ngrams", config.ngram_epochs), ("lstm", config.epochs)]
     return [("lstm", config.epochs)]
 
@@ -278,13 +278,14 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
         stage, epochs = plan[index]
         last_epoch = state["stage_start"] + epochs
         fitted = model
-        if staged(config):
+        if config.staged_ngrams:
             with placement.strategy.scope():
                 fitted = stage_model(model, config, stage)
         if state["epoch"] < last_epoch and not state["stopped_early"]:
             try:
                 fitted.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=state["epoch"],
-                           callbacks=[_Checkpoint(out, config, state, progress, model)], shuffle=False, verbose=0)
+                           callbacks=[_Checkpoint(out, config, state, progress, model,
+                                                      stage if config.staged_ngrams else "")], shuffle=False, verbose=0)
             except KeyboardInterrupt:
                 interrupted = True
             except placement.failures as exc:
