@@ -15,7 +15,7 @@ from lstmcli.config import Config, make_config
 from lstmcli.data import read_labelled
 from lstmcli.predict import InputCounter, read_inputs
 from lstmcli.rundir import RunDir
-from lstmcli.text import OOV_ID, PAD_ID, Vocabulary, clean, encode, pad, tokenize
+from lstmcli.text import _ASCII_TOKEN, _TOKEN, OOV_ID, PAD_ID, Vocabulary, clean, encode, pad, tokenize
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -49,6 +49,15 @@ def test_tokenize_any_text(name: str, text: str) -> None:
     assert all(isinstance(t, str) and t and not any(c.isspace() for c in t) for t in tokens)
     cleaned = clean(text, config)
     assert cleaned == cleaned.strip() and "  " not in cleaned
+
+
+@SETTINGS
+@given(st.text(alphabet=st.characters(max_codepoint=127))
+       | st.lists(st.sampled_from(["don't", "'", "''a", "a'", "9'", "_x_", "`", "~", "{|}", "\x7f", "\x00", " ", "A1"]),
+                  max_size=10).map("".join))
+def test_ascii_tokens_match_the_unicode_pattern(text: str) -> None:
+    """The ASCII fast path of tokenize gives exactly the tokens of the Unicode pattern."""
+    assert _ASCII_TOKEN.findall(text) == _TOKEN.findall(text)
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
