@@ -64,6 +64,9 @@ class Network:
         self._tables = {d: np.zeros((vocab, weights[f"rnn_0_{d}_kernel"].shape[1]), np.float32)
                         for d in self.directions}
         self._known = np.zeros(vocab, dtype=bool)
+        # A staged run whose LSTM stage never beat the n-gram classifier publishes the LSTM's output layer as
+        # it started, all zeros: its logits are exactly zero, so the recurrent layers need not run at all.
+        self.lstm_silent = config.staged_ngrams and not (weights["output_kernel"].any() or weights["output_bias"].any())
 
     def warm(self, ids: np.ndarray) -> None:
         """Computes the cached projections of every id in ``ids`` not seen before."""
@@ -85,8 +88,11 @@ class Network:
         Returns:
             float32 array ``(n, n_classes)``, rows summing to 1.
         """
-        self.warm(ids)
         config, weights = self.config, self.weights
+        if self.lstm_silent:
+            return _softmax(_bag(ids, weights["ngram_embedding"], weights["ngram_table"], config)
+                            @ weights["ngram_output_kernel"] + weights["ngram_output_bias"])
+        self.warm(ids)
         mask = ids != 0 if config.mask else np.ones(ids.shape, dtype=bool)
         x = np.empty((0,), dtype=np.float32)  # the previous layer's outputs; layer 0 reads the cached tables
         for i in range(len(config.units)):

@@ -94,7 +94,8 @@ class Predictor:
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         if not len(ids):
             return out
-        self.network.warm(ids)
+        if not self.network.lstm_silent:
+            self.network.warm(ids)
         lengths = np.count_nonzero(ids, axis=1)
         order = np.argsort(lengths, kind="stable")
         front = self.config.padding == "pre"

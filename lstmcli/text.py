@@ -51,7 +51,6 @@ _HTML_TAG = re.compile(r"<[^<>]{0,200}>")
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NOT_ASCII_LETTER = re.compile(r"[^a-zA-Z]+")
-_SPACE = re.compile(r"\s+")
 
 
 def clean(text: str, config: Config) -> str:
@@ -59,8 +58,8 @@ def clean(text: str, config: Config) -> str:
     if config.unicode_form != "none":
         text = unicodedata.normalize(config.unicode_form, text)  # type: ignore[arg-type]  # validated in Config
     if config.strip_html:
-        text = html.unescape(_HTML_TAG.sub(" ", text))
-    if config.urls != "keep":
+        text = html.unescape(_HTML_TAG.sub(" ", text) if "<" in text else text)
+    if config.urls != "keep" and _may_hold_url(text):
         text = _URL.sub(f" {URL_TOKEN} " if config.urls == "token" else " ", text)
     if config.numbers != "keep":
         text = _NUMBER.sub(f" {NUMBER_TOKEN} " if config.numbers == "token" else " ", text)
@@ -70,7 +69,12 @@ def clean(text: str, config: Config) -> str:
         text = _PUNCT_OR_EMOJI.sub(lambda m: m.group(1) or " ", text)  # emoji are not punctuation: they stay
     if config.lowercase:
         text = text.casefold()
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())  # str.split's whitespace is re's \s: every run becomes one space
+
+
+def _may_hold_url(text: str) -> bool:
+    """False only if ``_URL`` cannot match: it needs "://", "www." (any case) or "@". Skips most regex work."""
+    return "@" in text or "://" in text or "www." in text.lower()
 
 
 def tokenize(text: str, config: Config) -> list[str]:

@@ -66,3 +66,23 @@ def test_masked_model_ignores_amount_of_padding() -> None:
     ids = _ids("pre", "pre")
     wider = np.concatenate([np.zeros((len(ids), 5), dtype=ids.dtype), ids], axis=1)
     np.testing.assert_allclose(predict_proba(weights, config, wider), predict_proba(weights, config, ids), atol=1e-6)
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_staged_model_before_its_lstm_stage_skips_the_lstm(padding: str) -> None:
+    """The LSTM's output layer starts at zero: until the LSTM stage wins, only the n-gram classifier runs."""
+    from lstmcli.inference import Network
+    from lstmcli.model import build_model, export_weights
+
+    config = make_config(embedding_dim=5, units=(6,), dense_units=4, max_len=MAX_LEN, ngram_buckets=7,
+                         padding=padding, truncating=padding)
+    model = build_model(config, VOCAB, CLASSES)
+    for weight in model.weights:
+        if not weight.path.startswith("output/"):
+            weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape).astype("float32"))
+    ids = _ids(padding, padding)
+    weights = export_weights(model, config)
+    assert Network(weights, config).lstm_silent
+    np.testing.assert_allclose(predict_proba(weights, config, ids), model.predict(ids, verbose=0), atol=1e-5)
+    weights["output_bias"] = weights["output_bias"] + 0.1
+    assert not Network(weights, config).lstm_silent

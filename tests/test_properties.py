@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,19 @@ from lstmcli.config import Config, make_config
 from lstmcli.data import read_labelled
 from lstmcli.predict import InputCounter, read_inputs
 from lstmcli.rundir import RunDir
-from lstmcli.text import _ASCII_TOKEN, _TOKEN, OOV_ID, PAD_ID, Vocabulary, clean, encode, pad, tokenize
+from lstmcli.text import (
+    _ASCII_TOKEN,
+    _TOKEN,
+    _URL,
+    OOV_ID,
+    PAD_ID,
+    Vocabulary,
+    _may_hold_url,
+    clean,
+    encode,
+    pad,
+    tokenize,
+)
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -90,6 +103,18 @@ def test_vocabulary_file_round_trip(name: str, train: list[str], tmp_path_factor
     run = RunDir(tmp_path_factory.mktemp("vocab"))
     run.write_vocab(vocab)
     assert run.read_vocab() == vocab
+
+
+URLISH = st.lists(st.sampled_from(["WwW.", "www", ".", "://", "http", "HTTPS", "ſ", "@", "a", "b.c", " ", "\u2028",
+                                   "\x1c", "\u3000", "\t\n"]) | st.text(max_size=3), max_size=12).map("".join)
+
+
+@SETTINGS
+@given(URLISH | TEXT)
+def test_cleaning_shortcuts_agree_with_the_regexes(text: str) -> None:
+    """The URL pre-check never skips a text _URL would match; str.split's whitespace is re's \\s."""
+    assert _may_hold_url(text) or not _URL.search(text)
+    assert " ".join(text.split()) == re.sub(r"\s+", " ", text).strip()
 
 
 @settings(max_examples=100, deadline=None)
