@@ -67,6 +67,13 @@ class Network:
         # A staged run whose LSTM stage never beat the n-gram classifier publishes the LSTM's output layer as
         # it started, all zeros: its logits are exactly zero, so the recurrent layers need not run at all.
         self.lstm_silent = config.staged_ngrams and not (weights["output_kernel"].any() or weights["output_bias"].any())
+        if config.staged_ngrams:
+            # The classifier is linear in the mean token and mean n-gram embeddings, so each row of its tables
+            # can carry its logits instead: the forward pass then gathers n_classes numbers per token, not 160.
+            kernel = weights["ngram_output_kernel"]
+            split = weights["ngram_embedding"].shape[1]
+            self._token_logits = weights["ngram_embedding"] @ kernel[:split]
+            self._ngram_logits = weights["ngram_table"] @ kernel[split:]
 
     def warm(self, ids: np.ndarray) -> None:
         """Computes the cached projections of every id in ``ids`` not seen before."""
@@ -90,8 +97,7 @@ class Network:
         """
         config, weights = self.config, self.weights
         if self.lstm_silent:
-            return _softmax(_bag(ids, weights["ngram_embedding"], weights["ngram_table"], config)
-                            @ weights["ngram_output_kernel"] + weights["ngram_output_bias"])
+            return _softmax(self.ngram_logits(ids))
         self.warm(ids)
         mask = ids != 0 if config.mask else np.ones(ids.shape, dtype=bool)
         x = np.empty((0,), dtype=np.float32)  # the previous layer's outputs; layer 0 reads the cached tables
@@ -110,9 +116,14 @@ class Network:
             x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
         logits = x @ weights["output_kernel"] + weights["output_bias"]
         if config.staged_ngrams:
-            bag = _bag(ids, weights["ngram_embedding"], weights["ngram_table"], config)
-            logits = logits + (bag @ weights["ngram_output_kernel"] + weights["ngram_output_bias"])
+            logits = logits + self.ngram_logits(ids)
         return _softmax(logits)
+
+    def ngram_logits(self, ids: np.ndarray) -> np.ndarray:
+        """The staged n-gram classifier's logits ``(n, n_classes)`` for padded ids ``(n, steps)``."""
+        bag = _bag(ids, self._token_logits, self._ngram_logits, self.config)
+        classes = self._token_logits.shape[1]
+        return bag[:, :classes] + bag[:, classes:] + self.weights["ngram_output_bias"]
 
 
 def _prescaled(weights: Weights, config: Config) -> Weights:
