@@ -27,10 +27,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "pooling": ("last", "max", "mean", "maxmean"),
     "monitor": ("val_accuracy", "val_loss"),
     "ngram_mode": ("staged", "joint"),
+    "ngram_hash": ("mixed", "linear"),
 }
 
 # Settings added after runs were first saved: a config.json without them was trained with these values.
-LEGACY: dict[str, Any] = {"ngram_mode": "joint", "ngram_order": 2, "ngram_epochs": 10}
+LEGACY: dict[str, Any] = {"ngram_mode": "joint", "ngram_order": 2, "ngram_epochs": 10, "ngram_hash": "linear"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Config:
     ngram_buckets: int = 200000  # hashed n-gram bag beside the LSTM (as fastText); 0 = none
     ngram_dim: int = 32  # size of the n-gram embeddings
     ngram_order: int = 3  # the bag holds token n-grams for n = 2..ngram_order (and the tokens themselves)
+    ngram_hash: str = "mixed"  # how n-grams map to buckets ("linear": runs from before; it collides far more)
     # "staged": the bag is a linear classifier of its own, trained first; the LSTM is then trained to add
     # what the bag misses (its logits start at zero). "joint": bag and LSTM features meet in one hidden layer.
     ngram_mode: str = "staged"

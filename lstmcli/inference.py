@@ -7,13 +7,15 @@ Prediction and evaluation run here instead of in Keras: no TensorFlow import, so
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from lstmcli.config import Config
 
 Weights = dict[str, np.ndarray]
-HASH_MULTIPLIER = 1_000_003  # n-gram id = ((a * HASH_MULTIPLIER + b) * HASH_MULTIPLIER + c) % buckets + 1
+HASH_MULTIPLIER = 1_000_003  # "linear" hash: ((a * HASH_MULTIPLIER + b) * HASH_MULTIPLIER + c) % buckets + 1
+HASH_PRIME, HASH_MIXER = 2**31 - 1, 1_000_000_007  # "mixed" hash: every step mod a prime far above the buckets
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -150,13 +152,28 @@ def _project(x: np.ndarray, weights: Weights, name: str) -> np.ndarray:
     return x @ weights[f"{name}_kernel"] + (bias if bias.ndim == 1 else bias[0])
 
 
-def ngram_ids(ids: np.ndarray, buckets: int, n: int = 2) -> np.ndarray:
+def hash_step(hashed: Any, part: Any, hashing: str) -> Any:
+    """One step of the n-gram hash: the hash of the tokens so far extended by the next token's id.
+
+    Written with ``+``, ``*`` and ``%`` only, so the same code hashes NumPy arrays and int64 tensors. "linear"
+    (runs before the setting existed) reduces to ``3 * a + b`` modulo 200,000 buckets: neighbouring id pairs
+    collide, and Chinese bigrams shared 12 buckets each. "mixed" works modulo a prime far above the bucket
+    count and squares each step's result, which breaks the linear structure (values stay below 2**62):
+    n-grams spread over the buckets as a random hash would spread them.
+    """
+    if hashing == "linear":
+        return hashed * HASH_MULTIPLIER + part
+    mixed = ((hashed + 1) * HASH_MIXER + part) % HASH_PRIME
+    return mixed * mixed % HASH_PRIME
+
+
+def ngram_ids(ids: np.ndarray, buckets: int, n: int = 2, hashing: str = "mixed") -> np.ndarray:
     """Hashed ids ``(rows, steps - n + 1)`` of each run of ``n`` neighbouring tokens; 0 where one is padding."""
     steps = ids.shape[1]
     parts = [ids[:, k : steps - (n - 1 - k)].astype(np.int64) for k in range(n)]
     hashed, valid = parts[0], parts[0] > 0
     for part in parts[1:]:
-        hashed = hashed * HASH_MULTIPLIER + part
+        hashed = hash_step(hashed, part, hashing)
         valid &= part > 0
     return np.where(valid, hashed % buckets + 1, 0)
 
@@ -164,17 +181,17 @@ def ngram_ids(ids: np.ndarray, buckets: int, n: int = 2) -> np.ndarray:
 def _bag(ids: np.ndarray, tokens: np.ndarray, table: np.ndarray, config: Config) -> np.ndarray:
     """Mean token embedding beside the mean n-gram embedding, ``(n, token dim + n-gram dim)``."""
     words = _pool(tokens[ids], ids != 0, "mean")
-    return np.concatenate([words, _ngram_bag(ids, table, config.ngram_buckets, config.ngram_order)], axis=-1)
+    return np.concatenate([words, _ngram_bag(ids, table, config)], axis=-1)
 
 
-def _ngram_bag(ids: np.ndarray, table: np.ndarray, buckets: int, order: int) -> np.ndarray:
+def _ngram_bag(ids: np.ndarray, table: np.ndarray, config: Config) -> np.ndarray:
     """Mean embedding of every n-gram, n = 2..order (as :class:`lstmcli.model.BigramBag`)."""
     total = np.zeros((len(ids), table.shape[1]), dtype=np.float32)
     count = np.zeros((len(ids), 1), dtype=np.float32)
-    for n in range(2, order + 1):
+    for n in range(2, config.ngram_order + 1):
         if ids.shape[1] < n:
             continue
-        grams = ngram_ids(ids, buckets, n)
+        grams = ngram_ids(ids, config.ngram_buckets, n, config.ngram_hash)
         valid = grams > 0
         total += (table[grams] * valid[:, :, None]).sum(axis=1)
         count += valid.sum(axis=1, keepdims=True)

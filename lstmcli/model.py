@@ -9,7 +9,7 @@ import numpy as np
 
 from lstmcli.backend import keras
 from lstmcli.config import Config
-from lstmcli.inference import HASH_MULTIPLIER
+from lstmcli.inference import hash_step
 
 
 @keras.saving.register_keras_serializable(package="lstmcli")
@@ -42,9 +42,11 @@ class BigramBag(keras.layers.Layer):
     :func:`lstmcli.inference.ngram_ids` does, so the NumPy path reproduces the branch.
     """
 
-    def __init__(self, buckets: int, dim: int, order: int = 2, **kwargs):  # type: ignore[no-untyped-def]
+    # hashing defaults to "linear": models saved before the setting existed were built with it.
+    def __init__(self, buckets: int, dim: int, order: int = 2, hashing: str = "linear",  # type: ignore[no-untyped-def]
+                 **kwargs):
         super().__init__(**kwargs)
-        self.buckets, self.dim, self.order = buckets, dim, order
+        self.buckets, self.dim, self.order, self.hashing = buckets, dim, order, hashing
         self.embedding = keras.layers.Embedding(buckets + 1, dim, name="bigram_embedding")
 
     def build(self, input_shape):  # type: ignore[no-untyped-def]
@@ -58,7 +60,7 @@ class BigramBag(keras.layers.Layer):
             hashed, valid = None, None
             for k in range(n):
                 part = ids[:, k : steps - (n - 1 - k)]
-                hashed = part if hashed is None else hashed * HASH_MULTIPLIER + part
+                hashed = part if hashed is None else hash_step(hashed, part, self.hashing)
                 valid = part > 0 if valid is None else keras.ops.logical_and(valid, part > 0)
             vectors = self.embedding(keras.ops.where(valid, hashed % self.buckets + 1, 0))
             weights = keras.ops.expand_dims(keras.ops.cast(valid, vectors.dtype), -1)
@@ -70,7 +72,8 @@ class BigramBag(keras.layers.Layer):
         return (input_shape[0], self.dim)
 
     def get_config(self):  # type: ignore[no-untyped-def]
-        return {**super().get_config(), "buckets": self.buckets, "dim": self.dim, "order": self.order}
+        return {**super().get_config(), "buckets": self.buckets, "dim": self.dim, "order": self.order,
+                "hashing": self.hashing}
 
 
 @keras.saving.register_keras_serializable(package="lstmcli")
@@ -133,7 +136,8 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     if config.ngram_buckets and not config.staged_ngrams:
         # Bag of words and of word bigrams beside the LSTM: strong on topic-like tasks and small data.
         words = keras.layers.GlobalAveragePooling1D(name="pool_words")(embedded, mask=inputs != 0)
-        bigrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, name="bigrams")(inputs)
+        bigrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, config.ngram_hash,
+                            name="bigrams")(inputs)
         x = keras.layers.Concatenate(name="features")([x, words, bigrams])
     if config.dropout:
         x = keras.layers.Dropout(config.dropout)(x)
@@ -161,7 +165,8 @@ def _ngram_logits(config: Config, inputs: keras.KerasTensor, vocab_size: int, n_
     """The staged n-gram classifier's logits: mean token embedding and mean n-gram embedding, then linear."""
     tokens = keras.layers.Embedding(vocab_size, config.embedding_dim, name="ngram_embedding")(inputs)
     words = keras.layers.GlobalAveragePooling1D(name="ngram_words")(tokens, mask=inputs != 0)
-    ngrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, name="ngrams")(inputs)
+    ngrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, config.ngram_hash,
+                       name="ngrams")(inputs)
     bag = keras.layers.Concatenate(name="ngram_features")([words, ngrams])
     if config.dropout:
         bag = keras.layers.Dropout(config.dropout, name="ngram_dropout")(bag)

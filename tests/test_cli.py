@@ -177,10 +177,14 @@ def test_user_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_config_saved_before_the_staged_ngram_classifier_reads_as_it_was_trained() -> None:
-    """A config.json written before ngram_mode/ngram_order/ngram_epochs existed describes the joint bigram bag."""
+    """A config.json written before ngram_mode/ngram_order/ngram_epochs/ngram_hash existed describes the joint
+    bigram bag with the linear hash; one written before ngram_hash alone, the staged classifier with it."""
     saved = json.loads(Config().to_json())
+    del saved["ngram_hash"]
+    config = Config.from_json(json.dumps(saved))
+    assert (config.ngram_mode, config.ngram_order, config.ngram_hash) == ("staged", 3, "linear")
     for name in ("ngram_mode", "ngram_order", "ngram_epochs"):
         del saved[name]
     config = Config.from_json(json.dumps(saved))
-    assert (config.ngram_mode, config.ngram_order) == ("joint", 2)
-    assert (Config().ngram_mode, Config().ngram_order) == ("staged", 3)
+    assert (config.ngram_mode, config.ngram_order, config.ngram_hash) == ("joint", 2, "linear")
+    assert (Config().ngram_mode, Config().ngram_order, Config().ngram_hash) == ("staged", 3, "mixed")

@@ -27,6 +27,8 @@ VARIANTS = {
     "no-ngrams": {"ngram_buckets": 0},
     "ngrams-post-padding": {"ngram_buckets": 7, "padding": "post"},
     "ngrams-bigrams-only": {"ngram_buckets": 7, "ngram_order": 2},
+    "ngrams-linear-hash": {"ngram_buckets": 7, "ngram_hash": "linear"},
+    "ngrams-joint-linear-hash": {"ngram_mode": "joint", "ngram_buckets": 7, "ngram_order": 2, "ngram_hash": "linear"},
     "ngrams-joint": {"ngram_mode": "joint", "ngram_buckets": 7},
     "ngrams-joint-bigrams": {"ngram_mode": "joint", "ngram_buckets": 7, "ngram_order": 2},
     "ngrams-joint-no-dense": {"ngram_mode": "joint", "dense_units": 0},
@@ -86,3 +88,16 @@ def test_staged_model_before_its_lstm_stage_skips_the_lstm(padding: str) -> None
     np.testing.assert_allclose(predict_proba(weights, config, ids), model.predict(ids, verbose=0), atol=1e-5)
     weights["output_bias"] = weights["output_bias"] + 0.1
     assert not Network(weights, config).lstm_silent
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_mixed_hash_spreads_ngrams_like_a_random_hash(n: int) -> None:
+    """Every n-gram of 60 token ids in 200,000 buckets: as many distinct buckets as a random hash would fill
+    (the linear hash, kept for old runs, fills a fraction of them)."""
+    from lstmcli.inference import ngram_ids
+
+    grams = np.array(np.meshgrid(*[np.arange(1, 61)] * n)).reshape(n, -1).T
+    distinct = {h: len(np.unique(ngram_ids(grams, 200_000, n, h))) for h in ("mixed", "linear")}
+    ideal = 200_000 * (1 - np.exp(-len(grams) / 200_000))
+    assert distinct["mixed"] >= 0.97 * ideal
+    assert distinct["linear"] < 0.5 * ideal
