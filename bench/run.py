@@ -80,7 +80,8 @@ def run_child(cmd: list[str] | str, timeout: float | None, stdout_path: Path | N
     """Runs ``cmd`` (a list, or a string for ``bash -c``) and measures it with ``wait4``.
 
     ``wait4`` gives this child's own ``ru_maxrss`` (its waited-for descendants included), so every system's peak
-    memory is its own rather than the largest of all children so far.
+    memory is its own rather than the largest of all children so far. On Linux that figure starts at this
+    process's own peak when the child execs, so the launcher must stay small (it never imports TensorFlow).
     """
     argv = ["bash", "-c", cmd] if isinstance(cmd, str) else cmd
     env = {**os.environ, "COLUMNS": "200", "TF_CPP_MIN_LOG_LEVEL": "3"}
