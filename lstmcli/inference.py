@@ -167,8 +167,9 @@ def hash_step(hashed: Any, part: Any, hashing: str) -> Any:
     return mixed * mixed % HASH_PRIME
 
 
-def ngram_ids(ids: np.ndarray, buckets: int, n: int = 2, hashing: str = "mixed") -> np.ndarray:
-    """Hashed ids ``(rows, steps - n + 1)`` of each run of ``n`` neighbouring tokens; 0 where one is padding."""
+def ngram_ids(ids: np.ndarray, buckets: int, n: int, hashing: str) -> np.ndarray:
+    """Hashed ids ``(rows, steps - n + 1)`` of each run of ``n`` neighbouring tokens (see :func:`hash_step`);
+    0 where one is padding."""
     steps = ids.shape[1]
     parts = [ids[:, k : steps - (n - 1 - k)].astype(np.int64) for k in range(n)]
     hashed, valid = parts[0], parts[0] > 0
