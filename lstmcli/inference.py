@@ -78,7 +78,9 @@ class Network:
             self._ngram_logits = weights["ngram_table"] @ kernel[split:]
 
     def warm(self, ids: np.ndarray) -> None:
-        """Computes the cached projections of every id in ``ids`` not seen before."""
+        """Computes the cached projections of every id in ``ids`` not seen before (none if the LSTM is silent)."""
+        if self.lstm_silent:
+            return
         new = np.unique(ids)
         new = new[~self._known[new]]
         if len(new):
@@ -123,9 +125,8 @@ class Network:
 
     def ngram_logits(self, ids: np.ndarray) -> np.ndarray:
         """The staged n-gram classifier's logits ``(n, n_classes)`` for padded ids ``(n, steps)``."""
-        bag = _bag(ids, self._token_logits, self._ngram_logits, self.config)
-        classes = self._token_logits.shape[1]
-        return bag[:, :classes] + bag[:, classes:] + self.weights["ngram_output_bias"]
+        words = _pool(self._token_logits[ids], ids != 0, "mean")
+        return words + _ngram_bag(ids, self._ngram_logits, self.config) + self.weights["ngram_output_bias"]
 
 
 def _prescaled(weights: Weights, config: Config) -> Weights:

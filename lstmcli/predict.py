@@ -94,8 +94,7 @@ class Predictor:
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         if not len(ids):
             return out
-        if not self.network.lstm_silent:
-            self.network.warm(ids)
+        self.network.warm(ids)
         lengths = np.count_nonzero(ids, axis=1)
         order = np.argsort(lengths, kind="stable")
         front = self.config.padding == "pre"

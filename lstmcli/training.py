@@ -232,10 +232,13 @@ def _better(logs: dict[str, float], best: dict[str, float], monitor: str) -> boo
 
 
 def stages(config: Config) -> list[tuple[str, int]]:
-    """The training stages, each with its most epochs: the n-gram classifier first when staged, the LSTM."""
+    """The training stages, each with its most epochs: the n-gram classifier first when staged, the LSTM.
+
+    Unstaged training is one stage with no name ("" in history.json and on screen).
+    """
     if config.staged_ngrams:
         return [("ngrams", config.ngram_epochs), ("lstm", config.epochs)]
-    return [("lstm", config.epochs)]
+    return [("", config.epochs)]
 
 
 def _save_model(model: keras.Model, path: Any) -> None:
@@ -284,8 +287,8 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
         if state["epoch"] < last_epoch and not state["stopped_early"]:
             try:
                 fitted.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=state["epoch"],
-                           callbacks=[_Checkpoint(out, config, state, progress, model,
-                                                      stage if config.staged_ngrams else "")], shuffle=False, verbose=0)
+                           callbacks=[_Checkpoint(out, config, state, progress, model, stage)], shuffle=False,
+                           verbose=0)
             except KeyboardInterrupt:
                 interrupted = True
             except placement.failures as exc:
