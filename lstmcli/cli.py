@@ -397,6 +397,14 @@ def train(
             "--bucketing/--no-bucketing", help="Pad each batch to its own length [default: yes].", show_default=False
         ),
     ] = None,
+    group_lengths: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--group-lengths/--no-group-lengths",
+            help="Batch texts of similar length together: least padding, fastest [default: yes; tutorial: no].",
+            show_default=False,
+        ),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted training from its last epoch.")
     ] = False,
@@ -460,6 +468,7 @@ def train(
         "spatial_dropout": spatial_dropout,
         "learning_rate": learning_rate,
         "bucketing": bucketing,
+        "group_lengths": group_lengths,
     }
     prep_options = _prep_options(
         text_column,

@@ -87,9 +87,9 @@ class Predictor:
 
         Rows run in groups of similar length, each cut to its longest row: with masking the result is
         the same as on the full padding, only faster. Without masking, padding changes the result, so
-        inference pads as training did: not at all after length-bucketed training (each group holds
-        texts of one length), to ``max_len`` without bucketing. Groups run on two threads (NumPy
-        releases the GIL in its arithmetic).
+        inference pads as training did: not at all after length-grouped training (each group holds
+        texts of one length), else to ``max_len`` (a random batch's longest text is near it). Groups run on
+        two threads (NumPy releases the GIL in its arithmetic).
         """
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         if not len(ids):
@@ -99,7 +99,7 @@ class Predictor:
         order = np.argsort(lengths, kind="stable")
         front = self.config.padding == "pre"
         groups = [order[start : start + SUB_BATCH] for start in range(0, len(ids), SUB_BATCH)]
-        if not self.config.mask and self.config.bucketing:
+        if not self.config.mask and self.config.bucketing and self.config.group_lengths:
             groups = [rows for group in groups for rows in np.split(group, np.flatnonzero(np.diff(lengths[group])) + 1)]
         elif not self.config.mask:
             lengths = np.full(len(ids), ids.shape[1])

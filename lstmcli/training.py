@@ -112,7 +112,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) ->
 
 def batch_by_length(ds: tf.data.Dataset, lengths: np.ndarray, max_len: int,
                     config: Config) -> tuple[tf.data.Dataset, int]:
-    """Batches ``(ids, label, tokens)`` rows into ``(ids, labels)``, by length bucket with ``config.bucketing``.
+    """Batches ``(ids, label, tokens)`` rows into ``(ids, labels)``, each cut to its longest text with
+    ``config.bucketing``, from texts of similar length with ``config.group_lengths`` too.
 
     Shared by the in-memory arrays (:func:`make_dataset`) and the shards of a streamed prepare
     (:func:`lstmcli.stream.shard_dataset`).
@@ -124,22 +125,26 @@ def batch_by_length(ds: tf.data.Dataset, lengths: np.ndarray, max_len: int,
     Returns:
         The dataset and its number of batches per epoch.
     """
-    if config.bucketing:
+    front = config.padding == "pre"
+
+    def trim(ids: tf.Tensor, labels: tf.Tensor, n: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        longest = tf.reduce_max(n)
+        return (ids[:, -longest:] if front else ids[:, :longest]), labels
+
+    if config.bucketing and config.group_lengths:
         boundaries = bucket_boundaries(lengths, max_len)
         ds = ds.bucket_by_sequence_length(lambda _x, _y, n: n, boundaries,
                                           [config.batch_size] * (len(boundaries) + 1), no_padding=True)
         steps = count_batches(lengths, boundaries, config.batch_size)
-        front = config.padding == "pre"
-
-        def trim(ids: tf.Tensor, labels: tf.Tensor, n: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            longest = tf.reduce_max(n)
-            return (ids[:, -longest:] if front else ids[:, :longest]), labels
-
-        ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE).apply(tf.data.experimental.assert_cardinality(steps))
+        ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        ds = ds.batch(config.batch_size).map(lambda ids, labels, _n: (ids, labels))
         steps = -(-len(lengths) // config.batch_size)
-        ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+        ds = ds.batch(config.batch_size)
+        if config.bucketing:
+            ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            ds = ds.map(lambda ids, labels, _n: (ids, labels))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from lstmcli import rundir
 from lstmcli.cli import app
-from lstmcli.config import Config
+from lstmcli.config import Config, make_config
 from lstmcli.predict import Predictor
 
 
@@ -142,9 +142,26 @@ def test_tutorial_preset_builds_the_article_model(runner: CliRunner, tiny_csv: P
     assert model.get_layer("rnn_0").activation.__name__ == "relu"
     config = Config.from_json((run_dir / rundir.CONFIG).read_text())
     assert (config.batch_size, config.padding, config.letters_only, config.stopwords) == (64, "pre", True, True)
+    assert not config.group_lengths  # random batches: see the preset
 
-    # Unmasked, the model depends on padding: prediction runs each text unpadded, as Keras does on it alone.
+    # Unmasked, the model depends on padding: trained on random batches, it predicts on the full padding.
     predictor = Predictor(rundir.RunDir(run_dir))
+    ids = predictor.encode(["goal team win match season", "rain", "bake flour oven"])
+    np.testing.assert_allclose(predictor.proba_ids(ids), model.predict(ids, verbose=0), atol=1e-5)
+
+
+def test_unmasked_model_trained_on_length_groups_predicts_each_text_unpadded(runner: CliRunner, tiny_csv: Path,
+                                                                           tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(tiny_csv), "-r", str(run_dir), "--preset", "tutorial", "--epochs", "1",
+                                 "--group-lengths", "--units", "8"])
+    assert result.exit_code == 0, result.output
+    from lstmcli.model import load_model
+
+    model = load_model(str(run_dir / rundir.MODEL))
+    predictor = Predictor(rundir.RunDir(run_dir))
+    assert predictor.config.group_lengths and not predictor.config.mask
+    # Each length group held texts of one length in training: prediction runs each text unpadded.
     ids = predictor.encode(["goal team win match season", "rain", "bake flour oven"])
     expected = [model.predict(row[row != 0][None, :], verbose=0)[0] for row in ids]
     np.testing.assert_allclose(predictor.proba_ids(ids), np.array(expected), atol=1e-5)
@@ -178,7 +195,11 @@ def test_user_errors_are_one_line(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_config_saved_before_the_staged_ngram_classifier_reads_as_it_was_trained() -> None:
     """A config.json written before ngram_mode/ngram_order/ngram_epochs/ngram_hash existed describes the joint
-    bigram bag with the linear hash; one written before ngram_hash alone, the staged classifier with it."""
+    bigram bag with the linear hash; one written before ngram_hash alone, the staged classifier with it; one
+    written before group_lengths, training on length-grouped batches (the tutorial preset included)."""
+    saved = json.loads(make_config("tutorial").to_json())
+    del saved["group_lengths"]
+    assert Config.from_json(json.dumps(saved)).group_lengths
     saved = json.loads(Config().to_json())
     del saved["ngram_hash"]
     config = Config.from_json(json.dumps(saved))

@@ -117,6 +117,34 @@ def test_shards_feed_every_training_row_once_per_epoch(runner: CliRunner, tmp_pa
     assert seen == expected
 
 
+@pytest.mark.parametrize("batching", ["grouped", "random", "padded"])
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_batches_hold_every_row_once_cut_as_configured(batching: str, padding: str) -> None:
+    """Grouped batches hold texts of similar length; random ones mix lengths; both are cut to their longest
+    text; without bucketing every batch keeps the full padding. Each epoch feeds every row once."""
+    from lstmcli.config import make_config
+    from lstmcli.training import make_dataset
+
+    rng = np.random.default_rng(0)
+    rows = [list(rng.integers(2, 50, size=n)) for n in rng.integers(1, 31, size=400)]
+    x, y = pad(rows, 30, padding, padding), rng.integers(0, 2, size=400).astype(np.int32)
+    config = make_config(batch_size=16, padding=padding, truncating=padding, bucketing=batching != "padded",
+                         group_lengths=batching == "grouped")
+    ds, steps = make_dataset(x, y, config, shuffle=True)
+    batches = list(ds.as_numpy_iterator())
+    assert len(batches) == steps
+    seen = sorted((int(label), tuple(row[row != 0])) for ids, labels in batches for row, label in zip(ids, labels))
+    assert seen == sorted((int(label), tuple(row)) for row, label in zip(rows, y))
+    spreads = []
+    for ids, _ in batches:
+        lengths = np.count_nonzero(ids, axis=1)
+        assert ids.shape[1] == (30 if batching == "padded" else lengths.max())
+        kept = ids[:, -lengths.max():] if padding == "pre" else ids[:, :lengths.max()]
+        assert np.count_nonzero(kept) == lengths.sum()  # cutting dropped padding only
+        spreads.append(lengths.max() - lengths.min())
+    assert (np.median(spreads) <= 5) == (batching == "grouped")
+
+
 def test_train_from_shards_then_evaluate_streams(runner: CliRunner, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     data = write_csv(tmp_path / "d.csv", _rows())
