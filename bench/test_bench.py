@@ -82,14 +82,23 @@ def test_speedup_compares_medians_only_when_both_sides_have_them() -> None:
 
 
 def test_report_marks_targets_met_and_missed() -> None:
-    systems = {"lstmcli": _system(0.90, predict_e2e_tps=25_000, cold_latency=0.5),
-               "lstmcli-tutorial": _system(0.80, 1.0), "tutorial-keras": _system(0.801, 3.0),
+    systems = {"lstmcli": _system(0.90, predict_inproc_tps=25_000, predict_e2e_tps=3_000, cold_latency=0.5),
+               "lstmcli-tutorial": _system(0.80, 1.0), "tutorial-keras": _system(0.804, 3.0),
                "fasttext": _system(0.89), "tfidf": _system(0.91)}
     report = render(_results(systems, help_median=0.5))
     assert "**missed**" in _target_line(report, "a")  # below TF-IDF
     assert _target_line(report, "b").endswith("| met |")
     assert _target_line(report, "c").endswith("| met |")
     assert "**missed**" in _target_line(report, "d")
+
+
+def test_speedup_counts_only_when_accuracy_is_not_lost() -> None:
+    """More than 0.5 point below the plain script misses (b); above it does not."""
+    for tutorial, plain, verdict in ((0.80, 0.806, "| **missed** |"), (0.85, 0.80, "| met |")):
+        systems = {"lstmcli-tutorial": _system(tutorial, 1.0), "tutorial-keras": _system(plain, 3.0)}
+        assert _target_line(render(_results(systems)), "b").endswith(verdict)
+    slow = {"lstmcli-tutorial": _system(0.80, 2.0), "tutorial-keras": _system(0.80, 3.0)}
+    assert "**missed**" in _target_line(render(_results(slow)), "b")
 
 
 def test_report_keeps_a_failed_system_in_the_table() -> None:
