@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers  # noqa: E402
 import tutorial_keras  # noqa: E402
-from report import render, speedup  # noqa: E402
+from report import fastest_speedup, render, speedup  # noqa: E402
 from run import run_child, write_section  # noqa: E402
 
 
@@ -79,6 +79,15 @@ def test_speedup_compares_medians_only_when_both_sides_have_them() -> None:
     one = {"lstmcli-tutorial": _system(0.8, 2.0, None), "tutorial-keras": _system(0.8, 8.0, 3.0)}
     assert speedup(both)[0] == 3.0
     assert speedup(one)[0] == 4.0
+
+
+def test_fastest_speedup_compares_the_fastest_epochs() -> None:
+    systems = {"lstmcli-tutorial": {"epoch_seconds": [9.0, 2.0, 8.0]}, "tutorial-keras": {"epoch_seconds": [6.0, 7.0]}}
+    assert fastest_speedup(systems) == 3.0
+    assert fastest_speedup({"tutorial-keras": {"epoch_seconds": [6.0]}}) is None
+    report = render(_results({"lstmcli-tutorial": _system(0.8, 2.0, 2.0, epoch_seconds=[2.0, 9.0]),
+                              "tutorial-keras": _system(0.8, 7.0, 7.0, epoch_seconds=[6.0, 8.0])}))
+    assert "3.50x (median epoch on both sides), 3.00x between the fastest epochs;" in report
 
 
 def test_report_marks_targets_met_and_missed() -> None:
