@@ -401,7 +401,8 @@ def train(
         Optional[bool],
         typer.Option(
             "--group-lengths/--no-group-lengths",
-            help="Batch texts of similar length together: least padding, fastest [default: yes; tutorial: no].",
+            help="With --bucketing, batch texts of similar length together: least padding, fastest "
+            "[default: yes; tutorial: no].",
             show_default=False,
         ),
     ] = None,
