@@ -104,6 +104,11 @@ class Config:
         """Whether training runs in two stages: the n-gram classifier first, then the LSTM on top of it."""
         return bool(self.ngram_buckets) and self.ngram_mode == "staged"
 
+    @property
+    def length_grouped(self) -> bool:
+        """Whether training batches hold texts of similar length, each cut to its longest text."""
+        return self.bucketing and self.group_lengths
+
     def replace(self, **changes: Any) -> Config:
         """Returns a copy with ``changes`` applied and validated."""
         return dataclasses.replace(self, **changes)

@@ -99,7 +99,7 @@ class Predictor:
         order = np.argsort(lengths, kind="stable")
         front = self.config.padding == "pre"
         groups = [order[start : start + SUB_BATCH] for start in range(0, len(ids), SUB_BATCH)]
-        if not self.config.mask and self.config.bucketing and self.config.group_lengths:
+        if not self.config.mask and self.config.length_grouped:
             groups = [rows for group in groups for rows in np.split(group, np.flatnonzero(np.diff(lengths[group])) + 1)]
         elif not self.config.mask:
             lengths = np.full(len(ids), ids.shape[1])

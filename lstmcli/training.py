@@ -127,24 +127,21 @@ def batch_by_length(ds: tf.data.Dataset, lengths: np.ndarray, max_len: int,
     """
     front = config.padding == "pre"
 
-    def trim(ids: tf.Tensor, labels: tf.Tensor, n: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def cut(ids: tf.Tensor, labels: tf.Tensor, n: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        if not config.bucketing:
+            return ids, labels
         longest = tf.reduce_max(n)
         return (ids[:, -longest:] if front else ids[:, :longest]), labels
 
-    if config.bucketing and config.group_lengths:
+    if config.length_grouped:
         boundaries = bucket_boundaries(lengths, max_len)
         ds = ds.bucket_by_sequence_length(lambda _x, _y, n: n, boundaries,
                                           [config.batch_size] * (len(boundaries) + 1), no_padding=True)
         steps = count_batches(lengths, boundaries, config.batch_size)
-        ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        steps = -(-len(lengths) // config.batch_size)
         ds = ds.batch(config.batch_size)
-        if config.bucketing:
-            ds = ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
-        else:
-            ds = ds.map(lambda ids, labels, _n: (ids, labels))
-    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+        steps = -(-len(lengths) // config.batch_size)
+    ds = ds.map(cut, num_parallel_calls=tf.data.AUTOTUNE).apply(tf.data.experimental.assert_cardinality(steps))
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
