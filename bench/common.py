@@ -41,8 +41,10 @@ def scores(y_true: list[str], y_pred: list[str]) -> dict[str, float]:
     """Accuracy and macro-F1 over the labels seen in either list."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+    }
 
 
 def emit(result: dict[str, Any], as_json: bool) -> None:

@@ -48,15 +48,20 @@ def run_fasttext(train: Split, test: Split, chinese: bool) -> dict[str, Any]:
             for text, label in zip(*train, strict=True):
                 fh.write(f"{tag[label]} {fasttext_text(text, chinese)}\n")
         started = time.perf_counter()
-        model = fasttext.train_supervised(path, wordNgrams=2, epoch=FASTTEXT_EPOCHS, verbose=0,
-                                          thread=max(1, min(12, os.cpu_count() or 1)))
+        model = fasttext.train_supervised(
+            path, wordNgrams=2, epoch=FASTTEXT_EPOCHS, verbose=0, thread=max(1, min(12, os.cpu_count() or 1))
+        )
         fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     predicted, _ = model.predict([fasttext_text(t, chinese) for t in test[0]], k=1)
     predict_seconds = time.perf_counter() - started
-    return {**scores(test[1], [back[p[0]] if p else "" for p in predicted]), "fit_seconds": fit_seconds,
-            "epochs": FASTTEXT_EPOCHS, "predict_seconds": predict_seconds,
-            "tokenization": "characters" if chinese else "whitespace words"}
+    return {
+        **scores(test[1], [back[p[0]] if p else "" for p in predicted]),
+        "fit_seconds": fit_seconds,
+        "epochs": FASTTEXT_EPOCHS,
+        "predict_seconds": predict_seconds,
+        "tokenization": "characters" if chinese else "whitespace words",
+    }
 
 
 def run_tfidf(train: Split, test: Split, chinese: bool) -> dict[str, Any]:
@@ -72,8 +77,13 @@ def run_tfidf(train: Split, test: Split, chinese: bool) -> dict[str, Any]:
     started = time.perf_counter()
     predicted = model.predict(test[0]).tolist()
     predict_seconds = time.perf_counter() - started
-    return {**scores(test[1], predicted), "fit_seconds": fit_seconds, "epochs": 1, "predict_seconds": predict_seconds,
-            "tokenization": f"{analyzer} 1-2 grams"}
+    return {
+        **scores(test[1], predicted),
+        "fit_seconds": fit_seconds,
+        "epochs": 1,
+        "predict_seconds": predict_seconds,
+        "tokenization": f"{analyzer} 1-2 grams",
+    }
 
 
 PEERS = {"fasttext": run_fasttext, "tfidf": run_tfidf}
@@ -89,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     train, test = read_corpus(args.train), read_corpus(args.test)
     chinese = is_chinese(train[0])
     result = PEERS[args.peer](train, test, chinese)
-    result.update(n_train=len(train[0]), n_test=len(test[0]), train_tokens=count_tokens(train[0], chinese),
-                  predict_texts_per_second=len(test[0]) / max(result["predict_seconds"], 1e-9))
+    result.update(
+        n_train=len(train[0]),
+        n_test=len(test[0]),
+        train_tokens=count_tokens(train[0], chinese),
+        predict_texts_per_second=len(test[0]) / max(result["predict_seconds"], 1e-9),
+    )
     emit(result, args.json)
     return 0
 

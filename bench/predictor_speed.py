@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed passes; the median is reported")
     args = parser.parse_args(argv)
     from lstmcli.errors import LstmcliError
-    from lstmcli.predict import Predictor, predict_texts
+    from lstmcli.predictor import Predictor, predict_texts
     from lstmcli.rundir import RunDir
 
     # Split as lstmcli predict does: on "\n" only, one trailing newline ending the last text.
@@ -39,8 +39,16 @@ def main(argv: list[str] | None = None) -> int:
         for _prediction in predict_texts(predictor, texts):
             pass
         rates.append(len(texts) / (time.perf_counter() - started))
-    print(json.dumps({"n": len(texts), "load_seconds": load_seconds, "texts_per_second": statistics.median(rates),
-                      "passes": rates}))
+    print(
+        json.dumps(
+            {
+                "n": len(texts),
+                "load_seconds": load_seconds,
+                "texts_per_second": statistics.median(rates),
+                "passes": rates,
+            }
+        )
+    )
     return 0
 
 

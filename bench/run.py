@@ -89,8 +89,9 @@ def run_child(cmd: list[str] | str, timeout: float | None, stdout_path: Path | N
         sink = stdout_path.open("wb") if stdout_path else out
         try:
             started = time.perf_counter()
-            proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=sink, stderr=err, env=env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=sink, stderr=err, env=env, start_new_session=True
+            )
             timer = threading.Timer(timeout, _kill_group, (proc.pid,)) if timeout else None
             if timer:
                 timer.start()
@@ -105,8 +106,14 @@ def run_child(cmd: list[str] | str, timeout: float | None, stdout_path: Path | N
                 sink.close()
         out.seek(0)
         err.seek(0)
-        return Child(proc.returncode, wall, usage.ru_maxrss / 1024, out.read().decode("utf-8", "replace"),
-                     err.read().decode("utf-8", "replace"), timed_out)
+        return Child(
+            proc.returncode,
+            wall,
+            usage.ru_maxrss / 1024,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+            timed_out,
+        )
 
 
 def _kill_group(pid: int) -> None:
@@ -156,9 +163,16 @@ def load_corpus(name: str, datasets: Path, work: Path, quick: bool) -> Corpus:
     texts, bulk = folder / "test_texts.txt", folder / "bulk_texts.txt"
     _write_lines(texts, [_one_line(t) for t in test_texts])
     bulk_lines = _write_lines(bulk, _distinct_texts(source, BULK_LINES[quick]))
-    info = {"language": "zh" if chinese else "en", "classes": len(set(train_labels)), "train_rows": len(train_texts),
-            "test_rows": len(test_texts), "train_tokens": count_tokens(train_texts, chinese),
-            "bulk_lines": bulk_lines, "train_file": str(train), "test_file": str(test)}
+    info = {
+        "language": "zh" if chinese else "en",
+        "classes": len(set(train_labels)),
+        "train_rows": len(train_texts),
+        "test_rows": len(test_texts),
+        "train_tokens": count_tokens(train_texts, chinese),
+        "bulk_lines": bulk_lines,
+        "train_file": str(train),
+        "test_file": str(test),
+    }
     return Corpus(name, train, test, texts, bulk, info)
 
 
@@ -199,10 +213,12 @@ def run_lstmcli(corpus: Corpus, preset: str, args: argparse.Namespace) -> dict[s
     if failed := train.failure("train"):
         return {**result, "error": failed}
     result.update(_training_times(run_dir, train.stderr))
-    steps = [("evaluate", lambda: _lstmcli_evaluate(cli, run_dir, corpus, args)),
-             ("predict", lambda: _lstmcli_predict(cli, run_dir, corpus, args)),
-             ("in-process predict", lambda: _predictor_speed(run_dir, corpus, args)),
-             ("cold predict", lambda: _cold_latency(cli, run_dir, args))]
+    steps = [
+        ("evaluate", lambda: _lstmcli_evaluate(cli, run_dir, corpus, args)),
+        ("predict", lambda: _lstmcli_predict(cli, run_dir, corpus, args)),
+        ("in-process predict", lambda: _predictor_speed(run_dir, corpus, args)),
+        ("cold predict", lambda: _cold_latency(cli, run_dir, args)),
+    ]
     errors = []
     for name, step in steps:
         try:
@@ -234,14 +250,19 @@ def _training_times(run_dir: Path, stderr: str) -> dict[str, Any]:
     seconds = [float(h["seconds"]) for h in history if "seconds" in h]
     match = re.search(r"after\s+(\d+)\s+epochs?\s+in\s+([\d.]+)s", stderr)
     fit = float(match.group(2)) if match else (sum(seconds) if seconds else None)
-    return {"epochs": epochs, "fit_seconds": fit,
-            "epoch_seconds": seconds if len(seconds) == epochs else None,
-            "best_val_accuracy": max((h.get("val_accuracy", 0.0) for h in history), default=None)}
+    return {
+        "epochs": epochs,
+        "fit_seconds": fit,
+        "epoch_seconds": seconds if len(seconds) == epochs else None,
+        "best_val_accuracy": max((h.get("val_accuracy", 0.0) for h in history), default=None),
+    }
 
 
 def _lstmcli_evaluate(cli: list[str], run_dir: Path, corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
-    child = _checked(run_child([*cli, "evaluate", "-r", str(run_dir), "--data", str(corpus.test), "--json"],
-                               args.timeout), "evaluate")
+    child = _checked(
+        run_child([*cli, "evaluate", "-r", str(run_dir), "--data", str(corpus.test), "--json"], args.timeout),
+        "evaluate",
+    )
     metrics = child.last_json()
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "n_test": metrics["n"]}
 
@@ -265,8 +286,10 @@ def _lstmcli_predict(cli: list[str], run_dir: Path, corpus: Corpus, args: argpar
 
 
 def _predictor_speed(run_dir: Path, corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
-    child = _checked(run_child([sys.executable, str(BENCH / "predictor_speed.py"), str(run_dir), str(corpus.texts)],
-                               args.timeout), "in-process predict")
+    child = _checked(
+        run_child([sys.executable, str(BENCH / "predictor_speed.py"), str(run_dir), str(corpus.texts)], args.timeout),
+        "in-process predict",
+    )
     return {"predict_inproc_tps": child.last_json()["texts_per_second"]}
 
 
@@ -280,8 +303,10 @@ def _cold_latency(cli: list[str], run_dir: Path, args: argparse.Namespace) -> di
 def run_tutorial_script(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
     epochs = QUICK_EPOCHS if args.quick else TUTORIAL_EPOCHS
     options = ["--epochs", str(epochs), "--max-len-cap", str(args.tutorial_max_len_cap)]
-    child = run_child([sys.executable, str(BENCH / "tutorial_keras.py"), str(corpus.train), str(corpus.test),
-                       *options, "--json"], args.timeout)
+    child = run_child(
+        [sys.executable, str(BENCH / "tutorial_keras.py"), str(corpus.train), str(corpus.test), *options, "--json"],
+        args.timeout,
+    )
     result = {"train_wall": child.wall, "peak_train_mib": child.peak_mib, "options": " ".join(options)}
     if failed := child.failure("tutorial_keras.py"):
         return {**result, "error": failed}
@@ -290,8 +315,9 @@ def run_tutorial_script(corpus: Corpus, args: argparse.Namespace) -> dict[str, A
 
 
 def run_peer(corpus: Corpus, peer: str, args: argparse.Namespace) -> dict[str, Any]:
-    child = run_child([sys.executable, str(BENCH / "peers.py"), peer, str(corpus.train), str(corpus.test), "--json"],
-                      args.timeout)
+    child = run_child(
+        [sys.executable, str(BENCH / "peers.py"), peer, str(corpus.train), str(corpus.test), "--json"], args.timeout
+    )
     result = {"train_wall": child.wall, "peak_train_mib": child.peak_mib}
     if failed := child.failure(f"peers.py {peer}"):
         return {**result, "error": failed}
@@ -336,8 +362,14 @@ def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     from importlib.metadata import PackageNotFoundError, version
 
-    cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
     mem = re.search(r"MemTotal:\s+(\d+)", _read("/proc/meminfo"))
     packages = {}
     for name in ("lstmcli", "tensorflow", "keras", "numpy", "scikit-learn", "fasttext", "pandas"):
@@ -347,10 +379,17 @@ def machine() -> dict[str, Any]:
             packages[name] = "not installed"
     gpu = shutil.which("nvidia-smi")
     gpus = subprocess.run([gpu, "-L"], capture_output=True, text=True).stdout.strip() if gpu else ""
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
-            "ram_gib": round(int(mem.group(1)) / 2**20, 1) if mem else None, "gpu": gpus or "none",
-            "os": platform.platform(), "python": platform.python_version(), "packages": packages,
-            "load_average_start": os.getloadavg()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "ram_gib": round(int(mem.group(1)) / 2**20, 1) if mem else None,
+        "gpu": gpus or "none",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": packages,
+        "load_average_start": os.getloadavg(),
+    }
 
 
 def _read(path: str) -> str:
@@ -371,20 +410,30 @@ def help_time(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated corpus names [all]")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, from {','.join(SYSTEMS)} [all]")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke test: {QUICK_ROWS[0]} train / {QUICK_ROWS[1]} test rows, {QUICK_EPOCHS} epochs")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: {QUICK_ROWS[0]} train / {QUICK_ROWS[1]} test rows, {QUICK_EPOCHS} epochs",
+    )
     parser.add_argument("--out", type=Path, help="Markdown report [bench/RESULTS.md; --quick: WORK/quick/RESULTS.md]")
     parser.add_argument("--json-out", type=Path, help="raw results [next to --out, results.json]")
     parser.add_argument("--work", type=Path, default=BENCH / "work", help="run directories and inputs [bench/work]")
     parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each cheap timing (the median is quoted) [5]")
     parser.add_argument("--timeout", type=float, default=12 * 3600, help="seconds one child process may run [43200]")
-    parser.add_argument("--tutorial-max-len-cap", type=int, default=256,
-                        help="cap on the plain script's global length (the longest training text) [256]")
+    parser.add_argument(
+        "--tutorial-max-len-cap",
+        type=int,
+        default=256,
+        help="cap on the plain script's global length (the longest training text) [256]",
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON results")
     args = parser.parse_args(argv)
     args.corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
@@ -415,7 +464,7 @@ def write_section(path: Path, body: str) -> None:
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
     start, end = old.find(BEGIN), old.find(END)
     if 0 <= start < end:
-        new = old[:start] + block + old[end + len(END):].lstrip("\n")
+        new = old[:start] + block + old[end + len(END) :].lstrip("\n")
     else:
         new = old.rstrip("\n") + "\n\n" + block
     path.write_text(new, encoding="utf-8")
@@ -430,12 +479,19 @@ def main(argv: list[str] | None = None) -> int:
     python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
     results: dict[str, Any] = {
         "command": shlex.join([python, *sys.argv]) if argv is None else shlex.join([python, "bench/run.py", *argv]),
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
-        "settings": {"quick_rows": QUICK_ROWS if args.quick else None,
-                     "quick_epochs": QUICK_EPOCHS if args.quick else None, "tutorial_epochs": TUTORIAL_EPOCHS,
-                     "tutorial_max_len_cap": args.tutorial_max_len_cap, "repeats": args.repeats,
-                     "systems": args.systems},
-        "machine": machine(), "help": help_time(args), "corpora": {},
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "settings": {
+            "quick_rows": QUICK_ROWS if args.quick else None,
+            "quick_epochs": QUICK_EPOCHS if args.quick else None,
+            "tutorial_epochs": TUTORIAL_EPOCHS,
+            "tutorial_max_len_cap": args.tutorial_max_len_cap,
+            "repeats": args.repeats,
+            "systems": args.systems,
+        },
+        "machine": machine(),
+        "help": help_time(args),
+        "corpora": {},
     }
     save(results, args)
     for name in args.corpora:
@@ -445,8 +501,10 @@ def main(argv: list[str] | None = None) -> int:
         for system in args.systems:
             _log(f"{name}: {system}")
             entry["systems"][system] = run_system(system, corpus, args)
-            _log(f"{name}: {system}: " + (entry["systems"][system].get("error") or
-                                          f"accuracy {entry['systems'][system].get('accuracy')}"))
+            _log(
+                f"{name}: {system}: "
+                + (entry["systems"][system].get("error") or f"accuracy {entry['systems'][system].get('accuracy')}")
+            )
             save(results, args)
     results["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     results["machine"]["load_average_end"] = os.getloadavg()

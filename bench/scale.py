@@ -75,9 +75,13 @@ def measure(command: list[str]) -> dict[str, Any]:
         peak_kb = int(match.group(1)) if match else 0
     else:  # the largest child so far, which is this one only if it is the largest yet: /usr/bin/time is better
         peak_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
-    return {"seconds": round(seconds, 1), "peak_mb": round(peak_kb / 1024, 1), "stderr": done.stderr,
-            "stdout": done.stdout,
-            "tool": "/usr/bin/time -v" if timer else "getrusage(RUSAGE_CHILDREN)"}
+    return {
+        "seconds": round(seconds, 1),
+        "peak_mb": round(peak_kb / 1024, 1),
+        "stderr": done.stderr,
+        "stdout": done.stdout,
+        "tool": "/usr/bin/time -v" if timer else "getrusage(RUSAGE_CHILDREN)",
+    }
 
 
 def prepare_step(data: Path, run_dir: Path, rows: int, streaming: bool) -> dict[str, Any]:
@@ -85,27 +89,60 @@ def prepare_step(data: Path, run_dir: Path, rows: int, streaming: bool) -> dict[
     mode = "--streaming" if streaming else "--in-memory"
     result = measure([*LSTMCLI, "prepare", str(data), "-r", str(run_dir), mode])
     report = json.loads((run_dir / "prepare.json").read_text())
-    return {"step": "prepare", "mode": report["mode"], "rows": rows, "seconds": result["seconds"],
-            "rows_per_s": round(rows / result["seconds"]), "peak_mb": result["peak_mb"], "tool": result["tool"],
-            "train_rows": report["train_rows"], "max_len": report["max_len"], "vocab": report["vocab_size"]}
+    return {
+        "step": "prepare",
+        "mode": report["mode"],
+        "rows": rows,
+        "seconds": result["seconds"],
+        "rows_per_s": round(rows / result["seconds"]),
+        "peak_mb": result["peak_mb"],
+        "tool": result["tool"],
+        "train_rows": report["train_rows"],
+        "max_len": report["max_len"],
+        "vocab": report["vocab_size"],
+    }
 
 
 def train_step(run_dir: Path, rows: int, train_rows: int, mode: str, batch_size: int, steps: int) -> dict[str, Any]:
     """One epoch through the CLI, or (``steps`` > 0) the first ``steps`` batches of it, timed after a warm-up."""
     if not steps:
-        command = [*LSTMCLI, "train", "-r", str(run_dir), "--epochs", "1", "--batch-size", str(batch_size),
-                   *SMALL_MODEL]
+        command = [
+            *LSTMCLI,
+            "train",
+            "-r",
+            str(run_dir),
+            "--epochs",
+            "1",
+            "--batch-size",
+            str(batch_size),
+            *SMALL_MODEL,
+        ]
         result = measure(command)
         match = re.search(r"after 1 epochs? in ([\d.]+)s", result["stderr"])
         epoch = float(match.group(1)) if match else result["seconds"]
-        return {"step": "train 1 epoch", "mode": mode, "rows": rows, "seconds": result["seconds"],
-                "epoch_seconds": epoch, "rows_per_s": round(train_rows / epoch), "peak_mb": result["peak_mb"],
-                "tool": result["tool"]}
+        return {
+            "step": "train 1 epoch",
+            "mode": mode,
+            "rows": rows,
+            "seconds": result["seconds"],
+            "epoch_seconds": epoch,
+            "rows_per_s": round(train_rows / epoch),
+            "peak_mb": result["peak_mb"],
+            "tool": result["tool"],
+        }
     result = measure([sys.executable, __file__, "--steps-of", str(run_dir), str(steps), str(batch_size)])
     timing = json.loads(result["stdout"].strip().splitlines()[-1])
-    return {"step": f"train {steps} steps", "mode": mode, "rows": rows, "seconds": result["seconds"],
-            "epoch_seconds": round(train_rows / timing["rows_per_s"], 1), "rows_per_s": round(timing["rows_per_s"]),
-            "peak_mb": result["peak_mb"], "tool": result["tool"], "steps_per_epoch": timing["steps_per_epoch"]}
+    return {
+        "step": f"train {steps} steps",
+        "mode": mode,
+        "rows": rows,
+        "seconds": result["seconds"],
+        "epoch_seconds": round(train_rows / timing["rows_per_s"], 1),
+        "rows_per_s": round(timing["rows_per_s"]),
+        "peak_mb": result["peak_mb"],
+        "tool": result["tool"],
+        "steps_per_epoch": timing["steps_per_epoch"],
+    }
 
 
 WARMUP_STEPS = 20  # the first batches trace the training function for each bucket's width
@@ -118,12 +155,13 @@ def steps_of(run_dir: str, steps: int, batch_size: int) -> None:
     callback, which train() takes as Ctrl-C before the first epoch ended (it saves nothing).
     """
     from lstmcli.errors import LstmcliError
+    from lstmcli.nn.fit import train
     from lstmcli.rundir import RunDir
-    from lstmcli.training import train
 
     run = RunDir(Path(run_dir))
-    config = run.read_config().replace(epochs=1, batch_size=batch_size, units=(16,), embedding_dim=16,
-                                       ngram_buckets=0, dense_units=16)
+    config = run.read_config().replace(
+        epochs=1, batch_size=batch_size, units=(16,), embedding_dim=16, ngram_buckets=0, dense_units=16
+    )
     seen: dict[str, Any] = {}
 
     class Stopwatch:
@@ -162,10 +200,16 @@ def run(sizes: list[int], corpus: str, batch_size: int, steps: int) -> dict[str,
     done += [prep, train_step(run_dir, rows, prep["train_rows"], "in-memory", batch_size, steps)]
     print(json.dumps(done[-2:]), flush=True)
     shutil.rmtree(run_dir, ignore_errors=True)
-    return {"corpus": corpus, "sizes": sizes, "batch_size": batch_size, "model": " ".join(SMALL_MODEL),
-            "train_steps": steps,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-            "load_average": [round(x, 1) for x in os.getloadavg()], "steps": done}
+    return {
+        "corpus": corpus,
+        "sizes": sizes,
+        "batch_size": batch_size,
+        "model": " ".join(SMALL_MODEL),
+        "train_steps": steps,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "steps": done,
+    }
 
 
 def targets(results: dict[str, Any]) -> list[str]:
@@ -173,12 +217,15 @@ def targets(results: dict[str, Any]) -> list[str]:
     lines = []
     small, large = results["sizes"][0], results["sizes"][-1]
     for step in ("prepare", "train"):
-        peak = {s["rows"]: s["peak_mb"] for s in results["steps"]
-                if s["step"].startswith(step) and s["mode"] == "streaming"}
+        peak = {
+            s["rows"]: s["peak_mb"] for s in results["steps"] if s["step"].startswith(step) and s["mode"] == "streaming"
+        }
         growth = peak[large] / peak[small] - 1
         ok = peak[large] <= PEAK_LIMIT_MB and growth < GROWTH_LIMIT
-        lines.append(f"- {step}, streaming: peak {peak[large]:,.0f} MB at {large:,} rows (limit {PEAK_LIMIT_MB:,}), "
-                     f"{growth:+.1%} from {small:,} rows (limit +{GROWTH_LIMIT:.0%}): **{'met' if ok else 'missed'}**")
+        lines.append(
+            f"- {step}, streaming: peak {peak[large]:,.0f} MB at {large:,} rows (limit {PEAK_LIMIT_MB:,}), "
+            f"{growth:+.1%} from {small:,} rows (limit +{GROWTH_LIMIT:.0%}): **{'met' if ok else 'missed'}**"
+        )
     return lines
 
 
@@ -188,20 +235,33 @@ def markdown(results: dict[str, Any], command: str) -> str:
         wall = f"{s['seconds']:.0f}"
         if "epoch_seconds" in s:
             wall += f" (epoch {'est. ' if 'steps_per_epoch' in s else ''}{s['epoch_seconds']:.0f})"
-        rows.append(f"| {s['step']} | {s['mode']} | {s['rows']:,} | {wall} | {s['rows_per_s']:,} "
-                    f"| {s['peak_mb']:,.0f} |")
+        rows.append(
+            f"| {s['step']} | {s['mode']} | {s['rows']:,} | {wall} | {s['rows_per_s']:,} | {s['peak_mb']:,.0f} |"
+        )
     steps = results["train_steps"]
-    training = (f"the first {steps} batches of an epoch over every prepared row, rows/s being the steady rate after "
-                f"{WARMUP_STEPS} warm-up batches and the epoch time extrapolated from it" if steps else "one epoch")
-    return "\n".join([
-        "## Scale", "",
-        f"`{command}` on {results['machine']} (load average {results['load_average']} at the end: the cores were "
-        f"shared). Corpus: `{results['corpus']}/train.csv` resampled with replacement. Each step is one `lstmcli` "
-        f"process; peak memory (resident) from {results['steps'][0]['tool']}, wall time including Python and "
-        f"TensorFlow start-up. Training: a small model (`{results['model']}`, `--batch-size "
-        f"{results['batch_size']}`), {training}.", "",
-        *rows, "", "Targets:", *targets(results), "",
-    ])
+    training = (
+        f"the first {steps} batches of an epoch over every prepared row, rows/s being the steady rate after "
+        f"{WARMUP_STEPS} warm-up batches and the epoch time extrapolated from it"
+        if steps
+        else "one epoch"
+    )
+    return "\n".join(
+        [
+            "## Scale",
+            "",
+            f"`{command}` on {results['machine']} (load average {results['load_average']} at the end: the cores were "
+            f"shared). Corpus: `{results['corpus']}/train.csv` resampled with replacement. Each step is one `lstmcli` "
+            f"process; peak memory (resident) from {results['steps'][0]['tool']}, wall time including Python and "
+            f"TensorFlow start-up. Training: a small model (`{results['model']}`, `--batch-size "
+            f"{results['batch_size']}`), {training}.",
+            "",
+            *rows,
+            "",
+            "Targets:",
+            *targets(results),
+            "",
+        ]
+    )
 
 
 def write_section(text: str) -> None:
@@ -220,8 +280,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="500000,2000000", help="corpus sizes in rows, smallest first")
     parser.add_argument("--corpus", default="emotion", help="folder of ../shared/datasets to resample")
     parser.add_argument("--batch-size", type=int, default=256, help="texts per training batch")
-    parser.add_argument("--train-steps", type=int, default=300,
-                        help="time this many batches and extrapolate the epoch; 0 trains whole epochs")
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=300,
+        help="time this many batches and extrapolate the epoch; 0 trains whole epochs",
+    )
     parser.add_argument("--steps-of", nargs=3, metavar=("RUN", "STEPS", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps_of:

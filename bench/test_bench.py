@@ -25,11 +25,13 @@ def test_run_child_records_failure_with_its_error_line() -> None:
 def test_run_child_measures_the_childs_own_peak_memory() -> None:
     """Measured from a fresh, small launcher, as bench/run.py is: Linux's ru_maxrss of a child starts at its
     parent's peak when it execs, so from inside a pytest that has loaded TensorFlow every child looks big."""
-    measure = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); from run import run_child; "
-               "big = run_child([sys.executable, '-c', "
-               "\"b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])\"], 60); "
-               "small = run_child([sys.executable, '-c', 'pass'], 60); "
-               "print(big.rc, big.peak_mib, small.peak_mib)")
+    measure = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); from run import run_child; "
+        "big = run_child([sys.executable, '-c', "
+        "\"b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])\"], 60); "
+        "small = run_child([sys.executable, '-c', 'pass'], 60); "
+        "print(big.rc, big.peak_mib, small.peak_mib)"
+    )
     launcher = run_child([sys.executable, "-c", measure], 120)
     assert launcher.failure("launcher") is None, launcher.stderr
     rc, big, small = launcher.stdout.split()
@@ -61,13 +63,27 @@ def _system(acc: float, mean: float | None = None, median: float | None = None, 
 
 
 def _results(systems: dict, language: str = "en", help_median: float = 0.2) -> dict:
-    machine = {"cpu": "cpu", "cores": 2, "usable_cores": 2, "ram_gib": 8, "gpu": "none", "os": "linux",
-               "python": "3.11", "load_average_start": [0.1, 0.1, 0.1],
-               "packages": {k: "1" for k in ("tensorflow", "keras", "numpy", "scikit-learn", "fasttext", "lstmcli")}}
+    machine = {
+        "cpu": "cpu",
+        "cores": 2,
+        "usable_cores": 2,
+        "ram_gib": 8,
+        "gpu": "none",
+        "os": "linux",
+        "python": "3.11",
+        "load_average_start": [0.1, 0.1, 0.1],
+        "packages": {k: "1" for k in ("tensorflow", "keras", "numpy", "scikit-learn", "fasttext", "lstmcli")},
+    }
     info = {"language": language, "classes": 2, "train_rows": 10, "test_rows": 5, "train_tokens": 100, "bulk_lines": 50}
-    return {"quick": False, "command": "run", "started": "now", "settings": {"repeats": 5}, "machine": machine,
-            "help": {"median": help_median, "runs": [help_median] * 5},
-            "corpora": {"sst2": {"info": info, "systems": systems}}}
+    return {
+        "quick": False,
+        "command": "run",
+        "started": "now",
+        "settings": {"repeats": 5},
+        "machine": machine,
+        "help": {"median": help_median, "runs": [help_median] * 5},
+        "corpora": {"sst2": {"info": info, "systems": systems}},
+    }
 
 
 def _target_line(report: str, letter: str) -> str:
@@ -85,15 +101,25 @@ def test_fastest_speedup_compares_the_fastest_epochs() -> None:
     systems = {"lstmcli-tutorial": {"epoch_seconds": [9.0, 2.0, 8.0]}, "tutorial-keras": {"epoch_seconds": [6.0, 7.0]}}
     assert fastest_speedup(systems) == 3.0
     assert fastest_speedup({"tutorial-keras": {"epoch_seconds": [6.0]}}) is None
-    report = render(_results({"lstmcli-tutorial": _system(0.8, 2.0, 2.0, epoch_seconds=[2.0, 9.0]),
-                              "tutorial-keras": _system(0.8, 7.0, 7.0, epoch_seconds=[6.0, 8.0])}))
+    report = render(
+        _results(
+            {
+                "lstmcli-tutorial": _system(0.8, 2.0, 2.0, epoch_seconds=[2.0, 9.0]),
+                "tutorial-keras": _system(0.8, 7.0, 7.0, epoch_seconds=[6.0, 8.0]),
+            }
+        )
+    )
     assert "3.50x (median epoch on both sides), 3.00x between the fastest epochs;" in report
 
 
 def test_report_marks_targets_met_and_missed() -> None:
-    systems = {"lstmcli": _system(0.90, predict_inproc_tps=25_000, predict_e2e_tps=3_000, cold_latency=0.5),
-               "lstmcli-tutorial": _system(0.80, 1.0), "tutorial-keras": _system(0.804, 3.0),
-               "fasttext": _system(0.89), "tfidf": _system(0.91)}
+    systems = {
+        "lstmcli": _system(0.90, predict_inproc_tps=25_000, predict_e2e_tps=3_000, cold_latency=0.5),
+        "lstmcli-tutorial": _system(0.80, 1.0),
+        "tutorial-keras": _system(0.804, 3.0),
+        "fasttext": _system(0.89),
+        "tfidf": _system(0.91),
+    }
     report = render(_results(systems, help_median=0.5))
     assert "**missed**" in _target_line(report, "a")  # below TF-IDF
     assert _target_line(report, "b").endswith("| met |")

@@ -55,16 +55,18 @@ def build_model(n_classes: int) -> Any:
     """The article's network: embedding, two relu LSTMs, a small dense layer, dropout after each."""
     from keras import Sequential, layers
 
-    model = Sequential([
-        layers.Embedding(VOCAB, EMBEDDING_DIM),
-        layers.LSTM(128, activation="relu", return_sequences=True),
-        layers.Dropout(0.2),
-        layers.LSTM(128, activation="relu"),
-        layers.Dropout(0.2),
-        layers.Dense(32, activation="relu"),
-        layers.Dropout(0.2),
-        layers.Dense(n_classes, activation="softmax"),
-    ])
+    model = Sequential(
+        [
+            layers.Embedding(VOCAB, EMBEDDING_DIM),
+            layers.LSTM(128, activation="relu", return_sequences=True),
+            layers.Dropout(0.2),
+            layers.LSTM(128, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(32, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(n_classes, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -105,19 +107,33 @@ def run(train_file: str, test_file: str, epochs: int, cap: int, quiet: bool) -> 
     model = build_model(len(classes))
     timer = epoch_timer(quiet)
     fit_started = time.perf_counter()
-    model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=BATCH_SIZE,
-              callbacks=[timer], verbose=0 if quiet else 2)
+    model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        callbacks=[timer],
+        verbose=0 if quiet else 2,
+    )
     fit_seconds = time.perf_counter() - fit_started
     predict_started = time.perf_counter()
     probs = model.predict(encode(test_texts, chinese, max_len), verbose=0)
     predict_seconds = time.perf_counter() - predict_started
     predicted = [classes[i] for i in probs.argmax(axis=1)]
     return {
-        **scores(test_labels, predicted), "n_test": len(test_texts), "n_train": len(train_texts),
+        **scores(test_labels, predicted),
+        "n_test": len(test_texts),
+        "n_train": len(train_texts),
         "tokenization": "characters" if chinese else "letters-only words, stop words out",
-        "max_len": max_len, "epochs": epochs, "prep_seconds": prep_seconds, "fit_seconds": fit_seconds,
-        "epoch_seconds": timer.seconds, "train_tokens": count_tokens(train_texts, chinese),
-        "predict_seconds": predict_seconds, "predict_texts_per_second": len(test_texts) / predict_seconds,
+        "max_len": max_len,
+        "epochs": epochs,
+        "prep_seconds": prep_seconds,
+        "fit_seconds": fit_seconds,
+        "epoch_seconds": timer.seconds,
+        "train_tokens": count_tokens(train_texts, chinese),
+        "predict_seconds": predict_seconds,
+        "predict_texts_per_second": len(test_texts) / predict_seconds,
         "val_accuracy": [float(v) for v in timer.val_accuracy],
     }
 
@@ -140,8 +156,11 @@ def epoch_timer(quiet: bool) -> Any:
             self.seconds.append(time.perf_counter() - self._start)
             self.val_accuracy.append(float((logs or {}).get("val_accuracy", float("nan"))))
             if quiet:  # with --json, stdout carries only the result
-                print(f"epoch {epoch + 1}: {self.seconds[-1]:.2f}s val_accuracy {self.val_accuracy[-1]:.4f}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"epoch {epoch + 1}: {self.seconds[-1]:.2f}s val_accuracy {self.val_accuracy[-1]:.4f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     return EpochTimer()
 
@@ -151,9 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("train", help="training CSV (text,label)")
     parser.add_argument("test", help="test CSV (text,label)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--max-len-cap", type=int, default=256,
-                        help="most tokens per text: the global length is the longest training text up to this "
-                             "(0: no cap)")
+    parser.add_argument(
+        "--max-len-cap",
+        type=int,
+        default=256,
+        help="most tokens per text: the global length is the longest training text up to this (0: no cap)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout; logs go to stderr")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

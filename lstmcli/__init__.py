@@ -11,9 +11,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Config": "lstmcli.config", "make_config": "lstmcli.config", "RunDir": "lstmcli.rundir",
-    "prepare": "lstmcli.prepare", "train": "lstmcli.training", "evaluate": "lstmcli.evaluate",
-    "Predictor": "lstmcli.predict",
+    "Config": "lstmcli.config",
+    "make_config": "lstmcli.config",
+    "RunDir": "lstmcli.rundir",
+    "prepare": "lstmcli.dataset.prepare",
+    "train": "lstmcli.nn.fit",
+    "evaluate": "lstmcli.scoring",
+    "Predictor": "lstmcli.predictor",
 }
 
 

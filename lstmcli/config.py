@@ -31,8 +31,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 # Settings added after runs were first saved: a config.json without them was trained with these values.
-LEGACY: dict[str, Any] = {"ngram_mode": "joint", "ngram_order": 2, "ngram_epochs": 10, "ngram_hash": "linear",
-                          "group_lengths": True}
+LEGACY: dict[str, Any] = {
+    "ngram_mode": "joint",
+    "ngram_order": 2,
+    "ngram_epochs": 10,
+    "ngram_hash": "linear",
+    "group_lengths": True,
+}
 
 
 @dataclass(frozen=True)
@@ -140,11 +145,29 @@ class Config:
 
 
 # Settings that shape the prepared data: changing them means preparing the CSV again.
-PREPROCESSING = frozenset({
-    "text_column", "label_column", "encoding", "unicode_form", "lowercase", "strip_html", "urls", "numbers",
-    "punctuation", "letters_only", "stopwords", "tokenizer", "vocab_size", "min_count", "max_len",
-    "max_len_percentile", "padding", "truncating", "val_size",
-})
+PREPROCESSING = frozenset(
+    {
+        "text_column",
+        "label_column",
+        "encoding",
+        "unicode_form",
+        "lowercase",
+        "strip_html",
+        "urls",
+        "numbers",
+        "punctuation",
+        "letters_only",
+        "stopwords",
+        "tokenizer",
+        "vocab_size",
+        "min_count",
+        "max_len",
+        "max_len_percentile",
+        "padding",
+        "truncating",
+        "val_size",
+    }
+)
 
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -245,8 +268,9 @@ def validate(config: Config) -> None:
     if config.ngram_buckets < 0 or config.ngram_dim <= 0:
         raise ConfigError(f"--ngram-buckets must be 0 (none) or positive; received {config.ngram_buckets}")
     if config.ngram_order not in (2, 3):
-        raise ConfigError("--ngram-order must be 2 (bigrams) or 3 (bigrams and trigrams); "
-                          f"received {config.ngram_order}")
+        raise ConfigError(
+            f"--ngram-order must be 2 (bigrams) or 3 (bigrams and trigrams); received {config.ngram_order}"
+        )
     if config.dense_units < 0:
         raise ConfigError(f"--dense-units must be 0 (none) or positive; received {config.dense_units}")
     if config.learning_rate <= 0:

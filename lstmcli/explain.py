@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from lstmcli.inference import predict_proba
-from lstmcli.predict import SUB_BATCH, Predictor
-from lstmcli.text import OOV_ID, PAD_ID, pad, tokenize
+from lstmcli.nn.inference import predict_proba
+from lstmcli.predictor import SUB_BATCH, Predictor
+from lstmcli.text.tokens import tokenize
+from lstmcli.text.vocab import OOV_ID, PAD_ID, pad
 
 CHUNK = 64  # texts whose occluded copies run through the network together
 
@@ -41,9 +42,15 @@ class Explanation:
     scores: list[float | None]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "label": self.label, "probability": self.probability,
-                "tokens": [{"token": tok, "score": None if s is None else round(s, 6)}
-                           for tok, s in zip(self.tokens, self.scores, strict=True)]}
+        return {
+            "text": self.text,
+            "label": self.label,
+            "probability": self.probability,
+            "tokens": [
+                {"token": tok, "score": None if s is None else round(s, 6)}
+                for tok, s in zip(self.tokens, self.scores, strict=True)
+            ],
+        }
 
 
 def explain_texts(predictor: Predictor, texts: Iterable[str]) -> Iterator[Explanation]:

@@ -12,8 +12,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from lstmcli.plots import best_epoch
 from lstmcli.rundir import METRICS, PREPARE_REPORT, RunDir
+from lstmcli.ui.plots import best_epoch
 
 SUMMARY_METRICS = ("accuracy", "loss", "macro_f1", "n")
 
@@ -50,8 +50,11 @@ def training_summary(history: list[dict[str, float]]) -> dict[str, Any] | None:
     if best is None:
         return None
     best_row = next(row for row in history if row.get("epoch") == best)
-    summary = {"epochs_run": len(history), "best_epoch": best,
-               "best": {key: value for key, value in best_row.items() if key not in ("epoch", "stage")}}
+    summary = {
+        "epochs_run": len(history),
+        "best_epoch": best,
+        "best": {key: value for key, value in best_row.items() if key not in ("epoch", "stage")},
+    }
     if "stage" in best_row:  # staged training: "ngrams" if the LSTM's stage never beat the n-gram classifier
         summary["best_stage"] = best_row["stage"]
     return summary
@@ -59,8 +62,11 @@ def training_summary(history: list[dict[str, float]]) -> dict[str, Any] | None:
 
 def list_files(root: Path) -> list[dict[str, Any]]:
     """Every file under ``root`` as ``{"path": relative path, "bytes": size}``, sorted by path."""
-    return [{"path": path.relative_to(root).as_posix(), "bytes": path.stat().st_size}
-            for path in sorted(root.rglob("*")) if path.is_file()]
+    return [
+        {"path": path.relative_to(root).as_posix(), "bytes": path.stat().st_size}
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    ]
 
 
 def _optional_json(run: RunDir, name: str) -> Any:
@@ -80,8 +86,9 @@ def human_size(size: int) -> str:
 def render_info(info: dict[str, Any]) -> RenderableType:
     """The summary for people: a few short tables."""
     state = "trained" if info["trained"] else "prepared, not trained yet"
-    parts: list[RenderableType] = [f"[bold]Run[/] {info['run_dir']} ({state}); "
-                                   f"{len(info['labels'])} classes: {', '.join(info['labels'])}"]
+    parts: list[RenderableType] = [
+        f"[bold]Run[/] {info['run_dir']} ({state}); {len(info['labels'])} classes: {', '.join(info['labels'])}"
+    ]
     if info["data"]:
         parts.append(_data_table(info["data"]))
     parts.append(_config_table(info["config"]))
@@ -89,12 +96,17 @@ def render_info(info: dict[str, Any]) -> RenderableType:
     if training:
         best = "  ".join(f"{key} {value:.4f}" for key, value in training["best"].items())
         stage = f", {training['best_stage']} stage" if "best_stage" in training else ""
-        parts.append(f"[bold]Training[/] {training['epochs_run']} epochs; best epoch {training['best_epoch']} "
-                     f"(restored{stage}): {best}")
+        parts.append(
+            f"[bold]Training[/] {training['epochs_run']} epochs; best epoch {training['best_epoch']} "
+            f"(restored{stage}): {best}"
+        )
     metrics = info["metrics"]
     if metrics:
-        summary = "  ".join(f"{key} {metrics[key]:.4f}" if isinstance(metrics[key], float) else f"{key} {metrics[key]}"
-                            for key in SUMMARY_METRICS if key in metrics)
+        summary = "  ".join(
+            f"{key} {metrics[key]:.4f}" if isinstance(metrics[key], float) else f"{key} {metrics[key]}"
+            for key in SUMMARY_METRICS
+            if key in metrics
+        )
         parts.append(f"[bold]Metrics[/] on {metrics.get('data', '?')}: {summary}")
     parts.append(_files_table(info["files"]))
     return Group(*parts)
@@ -102,19 +114,23 @@ def render_info(info: dict[str, Any]) -> RenderableType:
 
 def _data_table(data: dict[str, Any]) -> Table:
     table = Table("data", "", title="Data", title_justify="left", show_header=False)
-    table.add_row("file", f"{data['data_file']} ({data['encoding']}); columns '{data['text_column']}', "
-                          f"'{data['label_column']}'")
+    table.add_row(
+        "file", f"{data['data_file']} ({data['encoding']}); columns '{data['text_column']}', '{data['label_column']}'"
+    )
     table.add_row("rows", f"{data['rows_read']} read; {data['train_rows']} train, {data['val_rows']} validation")
     table.add_row("classes", ", ".join(f"{label} {n}" for label, n in data["class_counts"].items()))
-    table.add_row("tokens", f"{data['tokenizer']}; max length {data['max_len']} "
-                            f"({data['truncated_rows']} texts truncated)")
+    table.add_row(
+        "tokens", f"{data['tokenizer']}; max length {data['max_len']} ({data['truncated_rows']} texts truncated)"
+    )
     table.add_row("vocabulary", f"{data['vocab_size']} ids; validation OOV rate {data['val_oov_rate']:.1%}")
     return table
 
 
 def _config_table(config: dict[str, Any]) -> Table:
-    items = [(key, ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
-             for key, value in config.items()]
+    items = [
+        (key, ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
+        for key, value in config.items()
+    ]
     half = -(-len(items) // 2)
     table = Table("setting", "value", "setting", "value", title="Config", title_justify="left")
     for left, right in zip(items[:half], items[half:] + [("", "")], strict=False):

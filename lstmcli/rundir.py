@@ -26,7 +26,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.errors import ConfigError, DataError, RunDirError
-from lstmcli.text import Vocabulary
+from lstmcli.text.vocab import Vocabulary
 
 DEFAULT_RUN_DIR = "lstmcli-run"
 RUN_DIR_ENV = "LSTMCLI_RUN_DIR"

@@ -20,8 +20,20 @@ TOPICS = {
     "weather": ["rain", "storm", "sunny", "forecast", "wind", "snow", "cloud", "temperature", "cold", "humid"],
     "cooking": ["recipe", "oven", "bake", "flour", "sauce", "garlic", "pan", "dinner", "salt", "boil"],
 }
-TINY_MODEL = ["--epochs", "1", "--ngram-epochs", "1", "--embedding-dim", "8", "--units", "8", "--dense-units", "8",
-              "--batch-size", "16"]
+TINY_MODEL = [
+    "--epochs",
+    "1",
+    "--ngram-epochs",
+    "1",
+    "--embedding-dim",
+    "8",
+    "--units",
+    "8",
+    "--dense-units",
+    "8",
+    "--batch-size",
+    "16",
+]
 
 
 def make_rows(n_per_class: int = 40, seed: int = 0) -> list[tuple[str, str]]:
@@ -35,8 +47,13 @@ def make_rows(n_per_class: int = 40, seed: int = 0) -> list[tuple[str, str]]:
     return rows
 
 
-def write_csv(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("text", "label"),
-              encoding: str = "utf-8", delimiter: str = ",") -> Path:
+def write_csv(
+    path: Path,
+    rows: list[tuple[str, str]],
+    header: tuple[str, str] = ("text", "label"),
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+) -> Path:
     with path.open("w", newline="", encoding=encoding) as fh:
         writer = csv.writer(fh, delimiter=delimiter)
         writer.writerow(header)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from lstmcli import rundir
 from lstmcli.cli import app
 from lstmcli.config import Config, make_config
-from lstmcli.predict import Predictor
+from lstmcli.predictor import Predictor
 
 
 def test_prepare_writes_every_artifact(runner: CliRunner, tiny_csv: Path, tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_tutorial_preset_builds_the_article_model(runner: CliRunner, tiny_csv: P
     run_dir = tmp_path / "run"
     result = runner.invoke(app, ["train", str(tiny_csv), "-r", str(run_dir), "--preset", "tutorial", "--epochs", "1"])
     assert result.exit_code == 0, result.output
-    from lstmcli.model import load_model
+    from lstmcli.nn.model import load_model
 
     model = load_model(str(run_dir / rundir.MODEL))
     layers = [
@@ -150,13 +150,28 @@ def test_tutorial_preset_builds_the_article_model(runner: CliRunner, tiny_csv: P
     np.testing.assert_allclose(predictor.proba_ids(ids), model.predict(ids, verbose=0), atol=1e-5)
 
 
-def test_unmasked_model_trained_on_length_groups_predicts_each_text_unpadded(runner: CliRunner, tiny_csv: Path,
-                                                                           tmp_path: Path) -> None:
+def test_unmasked_model_trained_on_length_groups_predicts_each_text_unpadded(
+    runner: CliRunner, tiny_csv: Path, tmp_path: Path
+) -> None:
     run_dir = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(tiny_csv), "-r", str(run_dir), "--preset", "tutorial", "--epochs", "1",
-                                 "--group-lengths", "--units", "8"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(tiny_csv),
+            "-r",
+            str(run_dir),
+            "--preset",
+            "tutorial",
+            "--epochs",
+            "1",
+            "--group-lengths",
+            "--units",
+            "8",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    from lstmcli.model import load_model
+    from lstmcli.nn.model import load_model
 
     model = load_model(str(run_dir / rundir.MODEL))
     predictor = Predictor(rundir.RunDir(run_dir))

@@ -13,18 +13,35 @@ from typer.testing import CliRunner
 
 from lstmcli import rundir
 from lstmcli.cli import app
-from lstmcli.data import read_labelled
-from lstmcli.encoding import sniff_encoding
+from lstmcli.io.encoding import sniff_encoding
+from lstmcli.io.tables import read_labelled
 
-SIMPLIFIED = [("这家酒店很好，服务周到", "正面"), ("房间太小了，不推荐", "负面"), ("物流很快，包装完好", "正面"),
-              ("质量差，用了两天就坏了", "负面"), ("性价比高，值得购买", "正面"), ("客服态度恶劣，再也不买", "负面")]
-TRADITIONAL = [("這家酒店很好，服務周到", "正面"), ("房間太小了，不推薦", "負面"), ("物流很快，包裝完好", "正面"),
-               ("質量差，用了兩天就壞了", "負面"), ("性價比高，值得購買", "正面"), ("客服態度惡劣，再也不買", "負面")]
+SIMPLIFIED = [
+    ("这家酒店很好，服务周到", "正面"),
+    ("房间太小了，不推荐", "负面"),
+    ("物流很快，包装完好", "正面"),
+    ("质量差，用了两天就坏了", "负面"),
+    ("性价比高，值得购买", "正面"),
+    ("客服态度恶劣，再也不买", "负面"),
+]
+TRADITIONAL = [
+    ("這家酒店很好，服務周到", "正面"),
+    ("房間太小了，不推薦", "負面"),
+    ("物流很快，包裝完好", "正面"),
+    ("質量差，用了兩天就壞了", "負面"),
+    ("性價比高，值得購買", "正面"),
+    ("客服態度惡劣，再也不買", "負面"),
+]
 # GB18030 beyond GBK: an emoji and a CJK Extension B character take four bytes.
 GB18030_ONLY = [("包装完好😀，很满意", "正面"), ("名字里有𠀀字", "负面"), *SIMPLIFIED[2:]]
-WESTERN = [("“Great café”, loved it", "positif"), ("The crème brûlée was awful — never again", "négatif"),
-           ("It’s a “naïve” résumé… but fine", "positif"), ("Déçu: 5 € for cold soup", "négatif"),
-           ("Très bien, merci", "positif"), ("Ça ne marche pas", "négatif")]
+WESTERN = [
+    ("“Great café”, loved it", "positif"),
+    ("The crème brûlée was awful — never again", "négatif"),
+    ("It’s a “naïve” résumé… but fine", "positif"),
+    ("Déçu: 5 € for cold soup", "négatif"),
+    ("Très bien, merci", "positif"),
+    ("Ça ne marche pas", "négatif"),
+]
 
 # (file encoding, rows, the encoding the report names when detected)
 CASES = {
@@ -74,10 +91,17 @@ def test_prepare_reports_the_detected_encoding(runner: CliRunner, tmp_path: Path
     assert len(val_texts) == 3 and set(val_texts) <= {text for text, _ in rows}
 
 
-@pytest.mark.parametrize(("case", "given", "reported"), [
-    ("gbk", "gbk", "gbk"), ("gbk", "GB2312", "gb2312"), ("big5", "big5", "big5"), ("cp1252", "windows-1252", "cp1252"),
-    ("utf-16-le-bom", "utf-16", "utf-16"), ("utf-8-bom", "utf-8-sig", "utf-8-sig"),
-])
+@pytest.mark.parametrize(
+    ("case", "given", "reported"),
+    [
+        ("gbk", "gbk", "gbk"),
+        ("gbk", "GB2312", "gb2312"),
+        ("big5", "big5", "big5"),
+        ("cp1252", "windows-1252", "cp1252"),
+        ("utf-16-le-bom", "utf-16", "utf-16"),
+        ("utf-8-bom", "utf-8-sig", "utf-8-sig"),
+    ],
+)
 def test_prepare_with_a_given_encoding(runner: CliRunner, tmp_path: Path, case: str, given: str, reported: str) -> None:
     path, rows = csv_file(tmp_path / "data.csv", case)
     assert list(zip(*_read(path, given), strict=True)) == rows
@@ -94,8 +118,9 @@ def _read(path: Path, encoding: str) -> tuple[list[str], list[str]]:
 
 @pytest.mark.parametrize("declared", [False, True], ids=["detected", "declared"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_predict_input_is_read_exactly(runner: CliRunner, tmp_path: Path, trained_run: Path, case: str,
-                                       declared: bool) -> None:
+def test_predict_input_is_read_exactly(
+    runner: CliRunner, tmp_path: Path, trained_run: Path, case: str, declared: bool
+) -> None:
     encoding, rows, _ = CASES[case]
     texts = [text for text, _ in rows]
     path = tmp_path / "input.txt"
@@ -107,18 +132,21 @@ def test_predict_input_is_read_exactly(runner: CliRunner, tmp_path: Path, traine
     assert "invalid byte" not in result.stderr
 
 
-@pytest.mark.parametrize(("text", "encoding", "expected"), [
-    ("text,label\n很好,正面\n", "gbk", "gb18030"),
-    ("text,label\n手機很好,正面\n", "big5", "big5"),
-    ("text,label\n这本书很好看,书籍\n", "gbk", "gb18030"),
-    ("text,label\n這本書很好看,書籍\n", "big5", "big5"),
-    ("I loved the café\n", "cp1252", "cp1252"),
-    ("“Quoted” text\n", "cp1252", "cp1252"),
-    ("Très bien — à bientôt\n", "cp1252", "cp1252"),
-    ("このホテルはとても良かった\n", "cp932", "cp932"),
-    ("Отличный отель, ужасный сервис\n", "cp1251", "cp1251"),
-    ("이 호텔은 정말 좋았어요\n", "cp949", "cp949"),
-])
+@pytest.mark.parametrize(
+    ("text", "encoding", "expected"),
+    [
+        ("text,label\n很好,正面\n", "gbk", "gb18030"),
+        ("text,label\n手機很好,正面\n", "big5", "big5"),
+        ("text,label\n这本书很好看,书籍\n", "gbk", "gb18030"),
+        ("text,label\n這本書很好看,書籍\n", "big5", "big5"),
+        ("I loved the café\n", "cp1252", "cp1252"),
+        ("“Quoted” text\n", "cp1252", "cp1252"),
+        ("Très bien — à bientôt\n", "cp1252", "cp1252"),
+        ("このホテルはとても良かった\n", "cp932", "cp932"),
+        ("Отличный отель, ужасный сервис\n", "cp1251", "cp1251"),
+        ("이 호텔은 정말 좋았어요\n", "cp949", "cp949"),
+    ],
+)
 def test_short_samples_are_told_apart(text: str, encoding: str, expected: str) -> None:
     assert sniff_encoding(text.encode(encoding), complete=True) == expected
 

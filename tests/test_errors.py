@@ -51,8 +51,10 @@ def snapshot(path: Path) -> dict[str, str]:
         return {}
     if path.is_file():
         return {".": hashlib.sha256(path.read_bytes()).hexdigest()}
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(path.rglob("*"))}
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(path.rglob("*"))
+    }
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
@@ -64,8 +66,9 @@ def rows_text(rows: list[tuple[str, str]], header: str = "text,label", sep: str 
     return header + "\n" + "".join(f"{t}{sep}{lab}\n" for t, lab in rows)
 
 
-SIMPLE = [(f"the match team goal number {i}", "sports") for i in range(10)] + \
-         [(f"the rain storm cloud number {i}", "weather") for i in range(10)]
+SIMPLE = [(f"the match team goal number {i}", "sports") for i in range(10)] + [
+    (f"the rain storm cloud number {i}", "weather") for i in range(10)
+]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -80,49 +83,114 @@ BAD_FILES: list[tuple[str, FileMaker, list[str], str]] = [
     ("blank-lines-only", lambda d: write_bytes(d / "e.csv", b"\n \n\r\n"), [], "is empty"),
     ("header-only", lambda d: write_bytes(d / "h.csv", b"text,label\n"), [], "has a header but no rows"),
     ("binary", lambda d: write_bytes(d / "b.csv", bytes(range(256)) * 64), [], "looks like a binary file"),
-    ("binary-without-nul", lambda d: write_bytes(d / "b.csv", bytes(range(1, 256)) * 64), [],
-     "cannot tell the text encoding"),
+    (
+        "binary-without-nul",
+        lambda d: write_bytes(d / "b.csv", bytes(range(1, 256)) * 64),
+        [],
+        "cannot tell the text encoding",
+    ),
     ("gzip", lambda d: write_bytes(d / "g.csv.gz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00" + bytes(200)), [], "binary"),
     ("tsv-suffix-comma-content", lambda d: write_csv(d / "c.tsv", SIMPLE), [], "a single column"),
-    ("colon-delimited", lambda d: write_bytes(d / "c.csv", rows_text(SIMPLE, "text:label", ":").encode()), [],
-     "a single column"),
-    ("ragged-extra-field", lambda d: write_bytes(d / "r.csv", (rows_text(SIMPLE) + "a,b,c\n").encode()), [],
-     "not a well-formed CSV"),
-    ("unclosed-quote", lambda d: write_bytes(d / "q.csv", (rows_text(SIMPLE) + '"never closed,sports\n').encode()),
-     [], "not a well-formed CSV"),
-    ("latin1-declared-utf8",
-     lambda d: write_bytes(d / "l.csv", rows_text(SIMPLE + [("café", "sports")]).encode("latin-1")),
-     ["--encoding", "utf-8"], "pass --encoding"),
-    ("unknown-encoding", lambda d: write_csv(d / "t.csv", SIMPLE), ["--encoding", "klingon"],
-     "unknown encoding 'klingon'"),
-    ("unknown-text-column", lambda d: write_csv(d / "t.csv", SIMPLE), ["--text-column", "body"],
-     "column 'body' not found"),
-    ("unknown-label-column", lambda d: write_csv(d / "t.csv", SIMPLE), ["--label-column", "klass"],
-     "column 'klass' not found"),
-    ("no-obvious-text-column", lambda d: write_csv(d / "t.csv", SIMPLE, header=("words", "label")), [],
-     "Pass --text-column"),
-    ("no-obvious-label-column", lambda d: write_csv(d / "t.csv", SIMPLE, header=("text", "kind")), [],
-     "Pass --label-column"),
-    ("same-text-and-label-column", lambda d: write_csv(d / "t.csv", SIMPLE), ["--text-column", "label"],
-     "both 'label'"),
-    ("duplicate-column-names", lambda d: write_bytes(d / "t.csv", rows_text([(f"{t},x", lab) for t, lab in SIMPLE],
-                                                                            "text,label,text").encode()), [],
-     "duplicate column names (text)"),
-    ("all-empty-text", lambda d: write_csv(d / "t.csv", [("", lab) for _, lab in SIMPLE]), [],
-     "no row with both a text and a label"),
-    ("all-empty-labels", lambda d: write_csv(d / "t.csv", [(t, " ") for t, _ in SIMPLE]), [],
-     "no row with both a text and a label"),
+    (
+        "colon-delimited",
+        lambda d: write_bytes(d / "c.csv", rows_text(SIMPLE, "text:label", ":").encode()),
+        [],
+        "a single column",
+    ),
+    (
+        "ragged-extra-field",
+        lambda d: write_bytes(d / "r.csv", (rows_text(SIMPLE) + "a,b,c\n").encode()),
+        [],
+        "not a well-formed CSV",
+    ),
+    (
+        "unclosed-quote",
+        lambda d: write_bytes(d / "q.csv", (rows_text(SIMPLE) + '"never closed,sports\n').encode()),
+        [],
+        "not a well-formed CSV",
+    ),
+    (
+        "latin1-declared-utf8",
+        lambda d: write_bytes(d / "l.csv", rows_text(SIMPLE + [("café", "sports")]).encode("latin-1")),
+        ["--encoding", "utf-8"],
+        "pass --encoding",
+    ),
+    (
+        "unknown-encoding",
+        lambda d: write_csv(d / "t.csv", SIMPLE),
+        ["--encoding", "klingon"],
+        "unknown encoding 'klingon'",
+    ),
+    (
+        "unknown-text-column",
+        lambda d: write_csv(d / "t.csv", SIMPLE),
+        ["--text-column", "body"],
+        "column 'body' not found",
+    ),
+    (
+        "unknown-label-column",
+        lambda d: write_csv(d / "t.csv", SIMPLE),
+        ["--label-column", "klass"],
+        "column 'klass' not found",
+    ),
+    (
+        "no-obvious-text-column",
+        lambda d: write_csv(d / "t.csv", SIMPLE, header=("words", "label")),
+        [],
+        "Pass --text-column",
+    ),
+    (
+        "no-obvious-label-column",
+        lambda d: write_csv(d / "t.csv", SIMPLE, header=("text", "kind")),
+        [],
+        "Pass --label-column",
+    ),
+    (
+        "same-text-and-label-column",
+        lambda d: write_csv(d / "t.csv", SIMPLE),
+        ["--text-column", "label"],
+        "both 'label'",
+    ),
+    (
+        "duplicate-column-names",
+        lambda d: write_bytes(
+            d / "t.csv", rows_text([(f"{t},x", lab) for t, lab in SIMPLE], "text,label,text").encode()
+        ),
+        [],
+        "duplicate column names (text)",
+    ),
+    (
+        "all-empty-text",
+        lambda d: write_csv(d / "t.csv", [("", lab) for _, lab in SIMPLE]),
+        [],
+        "no row with both a text and a label",
+    ),
+    (
+        "all-empty-labels",
+        lambda d: write_csv(d / "t.csv", [(t, " ") for t, _ in SIMPLE]),
+        [],
+        "no row with both a text and a label",
+    ),
     ("one-class", lambda d: write_csv(d / "t.csv", [(t, "sports") for t, _ in SIMPLE]), [], "one class only"),
-    ("class-with-one-row", lambda d: write_csv(d / "t.csv", SIMPLE + [("a lone cake", "cooking")]), [],
-     "class 'cooking' has a single row"),
-    ("too-few-rows-to-split", lambda d: write_csv(d / "t.csv", SIMPLE[:2] + SIMPLE[-2:]), [],
-     "add rows or change --val-size"),
+    (
+        "class-with-one-row",
+        lambda d: write_csv(d / "t.csv", SIMPLE + [("a lone cake", "cooking")]),
+        [],
+        "class 'cooking' has a single row",
+    ),
+    (
+        "too-few-rows-to-split",
+        lambda d: write_csv(d / "t.csv", SIMPLE[:2] + SIMPLE[-2:]),
+        [],
+        "add rows or change --val-size",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("maker", "args", "message"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES])
-def test_bad_file_is_refused(runner: CliRunner, tmp_path: Path, maker: FileMaker, args: list[str],
-                             message: str) -> None:
+def test_bad_file_is_refused(
+    runner: CliRunner, tmp_path: Path, maker: FileMaker, args: list[str], message: str
+) -> None:
     data = maker(tmp_path)
     run_dir = tmp_path / "run"
     assert_error(run_cli(runner, ["prepare", data, "--run-dir", run_dir, *args]), message)
@@ -132,10 +200,14 @@ def test_bad_file_is_refused(runner: CliRunner, tmp_path: Path, maker: FileMaker
 # ---------------------------------------------------------------------------------------------------------------
 # odd but legitimate files: `prepare FILE` succeeds and reads them right
 
-ACCENTED = {"sports": ["café", "équipe", "arbitre", "but", "match", "saison", "entraîneur", "joueur"],
-            "weather": ["pluie", "été", "orage", "neige", "météo", "chaleur", "forêt", "brûlant"]}
-CHINESE = {"sports": ["比赛", "球队", "进球", "教练", "冠军", "球员"],
-           "weather": ["下雨", "天气", "台风", "晴朗", "气温", "寒冷"]}
+ACCENTED = {
+    "sports": ["café", "équipe", "arbitre", "but", "match", "saison", "entraîneur", "joueur"],
+    "weather": ["pluie", "été", "orage", "neige", "météo", "chaleur", "forêt", "brûlant"],
+}
+CHINESE = {
+    "sports": ["比赛", "球队", "进球", "教练", "冠军", "球员"],
+    "weather": ["下雨", "天气", "台风", "晴朗", "气温", "寒冷"],
+}
 
 
 def topic_rows(words: dict[str, list[str]], n: int = 30, extra: str = "") -> list[tuple[str, str]]:
@@ -159,12 +231,14 @@ def _check_tokens(*tokens: str) -> Callable[[Path], None]:
     def check(run_dir: Path) -> None:
         _, vocab, _ = read_run(run_dir)
         assert set(tokens) <= vocab, sorted(vocab)[:40]
+
     return check
 
 
 def _check_labels(expected: list[str]) -> Callable[[Path], None]:
     def check(run_dir: Path) -> None:
         assert read_run(run_dir)[0] == expected
+
     return check
 
 
@@ -173,6 +247,7 @@ def _check_report(**expected: object) -> Callable[[Path], None]:
         report = json.loads((run_dir / "prepare.json").read_text(encoding="utf-8"))
         for key, value in expected.items():
             assert report[key] == value, (key, report[key])
+
     return check
 
 
@@ -192,43 +267,85 @@ def _short_rows_file(d: Path) -> Path:
 
 
 GOOD_FILES: list[tuple[str, FileMaker, list[str], Callable[[Path], None]]] = [
-    ("numeric-labels",
-     lambda d: write_csv(d / "n.csv", [(t, "1" if lab == "sports" else "10") for t, lab in SIMPLE * 2]),
-     [], _check_labels(["1", "10"])),
-    ("numeric-labels-keep-form", lambda d: write_csv(d / "n.csv", [(t, "01" if lab == "sports" else "2.0")
-                                                                  for t, lab in SIMPLE * 2]),
-     [], _check_labels(["01", "2.0"])),
-    ("semicolon-delimited", lambda d: write_csv(d / "s.csv", SIMPLE, delimiter=";"), [],
-     _check_tokens("match", "rain")),
+    (
+        "numeric-labels",
+        lambda d: write_csv(d / "n.csv", [(t, "1" if lab == "sports" else "10") for t, lab in SIMPLE * 2]),
+        [],
+        _check_labels(["1", "10"]),
+    ),
+    (
+        "numeric-labels-keep-form",
+        lambda d: write_csv(d / "n.csv", [(t, "01" if lab == "sports" else "2.0") for t, lab in SIMPLE * 2]),
+        [],
+        _check_labels(["01", "2.0"]),
+    ),
+    (
+        "semicolon-delimited",
+        lambda d: write_csv(d / "s.csv", SIMPLE, delimiter=";"),
+        [],
+        _check_tokens("match", "rain"),
+    ),
     ("tab-delimited-csv-suffix", lambda d: write_csv(d / "s.csv", SIMPLE, delimiter="\t"), [], _check_tokens("match")),
     ("tsv", lambda d: write_csv(d / "s.tsv", SIMPLE, delimiter="\t"), [], _check_tokens("storm")),
-    ("crlf-line-ends", lambda d: write_bytes(d / "c.csv", rows_text(SIMPLE).replace("\n", "\r\n").encode()), [],
-     _check_labels(["sports", "weather"])),
-    ("utf8-bom", lambda d: write_csv(d / "b.csv", topic_rows(ACCENTED), encoding="utf-8-sig"), [],
-     _check_report(text_column="text", encoding="utf-8-sig")),
-    ("utf16-bom", lambda d: write_csv(d / "u.csv", topic_rows(ACCENTED), encoding="utf-16"), [],
-     _check_tokens("café", "été", "forêt")),
-    ("latin-1", lambda d: write_csv(d / "l.csv", topic_rows(ACCENTED), encoding="latin-1"), [],
-     _check_tokens("café", "été", "entraîneur", "brûlant")),
-    ("cp1252", lambda d: write_csv(d / "w.csv", topic_rows(ACCENTED, extra=" “cost” 5€ l’œuvre"), encoding="cp1252"),
-     [], _check_tokens("café", "€", "“", "l’œuvre")),
+    (
+        "crlf-line-ends",
+        lambda d: write_bytes(d / "c.csv", rows_text(SIMPLE).replace("\n", "\r\n").encode()),
+        [],
+        _check_labels(["sports", "weather"]),
+    ),
+    (
+        "utf8-bom",
+        lambda d: write_csv(d / "b.csv", topic_rows(ACCENTED), encoding="utf-8-sig"),
+        [],
+        _check_report(text_column="text", encoding="utf-8-sig"),
+    ),
+    (
+        "utf16-bom",
+        lambda d: write_csv(d / "u.csv", topic_rows(ACCENTED), encoding="utf-16"),
+        [],
+        _check_tokens("café", "été", "forêt"),
+    ),
+    (
+        "latin-1",
+        lambda d: write_csv(d / "l.csv", topic_rows(ACCENTED), encoding="latin-1"),
+        [],
+        _check_tokens("café", "été", "entraîneur", "brûlant"),
+    ),
+    (
+        "cp1252",
+        lambda d: write_csv(d / "w.csv", topic_rows(ACCENTED, extra=" “cost” 5€ l’œuvre"), encoding="cp1252"),
+        [],
+        _check_tokens("café", "€", "“", "l’œuvre"),
+    ),
     ("gbk", _gbk_file, [], _check_tokens("赛", "球", "雨")),
     ("gbk-declared", _gbk_file, ["--encoding", "gbk"], _check_tokens("赛", "球", "雨")),
     ("field-of-megabytes", _long_field_file, [], _check_report(rows_read=60)),
-    ("quoted-newlines-and-delimiters",
-     lambda d: write_csv(d / "q.csv", [(f"{t},\n\"quoted\"", lab) for t, lab in SIMPLE]),
-     [], _check_tokens("quoted", ",")),
-    ("header-case-and-spaces", lambda d: write_csv(d / "h.csv", SIMPLE, header=(" Text ", "LABEL")), [],
-     _check_report(text_column=" Text ", label_column="LABEL")),
-    ("some-empty-rows-dropped", lambda d: write_csv(d / "e.csv", SIMPLE + [("", "sports"), ("no label", "")]), [],
-     _check_report(dropped={"empty text": 1, "empty label": 1})),
+    (
+        "quoted-newlines-and-delimiters",
+        lambda d: write_csv(d / "q.csv", [(f'{t},\n"quoted"', lab) for t, lab in SIMPLE]),
+        [],
+        _check_tokens("quoted", ","),
+    ),
+    (
+        "header-case-and-spaces",
+        lambda d: write_csv(d / "h.csv", SIMPLE, header=(" Text ", "LABEL")),
+        [],
+        _check_report(text_column=" Text ", label_column="LABEL"),
+    ),
+    (
+        "some-empty-rows-dropped",
+        lambda d: write_csv(d / "e.csv", SIMPLE + [("", "sports"), ("no label", "")]),
+        [],
+        _check_report(dropped={"empty text": 1, "empty label": 1}),
+    ),
     ("row-missing-its-label-field", _short_rows_file, [], _check_report(dropped={"empty text": 0, "empty label": 1})),
 ]
 
 
 @pytest.mark.parametrize(("maker", "args", "check"), [c[1:] for c in GOOD_FILES], ids=[c[0] for c in GOOD_FILES])
-def test_odd_but_legitimate_file(runner: CliRunner, tmp_path: Path, maker: FileMaker, args: list[str],
-                                 check: Callable[[Path], None]) -> None:
+def test_odd_but_legitimate_file(
+    runner: CliRunner, tmp_path: Path, maker: FileMaker, args: list[str], check: Callable[[Path], None]
+) -> None:
     data = maker(tmp_path)
     run_dir = tmp_path / "run"
     result = run_cli(runner, ["prepare", data, "--run-dir", run_dir, *args])
@@ -257,8 +374,12 @@ BAD_OPTIONS: list[tuple[str, list[str], str, int]] = [
     ("val-size-negative", ["train", "{csv}", "--val-size", "-0.2"], "--val-size must be between 0 and 1", 1),
     ("val-size-above-1", ["prepare", "{csv}", "--val-size", "1.5"], "--val-size must be between 0 and 1", 1),
     ("min-count-0", ["prepare", "{csv}", "--min-count", "0"], "--min-count must be a positive integer", 1),
-    ("unknown-preset", ["train", "{csv}", "--preset", "huge"],
-     "unknown preset 'huge'; presets are: default, tutorial", 1),
+    (
+        "unknown-preset",
+        ["train", "{csv}", "--preset", "huge"],
+        "unknown preset 'huge'; presets are: default, tutorial",
+        1,
+    ),
     ("unknown-preset-prepare", ["prepare", "{csv}", "--preset", "huge"], "unknown preset 'huge'", 1),
     ("unknown-tokenizer", ["prepare", "{csv}", "--tokenizer", "bpe"], "tokenizer must be one of", 1),
     ("unknown-padding", ["prepare", "{csv}", "--padding", "middle"], "padding must be one of pre, post", 1),
@@ -271,21 +392,28 @@ BAD_OPTIONS: list[tuple[str, list[str], str, int]] = [
     ("learning-rate-0", ["train", "{csv}", "--lr", "0"], "--learning-rate must be positive", 1),
     ("patience-0", ["train", "{csv}", "--patience", "0"], "--patience must be a positive integer", 1),
     ("resume-with-csv", ["train", "{csv}", "--resume"], "--resume continues the run already in --run-dir", 1),
-    ("unknown-format", ["predict", "{txt}", "--format", "xml"],
-     "unknown format 'xml'; formats are: tsv, csv, jsonl", 1),
+    (
+        "unknown-format",
+        ["predict", "{txt}", "--format", "xml"],
+        "unknown format 'xml'; formats are: tsv, csv, jsonl",
+        1,
+    ),
     ("top-k-0", ["predict", "{txt}", "--top-k", "0"], "--top-k must be at least 1", 1),
 ]
 
 
 @pytest.mark.parametrize(("args", "message", "code"), [c[1:] for c in BAD_OPTIONS], ids=[c[0] for c in BAD_OPTIONS])
-def test_bad_option_is_refused(runner: CliRunner, tmp_path: Path, trained_run: Path, args: list[str], message: str,
-                               code: int) -> None:
+def test_bad_option_is_refused(
+    runner: CliRunner, tmp_path: Path, trained_run: Path, args: list[str], message: str, code: int
+) -> None:
     """Options are checked before any work: the run directory (a trained run) is left as it was."""
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
     before = snapshot(run_dir)
-    files = {"{csv}": str(write_csv(tmp_path / "t.csv", make_rows(10))),
-             "{txt}": str(write_bytes(tmp_path / "in.txt", b"goal team\n"))}
+    files = {
+        "{csv}": str(write_csv(tmp_path / "t.csv", make_rows(10))),
+        "{txt}": str(write_bytes(tmp_path / "in.txt", b"goal team\n")),
+    }
     args = [files.get(a, a) for a in args]
     result = run_cli(runner, [*args, "--run-dir", run_dir, *(["--overwrite"] if args[0] != "predict" else [])])
     if code == 2:  # a usage error, reported by Click itself
@@ -313,6 +441,7 @@ def _truncate(name: str, keep: float = 0.5) -> Damage:
     def damage(run: Path) -> None:
         data = (run / name).read_bytes()
         (run / name).write_bytes(data[: int(len(data) * keep)])
+
     return damage
 
 
@@ -320,6 +449,7 @@ def _edit_json(name: str, edit: Callable[[object], object]) -> Damage:
     def damage(run: Path) -> None:
         data = json.loads((run / name).read_text(encoding="utf-8"))
         (run / name).write_text(json.dumps(edit(data)), encoding="utf-8")
+
     return damage
 
 
@@ -327,6 +457,7 @@ def _set_key(key: str, value: object) -> Callable[[object], object]:
     def edit(data: object) -> object:
         assert isinstance(data, dict)
         return {**data, key: value}
+
     return edit
 
 
@@ -334,6 +465,7 @@ def _npz(name: str, arrays: dict[str, np.ndarray]) -> Damage:
     def damage(run: Path) -> None:
         with (run / name).open("wb") as fh:
             np.savez(fh, **arrays)
+
     return damage
 
 
@@ -344,17 +476,20 @@ def _shrink_weight(key: str) -> Damage:
         arrays[key] = arrays[key][..., :-1]
         with (run / "weights.npz").open("wb") as fh:
             np.savez(fh, **arrays)
+
     return damage
 
 
 def _pickled_array(name: str) -> Damage:
     """An object array: loading it would unpickle, which lstmcli must refuse."""
+
     def damage(run: Path) -> None:
         with (run / name).open("wb") as fh:
             if name.endswith(".npz"):
                 np.savez(fh, embedding=np.array([{"x": 1}], dtype=object))
             else:
                 np.save(fh, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+
     return damage
 
 
@@ -379,11 +514,20 @@ def _resume_state(state: bytes | None, last_model: bytes = b"junk") -> Damage:
             (run / "checkpoint" / "state.json").write_bytes(state)
         (run / "checkpoint" / "last.keras").write_bytes(last_model)
         (run / "checkpoint" / "config.json").write_bytes((run / "config.json").read_bytes())
+
     return damage
 
 
-GOOD_STATE = json.dumps({"epoch": 1, "best_epoch": 1, "best": {"val_loss": 1.0}, "wait": 0, "stopped_early": False,
-                         "history": [{"epoch": 1, "loss": 1.0, "val_loss": 1.0}]}).encode()
+GOOD_STATE = json.dumps(
+    {
+        "epoch": 1,
+        "best_epoch": 1,
+        "best": {"val_loss": 1.0},
+        "wait": 0,
+        "stopped_early": False,
+        "history": [{"epoch": 1, "loss": 1.0, "val_loss": 1.0}],
+    }
+).encode()
 
 PREDICT = ["predict", "{txt}"]
 EVALUATE = ["evaluate"]
@@ -414,34 +558,68 @@ RUNDIR_CASES: list[tuple[str, Damage, list[str], str]] = [
     ("config-garbage", _overwrite("config.json", b"\x00\x01garbage"), PREDICT, "config.json"),
     ("config-truncated", _truncate("config.json"), PREDICT, "config.json: config is not valid JSON"),
     ("config-not-object", _overwrite("config.json", b"[1, 2]"), PREDICT, "config is not a JSON object"),
-    ("config-unknown-setting", _edit_json("config.json", _set_key("colour", "blue")), PREDICT,
-     "unknown settings: colour"),
+    (
+        "config-unknown-setting",
+        _edit_json("config.json", _set_key("colour", "blue")),
+        PREDICT,
+        "unknown settings: colour",
+    ),
     ("config-wrong-type", _edit_json("config.json", _set_key("max_len", "long")), PREDICT, "'max_len' should be int"),
     ("config-out-of-range", _edit_json("config.json", _set_key("epochs", -1)), EVALUATE, "--epochs must be a positive"),
     ("config-unresolved-max-len", _edit_json("config.json", _set_key("max_len", 0)), PREDICT, "config.json"),
-    ("config-other-architecture", _edit_json("config.json", _set_key("bidirectional", False)), PREDICT,
-     "weights.npz does not fit config.json"),
+    (
+        "config-other-architecture",
+        _edit_json("config.json", _set_key("bidirectional", False)),
+        PREDICT,
+        "weights.npz does not fit config.json",
+    ),
     ("vocab-damaged", _overwrite("vocab.txt", b"hello\nworld\n"), PREDICT, "vocab.txt is damaged"),
     ("vocab-not-utf8", _overwrite("vocab.txt", b"<pad>\n<unk>\n\xff\xfe\xfa\n"), PREDICT, "vocab.txt is damaged"),
-    ("vocab-larger-than-model", lambda run: (run / "vocab.txt").write_text(
-        (run / "vocab.txt").read_text(encoding="utf-8") + "".join(f"extra{i}\n" for i in range(50)),
-        encoding="utf-8"), PREDICT, "vocab.txt"),
+    (
+        "vocab-larger-than-model",
+        lambda run: (run / "vocab.txt").write_text(
+            (run / "vocab.txt").read_text(encoding="utf-8") + "".join(f"extra{i}\n" for i in range(50)),
+            encoding="utf-8",
+        ),
+        PREDICT,
+        "vocab.txt",
+    ),
     ("labels-damaged", _overwrite("labels.json", b'{"a": 1}'), PREDICT, "labels.json is damaged"),
     ("labels-one-fewer", _edit_json("labels.json", lambda labels: labels[:-1]), PREDICT, "train the run again"),
     ("manifest-garbage", _overwrite("manifest.json", b"{not json"), PREDICT, "manifest.json is damaged"),
-    ("manifest-format-string", _edit_json("manifest.json", _set_key("format", "1")), PREDICT,
-     "manifest.json is damaged"),
-    ("manifest-newer-format", _edit_json("manifest.json", _set_key("format", 99)), PREDICT,
-     "this lstmcli reads format 1. Upgrade lstmcli"),
-    ("manifest-newer-format-train", _edit_json("manifest.json", _set_key("format", 99)), ["train", "--overwrite"],
-     "Upgrade lstmcli"),
-    ("manifest-newer-format-evaluate", _edit_json("manifest.json", _set_key("format", 99)), EVALUATE,
-     "Upgrade lstmcli"),
+    (
+        "manifest-format-string",
+        _edit_json("manifest.json", _set_key("format", "1")),
+        PREDICT,
+        "manifest.json is damaged",
+    ),
+    (
+        "manifest-newer-format",
+        _edit_json("manifest.json", _set_key("format", 99)),
+        PREDICT,
+        "this lstmcli reads format 1. Upgrade lstmcli",
+    ),
+    (
+        "manifest-newer-format-train",
+        _edit_json("manifest.json", _set_key("format", 99)),
+        ["train", "--overwrite"],
+        "Upgrade lstmcli",
+    ),
+    (
+        "manifest-newer-format-evaluate",
+        _edit_json("manifest.json", _set_key("format", 99)),
+        EVALUATE,
+        "Upgrade lstmcli",
+    ),
     ("val-data-missing", _remove("data/val_x.npy"), EVALUATE, "val_x.npy is missing"),
     ("val-data-truncated", _truncate("data/val_x.npy"), EVALUATE, "val_x.npy is damaged"),
     ("val-data-pickled", _pickled_array("data/val_x.npy"), EVALUATE, "val_x.npy is damaged"),
-    ("val-labels-wrong-length", lambda run: np.save(run / "data" / "val_y.npy", np.zeros(3, dtype=np.int32)), EVALUATE,
-     "run 'lstmcli prepare' again"),
+    (
+        "val-labels-wrong-length",
+        lambda run: np.save(run / "data" / "val_y.npy", np.zeros(3, dtype=np.int32)),
+        EVALUATE,
+        "run 'lstmcli prepare' again",
+    ),
     ("train-data-truncated", _truncate("data/train_x.npy"), ["train", "--overwrite"], "train_x.npy is damaged"),
     ("eval-data-missing", _nothing, ["evaluate", "--data", "{missing}"], "file not found"),
     ("eval-data-no-label-column", _nothing, ["evaluate", "--data", "{unlabelled}"], "has no label column"),
@@ -476,8 +654,9 @@ def _files(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("damage", "args", "message"), [c[1:] for c in RUNDIR_CASES], ids=[c[0] for c in RUNDIR_CASES])
-def test_bad_run_dir_is_refused_and_left_alone(runner: CliRunner, tmp_path: Path, trained_run: Path, damage: Damage,
-                                               args: list[str], message: str) -> None:
+def test_bad_run_dir_is_refused_and_left_alone(
+    runner: CliRunner, tmp_path: Path, trained_run: Path, damage: Damage, args: list[str], message: str
+) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
     damage(run_dir)
@@ -494,8 +673,9 @@ def test_model_keras_missing_still_predicts(runner: CliRunner, tmp_path: Path, t
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
     (run_dir / "model.keras").unlink()
-    result = run_cli(runner, ["predict", write_bytes(tmp_path / "in.txt", b"goal team\n\nrain storm\n"),
-                              "--run-dir", run_dir])
+    result = run_cli(
+        runner, ["predict", write_bytes(tmp_path / "in.txt", b"goal team\n\nrain storm\n"), "--run-dir", run_dir]
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 3 and lines[1] == "\t"
@@ -538,8 +718,11 @@ def test_predict_replaces_and_counts_invalid_utf8(runner: CliRunner, tmp_path: P
 @pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "gb18030", "utf-16"])
 def test_predict_reads_other_encodings(runner: CliRunner, tmp_path: Path, trained_run: Path, encoding: str) -> None:
     """Input in another encoding is detected (or declared) and gives one line per input line."""
-    texts = ["the match café goal", "rain été storm", "oven recipe crème"] if encoding in ("latin-1", "cp1252") \
+    texts = (
+        ["the match café goal", "rain été storm", "oven recipe crème"]
+        if encoding in ("latin-1", "cp1252")
         else ["比赛 match goal", "下雨 rain storm", "recipe oven 晚饭"]
+    )
     data = write_bytes(tmp_path / "in.txt", ("\n".join(texts * 20) + "\n").encode(encoding))
     result = run_cli(runner, ["predict", data, "--run-dir", trained_run, "--with-text", "--encoding", encoding])
     assert result.exit_code == 0, result.output
@@ -576,9 +759,17 @@ def test_lock_held_by_another_process(runner: CliRunner, tmp_path: Path, trained
     shutil.copytree(trained_run, run_dir)
     before = snapshot(run_dir)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, pathlib; from lstmcli.rundir import locked\n"
-         "with locked(pathlib.Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()", str(run_dir)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from lstmcli.rundir import locked\n"
+            "with locked(pathlib.Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()",
+            str(run_dir),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         result = run_cli(runner, ["train", "--run-dir", run_dir, "--overwrite", "--epochs", "1"])
@@ -616,7 +807,7 @@ def test_every_np_load_refuses_pickles() -> None:
 
 def test_resume_refuses_a_model_that_would_run_code(runner: CliRunner, tmp_path: Path, trained_run: Path) -> None:
     """A checkpoint holding a Lambda layer (Python bytecode) is refused by Keras's safe mode, never executed."""
-    from lstmcli.backend import keras
+    from lstmcli.nn.backend import keras
 
     marker = tmp_path / "code-ran"
     inputs = keras.Input(shape=(None,), dtype="int32")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lstmcli.config import make_config
-from lstmcli.inference import predict_proba
-from lstmcli.text import pad
+from lstmcli.nn.inference import predict_proba
+from lstmcli.text.vocab import pad
 
 VOCAB, CLASSES, MAX_LEN = 50, 3, 12
 
@@ -43,13 +43,14 @@ def _ids(padding: str, truncating: str) -> np.ndarray:
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_numpy_matches_keras(name: str) -> None:
-    from lstmcli.model import build_model, export_weights
+    from lstmcli.nn.model import build_model, export_weights
 
     options = dict(VARIANTS[name])
     preset = options.pop("preset", "default")
     small = {} if "units" in options else {"units": (6,) if preset == "default" else (6, 4)}
-    config = make_config(preset, embedding_dim=5, dense_units=options.pop("dense_units", 4), max_len=MAX_LEN,
-                         **small, **options)
+    config = make_config(
+        preset, embedding_dim=5, dense_units=options.pop("dense_units", 4), max_len=MAX_LEN, **small, **options
+    )
     model = build_model(config, VOCAB, CLASSES)
     # Larger weights than the initializers give, so that differences would show.
     for weight in model.weights:
@@ -61,7 +62,7 @@ def test_numpy_matches_keras(name: str) -> None:
 
 
 def test_masked_model_ignores_amount_of_padding() -> None:
-    from lstmcli.model import build_model, export_weights
+    from lstmcli.nn.model import build_model, export_weights
 
     config = make_config(embedding_dim=5, units=(6,), dense_units=4, max_len=MAX_LEN)
     weights = export_weights(build_model(config, VOCAB, CLASSES), config)
@@ -73,11 +74,18 @@ def test_masked_model_ignores_amount_of_padding() -> None:
 @pytest.mark.parametrize("padding", ["pre", "post"])
 def test_staged_model_before_its_lstm_stage_skips_the_lstm(padding: str) -> None:
     """The LSTM's output layer starts at zero: until the LSTM stage wins, only the n-gram classifier runs."""
-    from lstmcli.inference import Network
-    from lstmcli.model import build_model, export_weights
+    from lstmcli.nn.inference import Network
+    from lstmcli.nn.model import build_model, export_weights
 
-    config = make_config(embedding_dim=5, units=(6,), dense_units=4, max_len=MAX_LEN, ngram_buckets=7,
-                         padding=padding, truncating=padding)
+    config = make_config(
+        embedding_dim=5,
+        units=(6,),
+        dense_units=4,
+        max_len=MAX_LEN,
+        ngram_buckets=7,
+        padding=padding,
+        truncating=padding,
+    )
     model = build_model(config, VOCAB, CLASSES)
     for weight in model.weights:
         if not weight.path.startswith("output/"):
@@ -94,7 +102,7 @@ def test_staged_model_before_its_lstm_stage_skips_the_lstm(padding: str) -> None
 def test_mixed_hash_spreads_ngrams_like_a_random_hash(n: int) -> None:
     """Every n-gram of 60 token ids in 200,000 buckets: as many distinct buckets as a random hash would fill
     (the linear hash, kept for old runs, fills a fraction of them)."""
-    from lstmcli.inference import ngram_ids
+    from lstmcli.nn.inference import ngram_ids
 
     grams = np.array(np.meshgrid(*[np.arange(1, 61)] * n)).reshape(n, -1).T
     distinct = {h: len(np.unique(ngram_ids(grams, 200_000, n, h))) for h in ("mixed", "linear")}

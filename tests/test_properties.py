@@ -13,22 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmcli.config import Config, make_config
-from lstmcli.data import read_labelled
-from lstmcli.predict import InputCounter, read_inputs
+from lstmcli.io.tables import read_labelled
+from lstmcli.predictor import InputCounter, read_inputs
 from lstmcli.rundir import RunDir
-from lstmcli.text import (
-    _ASCII_TOKEN,
-    _TOKEN,
-    _URL,
-    OOV_ID,
-    PAD_ID,
-    Vocabulary,
-    _may_hold_url,
-    clean,
-    encode,
-    pad,
-    tokenize,
-)
+from lstmcli.text.tokens import _ASCII_TOKEN, _TOKEN, _URL, _may_hold_url, clean, tokenize
+from lstmcli.text.vocab import OOV_ID, PAD_ID, Vocabulary, encode, pad
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -37,17 +26,53 @@ CONFIGS = {
     "tutorial": make_config("tutorial", max_len=12),
     "char": Config(tokenizer="char", max_len=12, padding="post", truncating="post"),
     "jieba": Config(tokenizer="jieba", max_len=12),
-    "tokens": Config(tokenizer="word", max_len=5, numbers="token", urls="remove", punctuation="remove",
-                     unicode_form="none", lowercase=False, strip_html=False),
+    "tokens": Config(
+        tokenizer="word",
+        max_len=5,
+        numbers="token",
+        urls="remove",
+        punctuation="remove",
+        unicode_form="none",
+        lowercase=False,
+        strip_html=False,
+    ),
 }
 
 # Any Unicode text, with enough markup, digits, URLs and CJK to reach every cleaning rule.
 TEXT = st.one_of(
     st.text(),
-    st.lists(st.sampled_from(["<br />", "&amp;", "http://x.io/a?b=1", "a@b.co", "12,345.6", "ﬁ", "Ⅻ", "ẞ", "İ",
-                              "比赛", "ｆｕｌｌ", "don't", "l’œuvre", "_", "\u200b", "\u2028", "\t", "  ", "é",
-                              "e\u0301", "😀", "<pad>", "<unk>", "\r\n"]) | st.text(max_size=5),
-             max_size=12).map("".join),
+    st.lists(
+        st.sampled_from(
+            [
+                "<br />",
+                "&amp;",
+                "http://x.io/a?b=1",
+                "a@b.co",
+                "12,345.6",
+                "ﬁ",
+                "Ⅻ",
+                "ẞ",
+                "İ",
+                "比赛",
+                "ｆｕｌｌ",
+                "don't",
+                "l’œuvre",
+                "_",
+                "\u200b",
+                "\u2028",
+                "\t",
+                "  ",
+                "é",
+                "e\u0301",
+                "😀",
+                "<pad>",
+                "<unk>",
+                "\r\n",
+            ]
+        )
+        | st.text(max_size=5),
+        max_size=12,
+    ).map("".join),
 )
 
 
@@ -65,9 +90,13 @@ def test_tokenize_any_text(name: str, text: str) -> None:
 
 
 @SETTINGS
-@given(st.text(alphabet=st.characters(max_codepoint=127))
-       | st.lists(st.sampled_from(["don't", "'", "''a", "a'", "9'", "_x_", "`", "~", "{|}", "\x7f", "\x00", " ", "A1"]),
-                  max_size=10).map("".join))
+@given(
+    st.text(alphabet=st.characters(max_codepoint=127))
+    | st.lists(
+        st.sampled_from(["don't", "'", "''a", "a'", "9'", "_x_", "`", "~", "{|}", "\x7f", "\x00", " ", "A1"]),
+        max_size=10,
+    ).map("".join)
+)
 def test_ascii_tokens_match_the_unicode_pattern(text: str) -> None:
     """The ASCII fast path of tokenize gives exactly the tokens of the Unicode pattern."""
     assert _ASCII_TOKEN.findall(text) == _TOKEN.findall(text)
@@ -75,8 +104,11 @@ def test_ascii_tokens_match_the_unicode_pattern(text: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @SETTINGS
-@given(train=st.lists(TEXT, min_size=1, max_size=8), texts=st.lists(TEXT, max_size=8),
-       size=st.integers(min_value=3, max_value=40))
+@given(
+    train=st.lists(TEXT, min_size=1, max_size=8),
+    texts=st.lists(TEXT, max_size=8),
+    size=st.integers(min_value=3, max_value=40),
+)
 def test_encode_any_text_gives_ids_in_range(name: str, train: list[str], texts: list[str], size: int) -> None:
     config = CONFIGS[name]
     vocab = Vocabulary.build((tokenize(t, config) for t in train), size, 1)
@@ -105,8 +137,13 @@ def test_vocabulary_file_round_trip(name: str, train: list[str], tmp_path_factor
     assert run.read_vocab() == vocab
 
 
-URLISH = st.lists(st.sampled_from(["WwW.", "www", ".", "://", "http", "HTTPS", "ſ", "@", "a", "b.c", " ", "\u2028",
-                                   "\x1c", "\u3000", "\t\n"]) | st.text(max_size=3), max_size=12).map("".join)
+URLISH = st.lists(
+    st.sampled_from(
+        ["WwW.", "www", ".", "://", "http", "HTTPS", "ſ", "@", "a", "b.c", " ", "\u2028", "\x1c", "\u3000", "\t\n"]
+    )
+    | st.text(max_size=3),
+    max_size=12,
+).map("".join)
 
 
 @SETTINGS
@@ -118,8 +155,12 @@ def test_cleaning_shortcuts_agree_with_the_regexes(text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(seqs=st.lists(st.lists(st.integers(1, 50), max_size=20), max_size=10), max_len=st.integers(1, 15),
-       padding=st.sampled_from(["pre", "post"]), truncating=st.sampled_from(["pre", "post"]))
+@given(
+    seqs=st.lists(st.lists(st.integers(1, 50), max_size=20), max_size=10),
+    max_len=st.integers(1, 15),
+    padding=st.sampled_from(["pre", "post"]),
+    truncating=st.sampled_from(["pre", "post"]),
+)
 def test_pad_keeps_the_right_end(seqs: list[list[int]], max_len: int, padding: str, truncating: str) -> None:
     out = pad(seqs, max_len, padding, truncating)
     assert out.shape == (len(seqs), max_len)
@@ -128,7 +169,7 @@ def test_pad_keeps_the_right_end(seqs: list[list[int]], max_len: int, padding: s
         values = row[row != 0].tolist()
         assert values == kept
         if kept:
-            assert (row[-len(kept):] if padding == "pre" else row[: len(kept)]).tolist() == kept
+            assert (row[-len(kept) :] if padding == "pre" else row[: len(kept)]).tolist() == kept
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -138,10 +179,14 @@ CELL = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 
 
 @SETTINGS
-@given(rows=st.lists(st.tuples(CELL, CELL), min_size=1, max_size=15),
-       delimiter=st.sampled_from([",", ";", "\t", "|"]), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
-def test_csv_rows_read_back_identical(rows: list[tuple[str, str]], delimiter: str, encoding: str,
-                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+@given(
+    rows=st.lists(st.tuples(CELL, CELL), min_size=1, max_size=15),
+    delimiter=st.sampled_from([",", ";", "\t", "|"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+)
+def test_csv_rows_read_back_identical(
+    rows: list[tuple[str, str]], delimiter: str, encoding: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Any rows written with the csv module read back as written (stripped), rows with an empty side dropped."""
     path = tmp_path_factory.mktemp("csv") / "data.csv"
     with path.open("w", newline="", encoding=encoding) as fh:

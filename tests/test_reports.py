@@ -19,17 +19,20 @@ from typer.testing import CliRunner
 from lstmcli import rundir
 from lstmcli.cli import app
 from lstmcli.explain import occluded_rows
-from lstmcli.inference import predict_proba
-from lstmcli.plots import best_epoch, confusion_matrix_png, find_cjk_font, training_curves_png
-from lstmcli.predict import Predictor
-from lstmcli.report import confidently_wrong
-from lstmcli.text import OOV_ID
+from lstmcli.nn.inference import predict_proba
+from lstmcli.predictor import Predictor
+from lstmcli.text.vocab import OOV_ID
+from lstmcli.ui.plots import best_epoch, confusion_matrix_png, find_cjk_font, training_curves_png
+from lstmcli.ui.report import confidently_wrong
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTIONS = ("data", "config", "training", "metrics", "confusion", "errors")
 # Anything that would make a browser fetch: src/href/url() to http(s), protocol-relative URLs, imports, scripts.
-EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//"""
-                      r"|@import|<script|<link", re.IGNORECASE)
+EXTERNAL = re.compile(
+    r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//"""
+    r"|@import|<script|<link",
+    re.IGNORECASE,
+)
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:
@@ -51,6 +54,7 @@ def _snapshot(run: Path) -> dict[str, bytes]:
 
 
 # --- evaluate --plots ---
+
 
 def test_evaluate_plots_writes_both_figures(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
     run = _copy(trained_run, tmp_path)
@@ -78,7 +82,7 @@ def test_confusion_matrix_grows_with_the_classes() -> None:
 
 
 def test_long_labels_keep_the_end_that_tells_them_apart() -> None:
-    from lstmcli.plots import MAX_LABEL_CHARS, _short
+    from lstmcli.ui.plots import MAX_LABEL_CHARS, _short
 
     shortened = {_short(f"a much longer category name {i}") for i in range(10, 30)}
     assert len(shortened) == 20 and all(len(label) == MAX_LABEL_CHARS for label in shortened)
@@ -101,11 +105,12 @@ def test_chinese_labels_get_a_font_with_their_glyphs() -> None:
     assert _image(confusion_matrix_png(np.eye(4, dtype=int), labels)).shape[1] > 600
 
 
-def test_chinese_labels_without_a_cjk_font_still_draw_and_warn(runner: CliRunner, trained_run: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chinese_labels_without_a_cjk_font_still_draw_and_warn(
+    runner: CliRunner, trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = _copy(trained_run, tmp_path)
     (run / rundir.LABELS).write_text(json.dumps(["体育", "天气", "烹饪"], ensure_ascii=False), encoding="utf-8")
-    monkeypatch.setattr("lstmcli.plots.find_cjk_font", lambda: None)
+    monkeypatch.setattr("lstmcli.ui.plots.find_cjk_font", lambda: None)
     result = runner.invoke(app, ["evaluate", "-r", str(run), "--plots"])
     assert result.exit_code == 0, result.output
     assert "Warning: no font with Chinese/Japanese/Korean glyphs found" in result.stderr
@@ -113,20 +118,33 @@ def test_chinese_labels_without_a_cjk_font_still_draw_and_warn(runner: CliRunner
 
 
 def test_best_epoch_is_the_first_lowest_val_loss() -> None:
-    history = [{"epoch": 1, "val_loss": 0.9}, {"epoch": 2, "val_loss": 0.5}, {"epoch": 3, "val_loss": 0.5},
-               {"epoch": 4, "val_loss": 0.7}]
+    history = [
+        {"epoch": 1, "val_loss": 0.9},
+        {"epoch": 2, "val_loss": 0.5},
+        {"epoch": 3, "val_loss": 0.5},
+        {"epoch": 4, "val_loss": 0.7},
+    ]
     assert best_epoch(history) == 2
     assert best_epoch([]) is None
 
 
 def test_training_curves_draw_every_metric() -> None:
-    history = [{"epoch": e, "loss": 1 / e, "accuracy": 1 - 1 / (e + 1), "val_loss": abs(e - 3) + 0.5,
-                "val_accuracy": 0.8 - abs(e - 3) / 10} for e in range(1, 8)]
+    history = [
+        {
+            "epoch": e,
+            "loss": 1 / e,
+            "accuracy": 1 - 1 / (e + 1),
+            "val_loss": abs(e - 3) + 0.5,
+            "val_accuracy": 0.8 - abs(e - 3) / 10,
+        }
+        for e in range(1, 8)
+    ]
     image = _image(training_curves_png(history))
     assert image.shape[0] >= 300 and image.shape[1] >= 800
 
 
 # --- report ---
+
 
 def test_report_is_one_self_contained_page(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
     run = _copy(trained_run, tmp_path)
@@ -144,7 +162,7 @@ def test_report_is_one_self_contained_page(runner: CliRunner, trained_run: Path,
 
 def test_report_escapes_text_from_the_run(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
     run = _copy(trained_run, tmp_path)
-    labels = ['<b>bold</b>', 'a "quoted" & label', "<img src=x onerror=alert(1)>"]
+    labels = ["<b>bold</b>", 'a "quoted" & label', "<img src=x onerror=alert(1)>"]
     (run / rundir.LABELS).write_text(json.dumps(labels), encoding="utf-8")
     out = tmp_path / "out" / "page.html"
     result = runner.invoke(app, ["report", "-r", str(run), "--out", str(out)])
@@ -168,8 +186,9 @@ def test_report_errors_leave_the_run_unchanged(runner: CliRunner, trained_run: P
     before = _snapshot(run)
     result = runner.invoke(app, ["report", "-r", str(run), "--out", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: --out {tmp_path} is a directory; pass a file name such as "
-                             f"{tmp_path / 'report.html'}\n")
+    assert result.stderr == (
+        f"Error: --out {tmp_path} is a directory; pass a file name such as {tmp_path / 'report.html'}\n"
+    )
     result = runner.invoke(app, ["report", "-r", str(run), "--wrong", "-1"])
     assert result.exit_code == 1 and result.stderr == "Error: --wrong must be 0 or more; received -1\n"
     assert _snapshot(run) == before
@@ -188,9 +207,18 @@ def _chromium() -> str:
 
 
 def _chromium_args(browser: str, profile: Path) -> list[str]:
-    return [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}"]
+    return [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ]
 
 
 def test_report_renders_in_headless_chromium(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
@@ -199,23 +227,49 @@ def test_report_renders_in_headless_chromium(runner: CliRunner, trained_run: Pat
     assert runner.invoke(app, ["report", "-r", str(trained_run), "--out", str(page)]).exit_code == 0
     # A test-only copy records, once the page has loaded, each image's decoded width and each heading.
     probe = tmp_path / "probe.html"
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", """<script>
+    probe.write_text(
+        page.read_text(encoding="utf-8").replace(
+            "</body>",
+            """<script>
 window.addEventListener("load", () => {
   document.body.dataset.widths = [...document.images].map(i => i.naturalWidth).join(",");
   document.body.dataset.headings = [...document.querySelectorAll("h2")].map(h => h.textContent).join("|");
 });
-</script></body>"""), encoding="utf-8")
-    dom = subprocess.run([*_chromium_args(browser, tmp_path / "profile"), "--dump-dom", probe.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+</script></body>""",
+        ),
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [*_chromium_args(browser, tmp_path / "profile"), "--dump-dom", probe.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     widths = re.search(r'data-widths="([^"]*)"', dom)
     headings = re.search(r'data-headings="([^"]*)"', dom)
     assert widths and headings, dom[:2000]
     assert [int(w) > 500 for w in widths.group(1).split(",")] == [True, True]
-    assert headings.group(1).split("|") == ["Metrics", "Confusion matrix", "Training curves",
-                                            "Most confidently wrong validation texts", "Data", "Config"]
+    assert headings.group(1).split("|") == [
+        "Metrics",
+        "Confusion matrix",
+        "Training curves",
+        "Most confidently wrong validation texts",
+        "Data",
+        "Config",
+    ]
     screenshot = tmp_path / "shot.png"
-    subprocess.run([*_chromium_args(browser, tmp_path / "profile"), f"--screenshot={screenshot}",
-                    "--window-size=1200,1600", page.as_uri()], capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            *_chromium_args(browser, tmp_path / "profile"),
+            f"--screenshot={screenshot}",
+            "--window-size=1200,1600",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert _image(screenshot).shape[:2] == (1600, 1200)
 
 
@@ -238,9 +292,26 @@ def decider_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng.shuffle(rows)
     data = write_csv(base / "decider.csv", rows)
     run = base / "run"
-    result = CliRunner().invoke(app, ["train", str(data), "-r", str(run), "--epochs", "6", "--embedding-dim", "16",
-                                      "--units", "16", "--dense-units", "16", "--batch-size", "16",
-                                      "--no-early-stopping"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(data),
+            "-r",
+            str(run),
+            "--epochs",
+            "6",
+            "--embedding-dim",
+            "16",
+            "--units",
+            "16",
+            "--dense-units",
+            "16",
+            "--batch-size",
+            "16",
+            "--no-early-stopping",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return run
 
@@ -314,6 +385,7 @@ def test_explain_without_a_trained_run_fails(runner: CliRunner, tmp_path: Path) 
 
 # --- info ---
 
+
 def test_info_json_summarizes_the_run(runner: CliRunner, trained_run: Path) -> None:
     result = runner.invoke(app, ["info", "-r", str(trained_run), "--json"])
     assert result.exit_code == 0, result.output
@@ -354,8 +426,9 @@ def test_info_on_a_missing_run_fails(runner: CliRunner, tmp_path: Path) -> None:
 
 # --- progress ---
 
+
 def test_progress_stays_out_of_pipes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lstmcli import progress
+    from lstmcli.ui import progress
 
     class Stream(io.StringIO):
         def __init__(self, tty: bool) -> None:

@@ -27,9 +27,21 @@ from lstmcli.rundir import RunDir, atomic_write, locked, staged
 NGRAM_EPOCHS, LSTM_EPOCHS = 2, 2
 EPOCHS = NGRAM_EPOCHS + LSTM_EPOCHS  # the n-gram stage's, then the LSTM's: stopping early in the first crosses both
 # Small batches make an epoch last long enough (several steps) to stop the process between two epochs.
-KILL_MODEL = ["--ngram-epochs", str(NGRAM_EPOCHS), "--epochs", str(LSTM_EPOCHS), "--no-early-stopping",
-              "--embedding-dim", "8", "--units", "8",
-              "--dense-units", "8", "--batch-size", "8"]
+KILL_MODEL = [
+    "--ngram-epochs",
+    str(NGRAM_EPOCHS),
+    "--epochs",
+    str(LSTM_EPOCHS),
+    "--no-early-stopping",
+    "--embedding-dim",
+    "8",
+    "--units",
+    "8",
+    "--dense-units",
+    "8",
+    "--batch-size",
+    "8",
+]
 START_TIMEOUT = 300  # seconds for TensorFlow to load and the first epoch to end on a busy machine
 
 
@@ -41,8 +53,10 @@ def run_cli(runner: CliRunner, args: list[object]) -> Result:
 
 
 def snapshot(path: Path) -> dict[str, str]:
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(path.rglob("*"))}
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(path.rglob("*"))
+    }
 
 
 def strays(run_dir: Path) -> list[str]:
@@ -78,8 +92,9 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == [target]
 
 
-def test_every_file_in_the_run_directory_arrives_by_rename(runner: CliRunner, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_file_in_the_run_directory_arrives_by_rename(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """prepare, train and evaluate write nothing in place: each file is renamed from a temporary one."""
     renamed: set[Path] = set()
     real_replace = os.replace
@@ -112,8 +127,9 @@ def test_overwrite_replaces_the_run_once_complete(runner: CliRunner, tmp_path: P
     assert strays(prepared) == []
 
 
-def test_overwrite_that_fails_midway_keeps_the_old_run(runner: CliRunner, tmp_path: Path, prepared: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overwrite_that_fails_midway_keeps_the_old_run(
+    runner: CliRunner, tmp_path: Path, prepared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ctrl-C after the new run's arrays and vocabulary are written: the old run is untouched."""
     before = snapshot(prepared)
 
@@ -121,16 +137,18 @@ def test_overwrite_that_fails_midway_keeps_the_old_run(runner: CliRunner, tmp_pa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(RunDir, "write_manifest", interrupted)
-    result = run_cli(runner, ["prepare", write_csv(tmp_path / "new.csv", make_rows(12)), "--run-dir", prepared,
-                              "--overwrite"])
+    result = run_cli(
+        runner, ["prepare", write_csv(tmp_path / "new.csv", make_rows(12)), "--run-dir", prepared, "--overwrite"]
+    )
     assert result.exit_code == 130 and "Interrupted." in result.stderr
     assert snapshot(prepared) == before
     assert strays(prepared) == []
 
 
 @pytest.mark.parametrize("existed", [False, True], ids=["new-dir", "empty-dir"])
-def test_failed_prepare_into_a_fresh_dir_leaves_nothing(runner: CliRunner, tmp_path: Path, existed: bool,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_prepare_into_a_fresh_dir_leaves_nothing(
+    runner: CliRunner, tmp_path: Path, existed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_dir = tmp_path / "run"
     if existed:
         run_dir.mkdir()
@@ -154,8 +172,7 @@ def test_leftovers_of_an_interrupted_prepare_are_replaced(runner: CliRunner, tmp
 
 
 @pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["plain", "overwrite"])
-def test_directory_with_other_files_is_never_replaced(runner: CliRunner, tmp_path: Path,
-                                                      overwrite: list[str]) -> None:
+def test_directory_with_other_files_is_never_replaced(runner: CliRunner, tmp_path: Path, overwrite: list[str]) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "thesis.tex").write_text("years of work")
@@ -233,9 +250,13 @@ def _train_until_first_epoch(tmp_path: Path, run_dir: Path) -> subprocess.Popen[
     log = (tmp_path / "train.log").open("wb")
     # A shell that started us in the background may have left SIGINT ignored, which the child would inherit
     # (Python then installs no Ctrl-C handler): restore the default so the child behaves as in a terminal.
-    process = subprocess.Popen(_lstmcli("train", data, "--run-dir", run_dir, *KILL_MODEL), stdout=log,
-                               stderr=subprocess.STDOUT, cwd=tmp_path,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        _lstmcli("train", data, "--run-dir", run_dir, *KILL_MODEL),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + START_TIMEOUT
     while _epochs_done(run_dir) < 1:
         if process.poll() is not None or time.monotonic() > deadline:
@@ -247,8 +268,9 @@ def _train_until_first_epoch(tmp_path: Path, run_dir: Path) -> subprocess.Popen[
 
 def _resume_and_check(run_dir: Path, stopped_at: int) -> None:
     assert 1 <= stopped_at < EPOCHS, "the process was stopped too late to test resuming"
-    resumed = subprocess.run(_lstmcli("train", "--run-dir", run_dir, "--resume"), capture_output=True, text=True,
-                             timeout=600)
+    resumed = subprocess.run(
+        _lstmcli("train", "--run-dir", run_dir, "--resume"), capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
     history = json.loads((run_dir / rundir.HISTORY).read_text())
@@ -257,11 +279,13 @@ def _resume_and_check(run_dir: Path, stopped_at: int) -> None:
     assert (run_dir / rundir.MODEL).is_file() and (run_dir / rundir.WEIGHTS).is_file()
     assert not (run_dir / rundir.CHECKPOINT_DIR).exists()
     # The published model is the best epoch's: scoring it again gives that epoch's validation loss.
-    scored = subprocess.run(_lstmcli("evaluate", "--run-dir", run_dir, "--json"), capture_output=True, text=True,
-                            timeout=300)
+    scored = subprocess.run(
+        _lstmcli("evaluate", "--run-dir", run_dir, "--json"), capture_output=True, text=True, timeout=300
+    )
     assert scored.returncode == 0, scored.stderr
-    assert json.loads(scored.stdout)["loss"] == pytest.approx(_best_row(run_dir, history)["val_loss"], rel=1e-3,
-                                                              abs=1e-4)
+    assert json.loads(scored.stdout)["loss"] == pytest.approx(
+        _best_row(run_dir, history)["val_loss"], rel=1e-3, abs=1e-4
+    )
 
 
 def _best_row(run_dir: Path, history: list[dict[str, float]]) -> dict[str, float]:
@@ -296,8 +320,7 @@ def test_ctrl_c_saves_the_best_model_then_resume_finishes(tmp_path: Path) -> Non
     _resume_and_check(run_dir, stopped_at)
 
 
-def test_resume_keeps_the_interrupted_trainings_settings(runner: CliRunner, tmp_path: Path,
-                                                         trained_run: Path) -> None:
+def test_resume_keeps_the_interrupted_trainings_settings(runner: CliRunner, tmp_path: Path, trained_run: Path) -> None:
     """config.json changes only when a new model is published: an interrupted --overwrite keeps the old one."""
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
@@ -309,8 +332,16 @@ def test_resume_keeps_the_interrupted_trainings_settings(runner: CliRunner, tmp_
     shutil.copyfile(run_dir / rundir.MODEL, checkpoint / rundir.LAST_MODEL)
     shutil.copyfile(run_dir / rundir.MODEL, checkpoint / "best.keras")
     rows = [{"epoch": epoch, "loss": 9.0, "accuracy": 0.1, "val_loss": 9.0, "val_accuracy": 0.0} for epoch in (1, 2)]
-    state = {"epoch": 2, "best_epoch": 2, "best": rows[1], "wait": 0, "stopped_early": False, "history": rows,
-             "stage": 1, "stage_start": 0}  # in the LSTM's stage, which ends at epoch 0 + 3
+    state = {
+        "epoch": 2,
+        "best_epoch": 2,
+        "best": rows[1],
+        "wait": 0,
+        "stopped_early": False,
+        "history": rows,
+        "stage": 1,
+        "stage_start": 0,
+    }  # in the LSTM's stage, which ends at epoch 0 + 3
     (checkpoint / rundir.TRAIN_STATE).write_text(json.dumps(state))
     assert (run_dir / rundir.CONFIG).read_bytes() == old_config
     result = run_cli(runner, ["train", "--run-dir", run_dir, "--resume"])

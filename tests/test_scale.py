@@ -17,11 +17,13 @@ import pytest
 from conftest import TINY_MODEL, make_rows, write_csv
 from typer.testing import CliRunner
 
-from lstmcli import rundir, stream
+from lstmcli import rundir
 from lstmcli.cli import app
-from lstmcli.evaluate import score
-from lstmcli.predict import Predictor
-from lstmcli.text import OOV_ID, Vocabulary, pad, tokenize
+from lstmcli.dataset import shards as stream
+from lstmcli.predictor import Predictor
+from lstmcli.scoring import score
+from lstmcli.text.tokens import tokenize
+from lstmcli.text.vocab import OOV_ID, Vocabulary, pad
 
 MULTI_WORKER_TIMEOUT = 300  # seconds per process: two TensorFlow processes share a 2-core CI machine
 
@@ -39,12 +41,16 @@ def _prepare(runner: CliRunner, data: Path, run_dir: Path, *flags: str) -> dict:
 
 
 def _files(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
-def test_chunked_prepare_matches_the_in_memory_encoding(runner: CliRunner, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chunked_prepare_matches_the_in_memory_encoding(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = write_csv(tmp_path / "d.csv", _rows())
     monkeypatch.setattr(stream, "CHUNK_ROWS", 7)
     report = _prepare(runner, data, tmp_path / "chunked", "--streaming")
@@ -83,8 +89,9 @@ def test_hashed_split_is_stratified_in_expectation() -> None:
     assert not np.array_equal(val, stream.validation_mask(texts, 7, 0.1))  # the seed moves rows
 
 
-def test_large_files_stream_unless_told_otherwise(runner: CliRunner, tiny_csv: Path, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_files_stream_unless_told_otherwise(
+    runner: CliRunner, tiny_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(stream, "STREAMING_BYTES", 100)
     assert _prepare(runner, tiny_csv, tmp_path / "auto")["mode"] == "streaming"
     report = _prepare(runner, tiny_csv, tmp_path / "forced", "--in-memory")
@@ -101,8 +108,9 @@ def test_streamed_prepare_rejects_data_that_cannot_train(runner: CliRunner, tmp_
     assert not (tmp_path / "run").exists()
 
 
-def test_shards_feed_every_training_row_once_per_epoch(runner: CliRunner, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shards_feed_every_training_row_once_per_epoch(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(stream, "CHUNK_ROWS", 9)
     monkeypatch.setattr(stream, "BLOCK_ROWS", 4)
     _prepare(runner, write_csv(tmp_path / "d.csv", _rows()), tmp_path / "run", "--streaming")
@@ -123,13 +131,18 @@ def test_batches_hold_every_row_once_cut_as_configured(batching: str, padding: s
     """Grouped batches hold texts of similar length; random ones mix lengths; both are cut to their longest
     text; without bucketing every batch keeps the full padding. Each epoch feeds every row once."""
     from lstmcli.config import make_config
-    from lstmcli.training import make_dataset
+    from lstmcli.nn.fit import make_dataset
 
     rng = np.random.default_rng(0)
     rows = [list(rng.integers(2, 50, size=n)) for n in rng.integers(1, 31, size=400)]
     x, y = pad(rows, 30, padding, padding), rng.integers(0, 2, size=400).astype(np.int32)
-    config = make_config(batch_size=16, padding=padding, truncating=padding, bucketing=batching != "padded",
-                         group_lengths=batching == "grouped")
+    config = make_config(
+        batch_size=16,
+        padding=padding,
+        truncating=padding,
+        bucketing=batching != "padded",
+        group_lengths=batching == "grouped",
+    )
     ds, steps = make_dataset(x, y, config, shuffle=True)
     batches = list(ds.as_numpy_iterator())
     assert len(batches) == steps
@@ -139,14 +152,15 @@ def test_batches_hold_every_row_once_cut_as_configured(batching: str, padding: s
     for ids, _ in batches:
         lengths = np.count_nonzero(ids, axis=1)
         assert ids.shape[1] == (30 if batching == "padded" else lengths.max())
-        kept = ids[:, -lengths.max():] if padding == "pre" else ids[:, :lengths.max()]
+        kept = ids[:, -lengths.max() :] if padding == "pre" else ids[:, : lengths.max()]
         assert np.count_nonzero(kept) == lengths.sum()  # cutting dropped padding only
         spreads.append(lengths.max() - lengths.min())
     assert (np.median(spreads) <= 5) == (batching == "grouped")
 
 
-def test_train_from_shards_then_evaluate_streams(runner: CliRunner, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_from_shards_then_evaluate_streams(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = write_csv(tmp_path / "d.csv", _rows())
     run_dir = tmp_path / "run"
     _prepare(runner, data, run_dir, "--streaming")
@@ -163,8 +177,9 @@ def test_train_from_shards_then_evaluate_streams(runner: CliRunner, tmp_path: Pa
     assert result.exit_code == 0, result.output  # the report joins the validation shards
 
 
-def test_evaluate_data_in_chunks_equals_in_memory(trained_run: Path, runner: CliRunner, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_data_in_chunks_equals_in_memory(
+    trained_run: Path, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rows = make_rows(20, seed=5) + [("", "sports"), ("rain rain", ""), ("a goal", "unknown-label")]
     data = write_csv(tmp_path / "eval.csv", rows)
     monkeypatch.setattr(stream, "CHUNK_ROWS", 7)
@@ -186,8 +201,9 @@ def test_evaluate_data_in_chunks_equals_in_memory(trained_run: Path, runner: Cli
         assert streamed["per_class"][label] == pytest.approx(row, abs=1e-9)
 
 
-def test_strategy_errors_answer_before_any_work(runner: CliRunner, trained_run: Path, tiny_csv: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_strategy_errors_answer_before_any_work(
+    runner: CliRunner, trained_run: Path, tiny_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TF_CONFIG", raising=False)
     result = runner.invoke(app, ["train", "-r", str(trained_run), "--strategy", "tpu"])
     assert result.exit_code == 1 and "Error: unknown strategy 'tpu'; strategies are: auto, one" in result.output

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from lstmcli.config import Config, make_config
-from lstmcli.text import OOV_ID, PAD, Vocabulary, clean, encode, pad, tokenize
+from lstmcli.text.tokens import clean, tokenize
+from lstmcli.text.vocab import OOV_ID, PAD, Vocabulary, encode, pad
 
 WORD = Config(tokenizer="word")
 
@@ -80,6 +81,6 @@ def test_encode_reports_lengths_before_truncation() -> None:
 def test_stop_words_are_scikit_learns() -> None:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as SKLEARN
 
-    from lstmcli.stopwords import ENGLISH_STOP_WORDS
+    from lstmcli.text.stopwords import ENGLISH_STOP_WORDS
 
     assert ENGLISH_STOP_WORDS == SKLEARN

@@ -22,9 +22,9 @@ from lstmcli import rundir
 from lstmcli.cli import app
 from lstmcli.config import Config, make_config
 from lstmcli.errors import ConfigError
-from lstmcli.predict import Predictor
+from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir
-from lstmcli.text import choose_tokenizer, clean, tokenize
+from lstmcli.text.tokens import choose_tokenizer, clean, tokenize
 
 WORD, CHAR, JIEBA = Config(tokenizer="word"), Config(tokenizer="char"), Config(tokenizer="jieba")
 
@@ -35,15 +35,22 @@ TOPICS = {
     "酒店（Ｈｏｔｅｌ）": ["房间", "前台", "早餐", "服务", "入住", "空调", "卫生间", "位置", "床单", "wifi"],
 }
 LABELS = sorted(TOPICS)
-PREDICT_TEXTS = ["这本小说的故事很感人，作者文笔好", "手机屏幕清晰，电池耐用", "房间干净，早餐丰富，前台热情",
-                 "iPhone 信号差"]
+PREDICT_TEXTS = [
+    "这本小说的故事很感人，作者文笔好",
+    "手机屏幕清晰，电池耐用",
+    "房间干净，早餐丰富，前台热情",
+    "iPhone 信号差",
+]
 
 
 def chinese_rows(n_per_class: int = 30, seed: int = 0) -> list[tuple[str, str]]:
     """Texts without spaces (a Latin word now and then), one topic per label."""
     rng = random.Random(seed)
-    rows = [("".join(rng.choice(words) for _ in range(rng.randint(3, 8))) + rng.choice("。！，"), label)
-            for label, words in TOPICS.items() for _ in range(n_per_class)]
+    rows = [
+        ("".join(rng.choice(words) for _ in range(rng.randint(3, 8))) + rng.choice("。！，"), label)
+        for label, words in TOPICS.items()
+        for _ in range(n_per_class)
+    ]
     rng.shuffle(rows)
     return rows
 
@@ -67,27 +74,44 @@ def zh_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # tokenizers
 
 
-@pytest.mark.parametrize(("text", "config", "expected"), [
-    ("用iPhone拍的照片很清晰，15.4寸！", WORD, ["用", "iphone", "拍", "的", "照", "片", "很", "清", "晰", ",",
-                                       "15", ".", "4", "寸", "!"]),
-    ("用iPhone拍的照片很清晰", CHAR, ["用", "i", "p", "h", "o", "n", "e", "拍", "的", "照", "片", "很", "清", "晰"]),
-    ("手机屏幕很清晰，我们喜欢这个手机", JIEBA, ["手机", "屏幕", "很", "清晰", ",", "我们", "喜欢", "这个", "手机"]),
-    ("我们用iPhone上网", JIEBA, ["我们", "用", "iphone", "上网"]),
-    ("このホテルはとても良かった。", WORD, ["こ", "の", "ホ", "テ", "ル", "は", "と", "て", "も", "良", "か", "っ",
-                                     "た", "。"]),
-    ("コーヒーが好き", CHAR, ["コ", "ー", "ヒ", "ー", "が", "好", "き"]),
-    ("ﾎﾃﾙ ｺｰﾋｰ", WORD, ["ホ", "テ", "ル", "コ", "ー", "ヒ", "ー"]),  # half-width katakana, NFKC
-    ("ПРИВЕТ, мир! Ёлка", WORD, ["привет", ",", "мир", "!", "ёлка"]),
-    ("Мир", CHAR, ["м", "и", "р"]),
-    ("Привет мир", JIEBA, ["привет", "мир"]),
-    ("Отель Hilton в 北京 очень 好", WORD, ["отель", "hilton", "в", "北", "京", "очень", "好"]),
-    ("ΟΔΟΣ οδός", WORD, ["οδοσ", "οδόσ"]),  # Greek final sigma folds like any sigma
-    ("Straße STRASSE", WORD, ["strasse", "strasse"]),
-    ("नमस्ते दुनिया", WORD, ["नमस्ते", "दुनिया"]),  # vowel signs and virama stay inside the word
-    ("می‌خواهم بروم", WORD, ["می\u200cخواهم", "بروم"]),  # Persian ZWNJ inside a word
-    ("ภาษาไทย", WORD, ["ภ", "า", "ษ", "า", "ไ", "ท", "ย"]),  # Thai has no spaces between words either
-    ("l’homme don't", WORD, ["l’homme", "don't"]),
-])
+@pytest.mark.parametrize(
+    ("text", "config", "expected"),
+    [
+        (
+            "用iPhone拍的照片很清晰，15.4寸！",
+            WORD,
+            ["用", "iphone", "拍", "的", "照", "片", "很", "清", "晰", ",", "15", ".", "4", "寸", "!"],
+        ),
+        (
+            "用iPhone拍的照片很清晰",
+            CHAR,
+            ["用", "i", "p", "h", "o", "n", "e", "拍", "的", "照", "片", "很", "清", "晰"],
+        ),
+        (
+            "手机屏幕很清晰，我们喜欢这个手机",
+            JIEBA,
+            ["手机", "屏幕", "很", "清晰", ",", "我们", "喜欢", "这个", "手机"],
+        ),
+        ("我们用iPhone上网", JIEBA, ["我们", "用", "iphone", "上网"]),
+        (
+            "このホテルはとても良かった。",
+            WORD,
+            ["こ", "の", "ホ", "テ", "ル", "は", "と", "て", "も", "良", "か", "っ", "た", "。"],
+        ),
+        ("コーヒーが好き", CHAR, ["コ", "ー", "ヒ", "ー", "が", "好", "き"]),
+        ("ﾎﾃﾙ ｺｰﾋｰ", WORD, ["ホ", "テ", "ル", "コ", "ー", "ヒ", "ー"]),  # half-width katakana, NFKC
+        ("ПРИВЕТ, мир! Ёлка", WORD, ["привет", ",", "мир", "!", "ёлка"]),
+        ("Мир", CHAR, ["м", "и", "р"]),
+        ("Привет мир", JIEBA, ["привет", "мир"]),
+        ("Отель Hilton в 北京 очень 好", WORD, ["отель", "hilton", "в", "北", "京", "очень", "好"]),
+        ("ΟΔΟΣ οδός", WORD, ["οδοσ", "οδόσ"]),  # Greek final sigma folds like any sigma
+        ("Straße STRASSE", WORD, ["strasse", "strasse"]),
+        ("नमस्ते दुनिया", WORD, ["नमस्ते", "दुनिया"]),  # vowel signs and virama stay inside the word
+        ("می‌خواهم بروم", WORD, ["می\u200cخواهم", "بروم"]),  # Persian ZWNJ inside a word
+        ("ภาษาไทย", WORD, ["ภ", "า", "ษ", "า", "ไ", "ท", "ย"]),  # Thai has no spaces between words either
+        ("l’homme don't", WORD, ["l’homme", "don't"]),
+    ],
+)
 def test_tokenizers_on_every_script(text: str, config: Config, expected: list[str]) -> None:
     if config.tokenizer == "jieba":
         pytest.importorskip("jieba")
@@ -129,13 +153,16 @@ def test_spaces_and_invisible_characters_are_never_tokens() -> None:
         assert all(t.strip() and t.isprintable() for t in tokenize(text, config)), tokenize(text, config)
 
 
-@pytest.mark.parametrize(("texts", "must_say", "must_not_say"), [
-    (["这家酒店的服务很好 good", "房间太小了"], ["% of letters are Chinese", "--tokenizer jieba"], []),
-    (["このホテルはとても良かった", "部屋が狭い"], ["100% of letters are Japanese"], ["jieba"]),
-    (["Отличный отель", "great hotel"], ["no Chinese, Japanese"], ["jieba"]),
-    (["สวัสดีครับ"], ["Thai/Lao/Khmer/Myanmar"], ["jieba"]),
-    (["an English review"] * 300 + ["一个"], ["under 1% of letters are Chinese"], ["jieba"]),
-])
+@pytest.mark.parametrize(
+    ("texts", "must_say", "must_not_say"),
+    [
+        (["这家酒店的服务很好 good", "房间太小了"], ["% of letters are Chinese", "--tokenizer jieba"], []),
+        (["このホテルはとても良かった", "部屋が狭い"], ["100% of letters are Japanese"], ["jieba"]),
+        (["Отличный отель", "great hotel"], ["no Chinese, Japanese"], ["jieba"]),
+        (["สวัสดีครับ"], ["Thai/Lao/Khmer/Myanmar"], ["jieba"]),
+        (["an English review"] * 300 + ["一个"], ["under 1% of letters are Chinese"], ["jieba"]),
+    ],
+)
 def test_auto_picks_word_and_says_why(texts: list[str], must_say: list[str], must_not_say: list[str]) -> None:
     name, reason = choose_tokenizer(texts)
     assert name == "word"
@@ -153,19 +180,22 @@ def test_missing_jieba_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         tokenize("这部手机", JIEBA)
 
 
-def test_prepare_with_missing_jieba_is_one_error(runner: CliRunner, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepare_with_missing_jieba_is_one_error(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "jieba", None)
     data = write_csv(tmp_path / "zh.csv", chinese_rows(10))
     result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run"), "--tokenizer", "jieba"])
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("Error: --tokenizer jieba needs the zh extra; "
-                                     "install it with: pip install 'lstmcli[zh]'")
+    assert result.stderr.strip() == (
+        "Error: --tokenizer jieba needs the zh extra; install it with: pip install 'lstmcli[zh]'"
+    )
     assert not (tmp_path / "run" / rundir.CONFIG).exists()
 
 
-def test_predict_with_missing_jieba_fails_before_any_output(runner: CliRunner, tmp_path: Path, zh_run: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_predict_with_missing_jieba_fails_before_any_output(
+    runner: CliRunner, tmp_path: Path, zh_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(zh_run, run_dir)
     config = RunDir(run_dir).read_config()
@@ -206,8 +236,12 @@ def test_predict_in_a_fresh_process_uses_the_saved_tokenizer(zh_run: Path) -> No
     config = RunDir(zh_run).read_config()
     assert config.tokenizer == "char"
     stdin = "\n".join(PREDICT_TEXTS).encode("utf-8") + b"\n"
-    proc = subprocess.run([sys.executable, "-m", "lstmcli", "predict", "-r", str(zh_run), "--format", "jsonl",
-                           "--with-text"], input=stdin, capture_output=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstmcli", "predict", "-r", str(zh_run), "--format", "jsonl", "--with-text"],
+        input=stdin,
+        capture_output=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     rows = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
     assert [row["text"] for row in rows] == PREDICT_TEXTS
@@ -268,12 +302,17 @@ def test_evaluate_tables_align_with_wide_characters(runner: CliRunner, tmp_path:
 
 def test_tables_print_labels_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
     """Brackets in a label are text, not rich markup."""
-    from lstmcli.display import show_metrics
-    from lstmcli.evaluate import score
+    from lstmcli.scoring import score
+    from lstmcli.ui.display import show_metrics
 
     labels = ["[spam]", "正常", "[b]bold[/b]"]
-    show_metrics({"data": "x.csv", "unseen_labels": {"[new]": 1},
-                  **score(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), labels)})
+    show_metrics(
+        {
+            "data": "x.csv",
+            "unseen_labels": {"[new]": 1},
+            **score(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), labels),
+        }
+    )
     out = capsys.readouterr().err
     assert all(out.count(label) == 3 for label in labels), out  # per-class row, matrix column and row
     assert "'[new]' (1)" in out

@@ -63,8 +63,9 @@ class Network:
         self.weights, self.config = (_prescaled(weights, config) if self.fused else weights), config
         self.directions = ("fw", "bw") if config.bidirectional else ("fw",)
         vocab = weights["embedding"].shape[0]
-        self._tables = {d: np.zeros((vocab, weights[f"rnn_0_{d}_kernel"].shape[1]), np.float32)
-                        for d in self.directions}
+        self._tables = {
+            d: np.zeros((vocab, weights[f"rnn_0_{d}_kernel"].shape[1]), np.float32) for d in self.directions
+        }
         self._known = np.zeros(vocab, dtype=bool)
         # A staged run whose LSTM stage never beat the n-gram classifier publishes the LSTM's output layer as
         # it started, all zeros: its logits are exactly zero, so the recurrent layers need not run at all.
@@ -110,8 +111,18 @@ class Network:
             outputs = []
             for d in self.directions:
                 projected = self._tables[d][ids] if i == 0 else _project(x, weights, f"rnn_{i}_{d}")
-                outputs.append(_rnn(projected, mask, weights, f"rnn_{i}_{d}", config, reverse=d == "bw",
-                                    sequences=sequences, fused=self.fused))
+                outputs.append(
+                    _rnn(
+                        projected,
+                        mask,
+                        weights,
+                        f"rnn_{i}_{d}",
+                        config,
+                        reverse=d == "bw",
+                        sequences=sequences,
+                        fused=self.fused,
+                    )
+                )
             x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
         x = _pool(x, mask, config.pooling)
         if config.ngram_buckets and not config.staged_ngrams:
@@ -187,7 +198,7 @@ def _bag(ids: np.ndarray, tokens: np.ndarray, table: np.ndarray, config: Config)
 
 
 def _ngram_bag(ids: np.ndarray, table: np.ndarray, config: Config) -> np.ndarray:
-    """Mean embedding of every n-gram, n = 2..order (as :class:`lstmcli.model.BigramBag`)."""
+    """Mean embedding of every n-gram, n = 2..order (as :class:`lstmcli.nn.model.BigramBag`)."""
     total = np.zeros((len(ids), table.shape[1]), dtype=np.float32)
     count = np.zeros((len(ids), 1), dtype=np.float32)
     for n in range(2, config.ngram_order + 1):
@@ -200,8 +211,17 @@ def _ngram_bag(ids: np.ndarray, table: np.ndarray, config: Config) -> np.ndarray
     return (total / np.maximum(count, 1.0)).astype(np.float32)
 
 
-def _rnn(projected: np.ndarray, mask: np.ndarray, weights: Weights, name: str, config: Config, *, reverse: bool,
-         sequences: bool, fused: bool = False) -> np.ndarray:
+def _rnn(
+    projected: np.ndarray,
+    mask: np.ndarray,
+    weights: Weights,
+    name: str,
+    config: Config,
+    *,
+    reverse: bool,
+    sequences: bool,
+    fused: bool = False,
+) -> np.ndarray:
     """Runs one recurrent layer over its projected input ``(n, steps, gates)``; padded steps keep the state.
 
     Returns:
@@ -232,8 +252,14 @@ def _rnn(projected: np.ndarray, mask: np.ndarray, weights: Weights, name: str, c
     return out if out is not None else h
 
 
-def _lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
-               act: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _lstm_step(
+    z_in: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray,
+    recurrent: np.ndarray,
+    bias: np.ndarray,
+    act: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
     z = h @ recurrent
     z += z_in
     i, f, g, o = np.split(z, 4, axis=-1)  # Keras's gate order
@@ -241,8 +267,14 @@ def _lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.nda
     return _sigmoid(o) * act(c_new), c_new
 
 
-def _fused_lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
-                     act: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _fused_lstm_step(
+    z_in: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray,
+    recurrent: np.ndarray,
+    bias: np.ndarray,
+    act: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
     # Weights from _prescaled: tanh of every gate at once, sigmoid(x) = (tanh(x / 2) + 1) / 2.
     z = h @ recurrent
     z += z_in
@@ -257,8 +289,14 @@ def _fused_lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: 
     return h_new, c_new
 
 
-def _gru_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
-              act: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _gru_step(
+    z_in: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray,
+    recurrent: np.ndarray,
+    bias: np.ndarray,
+    act: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
     # Keras's default GRU (reset_after=True): bias is (2, 3 * units), input and recurrent parts.
     x_z, x_r, x_h = np.split(z_in, 3, axis=-1)
     r_z, r_r, r_h = np.split(h @ recurrent + bias[1], 3, axis=-1)

@@ -18,11 +18,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lstmcli.backend import keras, tf
 from lstmcli.config import Config
-from lstmcli.distribute import Placement, place
 from lstmcli.errors import LstmcliError, RunDirError
-from lstmcli.model import build_model, export_weights, load_model, stage_model
+from lstmcli.nn.backend import keras, tf
+from lstmcli.nn.distribute import Placement, place
+from lstmcli.nn.model import build_model, export_weights, load_model, stage_model
 from lstmcli.rundir import (
     CHECKPOINT_CONFIG,
     CHECKPOINT_DIR,
@@ -110,13 +110,14 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) ->
     return batch_by_length(ds, lengths, x.shape[1], config)
 
 
-def batch_by_length(ds: tf.data.Dataset, lengths: np.ndarray, max_len: int,
-                    config: Config) -> tuple[tf.data.Dataset, int]:
+def batch_by_length(
+    ds: tf.data.Dataset, lengths: np.ndarray, max_len: int, config: Config
+) -> tuple[tf.data.Dataset, int]:
     """Batches ``(ids, label, tokens)`` rows into ``(ids, labels)``, each cut to its longest text with
     ``config.bucketing``, from texts of similar length with ``config.group_lengths`` too.
 
     Shared by the in-memory arrays (:func:`make_dataset`) and the shards of a streamed prepare
-    (:func:`lstmcli.stream.shard_dataset`).
+    (:func:`lstmcli.dataset.shards.shard_dataset`).
 
     Args:
         ds: rows of padded ids ``(max_len,)``, a label index and the row's token count.
@@ -135,8 +136,9 @@ def batch_by_length(ds: tf.data.Dataset, lengths: np.ndarray, max_len: int,
 
     if config.length_grouped:
         boundaries = bucket_boundaries(lengths, max_len)
-        ds = ds.bucket_by_sequence_length(lambda _x, _y, n: n, boundaries,
-                                          [config.batch_size] * (len(boundaries) + 1), no_padding=True)
+        ds = ds.bucket_by_sequence_length(
+            lambda _x, _y, n: n, boundaries, [config.batch_size] * (len(boundaries) + 1), no_padding=True
+        )
         steps = count_batches(lengths, boundaries, config.batch_size)
     else:
         ds = ds.batch(config.batch_size)
@@ -147,7 +149,7 @@ def batch_by_length(ds: tf.data.Dataset, lengths: np.ndarray, max_len: int,
 
 def _datasets(run: RunDir, config: Config, placement: Placement) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
     """Training and validation batches, from the prepared arrays or streamed from a streamed prepare's shards."""
-    from lstmcli.stream import shard_dataset
+    from lstmcli.dataset.shards import shard_dataset
 
     if run.is_sharded():
         train_ds, steps = shard_dataset(run, "train", config, shuffle=True)
@@ -162,8 +164,15 @@ def _datasets(run: RunDir, config: Config, placement: Placement) -> tuple[tf.dat
 class _Checkpoint(keras.callbacks.Callback):
     """Saves every epoch's state for ``--resume``, tracks the best val_loss, and stops early."""
 
-    def __init__(self, run: RunDir, config: Config, state: dict[str, Any], progress: TrainProgress,
-                 whole: keras.Model, stage: str) -> None:
+    def __init__(
+        self,
+        run: RunDir,
+        config: Config,
+        state: dict[str, Any],
+        progress: TrainProgress,
+        whole: keras.Model,
+        stage: str,
+    ) -> None:
         super().__init__()
         self.dir = run / CHECKPOINT_DIR
         self.config = config
@@ -212,8 +221,10 @@ class _Checkpoint(keras.callbacks.Callback):
 def _sigint_deferred() -> Iterator[None]:
     """Holds back Ctrl-C until the block ends, then raises it as KeyboardInterrupt."""
     # Only Python's own Ctrl-C handler is replaced, and only from the main thread (the one place it can be).
-    if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield
         return
     caught: list[int] = []
@@ -247,8 +258,9 @@ def _save_model(model: keras.Model, path: Any) -> None:
     atomic_write(path, model.save)  # the temporary name keeps the .keras suffix Keras requires
 
 
-def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProgress | None = None,
-          strategy: str = "auto") -> TrainResult:
+def train(
+    run: RunDir, config: Config, resume: bool = False, progress: TrainProgress | None = None, strategy: str = "auto"
+) -> TrainResult:
     """Trains on the run's prepared data, publishing the best model into the run directory.
 
     Args:
@@ -256,7 +268,7 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
         config: the run's config, with training options possibly changed since prepare.
         resume: continue from ``checkpoint/`` (left by a crash or Ctrl-C) instead of starting afresh.
         progress: receives batch and epoch updates.
-        strategy: ``auto``, ``one``, ``mirrored`` or ``multi-worker`` (:mod:`lstmcli.distribute`);
+        strategy: ``auto``, ``one``, ``mirrored`` or ``multi-worker`` (:mod:`lstmcli.nn.distribute`);
             ``config.batch_size`` is per replica, a step trains on ``batch_size * replicas`` texts.
 
     Raises:
@@ -288,15 +300,23 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
                 fitted = stage_model(model, config, stage)
         if state["epoch"] < last_epoch and not state["stopped_early"]:
             try:
-                fitted.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=state["epoch"],
-                           callbacks=[_Checkpoint(out, config, state, progress, model, stage)], shuffle=False,
-                           verbose=0)
+                fitted.fit(
+                    train_ds,
+                    validation_data=val_ds,
+                    epochs=last_epoch,
+                    initial_epoch=state["epoch"],
+                    callbacks=[_Checkpoint(out, config, state, progress, model, stage)],
+                    shuffle=False,
+                    verbose=0,
+                )
             except KeyboardInterrupt:
                 interrupted = True
             except placement.failures as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise LstmcliError(f"training across machines stopped ({first}); once every machine is up, run "
-                                   "the same command with --resume on each") from None
+                raise LstmcliError(
+                    f"training across machines stopped ({first}); once every machine is up, run "
+                    "the same command with --resume on each"
+                ) from None
         if interrupted or index == len(plan) - 1 or state["best_epoch"] == 0:
             break
         with _sigint_deferred():
@@ -305,9 +325,15 @@ def train(run: RunDir, config: Config, resume: bool = False, progress: TrainProg
         raise LstmcliError("training was interrupted before its first epoch ended; nothing was saved")
     if placement.is_chief:
         _publish(run, config, state, keep_checkpoint=interrupted)
-    return TrainResult(epochs_run=state["epoch"], best_epoch=state["best_epoch"], best=state["best"],
-                       stopped_early=state["stopped_early"], interrupted=interrupted,
-                       seconds=time.monotonic() - started, history=state["history"])
+    return TrainResult(
+        epochs_run=state["epoch"],
+        best_epoch=state["best_epoch"],
+        best=state["best"],
+        stopped_early=state["stopped_early"],
+        interrupted=interrupted,
+        seconds=time.monotonic() - started,
+        history=state["history"],
+    )
 
 
 def _next_stage(run: RunDir, model: keras.Model, state: dict[str, Any]) -> None:
@@ -322,24 +348,36 @@ def _next_stage(run: RunDir, model: keras.Model, state: dict[str, Any]) -> None:
     write_json(checkpoint / TRAIN_STATE, state)
 
 
-def _start(run: RunDir, config: Config, resume: bool, vocab_size: int,
-           n_classes: int) -> tuple[keras.Model, dict[str, Any]]:
+def _start(
+    run: RunDir, config: Config, resume: bool, vocab_size: int, n_classes: int
+) -> tuple[keras.Model, dict[str, Any]]:
     checkpoint = run / CHECKPOINT_DIR
     if not resume:
         shutil.rmtree(checkpoint, ignore_errors=True)
-        state = {"epoch": 0, "best_epoch": 0, "best": {}, "wait": 0, "stopped_early": False, "history": [],
-                 "stage": 0, "stage_start": 0}
+        state = {
+            "epoch": 0,
+            "best_epoch": 0,
+            "best": {},
+            "wait": 0,
+            "stopped_early": False,
+            "history": [],
+            "stage": 0,
+            "stage_start": 0,
+        }
         return build_model(config, vocab_size, n_classes), state
     if not (checkpoint / TRAIN_STATE).is_file() or not (checkpoint / LAST_MODEL).is_file():
-        raise RunDirError(f"nothing to resume in {run.path}: no interrupted training found; "
-                          "run 'lstmcli train' without --resume")
+        raise RunDirError(
+            f"nothing to resume in {run.path}: no interrupted training found; run 'lstmcli train' without --resume"
+        )
     state = _read_state(run)
     keras.utils.set_random_seed(config.seed + int(state["epoch"]))  # type: ignore[call-overload]
     try:
         model = load_model(str(checkpoint / LAST_MODEL))
     except Exception as exc:  # Keras raises many types for a damaged archive
-        raise RunDirError(f"{checkpoint / LAST_MODEL} is damaged ({type(exc).__name__}); "
-                          "train again with --overwrite instead of --resume") from None
+        raise RunDirError(
+            f"{checkpoint / LAST_MODEL} is damaged ({type(exc).__name__}); "
+            "train again with --overwrite instead of --resume"
+        ) from None
     return model, state
 
 
@@ -349,13 +387,27 @@ def _read_state(run: RunDir) -> dict[str, Any]:
     if isinstance(state, dict):
         state.setdefault("stage", 0)
         state.setdefault("stage_start", 0)
-    types = {"epoch": int, "best_epoch": int, "best": dict, "wait": int, "stopped_early": bool, "history": list,
-             "stage": int, "stage_start": int}
-    if not isinstance(state, dict) or any(not isinstance(state.get(k), t) for k, t in types.items()) \
-            or len(state["history"]) != state["epoch"] or not 1 <= state["best_epoch"] <= state["epoch"] \
-            or not 0 <= state["stage"] <= 1 or not 0 <= state["stage_start"] <= state["epoch"]:
-        raise RunDirError(f"{run / CHECKPOINT_DIR / TRAIN_STATE} is damaged; "
-                          "train again with --overwrite instead of --resume")
+    types = {
+        "epoch": int,
+        "best_epoch": int,
+        "best": dict,
+        "wait": int,
+        "stopped_early": bool,
+        "history": list,
+        "stage": int,
+        "stage_start": int,
+    }
+    if (
+        not isinstance(state, dict)
+        or any(not isinstance(state.get(k), t) for k, t in types.items())
+        or len(state["history"]) != state["epoch"]
+        or not 1 <= state["best_epoch"] <= state["epoch"]
+        or not 0 <= state["stage"] <= 1
+        or not 0 <= state["stage_start"] <= state["epoch"]
+    ):
+        raise RunDirError(
+            f"{run / CHECKPOINT_DIR / TRAIN_STATE} is damaged; train again with --overwrite instead of --resume"
+        )
     return state
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lstmcli.encoding import BOMS, sniff_encoding
 from lstmcli.errors import DataError
+from lstmcli.io.encoding import BOMS, sniff_encoding
 
 TEXT_COLUMNS = (
     "text",
@@ -53,7 +53,7 @@ class LabelledTexts:
 def detect_encoding(path: Path, sample: bytes | None = None) -> str:
     """Names the encoding of a file: its BOM, else UTF-8 if it decodes, else the legacy encoding that reads best.
 
-    See :func:`lstmcli.encoding.sniff_encoding`: short files in GBK, Big5 or cp1252 are told apart too.
+    See :func:`lstmcli.io.encoding.sniff_encoding`: short files in GBK, Big5 or cp1252 are told apart too.
 
     Raises:
         DataError: the bytes look binary or match no known encoding.

@@ -18,9 +18,9 @@ import numpy as np
 from lstmcli import __version__
 from lstmcli.errors import ConfigError
 from lstmcli.info import training_summary
-from lstmcli.plots import confusion_matrix_png, training_curves_png
-from lstmcli.predict import Predictor
+from lstmcli.predictor import Predictor
 from lstmcli.rundir import PREPARE_REPORT, REPORT, RunDir, write_text
+from lstmcli.ui.plots import confusion_matrix_png, training_curves_png
 
 MAX_TEXT_CHARS = 400  # longer example texts are shortened in the table
 
@@ -56,7 +56,7 @@ def build_report(run: RunDir, n_wrong: int = 10) -> str:
     Raises:
         RunDirError: the run is missing, untrained or damaged.
     """
-    from lstmcli.evaluate import score
+    from lstmcli.scoring import score
 
     predictor = Predictor(run)
     prepared = run.read_prepared()
@@ -71,8 +71,9 @@ def build_report(run: RunDir, n_wrong: int = 10) -> str:
         ("metrics", "Metrics"): _metrics_html(metrics),
         ("confusion", "Confusion matrix"): confusion,
         ("training", "Training curves"): _training_html(history),
-        ("errors", "Most confidently wrong validation texts"):
-            _wrong_html(wrong, probs, prepared.val_y, texts, predictor.labels),
+        ("errors", "Most confidently wrong validation texts"): _wrong_html(
+            wrong, probs, prepared.val_y, texts, predictor.labels
+        ),
         ("data", "Data"): _data_html(data),
         ("config", "Config"): _config_html(dataclasses.asdict(predictor.config)),
     }
@@ -114,11 +115,13 @@ def _page(run: RunDir, labels: list[str], sections: dict[tuple[str, str], str]) 
     nav = " · ".join(f'<a href="#{key}">{escape(title)}</a>' for key, title in sections)
     body = "\n".join(_section(key, title, html) for (key, title), html in sections.items())
     title = f"lstmcli report: {run.path.resolve().name}"
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{escape(title)}</title>\n'
-            f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n"
-            f'<p class="sub">{escape(str(run.path.resolve()))} · {len(labels)} classes · generated {generated} '
-            f"by lstmcli {escape(__version__)}</p>\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{escape(title)}</title>\n'
+        f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n"
+        f'<p class="sub">{escape(str(run.path.resolve()))} · {len(labels)} classes · generated {generated} '
+        f"by lstmcli {escape(__version__)}</p>\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n"
+    )
 
 
 def _section(key: str, title: str, body: str) -> str:
@@ -129,9 +132,15 @@ def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None =
     """An HTML table; every cell is escaped, cells in ``numeric`` columns are right-aligned."""
     numeric = numeric or set()
     head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr>\n" if any(headers) else ""
-    body = "\n".join("<tr>" + "".join(f'<td class="num">{escape(str(c))}</td>' if i in numeric
-                                      else f"<td>{escape(str(c))}</td>" for i, c in enumerate(row)) + "</tr>"
-                     for row in rows)
+    body = "\n".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{escape(str(c))}</td>' if i in numeric else f"<td>{escape(str(c))}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
     attr = f' class="{css}"' if css else ""
     return f"<table{attr}>\n{head}{body}\n</table>"
 
@@ -144,27 +153,39 @@ def _data_html(data: dict[str, Any] | None) -> str:
     if not data:
         return "<p>No data summary was saved for this run (prepare.json is missing).</p>"
     total = sum(data["class_counts"].values()) or 1
-    summary = _table(["", ""], [
-        ["file", f"{data['data_file']} ({data['encoding']})"],
-        ["columns", f"text '{data['text_column']}', label '{data['label_column']}'"],
-        ["rows", f"{data['rows_read']} read; dropped: " + (", ".join(f"{n} {why}" for why, n in
-                                                                   data["dropped"].items() if n) or "none")],
-        ["split", f"{data['train_rows']} train, {data['val_rows']} validation (stratified)"],
-        ["tokenizer", f"{data['tokenizer']}: {data['tokenizer_reason']}"],
-        ["tokens per text", ", ".join(f"{k} {v:g}" for k, v in data["length_percentiles"].items())],
-        ["max length", f"{data['max_len']} ({'auto' if data['max_len_auto'] else 'chosen'}); "
-                       f"{data['truncated_rows']} texts truncated"],
-        ["vocabulary", f"{data['vocab_size']} ids; validation OOV rate {data['val_oov_rate']:.1%}"],
-    ])
-    classes = _table(["class", "rows", "share"],
-                     [[label, n, f"{n / total:.1%}"] for label, n in
-                      sorted(data["class_counts"].items(), key=lambda kv: -kv[1])], numeric={1, 2})
+    summary = _table(
+        ["", ""],
+        [
+            ["file", f"{data['data_file']} ({data['encoding']})"],
+            ["columns", f"text '{data['text_column']}', label '{data['label_column']}'"],
+            [
+                "rows",
+                f"{data['rows_read']} read; dropped: "
+                + (", ".join(f"{n} {why}" for why, n in data["dropped"].items() if n) or "none"),
+            ],
+            ["split", f"{data['train_rows']} train, {data['val_rows']} validation (stratified)"],
+            ["tokenizer", f"{data['tokenizer']}: {data['tokenizer_reason']}"],
+            ["tokens per text", ", ".join(f"{k} {v:g}" for k, v in data["length_percentiles"].items())],
+            [
+                "max length",
+                f"{data['max_len']} ({'auto' if data['max_len_auto'] else 'chosen'}); "
+                f"{data['truncated_rows']} texts truncated",
+            ],
+            ["vocabulary", f"{data['vocab_size']} ids; validation OOV rate {data['val_oov_rate']:.1%}"],
+        ],
+    )
+    classes = _table(
+        ["class", "rows", "share"],
+        [[label, n, f"{n / total:.1%}"] for label, n in sorted(data["class_counts"].items(), key=lambda kv: -kv[1])],
+        numeric={1, 2},
+    )
     return summary + "\n<h3>Classes</h3>\n" + classes
 
 
 def _config_html(config: dict[str, Any]) -> str:
-    rows = [[key, ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value]
-            for key, value in config.items()]
+    rows = [
+        [key, ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value] for key, value in config.items()
+    ]
     half = -(-len(rows) // 2)
     tables = _table(["setting", "value"], rows[:half]) + _table(["setting", "value"], rows[half:])
     return f'<div class="columns">{tables}</div>'
@@ -176,20 +197,32 @@ def _training_html(history: list[dict[str, float]]) -> str:
         return "<p>No training history was saved for this run (history.json is missing).</p>"
     best = ", ".join(f"{key} {value:.4f}" for key, value in summary["best"].items())
     stage = f", {summary['best_stage']} stage" if "best_stage" in summary else ""
-    return (f"<p>{summary['epochs_run']} epochs; the model kept is the one from epoch {summary['best_epoch']} "
-            f"(lowest validation loss{stage}): "
-            f"{escape(best)}.</p>\n" + _img(training_curves_png(history), "Training curves"))
+    return (
+        f"<p>{summary['epochs_run']} epochs; the model kept is the one from epoch {summary['best_epoch']} "
+        f"(lowest validation loss{stage}): "
+        f"{escape(best)}.</p>\n" + _img(training_curves_png(history), "Training curves")
+    )
 
 
 def _metrics_html(metrics: dict[str, Any]) -> str:
-    cards = "".join(f'<div class="card">{escape(name)}<b>{value}</b></div>' for name, value in (
-        ("accuracy", f"{metrics['accuracy']:.4f}"), ("macro-F1", f"{metrics['macro_f1']:.4f}"),
-        ("loss", f"{metrics['loss']:.4f}"), ("texts", str(metrics["n"]))))
-    rows = [[label, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", r["support"]]
-            for label, r in metrics["per_class"].items()]
-    return (f"<p>On the run's validation part ({metrics['n']} texts), scored now.</p>\n"
-            f'<div class="cards">{cards}</div>\n<h3>Per class</h3>\n'
-            + _table(["class", "precision", "recall", "F1", "support"], rows, numeric={1, 2, 3, 4}))
+    cards = "".join(
+        f'<div class="card">{escape(name)}<b>{value}</b></div>'
+        for name, value in (
+            ("accuracy", f"{metrics['accuracy']:.4f}"),
+            ("macro-F1", f"{metrics['macro_f1']:.4f}"),
+            ("loss", f"{metrics['loss']:.4f}"),
+            ("texts", str(metrics["n"])),
+        )
+    )
+    rows = [
+        [label, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", r["support"]]
+        for label, r in metrics["per_class"].items()
+    ]
+    return (
+        f"<p>On the run's validation part ({metrics['n']} texts), scored now.</p>\n"
+        f'<div class="cards">{cards}</div>\n<h3>Per class</h3>\n'
+        + _table(["class", "precision", "recall", "F1", "support"], rows, numeric={1, 2, 3, 4})
+    )
 
 
 def _wrong_html(wrong: list[int], probs: np.ndarray, y: np.ndarray, texts: list[str], labels: list[str]) -> str:
@@ -201,6 +234,7 @@ def _wrong_html(wrong: list[int], probs: np.ndarray, y: np.ndarray, texts: list[
         if len(text) > MAX_TEXT_CHARS:
             text = text[: MAX_TEXT_CHARS - 1] + "…"
         predicted = int(probs[i].argmax())
-        rows.append([text, labels[int(y[i])], labels[predicted], f"{probs[i, predicted]:.3f}",
-                     f"{probs[i, int(y[i])]:.3f}"])
+        rows.append(
+            [text, labels[int(y[i])], labels[predicted], f"{probs[i, predicted]:.3f}", f"{probs[i, int(y[i])]:.3f}"]
+        )
     return _table(["text", "true label", "predicted", "p(predicted)", "p(true)"], rows, numeric={3, 4}, css="wrong")

@@ -261,8 +261,8 @@ def prepare(
 
 def _run_prepare(data: Path, run: Any, config: Any, streaming: bool | None) -> tuple[Any, Any]:
     """Prepares, showing rows per second on stderr while a large file streams (only to a terminal)."""
-    from lstmcli.prepare import prepare as run_prepare
-    from lstmcli.stream import RowsPerSecond
+    from lstmcli.dataset.prepare import prepare as run_prepare
+    from lstmcli.dataset.shards import RowsPerSecond
 
     display = RowsPerSecond() if sys.stderr.isatty() else None
     try:
@@ -273,7 +273,7 @@ def _run_prepare(data: Path, run: Any, config: Any, streaming: bool | None) -> t
 
 
 def _show_prepare(report: Any) -> None:
-    from lstmcli.display import err, show_prepare
+    from lstmcli.ui.display import err, show_prepare
 
     show_prepare(report)
     if report.mode == "streaming":
@@ -437,7 +437,7 @@ def train(
     Example: lstmcli train examples/tickets.csv --epochs 10
     """
     from lstmcli.config import make_config, parse_units
-    from lstmcli.distribute import check_strategy
+    from lstmcli.nn.distribute import check_strategy
 
     _quiet_tensorflow(verbose)
     check_strategy(strategy)
@@ -520,7 +520,7 @@ def _train_prepared(
     run_dir: Path | None, preset: str, options: dict[str, Any], overwrite: bool, resume: bool, strategy: str
 ) -> None:
     from lstmcli.config import PREPROCESSING, PRESETS
-    from lstmcli.distribute import writes_run_dir
+    from lstmcli.nn.distribute import writes_run_dir
     from lstmcli.rundir import CHECKPOINT_CONFIG, RunDir, locked, resolve_run_dir
 
     path = resolve_run_dir(run_dir)
@@ -544,11 +544,11 @@ def _train_prepared(
 
 
 def _fit(run: Any, config: Any, resume: bool, final_path: Path, strategy: str = "auto") -> None:
-    from lstmcli.display import RichProgress, err, show_train
-    from lstmcli.distribute import writes_run_dir
+    from lstmcli.nn.distribute import writes_run_dir
+    from lstmcli.ui.display import RichProgress, err, show_train
 
     with err.status("Loading TensorFlow..."):
-        from lstmcli.training import train as run_train
+        from lstmcli.nn.fit import train as run_train
 
     progress = RichProgress()
     try:
@@ -584,9 +584,9 @@ def evaluate(
 
     Example: lstmcli evaluate --data test.csv --json
     """
-    from lstmcli.display import show_metrics
-    from lstmcli.evaluate import evaluate as run_evaluate
     from lstmcli.rundir import RunDir, resolve_run_dir
+    from lstmcli.scoring import evaluate as run_evaluate
+    from lstmcli.ui.display import show_metrics
 
     run = RunDir(resolve_run_dir(run_dir))
     metrics = run_evaluate(run, data, encoding or "auto")
@@ -600,7 +600,7 @@ def evaluate(
 
 
 def _write_plots(run: Any, metrics: dict[str, Any]) -> None:
-    from lstmcli.plots import cjk_font_missing, write_plots
+    from lstmcli.ui.plots import cjk_font_missing, write_plots
 
     for path in write_plots(run, metrics):
         typer.echo(f"Wrote {path}", err=True)
@@ -632,10 +632,10 @@ def predict(
 
     Example: cat input.txt | lstmcli predict --format jsonl --top-k 2
     """
-    from lstmcli.output import FORMATS, write_predictions
-    from lstmcli.predict import InputCounter, Predictor, predict_texts, read_inputs
-    from lstmcli.progress import track
+    from lstmcli.predictor import InputCounter, Predictor, predict_texts, read_inputs
     from lstmcli.rundir import RunDir, resolve_run_dir
+    from lstmcli.ui.progress import track
+    from lstmcli.ui.writers import FORMATS, write_predictions
 
     if output_format not in FORMATS:
         raise ConfigError(f"unknown format '{output_format}'; formats are: {', '.join(FORMATS)}")
@@ -684,9 +684,9 @@ def explain(
     Example: lstmcli explain "I was charged twice for my subscription"
     """
     from lstmcli.explain import explain_texts, write_explanations
-    from lstmcli.predict import InputCounter, Predictor, read_inputs
-    from lstmcli.progress import track
+    from lstmcli.predictor import InputCounter, Predictor, read_inputs
     from lstmcli.rundir import RunDir, resolve_run_dir
+    from lstmcli.ui.progress import track
 
     if not texts and sys.stdin.isatty():
         raise ConfigError("no input: pass texts, or pipe text in, e.g. echo 'some text' | lstmcli explain")
@@ -713,8 +713,8 @@ def report(
 
     Example: lstmcli report --out report.html
     """
-    from lstmcli.report import write_report
     from lstmcli.rundir import RunDir, resolve_run_dir
+    from lstmcli.ui.report import write_report
 
     if wrong < 0:
         raise ConfigError(f"--wrong must be 0 or more; received {wrong}")

@@ -1,6 +1,6 @@
 """``predict``: label texts with a trained run, in NumPy, streaming in batches.
 
-Nothing here imports TensorFlow: :mod:`lstmcli.inference` runs the network from the exported weights.
+Nothing here imports TensorFlow: :mod:`lstmcli.nn.inference` runs the network from the exported weights.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.encoding import sniff_encoding
 from lstmcli.errors import DataError, RunDirError
-from lstmcli.inference import Network, predict_proba, weight_names
+from lstmcli.io.encoding import sniff_encoding
+from lstmcli.nn.inference import Network, predict_proba, weight_names
 from lstmcli.rundir import RunDir
-from lstmcli.text import OOV_ID, Vocabulary, check_tokenizer, pad, tokenize
+from lstmcli.text.tokens import check_tokenizer, tokenize
+from lstmcli.text.vocab import OOV_ID, Vocabulary, pad
 
 BATCH = 2048  # texts read, labelled and written at a time: memory stays flat on any input size
 SUB_BATCH = 256  # texts of similar length run through the network together
@@ -54,11 +55,14 @@ class Predictor:
         self.weights = run.read_weights()
         missing = sorted(weight_names(self.config) - set(self.weights))
         if missing:
-            raise RunDirError(f"{run.path}: weights.npz does not match config.json (no {', '.join(missing)}); "
-                              "train the run again")
+            raise RunDirError(
+                f"{run.path}: weights.npz does not match config.json (no {', '.join(missing)}); train the run again"
+            )
         if self.weights["output_bias"].shape[0] != len(self.labels):
-            raise DataError(f"{run.path}: the model has {self.weights['output_bias'].shape[0]} outputs but "
-                            f"{len(self.labels)} labels; train the run again")
+            raise DataError(
+                f"{run.path}: the model has {self.weights['output_bias'].shape[0]} outputs but "
+                f"{len(self.labels)} labels; train the run again"
+            )
         self._check_fit(run)
         self.network = Network(self.weights, self.config)
 
@@ -66,16 +70,21 @@ class Predictor:
         """Raises RunDirError unless the weights fit the vocabulary and the config (files of one run)."""
         rows = self.weights["embedding"].shape[0] if self.weights["embedding"].ndim == 2 else -1
         if rows != len(self.vocab):
-            raise RunDirError(f"{run.path}: vocab.txt has {len(self.vocab)} tokens but weights.npz embeds {rows}; "
-                              "the files come from different runs: train the run again")
+            raise RunDirError(
+                f"{run.path}: vocab.txt has {len(self.vocab)} tokens but weights.npz embeds {rows}; "
+                "the files come from different runs: train the run again"
+            )
         try:  # one short text through the network: a layer that does not fit fails here, not mid-stream
             probs = predict_proba(self.weights, self.config, np.array([[OOV_ID, OOV_ID]], dtype=np.int32))
         except (ValueError, IndexError, KeyError) as exc:
-            raise RunDirError(f"{run.path}: weights.npz does not fit config.json ({type(exc).__name__}); "
-                              "train the run again") from None
+            raise RunDirError(
+                f"{run.path}: weights.npz does not fit config.json ({type(exc).__name__}); train the run again"
+            ) from None
         if probs.shape != (1, len(self.labels)):
-            raise RunDirError(f"{run.path}: weights.npz gives {probs.shape[-1]} outputs for {len(self.labels)} labels; "
-                              "train the run again")
+            raise RunDirError(
+                f"{run.path}: weights.npz gives {probs.shape[-1]} outputs for {len(self.labels)} labels; "
+                "train the run again"
+            )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Padded ids ``(n, max_len)`` built exactly as prepare built the training data."""
@@ -155,8 +164,9 @@ class InputCounter:
         self.replaced = 0
 
 
-def read_inputs(inputs: list[Path], per_file: bool, encoding: str, counter: InputCounter,
-                stdin: BinaryIO | None = None) -> Iterator[tuple[str, str]]:
+def read_inputs(
+    inputs: list[Path], per_file: bool, encoding: str, counter: InputCounter, stdin: BinaryIO | None = None
+) -> Iterator[tuple[str, str]]:
     """Yields ``(source, text)``: one per line, or one per file with ``per_file``; ``-`` is stdin.
 
     Directories stand for the files in them (sorted, not recursive). Invalid bytes become U+FFFD.
@@ -185,8 +195,9 @@ def _expand(inputs: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def _read_stream(stream: BinaryIO, source: str, per_file: bool, encoding: str,
-                 counter: InputCounter) -> Iterator[tuple[str, str]]:
+def _read_stream(
+    stream: BinaryIO, source: str, per_file: bool, encoding: str, counter: InputCounter
+) -> Iterator[tuple[str, str]]:
     head = stream.read(_HEAD_BYTES)
     codec = _input_encoding(head, encoding)
     decoder = codecs.getincrementaldecoder(codec)(errors="replace")
@@ -220,6 +231,7 @@ def _input_encoding(head: bytes, encoding: str) -> str:
         try:
             return codecs.lookup(encoding).name
         except LookupError:
-            raise DataError(f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, "
-                            "gb18030") from None
+            raise DataError(
+                f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, gb18030"
+            ) from None
     return sniff_encoding(head, complete=len(head) < _HEAD_BYTES) or "utf-8"

@@ -4,7 +4,8 @@ Importing scikit-learn costs seconds; prediction with a stop-word config must st
 A test checks this copy against scikit-learn's.
 """
 
-ENGLISH_STOP_WORDS = frozenset("""
+ENGLISH_STOP_WORDS = frozenset(
+    """
 a about above across after afterwards again against all almost alone along already also although always am
 among amongst amoungst amount an and another any anyhow anyone anything anyway anywhere are around as at back
 be became because become becomes becoming been before beforehand behind being below beside besides between
@@ -23,4 +24,5 @@ third this those though three through throughout thru thus to together too top t
 two un under until up upon us very via was we well were what whatever when whence whenever where whereafter
 whereas whereby wherein whereupon wherever whether which while whither who whoever whole whom whose why will
 with within without would yet you your yours yourself yourselves
-""".split())
+""".split()
+)

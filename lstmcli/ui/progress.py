@@ -40,11 +40,15 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = [TextColumn("{task.description}"), BarColumn(),
-               MofNCompleteColumn() if total is not None else TextColumn("{task.completed} texts"),
-               TimeElapsedColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True, redirect_stdout=False,
-                  redirect_stderr=False) as progress:
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if total is not None else TextColumn("{task.completed} texts"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(
+        *columns, console=Console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False
+    ) as progress:
         task = progress.add_task(description, total=total)
         for item in items:
             yield item

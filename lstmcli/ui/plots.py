@@ -20,10 +20,24 @@ from lstmcli.rundir import CONFUSION_PNG, CURVES_PNG, RunDir, atomic_write
 
 # Fonts with Chinese, Japanese and Korean glyphs, best first; matplotlib falls back to one for labels that
 # DejaVu Sans (its default) cannot draw.
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Sarasa Gothic SC", "Microsoft YaHei", "SimHei",
-             "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Noto Serif CJK SC", "AR PL UMing CN",
-             "Droid Sans Fallback")
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Sarasa Gothic SC",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Noto Serif CJK SC",
+    "AR PL UMing CN",
+    "Droid Sans Fallback",
+)
 _CJK_FILE = re.compile(r"cjk|wqy|wenquanyi|sourcehan|droidsansfallback|simhei|msyh|pingfang|uming|ukai", re.IGNORECASE)
 _WIDE = re.compile("[\u1100-\u11ff\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 MAX_LABEL_CHARS = 24  # longer labels are shortened with an ellipsis in the middle on the axes
@@ -55,8 +69,9 @@ def find_cjk_font() -> str | None:
             except (OSError, RuntimeError, ValueError):
                 continue
     known = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in known),
-                next((name for name in sorted(known) if "CJK" in name), None))
+    return next(
+        (name for name in CJK_FONTS if name in known), next((name for name in sorted(known) if "CJK" in name), None)
+    )
 
 
 def cjk_font_missing(labels: list[str]) -> bool:
@@ -116,22 +131,37 @@ def confusion_matrix_png(matrix: list[list[int]] | np.ndarray, labels: list[str]
         fig = Figure(figsize=(2 * side + 1.0, side), layout="constrained")
         axes = fig.subplots(1, 2)
         blank = n > 15  # many classes: empty cells stay blank, so the few that matter stand out (and draw faster)
-        _matrix_panel(fig, axes[0], counts, labels, "Counts",
-                      ["" if blank and not v else str(v) for v in counts.ravel()])
-        _matrix_panel(fig, axes[1], shares, labels, "Share of each true class (row-normalized)",
-                      ["" if blank and v < 0.005 else (f"{v:.2f}" if v else "0") for v in shares.ravel()], vmax=1.0)
+        _matrix_panel(
+            fig, axes[0], counts, labels, "Counts", ["" if blank and not v else str(v) for v in counts.ravel()]
+        )
+        _matrix_panel(
+            fig,
+            axes[1],
+            shares,
+            labels,
+            "Share of each true class (row-normalized)",
+            ["" if blank and v < 0.005 else (f"{v:.2f}" if v else "0") for v in shares.ravel()],
+            vmax=1.0,
+        )
         return _png(fig)
 
 
-def _matrix_panel(fig: Any, ax: Any, values: np.ndarray, labels: list[str], title: str, texts: list[str],
-                  vmax: float | None = None) -> None:
+def _matrix_panel(
+    fig: Any, ax: Any, values: np.ndarray, labels: list[str], title: str, texts: list[str], vmax: float | None = None
+) -> None:
     n = len(labels)
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax if vmax is not None else max(values.max(), 1))
     fig.colorbar(image, ax=ax, shrink=0.8)
     names = [_short(label) for label in labels]
     label_size = 10 if n <= 10 else (8 if n <= 20 else 7)
-    ax.set_xticks(range(n), names, rotation=45 if n <= 12 else 90, ha="right" if n <= 12 else "center",
-                  rotation_mode="anchor" if n <= 12 else "default", fontsize=label_size)
+    ax.set_xticks(
+        range(n),
+        names,
+        rotation=45 if n <= 12 else 90,
+        ha="right" if n <= 12 else "center",
+        rotation_mode="anchor" if n <= 12 else "default",
+        fontsize=label_size,
+    )
     ax.set_yticks(range(n), names, fontsize=label_size)
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label")
@@ -142,8 +172,16 @@ def _matrix_panel(fig: Any, ax: Any, values: np.ndarray, labels: list[str], titl
         if not text:
             continue
         # Out of the layout: the cells sit inside the axes, and measuring 900 texts per panel is slow.
-        ax.text(col, row, text, ha="center", va="center", fontsize=cell_size, in_layout=False,
-                color="white" if values[row, col] > threshold else "black")
+        ax.text(
+            col,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=cell_size,
+            in_layout=False,
+            color="white" if values[row, col] > threshold else "black",
+        )
 
 
 def best_epoch(history: list[dict[str, float]]) -> int | None:
@@ -180,8 +218,9 @@ def training_curves_png(history: list[dict[str, float]]) -> bytes:
                 if points:
                     ax.plot(*zip(*points, strict=True), style, label=name, markersize=4)
             if best is not None:
-                ax.axvline(best, color="tab:green", linestyle="--", linewidth=1.2,
-                           label=f"best epoch {best} (restored)")
+                ax.axvline(
+                    best, color="tab:green", linestyle="--", linewidth=1.2, label=f"best epoch {best} (restored)"
+                )
             ax.set_title(title)
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -195,7 +234,7 @@ def write_plots(run: RunDir, metrics: dict[str, Any]) -> list[Path]:
 
     Args:
         run: a trained run.
-        metrics: from :func:`lstmcli.evaluate.evaluate` (``confusion_matrix`` and ``labels``).
+        metrics: from :func:`lstmcli.scoring.evaluate` (``confusion_matrix`` and ``labels``).
 
     Returns:
         The paths written; the curves are left out when the run has no training history.

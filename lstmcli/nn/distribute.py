@@ -53,9 +53,11 @@ def check_strategy(name: str) -> None:
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy '{name}'; strategies are: {', '.join(STRATEGIES)}")
     if name == "multi-worker" and cluster_task() is None:
-        raise ConfigError("--strategy multi-worker needs the TF_CONFIG variable on every machine, e.g. "
-                          'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-                          '"task": {"type": "worker", "index": 0}}\'')
+        raise ConfigError(
+            "--strategy multi-worker needs the TF_CONFIG variable on every machine, e.g. "
+            'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+            '"task": {"type": "worker", "index": 0}}\''
+        )
 
 
 def cluster_task(environ: dict[str, str] | None = None) -> Task | None:
@@ -74,12 +76,16 @@ def cluster_task(environ: dict[str, str] | None = None) -> Task | None:
         members = {name: list(addresses) for name, addresses in cluster.items()}
         known = 0 <= index < len(members[kind])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-        raise ConfigError("TF_CONFIG is not valid: expected JSON such as "
-                          '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
-                          '"index": 0}}') from None
+        raise ConfigError(
+            "TF_CONFIG is not valid: expected JSON such as "
+            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
+            '"index": 0}}'
+        ) from None
     if not known or kind not in ("chief", "worker"):
-        raise ConfigError(f"TF_CONFIG's task {kind} {index} is not a chief or worker of its cluster "
-                          f"({', '.join(f'{k}: {len(v)}' for k, v in members.items())})")
+        raise ConfigError(
+            f"TF_CONFIG's task {kind} {index} is not a chief or worker of its cluster "
+            f"({', '.join(f'{k}: {len(v)}' for k, v in members.items())})"
+        )
     workers = len(members.get("chief", [])) + len(members.get("worker", []))
     return Task(kind, index, workers, "chief" in members)
 
@@ -114,7 +120,7 @@ class Placement:
 
     def distribute(self, ds: Any) -> Any:
         """Tells tf.data to shard by element, as generator-fed datasets have no files to split by."""
-        from lstmcli.backend import tf
+        from lstmcli.nn.backend import tf
 
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -142,13 +148,15 @@ class Placement:
                 variable.assign(self._sum(np.asarray(variable.numpy()), chief_only=True))
             chiefs = self._sum(_state_numbers(state), chief_only=True)
         except self.failures as exc:
-            raise LstmcliError(f"another machine stopped before training started ({_first_line(exc)}); "
-                               "see its output, then run the same command on every machine") from None
+            raise LstmcliError(
+                f"another machine stopped before training started ({_first_line(exc)}); "
+                "see its output, then run the same command on every machine"
+            ) from None
         if self.is_chief:
             return state
         state = _state_from(chiefs)
         if state["epoch"]:  # the chief resumed with this seed: shuffles must match for the workers' shares
-            from lstmcli.backend import keras
+            from lstmcli.nn.backend import keras
 
             keras.utils.set_random_seed(config.seed + state["epoch"])
         return state
@@ -156,13 +164,15 @@ class Placement:
     def _check_same(self, fingerprint: np.ndarray) -> None:
         differs = not np.array_equal(self._sum(fingerprint, chief_only=True), fingerprint)
         if self._sum(np.array([float(differs)]), chief_only=False)[0] > 0:
-            raise ConfigError("the machines' runs differ from the chief's (prepared data, settings or model); "
-                              "run the same 'lstmcli prepare' on every machine or share the run directory, and "
-                              "give every machine the same train command")
+            raise ConfigError(
+                "the machines' runs differ from the chief's (prepared data, settings or model); "
+                "run the same 'lstmcli prepare' on every machine or share the run directory, and "
+                "give every machine the same train command"
+            )
 
     def _sum(self, value: np.ndarray, chief_only: bool) -> np.ndarray:
         """``value`` summed over the workers, one share per worker (the chief's alone with ``chief_only``)."""
-        from lstmcli.backend import tf
+        from lstmcli.nn.backend import tf
 
         calls = itertools.count()
 
@@ -184,7 +194,7 @@ def place(name: str) -> Placement:
         ConfigError: unknown strategy, or multi-worker without ``TF_CONFIG``.
     """
     check_strategy(name)
-    from lstmcli.backend import tf
+    from lstmcli.nn.backend import tf
 
     if name == "multi-worker":
         strategy = _multi_worker_strategy()
@@ -196,7 +206,7 @@ def place(name: str) -> Placement:
 
 
 def _multi_worker_strategy() -> Any:
-    from lstmcli.backend import tf
+    from lstmcli.nn.backend import tf
 
     class KerasMultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         """MultiWorkerMirroredStrategy taking the two reductions Keras 3's ``fit`` asks of it.
@@ -218,12 +228,22 @@ def _multi_worker_strategy() -> Any:
 
 def _fingerprint(model: Any, run: RunDir, config: Config) -> np.ndarray:
     """Numbers every machine's run must share: settings, data, vocabulary, labels and model size."""
+
     def digest(text: str) -> float:
         return float(int(hashlib.sha256(text.encode()).hexdigest()[:12], 16))  # 48 bits: exact in float64
 
     data = run.read_manifest().get("data_sha256", "")
-    return np.array([digest(config.to_json()), digest(str(data)), len(run.read_vocab()), len(run.read_labels()),
-                     len(model.weights), len(model.optimizer.variables)], dtype=np.float64)
+    return np.array(
+        [
+            digest(config.to_json()),
+            digest(str(data)),
+            len(run.read_vocab()),
+            len(run.read_labels()),
+            len(model.weights),
+            len(model.optimizer.variables),
+        ],
+        dtype=np.float64,
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -232,13 +252,30 @@ def _first_line(exc: BaseException) -> str:
 
 def _state_numbers(state: dict[str, Any]) -> np.ndarray:
     best = state["best"].get("val_loss", 0.0) if state["best"] else 0.0
-    return np.array([state["epoch"], state["best_epoch"], state["wait"], float(state["stopped_early"]), best,
-                     state["stage"], state["stage_start"]], dtype=np.float64)
+    return np.array(
+        [
+            state["epoch"],
+            state["best_epoch"],
+            state["wait"],
+            float(state["stopped_early"]),
+            best,
+            state["stage"],
+            state["stage_start"],
+        ],
+        dtype=np.float64,
+    )
 
 
 def _state_from(numbers: np.ndarray) -> dict[str, Any]:
     """A worker's training state from the chief's numbers (its history stays empty: workers publish nothing)."""
     epoch, best_epoch, wait = (int(round(v)) for v in numbers[:3])
-    return {"epoch": epoch, "best_epoch": best_epoch, "best": {"val_loss": float(numbers[4])} if best_epoch else {},
-            "wait": wait, "stopped_early": bool(numbers[3]), "history": [{} for _ in range(epoch)],
-            "stage": int(round(numbers[5])), "stage_start": int(round(numbers[6]))}
+    return {
+        "epoch": epoch,
+        "best_epoch": best_epoch,
+        "best": {"val_loss": float(numbers[4])} if best_epoch else {},
+        "wait": wait,
+        "stopped_early": bool(numbers[3]),
+        "history": [{} for _ in range(epoch)],
+        "stage": int(round(numbers[5])),
+        "stage_start": int(round(numbers[6])),
+    }

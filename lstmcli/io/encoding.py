@@ -12,13 +12,37 @@ from functools import lru_cache
 import regex
 
 # UTF-32 first: its little-endian BOM starts with UTF-16's.
-BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 # Widespread legacy encodings, most common first: near-ties in charset-normalizer's mess measure go to the
 # earlier one (a few rows of French read the same as cp1250 and cp1252; cp1252 is far more likely).
 # cp1255 comes before cp1251 because Hebrew bytes also read as tidy Cyrillic, not the reverse.
-PREFERRED = ("gb18030", "big5", "cp950", "big5hkscs", "cp932", "euc_jp", "cp949", "cp1252", "cp1255", "cp1251",
-             "cp1250", "cp1253", "cp1254", "cp1256", "cp1257", "cp1258", "koi8_r", "koi8_u", "cp874")
+PREFERRED = (
+    "gb18030",
+    "big5",
+    "cp950",
+    "big5hkscs",
+    "cp932",
+    "euc_jp",
+    "cp949",
+    "cp1252",
+    "cp1255",
+    "cp1251",
+    "cp1250",
+    "cp1253",
+    "cp1254",
+    "cp1256",
+    "cp1257",
+    "cp1258",
+    "koi8_r",
+    "koi8_u",
+    "cp874",
+)
 _MAX_BADNESS = 0.2  # charset-normalizer's own mess threshold, and the most rare East Asian characters allowed
 _NEAR_TIE = 0.03
 _PROBE_BYTES = 1 << 15  # mess is measured on this much of the lines that hold non-ASCII bytes
@@ -29,8 +53,9 @@ _EAST_ASIAN = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Bopom
 _HANGUL_HAN_MIX = regex.compile(r"\p{Hangul}+\p{Han}[\p{Han}\p{Hangul}]*|\p{Han}+\p{Hangul}[\p{Han}\p{Hangul}]*")
 _HANGUL_SYLLABLE = regex.compile(r"[\uac00-\ud7a3]")
 # The most frequent Hangul syllables of Korean text.
-_FREQUENT_HANGUL = frozenset("이다는의에하고을가로한지기서은사으리를도대시자수어"
-                             "들정일인스해나아게적보요있전부상주그장것되국만라내")
+_FREQUENT_HANGUL = frozenset(
+    "이다는의에하고을가로한지기서은사으리를도대시자수어들정일인스해나아게적보요있전부상주그장것되국만라내"
+)
 _MIN_FREQUENT_HANGUL = 0.1
 _KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
 _JAPANESE_CODECS = ("cp932", "shift_jis", "euc_j", "iso2022_jp")
@@ -38,8 +63,12 @@ _KOREAN_CODECS = ("cp949", "euc_kr", "johab", "iso2022_kr")
 # Full-width punctuation and forms, hiragana, katakana: common in any East Asian text.
 _COMMON_RANGES = regex.compile(r"[\u3000-\u303f\uff01-\uff5e\u3041-\u3096\u30a1-\u30fc]")
 # The most frequent characters of each standard: GB2312 level 1, Big5 frequent, JIS level 1, KS X 1001 Hangul.
-_FIRST_LEVELS = (("gb2312", 0xB0A1, 0xD7FE), ("big5", 0xA440, 0xC67E), ("euc_jp", 0xB0A1, 0xCFFE),
-                 ("euc_kr", 0xB0A1, 0xC8FE))
+_FIRST_LEVELS = (
+    ("gb2312", 0xB0A1, 0xD7FE),
+    ("big5", 0xA440, 0xC67E),
+    ("euc_jp", 0xB0A1, 0xCFFE),
+    ("euc_kr", 0xB0A1, 0xC8FE),
+)
 _TYPOGRAPHIC = frozenset("“”‘’‚„–—…€«»‹›·°£¥§©®™•¡¿")
 
 

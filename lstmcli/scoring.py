@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lstmcli.data import LABEL_COLUMNS, TEXT_COLUMNS, pick_column
 from lstmcli.errors import DataError
-from lstmcli.predict import Predictor
+from lstmcli.io.tables import LABEL_COLUMNS, TEXT_COLUMNS, pick_column
+from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
 
 
-def evaluate(run: RunDir, data_file: Path | None = None, encoding: str = "auto",
-             chunk_rows: int | None = None) -> dict[str, Any]:
+def evaluate(
+    run: RunDir, data_file: Path | None = None, encoding: str = "auto", chunk_rows: int | None = None
+) -> dict[str, Any]:
     """Scores the run's model on its validation part, or on ``data_file`` preprocessed with the run's settings.
 
     Rows whose label the model never saw are counted under ``unseen_labels`` and left out of the metrics.
-    ``data_file`` is read ``chunk_rows`` rows at a time (:data:`lstmcli.stream.CHUNK_ROWS` by default), as are
+    ``data_file`` is read ``chunk_rows`` rows at a time (:data:`lstmcli.dataset.shards.CHUNK_ROWS` by default), as are
     the validation shards of a streamed prepare: the confusion matrix and the loss add up chunk by chunk, so
     memory stays flat however large the input.
 
@@ -35,7 +36,7 @@ def evaluate(run: RunDir, data_file: Path | None = None, encoding: str = "auto",
     Raises:
         DataError: ``data_file`` cannot be read or lacks the text or label column.
     """
-    from lstmcli import stream
+    from lstmcli.dataset import shards as stream
 
     predictor = Predictor(run)
     labels = predictor.labels
@@ -57,8 +58,10 @@ def evaluate(run: RunDir, data_file: Path | None = None, encoding: str = "auto",
                 y = np.array([index[raw_labels[i]] for i in known], dtype=np.int32)
                 tally.add(predictor.proba([texts[i] for i in known]), y)
         if not tally.n:
-            raise DataError(f"no row of {data_file} has a label the model knows ({', '.join(labels)}); "
-                            f"found: {', '.join(sorted(unseen)[:10])}")
+            raise DataError(
+                f"no row of {data_file} has a label the model knows ({', '.join(labels)}); "
+                f"found: {', '.join(sorted(unseen)[:10])}"
+            )
     source = "validation part" if data_file is None else str(data_file)
     return {"data": source, "unseen_labels": dict(sorted(unseen.items())), **tally.metrics(labels)}
 
@@ -93,8 +96,12 @@ class ScoreTally:
             "macro_f1": float(f1.mean()),
             "labels": labels,
             "per_class": {
-                label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                        "support": int(support[i])}
+                label: {
+                    "precision": float(precision[i]),
+                    "recall": float(recall[i]),
+                    "f1": float(f1[i]),
+                    "support": int(support[i]),
+                }
                 for i, label in enumerate(labels)
             },
             "confusion_matrix": self.matrix.tolist(),
@@ -121,18 +128,23 @@ def score(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]
         "macro_f1": float(f1_score(y, predicted, labels=classes, average="macro", zero_division=0)),
         "labels": labels,
         "per_class": {
-            label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                    "support": int(support[i])}
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, label in enumerate(labels)
         },
         "confusion_matrix": confusion_matrix(y, predicted, labels=classes).tolist(),
     }
 
 
-def _eval_chunks(path: Path, predictor: Predictor, encoding: str,
-                 chunk_rows: int) -> Iterator[tuple[list[str], list[str]]]:
+def _eval_chunks(
+    path: Path, predictor: Predictor, encoding: str, chunk_rows: int
+) -> Iterator[tuple[list[str], list[str]]]:
     """Yields the texts and labels of ``path``, ``chunk_rows`` rows at a time, rows with an empty one left out."""
-    from lstmcli.stream import open_csv
+    from lstmcli.dataset.shards import open_csv
 
     file = open_csv(path, encoding if encoding != "auto" else predictor.config.encoding)
     text_col, label_col = _eval_columns(file.head(1), predictor, path)
@@ -147,18 +159,23 @@ def _eval_columns(frame: pd.DataFrame, predictor: Predictor, path: Path) -> tupl
     config = predictor.config
     columns = [str(c) for c in frame.columns]
     try:
-        text_col = config.text_column if config.text_column in columns else pick_column(frame, "", TEXT_COLUMNS,
-                                                                                         "text", path)
+        text_col = (
+            config.text_column if config.text_column in columns else pick_column(frame, "", TEXT_COLUMNS, "text", path)
+        )
     except DataError:  # evaluate has no --text-column: the file must name the column as training did
-        raise DataError(f"{path} has no text column ('{config.text_column}' or another obvious name); columns are: "
-                        f"{', '.join(columns)}. Rename its text column to '{config.text_column}'") from None
+        raise DataError(
+            f"{path} has no text column ('{config.text_column}' or another obvious name); columns are: "
+            f"{', '.join(columns)}. Rename its text column to '{config.text_column}'"
+        ) from None
     if config.label_column in columns:
         label_col = config.label_column
     else:
         try:
             label_col = pick_column(frame, "", LABEL_COLUMNS, "label", path)
         except DataError:
-            raise DataError(f"{path} has no label column ('{config.label_column}' or another obvious name); "
-                            f"columns are: {', '.join(columns)}. Evaluation needs labels; use 'lstmcli predict' "
-                            "for unlabelled text") from None
+            raise DataError(
+                f"{path} has no label column ('{config.label_column}' or another obvious name); "
+                f"columns are: {', '.join(columns)}. Evaluation needs labels; use 'lstmcli predict' "
+                "for unlabelled text"
+            ) from None
     return text_col, label_col

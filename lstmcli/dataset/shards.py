@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.data import (
+from lstmcli.dataset.prepare import PrepareReport, _resolve_tokenizer, save_prepared
+from lstmcli.errors import DataError
+from lstmcli.io.tables import (
     LABEL_COLUMNS,
     TEXT_COLUMNS,
     _checked_frame,
@@ -31,15 +33,14 @@ from lstmcli.data import (
     pick_column,
     sniff_csv,
 )
-from lstmcli.errors import DataError
-from lstmcli.prepare import PrepareReport, _resolve_tokenizer, save_prepared
 from lstmcli.rundir import DATA_DIR, SHARD_INDEX, SHARD_PARTS, SHARDS_DIR, VAL_TEXTS, RunDir, write_json
-from lstmcli.text import OOV, OOV_ID, PAD, Vocabulary, tokenize
+from lstmcli.text.tokens import tokenize
+from lstmcli.text.vocab import OOV, OOV_ID, PAD, Vocabulary
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lstmcli.backend import tf
+    from lstmcli.nn.backend import tf
 
 CHUNK_ROWS = 32_768  # rows read, tokenized and written at a time
 STREAMING_BYTES = 64 << 20  # CSV files larger than this are prepared by streaming unless told otherwise
@@ -89,14 +90,22 @@ class CsvFile:
         import pandas as pd
 
         with self.path.open("rb") as fh, csv_errors(self.path, self.encoding):
-            with pd.read_csv(fh, sep=self.sep, dtype=str, keep_default_na=False, encoding=self.encoding,
-                             engine="c", skip_blank_lines=True, chunksize=chunk_rows) as reader:
+            with pd.read_csv(
+                fh,
+                sep=self.sep,
+                dtype=str,
+                keep_default_na=False,
+                encoding=self.encoding,
+                engine="c",
+                skip_blank_lines=True,
+                chunksize=chunk_rows,
+            ) as reader:
                 for frame in reader:
                     yield frame, min(1.0, fh.tell() / max(self.size, 1))
 
 
 def open_csv(path: Path, encoding: str = "auto") -> CsvFile:
-    """Resolves how to read ``path`` from its first megabyte, as :func:`lstmcli.data.read_table` does.
+    """Resolves how to read ``path`` from its first megabyte, as :func:`lstmcli.io.tables.read_table` does.
 
     Raises:
         DataError: missing, empty or binary file, or an unknown encoding.
@@ -132,12 +141,18 @@ class LabelledCsv:
             texts, labels = frame[self.text_column].str.strip(), frame[self.label_column].str.strip()
             empty_text, empty_label = texts == "", labels == ""
             keep = ~(empty_text | empty_label)
-            yield LabelledChunk(texts[keep].tolist(), labels[keep].tolist(), len(frame), int(empty_text.sum()),
-                                int((empty_label & ~empty_text).sum()), fraction)
+            yield LabelledChunk(
+                texts[keep].tolist(),
+                labels[keep].tolist(),
+                len(frame),
+                int(empty_text.sum()),
+                int((empty_label & ~empty_text).sum()),
+                fraction,
+            )
 
 
 def open_labelled(path: Path, text_column: str = "", label_column: str = "", encoding: str = "auto") -> LabelledCsv:
-    """Opens a labelled CSV for chunked reading, choosing columns as :func:`lstmcli.data.read_labelled` does.
+    """Opens a labelled CSV for chunked reading, choosing columns as :func:`lstmcli.io.tables.read_labelled` does.
 
     Raises:
         DataError: unreadable file, unknown columns, or no rows.
@@ -145,8 +160,10 @@ def open_labelled(path: Path, text_column: str = "", label_column: str = "", enc
     file = open_csv(path, encoding)
     head = file.head(TOKENIZER_SAMPLE)
     if len(head.columns) == 1:
-        raise DataError(f"{path} has a single column ('{head.columns[0]}'); expected a text and a label column "
-                        "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)")
+        raise DataError(
+            f"{path} has a single column ('{head.columns[0]}'); expected a text and a label column "
+            "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)"
+        )
     text_col = pick_column(head, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(head, label_column, LABEL_COLUMNS, "label", path)
     if text_col == label_col:
@@ -168,8 +185,9 @@ def text_hashes(texts: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
     The same text gets the same keys in any chunk, on any machine, in any process (unlike ``hash()``).
     """
     key = seed.to_bytes(8, "little", signed=True)
-    digests = b"".join(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16, key=key).digest()
-                       for t in texts)
+    digests = b"".join(
+        hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16, key=key).digest() for t in texts
+    )
     both = np.frombuffer(digests, dtype="<u8").reshape(-1, 2)
     return both[:, 0], both[:, 1]
 
@@ -249,8 +267,9 @@ class _Tally:
         self.token_counts += np.bincount(ids, minlength=len(self.token_counts))
 
 
-def _count_pass(source: LabelledCsv, config: Config, spill: Path, val_texts: Any, chunk_rows: int,
-                progress: Progress) -> _Tally:
+def _count_pass(
+    source: LabelledCsv, config: Config, spill: Path, val_texts: Any, chunk_rows: int, progress: Progress
+) -> _Tally:
     """Pass one: tokenizes each chunk once, counts, and spills its token ids to ``spill``."""
     tally = _Tally()
     spill.mkdir(parents=True, exist_ok=True)
@@ -289,16 +308,21 @@ def _check_tally(tally: _Tally, source: LabelledCsv, config: Config) -> None:
     """Raises DataError when the rows cannot make a classifier, as the in-memory path does."""
     path = source.file.path
     if not tally.class_counts:
-        raise DataError(f"{path} has no row with both a text and a label (column '{source.text_column}', "
-                        f"'{source.label_column}'); check the column names")
+        raise DataError(
+            f"{path} has no row with both a text and a label (column '{source.text_column}', "
+            f"'{source.label_column}'); check the column names"
+        )
     if len(tally.class_counts) < 2:
         only = next(iter(tally.class_counts))
-        raise DataError(f"{path} has one class only ('{only}' in column '{source.label_column}'); "
-                        "a classifier needs at least two")
+        raise DataError(
+            f"{path} has one class only ('{only}' in column '{source.label_column}'); a classifier needs at least two"
+        )
     if not tally.val_rows or not tally.train_rows:
         side = "validation" if not tally.val_rows else "training"
-        raise DataError(f"{tally.train_rows + tally.val_rows} rows with --val-size {config.val_size} leave no "
-                        f"{side} row; add rows or change --val-size")
+        raise DataError(
+            f"{tally.train_rows + tally.val_rows} rows with --val-size {config.val_size} leave no "
+            f"{side} row; add rows or change --val-size"
+        )
 
 
 def vocabulary_from_counts(tally_ids: dict[str, int], counts: np.ndarray, config: Config) -> Vocabulary:
@@ -347,15 +371,20 @@ class _Written:
     val_tokens: int = 0
 
 
-def _encode_pass(run: RunDir, spill: Path, tally: _Tally, vocab: Vocabulary, labels: list[str], config: Config,
-                 progress: Progress) -> _Written:
+def _encode_pass(
+    run: RunDir, spill: Path, tally: _Tally, vocab: Vocabulary, labels: list[str], config: Config, progress: Progress
+) -> _Written:
     """Pass two: maps each spilled chunk to vocabulary ids, pads it, and writes its train and val shards."""
     lookup = np.full(len(tally.token_ids) + 1, OOV_ID, dtype=np.int32)  # spill id -> vocabulary id
     for i, token in enumerate(vocab.tokens[2:], start=2):
         lookup[tally.token_ids[token]] = i
     label_of = np.array([labels.index(lab) for lab in tally.label_ids], dtype=np.int32)
-    written = _Written({part: {"rows": 0, "length_counts": np.zeros(config.max_len + 1, np.int64), "shards": []}
-                        for part in SHARD_PARTS})
+    written = _Written(
+        {
+            part: {"rows": 0, "length_counts": np.zeros(config.max_len + 1, np.int64), "shards": []}
+            for part in SHARD_PARTS
+        }
+    )
     rows = 0
     for number in range(tally.chunks):
         path = spill / f"{number:05d}.npz"
@@ -368,8 +397,15 @@ def _encode_pass(run: RunDir, spill: Path, tally: _Tally, vocab: Vocabulary, lab
     return written
 
 
-def _write_chunk(run: RunDir, number: int, chunk: dict[str, np.ndarray], lookup: np.ndarray, label_of: np.ndarray,
-                 config: Config, written: _Written) -> None:
+def _write_chunk(
+    run: RunDir,
+    number: int,
+    chunk: dict[str, np.ndarray],
+    lookup: np.ndarray,
+    label_of: np.ndarray,
+    config: Config,
+    written: _Written,
+) -> None:
     ids, lengths, val = lookup[chunk["ids"]], chunk["lengths"], chunk["val"]
     x = pad_flat(ids, lengths, config.max_len, config.padding, config.truncating)
     y = label_of[chunk["labels"]]
@@ -411,8 +447,9 @@ class _ValTexts:
         self.tmp.unlink(missing_ok=True)
 
 
-def prepare_streaming(data_file: Path, run: RunDir, config: Config, chunk_rows: int | None = None,
-                      progress: Progress | None = None) -> tuple[Config, PrepareReport]:
+def prepare_streaming(
+    data_file: Path, run: RunDir, config: Config, chunk_rows: int | None = None, progress: Progress | None = None
+) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` into ``run`` chunk by chunk: shards on disk, memory bounded by the chunk size.
 
     Tokenization is :func:`lstmcli.text.tokenize` with the resolved config, as in memory. The split differs:
@@ -444,22 +481,43 @@ def prepare_streaming(data_file: Path, run: RunDir, config: Config, chunk_rows: 
     labels = sorted(tally.class_counts)
     auto = config.max_len == 0
     if auto:
-        config = config.replace(max_len=max(1, int(np.ceil(np.percentile(tally.lengths.lengths,
-                                                                         config.max_len_percentile)))))
+        config = config.replace(
+            max_len=max(1, int(np.ceil(np.percentile(tally.lengths.lengths, config.max_len_percentile))))
+        )
     written = _encode_pass(run, spill, tally, vocab, labels, config, progress)
     report = _report(data_file, source, tally, written, config, (tokenizer, reason), len(vocab), auto, chunk_rows)
-    write_json(run / SHARD_INDEX, {"format": 1, "max_len": config.max_len, "parts": {
-        part: {**entry, "length_counts": entry["length_counts"].tolist()} for part, entry in written.parts.items()}})
+    write_json(
+        run / SHARD_INDEX,
+        {
+            "format": 1,
+            "max_len": config.max_len,
+            "parts": {
+                part: {**entry, "length_counts": entry["length_counts"].tolist()}
+                for part, entry in written.parts.items()
+            },
+        },
+    )
     save_prepared(run, vocab, labels, config, report, data_file)
     return config, report
 
 
-def _report(data_file: Path, source: LabelledCsv, tally: _Tally, written: _Written, config: Config,
-            tokenizer: tuple[str, str], vocab_size: int, auto: bool, chunk_rows: int) -> PrepareReport:
+def _report(
+    data_file: Path,
+    source: LabelledCsv,
+    tally: _Tally,
+    written: _Written,
+    config: Config,
+    tokenizer: tuple[str, str],
+    vocab_size: int,
+    auto: bool,
+    chunk_rows: int,
+) -> PrepareReport:
     sample = tally.lengths.lengths
     chunks = f"{tally.chunks} chunk{'s' if tally.chunks != 1 else ''}"
-    notes = [f"read in {chunks} of up to {chunk_rows} rows into shards; validation rows chosen by a hash of each "
-             "text and --seed (stratified in expectation; identical texts share a side)"]
+    notes = [
+        f"read in {chunks} of up to {chunk_rows} rows into shards; validation rows chosen by a hash of each "
+        "text and --seed (stratified in expectation; identical texts share a side)"
+    ]
     if tally.train_rows > RESERVOIR_ROWS:
         notes.append(f"length percentiles and max_len=auto come from a sample of {RESERVOIR_ROWS} training texts")
     if tally.capped:
@@ -468,15 +526,26 @@ def _report(data_file: Path, source: LabelledCsv, tally: _Tally, written: _Writt
     if one_sided:
         notes.append(f"class {', '.join(repr(c) for c in one_sided[:5])} has rows on one side of the split only")
     return PrepareReport(
-        data_file=str(data_file), encoding=source.file.encoding, text_column=source.text_column,
-        label_column=source.label_column, rows_read=tally.rows_read,
+        data_file=str(data_file),
+        encoding=source.file.encoding,
+        text_column=source.text_column,
+        label_column=source.label_column,
+        rows_read=tally.rows_read,
         dropped={"empty text": tally.empty_text, "empty label": tally.empty_label},
-        class_counts=dict(sorted(tally.class_counts.items())), train_rows=tally.train_rows, val_rows=tally.val_rows,
-        tokenizer=tokenizer[0], tokenizer_reason=tokenizer[1],
+        class_counts=dict(sorted(tally.class_counts.items())),
+        train_rows=tally.train_rows,
+        val_rows=tally.val_rows,
+        tokenizer=tokenizer[0],
+        tokenizer_reason=tokenizer[1],
         length_percentiles={f"p{q}": float(np.percentile(sample, q)) for q in (50, 90, 95, 99, 100)},
-        max_len=config.max_len, max_len_auto=auto, truncated_rows=written.truncated, vocab_size=vocab_size,
-        val_oov_rate=written.val_oov / written.val_tokens if written.val_tokens else 0.0, notes=notes,
-        mode="streaming", split="hashed",
+        max_len=config.max_len,
+        max_len_auto=auto,
+        truncated_rows=written.truncated,
+        vocab_size=vocab_size,
+        val_oov_rate=written.val_oov / written.val_tokens if written.val_tokens else 0.0,
+        notes=notes,
+        mode="streaming",
+        split="hashed",
     )
 
 
@@ -487,19 +556,22 @@ def shard_dataset(run: RunDir, part: str, config: Config, shuffle: bool) -> tupl
     """A ``tf.data`` pipeline of ``(ids, labels)`` batches read from the shards, never all in memory.
 
     Shard files are memory-mapped and interleaved (their order reshuffled each epoch with ``shuffle``), rows
-    pass a bounded shuffle buffer, then the length bucketing of :func:`lstmcli.training.make_dataset`.
+    pass a bounded shuffle buffer, then the length bucketing of :func:`lstmcli.nn.fit.make_dataset`.
 
     Returns:
         The dataset and its number of batches per epoch.
     """
-    from lstmcli.backend import tf
-    from lstmcli.training import batch_by_length
+    from lstmcli.nn.backend import tf
+    from lstmcli.nn.fit import batch_by_length
 
     index = run.read_shard_index()
     width, entry = index["max_len"], index["parts"][part]
     shards = [(str(run / SHARDS_DIR / s["x"]), str(run / SHARDS_DIR / s["y"])) for s in entry["shards"]]
-    signature = (tf.TensorSpec((None, width), tf.int32), tf.TensorSpec((None,), tf.int32),
-                 tf.TensorSpec((None,), tf.int32))
+    signature = (
+        tf.TensorSpec((None, width), tf.int32),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((None,), tf.int32),
+    )
 
     def blocks(number: Any) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         x_path, y_path = shards[int(number)]
@@ -512,8 +584,11 @@ def shard_dataset(run: RunDir, part: str, config: Config, shuffle: bool) -> tupl
     order = tf.data.Dataset.range(len(shards))
     if shuffle:
         order = order.shuffle(len(shards), seed=config.seed, reshuffle_each_iteration=True)
-    ds = order.interleave(lambda n: tf.data.Dataset.from_generator(blocks, args=(n,), output_signature=signature),
-                          cycle_length=min(4, max(1, len(shards))), block_length=1).unbatch()
+    ds = order.interleave(
+        lambda n: tf.data.Dataset.from_generator(blocks, args=(n,), output_signature=signature),
+        cycle_length=min(4, max(1, len(shards))),
+        block_length=1,
+    ).unbatch()
     if shuffle:
         ds = ds.shuffle(max(1024, SHUFFLE_BYTES // (4 * width)), seed=config.seed, reshuffle_each_iteration=True)
     counts = np.asarray(entry["length_counts"], dtype=np.int64)
@@ -542,9 +617,15 @@ class RowsPerSecond:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                                 TextColumn("{task.fields[rows]}"), TimeElapsedColumn(),
-                                 console=Console(stderr=True), transient=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rows]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self.tasks: dict[str, Any] = {}
         self.started: dict[str, float] = {}
 

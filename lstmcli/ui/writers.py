@@ -11,13 +11,20 @@ from typing import TextIO
 
 import numpy as np
 
-from lstmcli.predict import Prediction
+from lstmcli.predictor import Prediction
 
 FORMATS = ("tsv", "csv", "jsonl")
 
 
-def write_predictions(predictions: Iterable[Prediction], labels: list[str], output_format: str, top_k: int,
-                      with_text: bool, per_file: bool, out: TextIO | None = None) -> int:
+def write_predictions(
+    predictions: Iterable[Prediction],
+    labels: list[str],
+    output_format: str,
+    top_k: int,
+    with_text: bool,
+    per_file: bool,
+    out: TextIO | None = None,
+) -> int:
     """Writes one line per prediction; returns how many were written.
 
     A reader that stops early (``| head -1``) ends the output quietly instead of raising BrokenPipeError.
@@ -57,13 +64,17 @@ def _ranked(probabilities: np.ndarray | None, labels: list[str], top_k: int) -> 
     return [(labels[i], float(probabilities[i])) for i in order]
 
 
-def _json_row(pred: Prediction, ranked: list[tuple[str, float]], labels: list[str], with_text: bool,
-              per_file: bool) -> dict[str, object]:
+def _json_row(
+    pred: Prediction, ranked: list[tuple[str, float]], labels: list[str], with_text: bool, per_file: bool
+) -> dict[str, object]:
     if pred.probabilities is None:
         row: dict[str, object] = {"label": None, "probability": None, "probabilities": None, "empty": True}
     else:
-        row = {"label": ranked[0][0], "probability": ranked[0][1],
-               "probabilities": {lab: float(p) for lab, p in zip(labels, pred.probabilities)}}
+        row = {
+            "label": ranked[0][0],
+            "probability": ranked[0][1],
+            "probabilities": {lab: float(p) for lab, p in zip(labels, pred.probabilities)},
+        }
         if len(ranked) > 1:
             row["top_k"] = [{"label": lab, "probability": p} for lab, p in ranked]
     if per_file:
@@ -74,8 +85,11 @@ def _json_row(pred: Prediction, ranked: list[tuple[str, float]], labels: list[st
 
 
 def _csv_header(top_k: int, with_text: bool, per_file: bool) -> list[str]:
-    header = ["label", "probability"] if top_k == 1 else [f"{name}_{i}" for i in range(1, top_k + 1)
-                                                           for name in ("label", "probability")]
+    header = (
+        ["label", "probability"]
+        if top_k == 1
+        else [f"{name}_{i}" for i in range(1, top_k + 1) for name in ("label", "probability")]
+    )
     if per_file:
         header.append("file")
     elif with_text:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstmcli.backend import keras
 from lstmcli.config import Config
-from lstmcli.inference import hash_step
+from lstmcli.nn.backend import keras
+from lstmcli.nn.inference import hash_step
 
 
 @keras.saving.register_keras_serializable(package="lstmcli")
@@ -39,12 +39,18 @@ class BigramBag(keras.layers.Layer):
     """Mean of hashed token n-gram embeddings over a text (n = 2..order): the fastText-style bag.
 
     Input: ids ``(batch, steps)``, 0 padding. N-gram ids are hashed from neighbouring token ids exactly as
-    :func:`lstmcli.inference.ngram_ids` does, so the NumPy path reproduces the branch.
+    :func:`lstmcli.nn.inference.ngram_ids` does, so the NumPy path reproduces the branch.
     """
 
     # hashing defaults to "linear": models saved before the setting existed were built with it.
-    def __init__(self, buckets: int, dim: int, order: int = 2, hashing: str = "linear",  # type: ignore[no-untyped-def]
-                 **kwargs):
+    def __init__(
+        self,
+        buckets: int,
+        dim: int,
+        order: int = 2,
+        hashing: str = "linear",  # type: ignore[no-untyped-def]
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.buckets, self.dim, self.order, self.hashing = buckets, dim, order, hashing
         self.embedding = keras.layers.Embedding(buckets + 1, dim, name="bigram_embedding")
@@ -72,8 +78,13 @@ class BigramBag(keras.layers.Layer):
         return (input_shape[0], self.dim)
 
     def get_config(self):  # type: ignore[no-untyped-def]
-        return {**super().get_config(), "buckets": self.buckets, "dim": self.dim, "order": self.order,
-                "hashing": self.hashing}
+        return {
+            **super().get_config(),
+            "buckets": self.buckets,
+            "dim": self.dim,
+            "order": self.order,
+            "hashing": self.hashing,
+        }
 
 
 @keras.saving.register_keras_serializable(package="lstmcli")
@@ -136,8 +147,9 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     if config.ngram_buckets and not config.staged_ngrams:
         # Bag of words and of word bigrams beside the LSTM: strong on topic-like tasks and small data.
         words = keras.layers.GlobalAveragePooling1D(name="pool_words")(embedded, mask=inputs != 0)
-        bigrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, config.ngram_hash,
-                            name="bigrams")(inputs)
+        bigrams = BigramBag(
+            config.ngram_buckets, config.ngram_dim, config.ngram_order, config.ngram_hash, name="bigrams"
+        )(inputs)
         x = keras.layers.Concatenate(name="features")([x, words, bigrams])
     if config.dropout:
         x = keras.layers.Dropout(config.dropout)(x)
@@ -148,11 +160,14 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     if config.staged_ngrams:
         logits = keras.layers.Dense(n_classes, kernel_initializer="zeros", name="output")(x)
         outputs = keras.layers.Activation("softmax", name="probabilities")(
-            keras.layers.Add(name="logits")([
-                BranchDropout(NGRAM_BRANCH_DROPOUT, config.seed, name="ngram_branch_dropout")(
-                    _ngram_logits(config, inputs, vocab_size, n_classes)),
-                logits,
-            ])
+            keras.layers.Add(name="logits")(
+                [
+                    BranchDropout(NGRAM_BRANCH_DROPOUT, config.seed, name="ngram_branch_dropout")(
+                        _ngram_logits(config, inputs, vocab_size, n_classes)
+                    ),
+                    logits,
+                ]
+            )
         )
     else:
         outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
@@ -165,8 +180,9 @@ def _ngram_logits(config: Config, inputs: keras.KerasTensor, vocab_size: int, n_
     """The staged n-gram classifier's logits: mean token embedding and mean n-gram embedding, then linear."""
     tokens = keras.layers.Embedding(vocab_size, config.embedding_dim, name="ngram_embedding")(inputs)
     words = keras.layers.GlobalAveragePooling1D(name="ngram_words")(tokens, mask=inputs != 0)
-    ngrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, config.ngram_hash,
-                       name="ngrams")(inputs)
+    ngrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, config.ngram_hash, name="ngrams")(
+        inputs
+    )
     bag = keras.layers.Concatenate(name="ngram_features")([words, ngrams])
     if config.dropout:
         bag = keras.layers.Dropout(config.dropout, name="ngram_dropout")(bag)

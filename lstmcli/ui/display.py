@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from lstmcli.prepare import PrepareReport
+from lstmcli.dataset.prepare import PrepareReport
 
 err = Console(stderr=True, highlight=False)
 

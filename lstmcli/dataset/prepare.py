@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.data import LabelledTexts, read_labelled
 from lstmcli.errors import DataError
+from lstmcli.io.tables import LabelledTexts, read_labelled
 from lstmcli.rundir import PREPARE_REPORT, Prepared, RunDir, write_json
-from lstmcli.text import OOV_ID, Vocabulary, choose_tokenizer, pad, tokenize
+from lstmcli.text.tokens import choose_tokenizer, tokenize
+from lstmcli.text.vocab import OOV_ID, Vocabulary, pad
 
 
 @dataclass
@@ -40,7 +41,7 @@ class PrepareReport:
     vocab_size: int
     val_oov_rate: float
     notes: list[str] = field(default_factory=list)
-    mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.stream)
+    mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.dataset.shards)
     split: str = "stratified"  # scikit-learn's exact stratified split; "hashed": by a hash of each text
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,14 +58,14 @@ def prepare(
     """Prepares ``data_file`` into ``run`` and returns the resolved config and a report.
 
     Args:
-        streaming: read the file in chunks into shards (:func:`lstmcli.stream.prepare_streaming`) instead of
+        streaming: read the file in chunks into shards (:func:`lstmcli.dataset.shards.prepare_streaming`) instead of
             all at once; None decides by the file's size.
         progress: told ``(phase, rows, fraction of the file)`` while streaming.
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
-    from lstmcli import stream
+    from lstmcli.dataset import shards as stream
 
     if streaming or (streaming is None and stream.wants_streaming(data_file)):
         return stream.prepare_streaming(data_file, run, config, progress=progress)
@@ -109,8 +110,9 @@ def prepare(
     return config, report
 
 
-def save_prepared(run: RunDir, vocab: Vocabulary, labels: list[str], config: Config, report: PrepareReport,
-                  data_file: Path) -> None:
+def save_prepared(
+    run: RunDir, vocab: Vocabulary, labels: list[str], config: Config, report: PrepareReport, data_file: Path
+) -> None:
     """Writes what every prepare leaves beside its data: vocabulary, labels, config, report and manifest."""
     run.write_vocab(vocab)
     run.write_labels(labels)

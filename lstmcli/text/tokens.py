@@ -1,4 +1,4 @@
-"""Cleaning, tokenizing, the vocabulary and fixed-length encoding: everything between raw text and ids.
+"""Cleaning and tokenizing: everything between raw text and tokens.
 
 Pure Python and NumPy, shared by training and the light prediction path, so a text is turned into ids the
 same way everywhere.
@@ -9,21 +9,16 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 import regex
 
 from lstmcli.config import Config
-from lstmcli.errors import ConfigError, DataError
-from lstmcli.stopwords import ENGLISH_STOP_WORDS
+from lstmcli.errors import ConfigError
+from lstmcli.text.stopwords import ENGLISH_STOP_WORDS
 
-PAD, OOV = "<pad>", "<unk>"
-PAD_ID, OOV_ID = 0, 1
 URL_TOKEN, NUMBER_TOKEN = "xxurl", "xxnum"
 
 # Scripts written without spaces between words: each of their characters is a token (jieba can find Chinese
@@ -36,7 +31,8 @@ _EMOJI = r"(?=[#*0-9]\ufe0f?\u20e3|\p{Extended_Pictographic}|\p{Regional_Indicat
 # keycap's digit belong to the emoji.
 _WORD_CHAR = rf"(?:[[\p{{L}}\p{{N}}\p{{M}}]--[{_UNSPACED}0-9\ufe0e\ufe0f\u20e3]]|[0-9](?!\ufe0f?\u20e3))"
 _TOKEN = regex.compile(
-    rf"{_EMOJI}|(?=[{_UNSPACED}])\X|{_WORD_CHAR}+(?:['’\u200c\u200d]{_WORD_CHAR}+)*|[\p{{P}}\p{{S}}]", regex.V1)
+    rf"{_EMOJI}|(?=[{_UNSPACED}])\X|{_WORD_CHAR}+(?:['’\u200c\u200d]{_WORD_CHAR}+)*|[\p{{P}}\p{{S}}]", regex.V1
+)
 # In ASCII text (most English) _TOKEN's classes reduce to these: the same tokens, about six times faster.
 # Every printable ASCII character that is not a letter or digit is punctuation (P) or a symbol (S).
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)*|[!-/:-@\[-`{-~]")
@@ -103,16 +99,25 @@ def choose_tokenizer(texts: Sequence[str]) -> tuple[str, str]:
         The tokenizer name and a one-line reason for the prepare report.
     """
     sample = texts[:: max(1, len(texts) // 2000)]
-    letters, han, kana, southeast = (sum(len(pattern.findall(t)) for t in sample)
-                                     for pattern in (_LETTER, _HAN, _KANA, _SOUTHEAST_ASIAN))
+    letters, han, kana, southeast = (
+        sum(len(pattern.findall(t)) for t in sample) for pattern in (_LETTER, _HAN, _KANA, _SOUTHEAST_ASIAN)
+    )
     unspaced = han + kana + southeast
     if not unspaced:
         return "word", "no Chinese, Japanese or other script written without spaces: words split at spaces, punctuation"
-    scripts = [name for name, n in (("Japanese", kana + han if kana * 10 >= han + kana else 0),
-                                    ("Chinese", han if kana * 10 < han + kana else 0),
-                                    ("Thai/Lao/Khmer/Myanmar", southeast)) if n]
-    reason = (f"{_percent(unspaced / max(letters, 1))} of letters are {' and '.join(scripts)}, written without "
-              "spaces: one token per such character, other words whole")
+    scripts = [
+        name
+        for name, n in (
+            ("Japanese", kana + han if kana * 10 >= han + kana else 0),
+            ("Chinese", han if kana * 10 < han + kana else 0),
+            ("Thai/Lao/Khmer/Myanmar", southeast),
+        )
+        if n
+    ]
+    reason = (
+        f"{_percent(unspaced / max(letters, 1))} of letters are {' and '.join(scripts)}, written without "
+        "spaces: one token per such character, other words whole"
+    )
     if scripts[0] == "Chinese" and han * 2 >= letters:
         reason += "; --tokenizer jieba finds Chinese words (pip install 'lstmcli[zh]')"
     return "word", reason
@@ -151,69 +156,3 @@ def _quiet_jieba() -> None:
     import jieba
 
     jieba.setLogLevel(60)  # loading its dictionary would otherwise log to stderr
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """Token ids: 0 is padding, 1 is out-of-vocabulary, then tokens from most to least frequent."""
-
-    tokens: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_ids", {tok: i for i, tok in enumerate(self.tokens)})
-
-    @classmethod
-    def build(cls, token_lists: Iterable[list[str]], max_size: int, min_count: int) -> Vocabulary:
-        """Counts tokens and keeps the ``max_size - 2`` most frequent seen at least ``min_count`` times."""
-        counts = Counter(tok for tokens in token_lists for tok in tokens)
-        ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
-        return cls((PAD, OOV, *(tok for tok, _ in ranked[: max_size - 2])))
-
-    @classmethod
-    def from_text(cls, text: str) -> Vocabulary:
-        """Reads the one-token-per-line form written by :meth:`to_text`."""
-        tokens = tuple(text.split("\n")[:-1]) if text.endswith("\n") else tuple(text.split("\n"))
-        if len(tokens) < 2 or tokens[:2] != (PAD, OOV):
-            raise DataError(f"vocabulary must start with the lines '{PAD}' and '{OOV}'")
-        if len(set(tokens)) != len(tokens):
-            raise DataError("vocabulary has a token twice")
-        return cls(tokens)
-
-    def to_text(self) -> str:
-        return "".join(tok + "\n" for tok in self.tokens)
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def ids(self, tokens: Iterable[str]) -> list[int]:
-        lookup: dict[str, int] = self._ids  # type: ignore[attr-defined]
-        return [lookup.get(tok, OOV_ID) for tok in tokens]
-
-
-def pad(sequences: Sequence[Sequence[int]], max_len: int, padding: str, truncating: str) -> np.ndarray:
-    """Pads or truncates id sequences to one length, like Keras's ``pad_sequences``.
-
-    Returns:
-        int32 array of shape ``(len(sequences), max_len)``, padding id 0.
-    """
-    out = np.zeros((len(sequences), max_len), dtype=np.int32)
-    for row, seq in enumerate(sequences):
-        seq = seq[-max_len:] if truncating == "pre" else seq[:max_len]
-        if not seq:
-            continue
-        if padding == "pre":
-            out[row, max_len - len(seq) :] = seq
-        else:
-            out[row, : len(seq)] = seq
-    return out
-
-
-def encode(texts: Iterable[str], vocab: Vocabulary, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Turns texts into padded ids with the run's saved settings.
-
-    Returns:
-        ids of shape ``(n, config.max_len)`` and the number of tokens per text before truncation, ``(n,)``.
-    """
-    sequences = [vocab.ids(tokenize(t, config)) for t in texts]
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    return pad(sequences, config.max_len, config.padding, config.truncating), lengths

@@ -1,0 +1,1 @@
+"""Turning a labelled CSV into the prepared arrays of a run, in memory or in shards."""

@@ -1,0 +1,1 @@
+"""Reading files: CSV/TSV tables, text inputs and their encodings."""

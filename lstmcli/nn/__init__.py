@@ -1,0 +1,1 @@
+"""The network: its Keras model, training loop and NumPy forward pass."""

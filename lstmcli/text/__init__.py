@@ -1,0 +1,1 @@
+"""Text to tokens to ids: cleaning, tokenizing, the vocabulary and padding."""
