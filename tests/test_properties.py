@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from lstmcli.config import Config, make_config
 from lstmcli.io.tables import read_labelled
-from lstmcli.predictor import InputCounter, read_inputs
+from lstmcli.io.inputs import InputCounter, read_inputs
 from lstmcli.rundir import RunDir
 from lstmcli.text.tokens import _ASCII_TOKEN, _TOKEN, _URL, _may_hold_url, clean, tokenize
 from lstmcli.text.vocab import OOV_ID, PAD_ID, Vocabulary, encode, pad
