@@ -14,5 +14,5 @@ demo: install  ## Train on the bundled tickets, evaluate, and label new tickets 
 test: install  ## The test suite
 	$(PYTHON) -m pytest -q
 
-lint:  ## ruff and mypy
-	.venv/bin/ruff check lstmcli tests bench && .venv/bin/mypy
+lint:  ## ruff (lint and format) and mypy, as CI runs them
+	.venv/bin/ruff check lstmcli tests bench && .venv/bin/ruff format --check lstmcli tests bench && .venv/bin/mypy
