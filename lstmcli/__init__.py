@@ -1,7 +1,9 @@
 """lstmcli: train LSTM text classifiers on CSV files and label new text from files or pipes.
 
-The library behind the command line: ``prepare``, ``train``, ``evaluate`` and ``Predictor`` take paths
-and a :class:`Config` and return values; they never print or exit. TensorFlow is imported only by training.
+The library behind the command line: ``prepare``, ``train``, ``evaluate`` and ``predict``
+(:mod:`lstmcli.workflow`) take a run directory, a data file and settings named as the :class:`Config`
+fields, and return values; they never print or exit. ``Predictor`` loads a trained run once for many
+calls. TensorFlow is imported only by training.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
+    "prepare": "lstmcli.workflow",
+    "train": "lstmcli.workflow",
+    "evaluate": "lstmcli.workflow",
+    "predict": "lstmcli.workflow",
+    "Predictor": "lstmcli.predictor",
     "Config": "lstmcli.config",
     "make_config": "lstmcli.config",
     "RunDir": "lstmcli.rundir",
-    "prepare": "lstmcli.dataset.prepare",
-    "train": "lstmcli.nn.fit",
-    "evaluate": "lstmcli.scoring",
-    "Predictor": "lstmcli.predictor",
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lstmcli.errors import ConfigError
@@ -40,66 +40,95 @@ LEGACY: dict[str, Any] = {
 }
 
 
+def setting(default: Any, help: str = "", stage: str = "", short: str = "", shown: str = "") -> Any:
+    """A Config field with what its command-line option says about it, written once.
+
+    Args:
+        default: the value when neither the user nor a preset sets it.
+        help: the option's help, without the default (the CLI adds it, and each preset's own value).
+        stage: "prepare" for an option of prepare and train, "train" for one of train only, "" for no option.
+        short: a short flag such as "-e".
+        shown: how the help shows the default where the value itself would say little ("detected").
+    """
+    return field(default=default, metadata={"help": help, "stage": stage, "short": short, "shown": shown})
+
+
 @dataclass(frozen=True)
 class Config:
     """All preprocessing, model and training settings of one run."""
 
     preset: str = "default"
     # --- input ---
-    text_column: str = ""  # "" = pick the obvious column (text, sentence, review, ...)
-    label_column: str = ""  # "" = pick the obvious column (label, category, class, ...)
-    encoding: str = "auto"  # "auto" = BOM, then UTF-8, then charset detection
+    text_column: str = setting("", "Column with the text.", "prepare", shown="picked: text, sentence, review, ...")
+    label_column: str = setting("", "Column with the label.", "prepare", shown="picked: label, category, class, ...")
+    encoding: str = setting("auto", "Text encoding of the CSV.", "prepare", shown="detected")
     # --- cleaning ---
     unicode_form: str = "NFKC"  # full-width letters and digits become half-width
-    lowercase: bool = True  # str.casefold: works for every cased script
+    lowercase: bool = setting(True, "Case-fold text (str.casefold: works for every cased script).", "prepare")
     strip_html: bool = True  # tags and entities such as <br /> and &amp;
-    urls: str = "token"  # replace URLs and e-mail addresses by one token, keep them, or remove them
-    numbers: str = "keep"  # digits kept, replaced by one token, or removed
-    punctuation: str = "keep"  # "keep": each mark is a token of its own (! and ? carry meaning)
+    urls: str = setting("token", "URLs and e-mail addresses: keep, token (one token for all) or remove.", "prepare")
+    numbers: str = setting("keep", "Digits: keep, token (one token for all) or remove.", "prepare")
+    punctuation: str = setting("keep", "keep (each mark is a token: ! and ? carry meaning) or remove.", "prepare")
     letters_only: bool = False  # the tutorial's re.sub('[^a-zA-Z]', ' ', text)
-    stopwords: bool = False  # drop scikit-learn's English stop words
+    stopwords: bool = setting(False, "Drop scikit-learn's English stop words.", "prepare")
     # --- tokens and vocabulary ---
-    tokenizer: str = "auto"  # word | char | jieba; auto looks at the training texts' scripts
-    vocab_size: int = 30000  # at most this many ids, padding and out-of-vocabulary included
-    min_count: int = 1  # rarer tokens map to the out-of-vocabulary id
-    max_len: int = 0  # tokens per text; 0 = auto, a high percentile of training lengths
+    tokenizer: str = setting("auto", "auto (looks at the training texts' scripts), word, char or jieba.", "prepare")
+    vocab_size: int = setting(30000, "Most ids in the vocabulary, padding and unknown included.", "prepare")
+    min_count: int = setting(1, "Rarer tokens become the unknown id.", "prepare")
+    max_len: int = setting(
+        0, "Tokens per text: an integer, or auto (a high percentile of training lengths).", "prepare", shown="auto"
+    )
     max_len_percentile: float = 99.0  # the percentile used by max_len=0
-    padding: str = "pre"  # side that receives padding ids (the tutorial pads at the front)
-    truncating: str = "pre"  # side cut from texts longer than max_len
+    padding: str = setting("pre", "pre or post: the side that gets padding.", "prepare")
+    truncating: str = setting("pre", "pre or post: the side cut from texts longer than --max-len.", "prepare")
     # --- split ---
-    val_size: float = 0.1  # held-out fraction, stratified (the tutorial's test_size=0.1)
-    seed: int = 42  # split, weight initialisation and shuffling
+    val_size: float = setting(0.1, "Validation fraction, stratified (the tutorial's test_size).", "prepare")
+    seed: int = setting(42, "Seed for the split, weights and shuffling.", "prepare")
     # --- model ---
-    embedding_dim: int = 128
-    units: tuple[int, ...] = (64,)  # recurrent units per layer
-    cell: str = "lstm"
-    bidirectional: bool = True
-    activation: str = "tanh"  # of the recurrent cell's output
-    mask: bool = True  # padding is skipped by the recurrent layers and pooling
-    pooling: str = "maxmean"  # how the last layer's outputs over time become one vector
-    spatial_dropout: float = 0.2  # drops whole embedding channels
-    ngram_buckets: int = 200000  # hashed n-gram bag beside the LSTM (as fastText); 0 = none
+    embedding_dim: int = setting(128, "Embedding size.", "train")
+    units: tuple[int, ...] = setting((64,), "Recurrent units per layer, e.g. 128,128.", "train")
+    cell: str = setting("lstm", "lstm or gru.", "train")
+    bidirectional: bool = setting(True, "Read texts both ways.", "train")
+    activation: str = setting(
+        "tanh", "Activation of the recurrent cell's output: tanh, relu, sigmoid or linear.", "train"
+    )
+    mask: bool = setting(True, "Skip padding in the recurrent layers and the pooling.", "train")
+    pooling: str = setting(
+        "maxmean", "How the outputs over time become one vector: last, max, mean or maxmean.", "train"
+    )
+    spatial_dropout: float = setting(0.2, "Dropout of whole embedding channels.", "train")
+    ngram_buckets: int = setting(
+        200000, "Hash buckets of the n-gram bag beside the LSTM (as fastText), 0 for none.", "train"
+    )
     ngram_dim: int = 32  # size of the n-gram embeddings
-    ngram_order: int = 3  # the bag holds token n-grams for n = 2..ngram_order (and the tokens themselves)
+    ngram_order: int = setting(3, "Longest n-gram in the bag: 2 (bigrams) or 3 (bigrams and trigrams).", "train")
     ngram_hash: str = "mixed"  # how n-grams map to buckets ("linear": runs from before; it collides far more)
-    # "staged": the bag is a linear classifier of its own, trained first; the LSTM is then trained to add
-    # what the bag misses (its logits start at zero). "joint": bag and LSTM features meet in one hidden layer.
-    ngram_mode: str = "staged"
-    ngram_epochs: int = 10  # at most this many epochs for the bag's stage (stops early like the LSTM's)
-    dense_units: int = 64  # hidden dense layer before the output; 0 = none
+    ngram_mode: str = setting(
+        "staged",
+        "staged: the bag is a linear classifier of its own, trained first, and the LSTM then learns what it "
+        "misses; joint: one hidden layer over both.",
+        "train",
+    )
+    ngram_epochs: int = setting(10, "Most epochs of the staged bag's own training (it stops early too).", "train")
+    dense_units: int = setting(64, "Hidden dense layer before the output, 0 for none.", "train")
     dense_activation: str = "relu"
-    dropout: float = 0.3
-    learning_rate: float = 0.002
+    dropout: float = setting(0.3, "Dropout after each layer.", "train")
+    learning_rate: float = setting(0.002, "Adam's learning rate.", "train")
     # --- training ---
-    epochs: int = 15
-    batch_size: int = 64
-    early_stopping: bool = True  # stop when val_loss stops improving, keep the best weights
-    patience: int = 3
-    monitor: str = "val_loss"  # what picks the best epoch and stops early: val_loss or val_accuracy
-    bucketing: bool = True  # batches padded to their own length, not to max_len
-    # Batches drawn from texts of similar length (least padding). Off: random batches, each still cut to its
-    # own longest text; slower, but a batch's length then says nothing of its labels (see the tutorial preset).
-    group_lengths: bool = True
+    epochs: int = setting(15, "Most epochs.", "train", short="-e")
+    batch_size: int = setting(64, "Texts per batch.", "train", short="-b")
+    early_stopping: bool = setting(
+        True, "Stop when the monitored score stops improving; keep the best weights.", "train"
+    )
+    patience: int = setting(3, "Epochs without a better monitored score before stopping.", "train")
+    monitor: str = setting("val_loss", "val_loss or val_accuracy: picks the best epoch and stops early.", "train")
+    bucketing: bool = setting(True, "Pad each batch to its own length, not to --max-len.", "train")
+    group_lengths: bool = setting(
+        True,
+        "With --bucketing, batch texts of similar length together (least padding, fastest); off: random "
+        "batches, each cut to its own longest text, so a batch's length says nothing of its labels.",
+        "train",
+    )
 
     def __post_init__(self) -> None:
         validate(self)

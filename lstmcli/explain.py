@@ -6,23 +6,17 @@ class's probability drops without it (negative: the token spoke against that cla
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.style import Style
-from rich.text import Text
 
 from lstmcli.nn.inference import predict_proba
 from lstmcli.predictor import SUB_BATCH, Predictor
-from lstmcli.text.tokens import tokenize
-from lstmcli.text.vocab import OOV_ID, PAD_ID, pad
+from lstmcli.text.batching import cut, extents, length_batches
+from lstmcli.text.vocab import OOV_ID, PAD_ID
 
 CHUNK = 64  # texts whose occluded copies run through the network together
 
@@ -61,13 +55,13 @@ def explain_texts(predictor: Predictor, texts: Iterable[str]) -> Iterator[Explan
 
 
 def _explain_chunk(predictor: Predictor, texts: list[str]) -> list[Explanation]:
-    config = predictor.config
-    token_lists = [tokenize(text, config) for text in texts]
-    kept_lists = [_kept(len(tokens), config.max_len, config.truncating) for tokens in token_lists]
+    encoder = predictor.encoder
+    token_lists = [encoder.tokens(text) for text in texts]
+    kept_lists = [list(encoder.truncate(range(len(tokens)))) for tokens in token_lists]
     rows: list[list[int]] = []
     for tokens, kept in zip(token_lists, kept_lists, strict=True):
-        rows.extend(occluded_rows(predictor.vocab.ids([tokens[i] for i in kept]), config.mask))
-    probs = occluded_proba(predictor, pad(rows, config.max_len, config.padding, config.truncating))
+        rows.extend(occluded_rows(predictor.vocab.ids([tokens[i] for i in kept]), predictor.config.mask))
+    probs = occluded_proba(predictor, encoder.pad(rows))
     out, start = [], 0
     for text, tokens, kept in zip(texts, token_lists, kept_lists, strict=True):
         block = probs[start : start + len(kept) + 1]
@@ -100,25 +94,10 @@ def occluded_proba(predictor: Predictor, ids: np.ndarray) -> np.ndarray:
     config = predictor.config
     if not config.mask:
         return predictor.proba_ids(ids)
-    filled = ids != PAD_ID
-    if config.padding == "pre":
-        extents = np.where(filled.any(axis=1), ids.shape[1] - filled.argmax(axis=1), 0)
-    else:
-        extents = np.where(filled.any(axis=1), ids.shape[1] - filled[:, ::-1].argmax(axis=1), 0)
-    order = np.argsort(extents, kind="stable")
     out = np.zeros((len(ids), len(predictor.labels)), dtype=np.float32)
-    for start in range(0, len(ids), SUB_BATCH):
-        rows = order[start : start + SUB_BATCH]
-        widest = max(int(extents[rows].max()), 1)
-        batch = ids[rows, -widest:] if config.padding == "pre" else ids[rows, :widest]
-        out[rows] = predict_proba(predictor.weights, config, batch)
+    for rows, width in length_batches(extents(ids, config.padding), SUB_BATCH):
+        out[rows] = predict_proba(predictor.weights, config, cut(ids[rows], width, config.padding))
     return out
-
-
-def _kept(n_tokens: int, max_len: int, truncating: str) -> list[int]:
-    """Indices of the tokens that survive truncation to ``max_len``."""
-    indices = list(range(n_tokens))
-    return indices[-max_len:] if truncating == "pre" else indices[:max_len]
 
 
 def _explanation(text: str, tokens: list[str], kept: list[int], probs: np.ndarray, labels: list[str]) -> Explanation:
@@ -131,61 +110,3 @@ def _explanation(text: str, tokens: list[str], kept: list[int], probs: np.ndarra
     for row, index in enumerate(kept, start=1):
         scores[index] = base - float(probs[row, predicted])
     return Explanation(text, labels[predicted], base, tokens, scores)
-
-
-def render_explanation(explanation: Explanation, top: int = 3) -> Text:
-    """The text's tokens on red (against the label) or green (for it) backgrounds, strongest darkest.
-
-    A last line names the ``top`` most decisive tokens with their scores, for pipes without colour.
-    """
-    if explanation.label is None:
-        return Text("(empty text)", style="dim")
-    out = Text()
-    out.append(explanation.label, style="bold")
-    out.append(f" {explanation.probability:.1%}\n")
-    known = [abs(s) for s in explanation.scores if s is not None]
-    # Scaled to the strongest token, but never below 0.1: a text whose tokens barely matter stays pale.
-    scale = max(max(known, default=0.0), 0.1)
-    for i, (token, score) in enumerate(zip(explanation.tokens, explanation.scores, strict=True)):
-        if i:
-            out.append(" ")
-        out.append(token, style=_style(score, scale))
-    scored = [(s, t) for t, s in zip(explanation.tokens, explanation.scores, strict=True) if s is not None]
-    ranked = sorted(scored, key=lambda item: -abs(item[0]))[:top]
-    out.append("\n  most decisive: " + ", ".join(f"{token} {score:+.3f}" for score, token in ranked), style="dim")
-    return out
-
-
-def _style(score: float | None, scale: float) -> Style:
-    if score is None:
-        return Style(dim=True, strike=True)
-    strength = min(abs(score) / scale, 1.0)
-    if strength < 0.05:
-        return Style()
-    level = int(60 + 140 * strength)  # 60 (faint) .. 200 (strong)
-    colour = f"rgb(0,{level},0)" if score > 0 else f"rgb({level},0,0)"
-    return Style(bgcolor=colour, color="white", bold=strength > 0.5)
-
-
-def write_explanations(explanations: Iterable[Explanation], as_json: bool, out: TextIO | None = None) -> int:
-    """Writes each explanation as it comes: a JSON line, or coloured tokens for a person.
-
-    Rich drops the colours when ``out`` is not a terminal. A reader that stops early ends the output quietly.
-
-    Returns:
-        How many explanations were written.
-    """
-    out = out or sys.stdout
-    console = None if as_json else Console(file=out, highlight=False, soft_wrap=False)
-    written = 0
-    try:
-        for explanation in explanations:
-            if console is None:
-                out.write(json.dumps(explanation.to_dict(), ensure_ascii=False) + "\n")
-            else:
-                console.print(render_explanation(explanation))
-            written += 1
-        out.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return written

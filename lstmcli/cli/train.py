@@ -1,0 +1,87 @@
+"""``lstmcli train``: fit the classifier on a CSV (prepared first) or on the run directory's prepared data."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from lstmcli.cli.app import command, quiet_tensorflow, rows_progress
+from lstmcli.cli.options import OverwriteOpt, PresetOpt, RunDirOpt, StreamingOpt, VerboseOpt, with_settings
+
+DataArg = Annotated[
+    Optional[Path],
+    typer.Argument(help="Labelled CSV: prepare it first. Without it, train on the prepared run.", show_default=False),
+]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted training from its last epoch.")]
+StrategyOpt = Annotated[
+    str,
+    typer.Option(
+        "--strategy",
+        help="auto, one, mirrored (every local GPU) or multi-worker (machines in TF_CONFIG); "
+        "--batch-size is per replica.",
+    ),
+]
+
+
+@command
+@with_settings("prepare", "train")
+def train(
+    data: DataArg = None,
+    run_dir: RunDirOpt = None,
+    preset: PresetOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    verbose: VerboseOpt = False,
+    strategy: StrategyOpt = "auto",
+    streaming: StreamingOpt = None,
+    *,
+    settings: dict[str, Any],
+) -> None:
+    """Build and fit the LSTM classifier, saving the best model to the run directory.
+
+    With a CSV it runs prepare first (same options); Ctrl-C stops after saving the best model so far.
+
+    Example: lstmcli train examples/tickets.csv --epochs 10
+    """
+    from lstmcli import workflow
+    from lstmcli.nn.distribute import writes_run_dir
+    from lstmcli.ui.display import RichProgress, show_train
+
+    quiet_tensorflow(verbose)
+    progress = RichProgress()
+    try:
+        result = workflow.train(
+            data,
+            run_dir,
+            preset=preset,
+            resume=resume,
+            overwrite=overwrite,
+            streaming=streaming,
+            strategy=strategy,
+            progress=progress,
+            hooks=TerminalHooks(),
+            **settings,
+        )
+    finally:
+        progress.stop()
+    show_train(result, str(workflow.run_dir_of(run_dir)), chief=writes_run_dir(strategy))
+
+
+class TerminalHooks:
+    """Prepare's report and progress, and a status line while TensorFlow loads, on stderr."""
+
+    def preparing(self) -> AbstractContextManager[Any]:
+        return rows_progress()
+
+    def prepared(self, report: Any) -> None:
+        from lstmcli.ui.display import show_prepare
+
+        show_prepare(report)
+
+    def loading(self) -> AbstractContextManager[Any]:
+        from lstmcli.ui.display import err
+
+        return err.status("Loading TensorFlow...")

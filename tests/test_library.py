@@ -1,0 +1,69 @@
+"""The library alone, as a notebook uses it: no CliRunner, no command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_rows, write_csv
+
+from lstmcli.errors import ConfigError, RunDirError
+
+TINY = {"epochs": 1, "ngram_epochs": 1, "embedding_dim": 8, "units": (8,), "dense_units": 8, "batch_size": 16}
+
+
+def test_public_names_are_the_functions_not_submodules() -> None:
+    import lstmcli
+    from lstmcli import Predictor, evaluate, predict, prepare, train
+
+    for func in (prepare, train, evaluate, predict):
+        assert callable(func) and func.__module__ == "lstmcli.workflow", func
+    assert isinstance(Predictor, type)
+    assert lstmcli.__all__ and all(hasattr(lstmcli, name) for name in lstmcli.__all__)
+
+
+def test_prepare_train_evaluate_predict_in_a_notebook(tmp_path: Path) -> None:
+    from lstmcli import Predictor, RunDir, evaluate, predict, prepare, train
+
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    config, report = prepare(data, tmp_path / "run", max_len=12)
+    assert config.max_len == 12 and report.train_rows + report.val_rows == 120
+    result = train(run_dir=tmp_path / "run", **TINY)
+    assert result.epochs_run == 2 and (tmp_path / "run" / "weights.npz").is_file()
+    metrics = evaluate(tmp_path / "run")
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["n"] == report.val_rows
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
+    texts = ["the goal of the match", "", "rain and storm"]
+    predictions = list(predict(tmp_path / "run", texts))
+    assert [p.text for p in predictions] == texts and predictions[1].label is None
+    predictor = Predictor(RunDir(tmp_path / "run"))
+    assert predictions[0].label in predictor.labels
+
+
+def test_library_keeps_the_rules_the_cli_keeps(tmp_path: Path) -> None:
+    from lstmcli import train
+
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    with pytest.raises(ConfigError, match="--resume continues the run"):
+        train(data, tmp_path / "run", resume=True)
+    with pytest.raises(RunDirError, match="does not exist"):
+        train(run_dir=tmp_path / "nowhere")
+    train(data, tmp_path / "run", **TINY)
+    with pytest.raises(ConfigError, match="--max-len change preprocessing"):
+        train(run_dir=tmp_path / "run", max_len=5)
+    with pytest.raises(ConfigError, match="already holds a trained model"):
+        train(run_dir=tmp_path / "run", **TINY)
+
+
+def test_training_a_prepared_run_with_a_preset_records_that_preset(tmp_path: Path) -> None:
+    """Before: after prepare, train --preset tutorial built the tutorial model but saved preset "default"."""
+    from lstmcli import RunDir, prepare, train
+
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    prepare(data, tmp_path / "run")
+    train(run_dir=tmp_path / "run", preset="tutorial", epochs=1, units=(4, 4), embedding_dim=4)
+    config = RunDir(tmp_path / "run").read_config()
+    assert config.preset == "tutorial"
+    assert config.activation == "relu" and not config.bidirectional and config.ngram_buckets == 0
+    assert config.units == (4, 4)  # the user's settings still win over the preset's
