@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from lstmcli.errors import DataError
-from lstmcli.io.tables import LABEL_COLUMNS, TEXT_COLUMNS, pick_column
+from lstmcli.io.tables import open_labelled
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
 
@@ -67,7 +64,11 @@ def evaluate(
 
 
 class ScoreTally:
-    """The confusion matrix and the summed loss of predictions added chunk by chunk; :func:`score`'s metrics."""
+    """The confusion matrix and the summed loss of predictions added chunk by chunk, and the metrics from them.
+
+    The one metrics implementation: :func:`score` is a tally of one chunk, and a test holds it to
+    scikit-learn's accuracy, macro-F1, per-class precision, recall and F1, and confusion matrix.
+    """
 
     def __init__(self, n_classes: int) -> None:
         self.matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -114,68 +115,18 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def score(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    """Metrics of probabilities ``(n, n_classes)`` against label indices ``(n,)``."""
-    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-
-    predicted = probs.argmax(axis=1)
-    classes = list(range(len(labels)))
-    picked = np.clip(probs[np.arange(len(y)), y], EPSILON, 1.0 - EPSILON)
-    precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=classes, zero_division=0)
-    return {
-        "n": int(len(y)),
-        "accuracy": float((predicted == y).mean()),
-        "loss": float(-np.log(picked).mean()),
-        "macro_f1": float(f1_score(y, predicted, labels=classes, average="macro", zero_division=0)),
-        "labels": labels,
-        "per_class": {
-            label: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
-            for i, label in enumerate(labels)
-        },
-        "confusion_matrix": confusion_matrix(y, predicted, labels=classes).tolist(),
-    }
+    """Metrics of probabilities ``(n, n_classes)`` against label indices ``(n,)``: a :class:`ScoreTally` of one chunk."""
+    tally = ScoreTally(len(labels))
+    tally.add(probs, y)
+    return tally.metrics(labels)
 
 
 def _eval_chunks(
     path: Path, predictor: Predictor, encoding: str, chunk_rows: int
 ) -> Iterator[tuple[list[str], list[str]]]:
     """Yields the texts and labels of ``path``, ``chunk_rows`` rows at a time, rows with an empty one left out."""
-    from lstmcli.dataset.shards import open_csv
-
-    file = open_csv(path, encoding if encoding != "auto" else predictor.config.encoding)
-    text_col, label_col = _eval_columns(file.head(1), predictor, path)
-    for frame, _ in file.frames(chunk_rows):
-        texts = frame[text_col].str.strip()
-        labels = frame[label_col].str.strip()
-        keep = (texts != "") & (labels != "")
-        yield texts[keep].tolist(), labels[keep].tolist()
-
-
-def _eval_columns(frame: pd.DataFrame, predictor: Predictor, path: Path) -> tuple[str, str]:
     config = predictor.config
-    columns = [str(c) for c in frame.columns]
-    try:
-        text_col = (
-            config.text_column if config.text_column in columns else pick_column(frame, "", TEXT_COLUMNS, "text", path)
-        )
-    except DataError:  # evaluate has no --text-column: the file must name the column as training did
-        raise DataError(
-            f"{path} has no text column ('{config.text_column}' or another obvious name); columns are: "
-            f"{', '.join(columns)}. Rename its text column to '{config.text_column}'"
-        ) from None
-    if config.label_column in columns:
-        label_col = config.label_column
-    else:
-        try:
-            label_col = pick_column(frame, "", LABEL_COLUMNS, "label", path)
-        except DataError:
-            raise DataError(
-                f"{path} has no label column ('{config.label_column}' or another obvious name); "
-                f"columns are: {', '.join(columns)}. Evaluation needs labels; use 'lstmcli predict' "
-                "for unlabelled text"
-            ) from None
-    return text_col, label_col
+    encoding = encoding if encoding != "auto" else config.encoding
+    source = open_labelled(path, config.text_column, config.label_column, encoding, head_rows=1, trained=True)
+    for chunk in source.chunks(chunk_rows):
+        yield chunk.texts, chunk.labels
