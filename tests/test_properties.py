@@ -13,11 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmcli.config import Config, make_config
-from lstmcli.io.tables import read_labelled
 from lstmcli.io.inputs import InputCounter, read_inputs
+from lstmcli.io.tables import read_labelled
 from lstmcli.rundir import RunDir
+from lstmcli.text.batching import length_batches
+from lstmcli.text.encoder import Encoder, pad
 from lstmcli.text.tokens import _ASCII_TOKEN, _TOKEN, _URL, _may_hold_url, clean, tokenize
-from lstmcli.text.vocab import OOV_ID, PAD_ID, Vocabulary, encode, pad
+from lstmcli.text.vocab import OOV_ID, PAD_ID, Vocabulary
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -110,15 +112,21 @@ def test_ascii_tokens_match_the_unicode_pattern(text: str) -> None:
     size=st.integers(min_value=3, max_value=40),
 )
 def test_encode_any_text_gives_ids_in_range(name: str, train: list[str], texts: list[str], size: int) -> None:
+    """The Encoder that prepare, predict and explain run: ids in range, every row holding at least one token,
+    the kept end of each text, and the same ids from texts, token lists and id lists."""
     config = CONFIGS[name]
     vocab = Vocabulary.build((tokenize(t, config) for t in train), size, 1)
     assert 2 <= len(vocab) <= size
-    ids, lengths = encode(texts, vocab, config)
+    encoder = Encoder(config, vocab)
+    ids, lengths = encoder.encode(texts)
     assert ids.shape == (len(texts), config.max_len) and ids.dtype == np.int32
     assert ((ids >= 0) & (ids < len(vocab))).all()
-    assert (np.count_nonzero(ids, axis=1) == np.minimum(lengths, config.max_len)).all()
-    again, _ = encode(texts, vocab, config)
-    np.testing.assert_array_equal(ids, again)
+    assert (np.count_nonzero(ids, axis=1) == np.maximum(np.minimum(lengths, config.max_len), 1)).all()
+    for row, text in zip(ids, texts, strict=True):
+        assert row[row != PAD_ID].tolist() == (list(encoder.truncate(encoder.ids(text))) or [OOV_ID])
+    np.testing.assert_array_equal(ids, encoder.encode(texts)[0])
+    np.testing.assert_array_equal(ids, encoder.encode_tokens([encoder.tokens(t) for t in texts])[0])
+    np.testing.assert_array_equal(ids, encoder.pad([encoder.ids(t) for t in texts]))
     for text in train:  # every token seen in training (and kept) has its own id, never padding or unknown
         seen = vocab.ids(tokenize(text, config))
         assert PAD_ID not in seen
@@ -170,6 +178,19 @@ def test_pad_keeps_the_right_end(seqs: list[list[int]], max_len: int, padding: s
         assert values == kept
         if kept:
             assert (row[-len(kept) :] if padding == "pre" else row[: len(kept)]).tolist() == kept
+
+
+@settings(max_examples=100, deadline=None)
+@given(lengths=st.lists(st.integers(0, 30), max_size=60), size=st.integers(1, 9), same_length=st.booleans())
+def test_length_batches_hold_every_row_once(lengths: list[int], size: int, same_length: bool) -> None:
+    """Each row in one batch of at most ``size`` rows, cut wide enough for its longest; batches in length order."""
+    array = np.array(lengths, dtype=np.int64)
+    batches = length_batches(array, size, same_length)
+    rows = [int(i) for group, _ in batches for i in group]
+    assert sorted(rows) == list(range(len(lengths))) and [lengths[i] for i in rows] == sorted(lengths)
+    for group, width in batches:
+        assert 1 <= len(group) <= size and width == max(1, int(array[group].max()))
+        assert not same_length or len(set(array[group].tolist())) == 1
 
 
 # ---------------------------------------------------------------------------------------------------------------

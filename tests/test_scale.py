@@ -22,8 +22,9 @@ from lstmcli.cli import app
 from lstmcli.dataset import shards as stream
 from lstmcli.predictor import Predictor
 from lstmcli.scoring import score
+from lstmcli.text.encoder import pad
 from lstmcli.text.tokens import tokenize
-from lstmcli.text.vocab import OOV_ID, Vocabulary, pad
+from lstmcli.text.vocab import OOV_ID, Vocabulary
 
 MULTI_WORKER_TIMEOUT = 300  # seconds per process: two TensorFlow processes share a 2-core CI machine
 
@@ -112,12 +113,14 @@ def test_shards_feed_every_training_row_once_per_epoch(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stream, "CHUNK_ROWS", 9)
-    monkeypatch.setattr(stream, "BLOCK_ROWS", 4)
+    from lstmcli.nn import data
+
+    monkeypatch.setattr(data, "BLOCK_ROWS", 4)
     _prepare(runner, write_csv(tmp_path / "d.csv", _rows()), tmp_path / "run", "--streaming")
     run = rundir.RunDir(tmp_path / "run")
     prepared = run.read_prepared()
     config = run.read_config().replace(batch_size=5)
-    ds, steps = stream.shard_dataset(run, "train", config, shuffle=True)
+    ds, steps = data.shard_dataset(run, "train", config, shuffle=True)
     batches = list(ds.as_numpy_iterator())
     assert len(batches) == steps
     seen = sorted((int(label), tuple(row[row != 0])) for ids, labels in batches for row, label in zip(ids, labels))
@@ -131,7 +134,7 @@ def test_batches_hold_every_row_once_cut_as_configured(batching: str, padding: s
     """Grouped batches hold texts of similar length; random ones mix lengths; both are cut to their longest
     text; without bucketing every batch keeps the full padding. Each epoch feeds every row once."""
     from lstmcli.config import make_config
-    from lstmcli.nn.fit import make_dataset
+    from lstmcli.nn.data import make_dataset
 
     rng = np.random.default_rng(0)
     rows = [list(rng.integers(2, 50, size=n)) for n in rng.integers(1, 31, size=400)]

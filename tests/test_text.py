@@ -1,4 +1,4 @@
-"""Cleaning, tokenizing, the vocabulary and padding."""
+"""Cleaning, tokenizing, the vocabulary, the encoder and padding, and length batching."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from lstmcli.config import Config, make_config
+from lstmcli.text.batching import count_batches, cut, extents, length_batches
+from lstmcli.text.encoder import Encoder, pad
 from lstmcli.text.tokens import clean, tokenize
-from lstmcli.text.vocab import OOV_ID, PAD, Vocabulary, encode, pad
+from lstmcli.text.vocab import OOV_ID, PAD, Vocabulary
 
 WORD = Config(tokenizer="word")
 
@@ -74,8 +76,33 @@ def test_pad_sides(padding: str, truncating: str, expected: list[list[int]]) -> 
 
 def test_encode_reports_lengths_before_truncation() -> None:
     vocab = Vocabulary.build([["a", "b"]], 10, 1)
-    ids, lengths = encode(["a b a b a", "b"], vocab, WORD.replace(max_len=3))
+    ids, lengths = Encoder(WORD.replace(max_len=3), vocab).encode(["a b a b a", "b"])
     assert ids.shape == (2, 3) and lengths.tolist() == [5, 1]
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_encoder_gives_a_text_without_tokens_one_unknown_id(padding: str) -> None:
+    encoder = Encoder(
+        WORD.replace(max_len=3, padding=padding, truncating=padding), Vocabulary.build([["a", "b"]], 10, 1)
+    )
+    ids, lengths = encoder.encode(["a b", "", "zzz"])
+    first, blank = ([0, 2, 3], [0, 0, 1]) if padding == "pre" else ([2, 3, 0], [1, 0, 0])
+    assert ids.tolist() == [first, blank, blank] and lengths.tolist() == [2, 0, 1]
+    assert encoder.pad([[2, 3], [], [1]]).tolist() == ids.tolist()  # lists and texts pad alike
+    assert pad([[]], 3, padding, padding).tolist() == [[0, 0, 0]]  # the bare padder leaves an empty row empty
+
+
+def test_length_batches_sort_rows_and_cut_each_batch_to_its_longest() -> None:
+    lengths = np.array([3, 1, 2, 1, 0, 3])
+    batches = length_batches(lengths, 4)
+    assert [(rows.tolist(), width) for rows, width in batches] == [([4, 1, 3, 2], 2), ([0, 5], 3)]
+    same = length_batches(lengths, 4, same_length=True)
+    assert [(rows.tolist(), width) for rows, width in same] == [([4], 1), ([1, 3], 1), ([2], 2), ([0, 5], 3)]
+    ids = np.array([[0, 0, 5, 6], [7, 8, 0, 0]])
+    assert cut(ids, 2, "pre").tolist() == [[5, 6], [0, 0]] and cut(ids, 2, "post").tolist() == [[0, 0], [7, 8]]
+    inner = np.array([[0, 5, 0, 6], [0, 0, 0, 0], [7, 0, 8, 0]])  # padding between tokens, as occlusion leaves
+    assert extents(inner, "pre").tolist() == [3, 0, 4] and extents(inner, "post").tolist() == [4, 0, 3]
+    assert count_batches(np.array([1, 2, 3, 4, 5]), [3], 2) == 3 and count_batches(np.arange(5), [], 2) == 3
 
 
 def test_stop_words_are_scikit_learns() -> None:

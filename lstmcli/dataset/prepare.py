@@ -2,50 +2,30 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.dataset import shards
+from lstmcli.dataset.report import (
+    EncodedTally,
+    PrepareReport,
+    length_percentiles,
+    resolve_max_len,
+    resolve_tokenizer,
+    save_prepared,
+)
 from lstmcli.errors import DataError
 from lstmcli.io.tables import LabelledTexts, read_labelled
-from lstmcli.rundir import PREPARE_REPORT, Prepared, RunDir, write_json
-from lstmcli.text.tokens import choose_tokenizer, tokenize
-from lstmcli.text.vocab import OOV_ID, Vocabulary, pad
+from lstmcli.rundir import Prepared, RunDir
+from lstmcli.text.encoder import Encoder
+from lstmcli.text.tokens import tokenize
+from lstmcli.text.vocab import Vocabulary
 
-
-@dataclass
-class PrepareReport:
-    """What prepare read, dropped, chose and built; printed by the CLI and saved as ``prepare.json``."""
-
-    data_file: str
-    encoding: str
-    text_column: str
-    label_column: str
-    rows_read: int
-    dropped: dict[str, int]
-    class_counts: dict[str, int]
-    train_rows: int
-    val_rows: int
-    tokenizer: str
-    tokenizer_reason: str
-    length_percentiles: dict[str, float]
-    max_len: int
-    max_len_auto: bool
-    truncated_rows: int
-    vocab_size: int
-    val_oov_rate: float
-    notes: list[str] = field(default_factory=list)
-    mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.dataset.shards)
-    split: str = "stratified"  # scikit-learn's exact stratified split; "hashed": by a hash of each text
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+__all__ = ["PrepareReport", "prepare"]
 
 
 def prepare(
@@ -65,28 +45,50 @@ def prepare(
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
-    from lstmcli.dataset import shards as stream
+    if streaming or (streaming is None and shards.wants_streaming(data_file)):
+        return shards.prepare_streaming(data_file, run, config, progress=progress)
+    return prepare_in_memory(data_file, run, config)
 
-    if streaming or (streaming is None and stream.wants_streaming(data_file)):
-        return stream.prepare_streaming(data_file, run, config, progress=progress)
+
+def prepare_in_memory(data_file: Path, run: RunDir, config: Config) -> tuple[Config, PrepareReport]:
+    """Prepares ``data_file`` read whole, split by scikit-learn's stratified split, into the run's arrays.
+
+    Raises:
+        DataError: the file cannot be read, or its rows cannot make a classifier.
+    """
     data = read_labelled(data_file, config.text_column, config.label_column, config.encoding)
     _check_classes(data, config.val_size, data_file)
-    tokenizer, reason = _resolve_tokenizer(config, data.texts)
+    tokenizer, reason = resolve_tokenizer(config, data.texts)
     config = config.replace(text_column=data.text_column, label_column=data.label_column, tokenizer=tokenizer)
     labels = sorted(set(data.labels))
     y = _index(data.labels, labels)
     train_idx, val_idx = _split(y, config)
     tokens = [tokenize(t, config) for t in data.texts]
     vocab = Vocabulary.build((tokens[i] for i in train_idx), config.vocab_size, config.min_count)
-    lengths = np.array([len(t) for t in tokens])
-    train_lengths = lengths[train_idx]
-    auto = config.max_len == 0
-    if auto:
-        config = config.replace(max_len=max(1, int(np.ceil(np.percentile(train_lengths, config.max_len_percentile)))))
-    ids = [vocab.ids(t) or [OOV_ID] for t in tokens]
-    x = pad(ids, config.max_len, config.padding, config.truncating)
-    prepared = Prepared(x[train_idx], y[train_idx], x[val_idx], y[val_idx])
-    report = PrepareReport(
+    ids, lengths = Encoder(config, vocab).flat_ids(tokens)
+    config, auto = resolve_max_len(config, lengths[train_idx])
+    x = Encoder(config, vocab).pad_flat(ids, lengths)
+    val = np.zeros(len(y), dtype=bool)
+    val[val_idx] = True
+    measured = EncodedTally()
+    measured.add(ids, lengths, val, config.max_len)
+    report = _report(data_file, data, config, (tokenizer, reason), lengths[train_idx], measured, len(vocab), auto)
+    run.write_prepared(Prepared(x[train_idx], y[train_idx], x[val_idx], y[val_idx]), [data.texts[i] for i in val_idx])
+    save_prepared(run, vocab, labels, config, report, data_file)
+    return config, report
+
+
+def _report(
+    data_file: Path,
+    data: LabelledTexts,
+    config: Config,
+    tokenizer: tuple[str, str],
+    train_lengths: np.ndarray,
+    measured: EncodedTally,
+    vocab_size: int,
+    auto: bool,
+) -> PrepareReport:
+    return PrepareReport(
         data_file=str(data_file),
         encoding=data.encoding,
         text_column=data.text_column,
@@ -94,31 +96,17 @@ def prepare(
         rows_read=data.rows_read,
         dropped={"empty text": data.dropped_empty_text, "empty label": data.dropped_empty_label},
         class_counts=dict(sorted(Counter(data.labels).items())),
-        train_rows=len(train_idx),
-        val_rows=len(val_idx),
-        tokenizer=tokenizer,
-        tokenizer_reason=reason,
-        length_percentiles={f"p{q}": float(np.percentile(train_lengths, q)) for q in (50, 90, 95, 99, 100)},
+        train_rows=len(train_lengths),
+        val_rows=len(data.labels) - len(train_lengths),
+        tokenizer=tokenizer[0],
+        tokenizer_reason=tokenizer[1],
+        length_percentiles=length_percentiles(train_lengths),
         max_len=config.max_len,
         max_len_auto=auto,
-        truncated_rows=int((lengths > config.max_len).sum()),
-        vocab_size=len(vocab),
-        val_oov_rate=_oov_rate(ids, val_idx, lengths),
+        truncated_rows=measured.truncated,
+        vocab_size=vocab_size,
+        val_oov_rate=measured.val_oov_rate,
     )
-    run.write_prepared(prepared, [data.texts[i] for i in val_idx])
-    save_prepared(run, vocab, labels, config, report, data_file)
-    return config, report
-
-
-def save_prepared(
-    run: RunDir, vocab: Vocabulary, labels: list[str], config: Config, report: PrepareReport, data_file: Path
-) -> None:
-    """Writes what every prepare leaves beside its data: vocabulary, labels, config, report and manifest."""
-    run.write_vocab(vocab)
-    run.write_labels(labels)
-    run.write_config(config)
-    write_json(run / PREPARE_REPORT, report.to_dict())
-    run.write_manifest(data_file)
 
 
 def _index(values: list[str], labels: list[str]) -> np.ndarray:
@@ -153,21 +141,9 @@ def _check_classes(data: LabelledTexts, val_size: float, path: Path) -> None:
         )
 
 
-def _resolve_tokenizer(config: Config, texts: list[str]) -> tuple[str, str]:
-    if config.tokenizer != "auto":
-        return config.tokenizer, "chosen with --tokenizer"
-    return choose_tokenizer(texts)
-
-
 def _split(y: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     indices = np.arange(len(y))
     train_idx, val_idx = train_test_split(indices, test_size=config.val_size, random_state=config.seed, stratify=y)
     return np.asarray(train_idx), np.asarray(val_idx)
-
-
-def _oov_rate(ids: list[list[int]], val_idx: np.ndarray, lengths: np.ndarray) -> float:
-    total = int(lengths[val_idx].sum())
-    oov = sum(seq.count(OOV_ID) for i in val_idx for seq in [ids[i]] if lengths[i])
-    return oov / total if total else 0.0

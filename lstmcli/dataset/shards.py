@@ -11,46 +11,36 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import shutil
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.dataset.prepare import PrepareReport, _resolve_tokenizer, save_prepared
-from lstmcli.errors import DataError
-from lstmcli.io.tables import (
-    LABEL_COLUMNS,
-    TEXT_COLUMNS,
-    _checked_frame,
-    csv_errors,
-    pick_column,
-    sniff_csv,
+from lstmcli.dataset.report import (
+    EncodedTally,
+    PrepareReport,
+    length_percentiles,
+    resolve_max_len,
+    resolve_tokenizer,
+    save_prepared,
 )
-from lstmcli.rundir import DATA_DIR, SHARD_INDEX, SHARD_PARTS, SHARDS_DIR, VAL_TEXTS, RunDir, write_json
+from lstmcli.errors import DataError
+from lstmcli.io.tables import LabelledChunk, LabelledCsv, open_labelled
+from lstmcli.rundir import SHARD_PARTS, SPILL_DIR, RunDir  # noqa: F401 (SPILL_DIR: tests look it up here)
+from lstmcli.text.encoder import Encoder
 from lstmcli.text.tokens import tokenize
-from lstmcli.text.vocab import OOV, OOV_ID, PAD, Vocabulary
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from lstmcli.nn.backend import tf
+from lstmcli.text.vocab import OOV_ID, Vocabulary
 
 CHUNK_ROWS = 32_768  # rows read, tokenized and written at a time
 STREAMING_BYTES = 64 << 20  # CSV files larger than this are prepared by streaming unless told otherwise
 TOKENIZER_SAMPLE = 20_000  # rows at the head of the file that tokenizer=auto looks at
 RESERVOIR_ROWS = 100_000  # training lengths sampled for max_len=auto and the length percentiles
 MAX_TOKEN_TYPES = 2_000_000  # distinct tokens counted; tokens first seen after that become unknown
-PAD_ROWS = 8192  # rows padded at once in pass two: bounds its temporaries whatever max_len is
-SHUFFLE_BYTES = 64 << 20  # training's shuffle buffer over shard rows
-BLOCK_ROWS = 1024  # rows a shard reader hands to tf.data at a time
-SPILL_DIR = ".spill"  # under data/: pass one's token ids, removed by pass two
 
 Progress = Callable[[str, int, float], None]
 """Called as ``progress(phase, rows_done, fraction_of_file_read)`` while prepare streams."""
@@ -63,117 +53,6 @@ def _silent(phase: str, rows: int, fraction: float) -> None:
 def wants_streaming(path: Path) -> bool:
     """Whether a CSV is large enough to prepare by streaming (above :data:`STREAMING_BYTES`)."""
     return path.is_file() and path.stat().st_size > STREAMING_BYTES
-
-
-# --- reading a CSV in chunks ---
-
-
-@dataclass(frozen=True)
-class CsvFile:
-    """A CSV or TSV read in chunks, its encoding and delimiter resolved from its first bytes."""
-
-    path: Path
-    encoding: str
-    sep: str
-    size: int
-
-    def head(self, rows: int) -> pd.DataFrame:
-        """The first ``rows`` rows, checked like a whole file (duplicate columns, no rows)."""
-        return _checked_frame(next(self.frames(rows))[0], self.path)
-
-    def frames(self, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, float]]:
-        """Yields ``(frame, fraction of the file read)`` for each chunk of ``chunk_rows`` rows, cells as strings.
-
-        Raises:
-            DataError: the bytes do not decode or the CSV is malformed, in whichever chunk that shows.
-        """
-        import pandas as pd
-
-        with self.path.open("rb") as fh, csv_errors(self.path, self.encoding):
-            with pd.read_csv(
-                fh,
-                sep=self.sep,
-                dtype=str,
-                keep_default_na=False,
-                encoding=self.encoding,
-                engine="c",
-                skip_blank_lines=True,
-                chunksize=chunk_rows,
-            ) as reader:
-                for frame in reader:
-                    yield frame, min(1.0, fh.tell() / max(self.size, 1))
-
-
-def open_csv(path: Path, encoding: str = "auto") -> CsvFile:
-    """Resolves how to read ``path`` from its first megabyte, as :func:`lstmcli.io.tables.read_table` does.
-
-    Raises:
-        DataError: missing, empty or binary file, or an unknown encoding.
-    """
-    encoding, sep = sniff_csv(path, encoding)
-    return CsvFile(path, encoding, sep, path.stat().st_size)
-
-
-@dataclass
-class LabelledChunk:
-    """One chunk's usable rows, with what it read and dropped."""
-
-    texts: list[str]
-    labels: list[str]
-    rows_read: int
-    empty_text: int
-    empty_label: int
-    fraction: float
-
-
-@dataclass(frozen=True)
-class LabelledCsv:
-    """A labelled CSV read in chunks, its text and label columns chosen from its head."""
-
-    file: CsvFile
-    text_column: str
-    label_column: str
-    head_texts: list[str]
-
-    def chunks(self, chunk_rows: int) -> Iterator[LabelledChunk]:
-        """Yields each chunk's stripped texts and labels, rows with an empty one dropped and counted."""
-        for frame, fraction in self.file.frames(chunk_rows):
-            texts, labels = frame[self.text_column].str.strip(), frame[self.label_column].str.strip()
-            empty_text, empty_label = texts == "", labels == ""
-            keep = ~(empty_text | empty_label)
-            yield LabelledChunk(
-                texts[keep].tolist(),
-                labels[keep].tolist(),
-                len(frame),
-                int(empty_text.sum()),
-                int((empty_label & ~empty_text).sum()),
-                fraction,
-            )
-
-
-def open_labelled(path: Path, text_column: str = "", label_column: str = "", encoding: str = "auto") -> LabelledCsv:
-    """Opens a labelled CSV for chunked reading, choosing columns as :func:`lstmcli.io.tables.read_labelled` does.
-
-    Raises:
-        DataError: unreadable file, unknown columns, or no rows.
-    """
-    file = open_csv(path, encoding)
-    head = file.head(TOKENIZER_SAMPLE)
-    if len(head.columns) == 1:
-        raise DataError(
-            f"{path} has a single column ('{head.columns[0]}'); expected a text and a label column "
-            "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)"
-        )
-    text_col = pick_column(head, text_column, TEXT_COLUMNS, "text", path)
-    label_col = pick_column(head, label_column, LABEL_COLUMNS, "label", path)
-    if text_col == label_col:
-        raise DataError(f"text and label columns are both '{text_col}' in {path}; pass different columns")
-    texts = head[text_col].str.strip()
-    return LabelledCsv(file, text_col, label_col, texts[texts != ""].tolist())
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 # --- the split and the length sample, decided by a hash of each text ---
@@ -325,40 +204,13 @@ def _check_tally(tally: _Tally, source: LabelledCsv, config: Config) -> None:
         )
 
 
-def vocabulary_from_counts(tally_ids: dict[str, int], counts: np.ndarray, config: Config) -> Vocabulary:
-    """The vocabulary :meth:`Vocabulary.build` makes from the same counts: most frequent first, ties by token."""
-    kept = [(tok, int(counts[i])) for tok, i in tally_ids.items() if counts[i] >= config.min_count]
-    ranked = sorted(kept, key=lambda kv: (-kv[1], kv[0]))
-    return Vocabulary((PAD, OOV, *(tok for tok, _ in ranked[: config.vocab_size - 2])))
+def _vocabulary(tally: _Tally, config: Config) -> Vocabulary:
+    """The vocabulary :meth:`Vocabulary.build` makes from the same training rows."""
+    counts = ((tok, int(tally.token_counts[i])) for tok, i in tally.token_ids.items())
+    return Vocabulary.from_counts(counts, config.vocab_size, config.min_count)
 
 
 # --- pass two: encode and write shards ---
-
-
-def pad_flat(ids: np.ndarray, lengths: np.ndarray, max_len: int, padding: str, truncating: str) -> np.ndarray:
-    """Pads rows given as ids concatenated row after row, exactly as :func:`lstmcli.text.pad` pads lists.
-
-    Args:
-        ids: every row's ids, one after the other, ``(sum(lengths),)``.
-        lengths: ids per row ``(n,)``; a row without any gets one unknown id, as prepare gives empty texts.
-
-    Returns:
-        int32 ``(n, max_len)``.
-    """
-    out = np.zeros((len(lengths), max_len), dtype=np.int32)
-    ends = np.cumsum(lengths, dtype=np.int64)
-    for start in range(0, len(lengths), PAD_ROWS):
-        rows = slice(start, start + PAD_ROWS)
-        n, end = lengths[rows].astype(np.int64), ends[rows]
-        kept = np.minimum(n, max_len)
-        first = end - kept if truncating == "pre" else end - n
-        pos = np.arange(max_len)[None, :] - ((max_len - kept)[:, None] if padding == "pre" else 0)
-        valid = (pos >= 0) & (pos < kept[:, None])
-        source = np.where(valid, first[:, None] + pos, 0)
-        out[rows] = np.where(valid, ids[source] if len(ids) else 0, 0)
-    empty = np.flatnonzero(lengths == 0)
-    out[empty, -1 if padding == "pre" else 0] = OOV_ID
-    return out
 
 
 @dataclass
@@ -366,9 +218,7 @@ class _Written:
     """What pass two wrote and measured."""
 
     parts: dict[str, dict[str, Any]]
-    truncated: int = 0
-    val_oov: int = 0
-    val_tokens: int = 0
+    measured: EncodedTally = field(default_factory=EncodedTally)
 
 
 def _encode_pass(
@@ -379,6 +229,7 @@ def _encode_pass(
     for i, token in enumerate(vocab.tokens[2:], start=2):
         lookup[tally.token_ids[token]] = i
     label_of = np.array([labels.index(lab) for lab in tally.label_ids], dtype=np.int32)
+    encoder = Encoder(config, vocab)
     written = _Written(
         {
             part: {"rows": 0, "length_counts": np.zeros(config.max_len + 1, np.int64), "shards": []}
@@ -389,7 +240,7 @@ def _encode_pass(
     for number in range(tally.chunks):
         path = spill / f"{number:05d}.npz"
         with np.load(path, allow_pickle=False) as chunk:
-            _write_chunk(run, number, {k: chunk[k] for k in chunk.files}, lookup, label_of, config, written)
+            _write_chunk(run, number, {k: chunk[k] for k in chunk.files}, lookup, label_of, encoder, written)
             rows += len(chunk["labels"])
         path.unlink()
         progress("writing", rows, (number + 1) / tally.chunks)
@@ -403,16 +254,14 @@ def _write_chunk(
     chunk: dict[str, np.ndarray],
     lookup: np.ndarray,
     label_of: np.ndarray,
-    config: Config,
+    encoder: Encoder,
     written: _Written,
 ) -> None:
+    config = encoder.config
     ids, lengths, val = lookup[chunk["ids"]], chunk["lengths"], chunk["val"]
-    x = pad_flat(ids, lengths, config.max_len, config.padding, config.truncating)
+    x = encoder.pad_flat(ids, lengths)
     y = label_of[chunk["labels"]]
-    written.truncated += int((lengths > config.max_len).sum())
-    val_ids = ids[np.repeat(val, lengths)]
-    written.val_oov += int((val_ids == OOV_ID).sum())
-    written.val_tokens += len(val_ids)
+    written.measured.add(ids, lengths, val, config.max_len)
     used = np.maximum(np.minimum(lengths, config.max_len), 1)  # what training's bucketing counts per row
     for part, rows in (("train", ~val), ("val", val)):
         if rows.any():
@@ -420,31 +269,6 @@ def _write_chunk(
             entry["shards"].append(run.write_shard(part, number, x[rows], y[rows]))
             entry["rows"] += int(rows.sum())
             entry["length_counts"] += np.bincount(used[rows], minlength=config.max_len + 1)
-
-
-class _ValTexts:
-    """Writes the validation texts as one JSON list, a text at a time (atomically renamed when done)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tmp = path.with_name(f".tmp-{path.name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = self.tmp.open("w", encoding="utf-8")
-        self.fh.write("[")
-        self.first = True
-
-    def add(self, text: str) -> None:
-        self.fh.write(("\n  " if self.first else ",\n  ") + json.dumps(text, ensure_ascii=False))
-        self.first = False
-
-    def close(self) -> None:
-        self.fh.write("\n]\n")
-        self.fh.close()
-        self.tmp.replace(self.path)
-
-    def discard(self) -> None:
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
 
 
 def prepare_streaming(
@@ -464,11 +288,11 @@ def prepare_streaming(
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
     chunk_rows, progress = chunk_rows or CHUNK_ROWS, progress or _silent
-    source = open_labelled(data_file, config.text_column, config.label_column, config.encoding)
-    tokenizer, reason = _resolve_tokenizer(config, source.head_texts)
+    source = open_labelled(data_file, config.text_column, config.label_column, config.encoding, TOKENIZER_SAMPLE)
+    tokenizer, reason = resolve_tokenizer(config, source.head_texts)
     config = config.replace(text_column=source.text_column, label_column=source.label_column, tokenizer=tokenizer)
-    spill = run / DATA_DIR / SPILL_DIR
-    val_texts = _ValTexts(run / DATA_DIR / VAL_TEXTS)
+    spill = run.spill_dir()
+    val_texts = run.open_val_texts()
     try:
         tally = _count_pass(source, config, spill, val_texts, chunk_rows, progress)
         _check_tally(tally, source, config)
@@ -477,25 +301,14 @@ def prepare_streaming(
         val_texts.discard()
         shutil.rmtree(spill, ignore_errors=True)
         raise
-    vocab = vocabulary_from_counts(tally.token_ids, tally.token_counts, config)
+    vocab = _vocabulary(tally, config)
     labels = sorted(tally.class_counts)
-    auto = config.max_len == 0
-    if auto:
-        config = config.replace(
-            max_len=max(1, int(np.ceil(np.percentile(tally.lengths.lengths, config.max_len_percentile))))
-        )
+    config, auto = resolve_max_len(config, tally.lengths.lengths)
     written = _encode_pass(run, spill, tally, vocab, labels, config, progress)
     report = _report(data_file, source, tally, written, config, (tokenizer, reason), len(vocab), auto, chunk_rows)
-    write_json(
-        run / SHARD_INDEX,
-        {
-            "format": 1,
-            "max_len": config.max_len,
-            "parts": {
-                part: {**entry, "length_counts": entry["length_counts"].tolist()}
-                for part, entry in written.parts.items()
-            },
-        },
+    run.write_shard_index(
+        config.max_len,
+        {part: {**entry, "length_counts": entry["length_counts"].tolist()} for part, entry in written.parts.items()},
     )
     save_prepared(run, vocab, labels, config, report, data_file)
     return config, report
@@ -537,64 +350,19 @@ def _report(
         val_rows=tally.val_rows,
         tokenizer=tokenizer[0],
         tokenizer_reason=tokenizer[1],
-        length_percentiles={f"p{q}": float(np.percentile(sample, q)) for q in (50, 90, 95, 99, 100)},
+        length_percentiles=length_percentiles(sample),
         max_len=config.max_len,
         max_len_auto=auto,
-        truncated_rows=written.truncated,
+        truncated_rows=written.measured.truncated,
         vocab_size=vocab_size,
-        val_oov_rate=written.val_oov / written.val_tokens if written.val_tokens else 0.0,
+        val_oov_rate=written.measured.val_oov_rate,
         notes=notes,
         mode="streaming",
         split="hashed",
     )
 
 
-# --- reading shards back for training ---
-
-
-def shard_dataset(run: RunDir, part: str, config: Config, shuffle: bool) -> tuple[tf.data.Dataset, int]:
-    """A ``tf.data`` pipeline of ``(ids, labels)`` batches read from the shards, never all in memory.
-
-    Shard files are memory-mapped and interleaved (their order reshuffled each epoch with ``shuffle``), rows
-    pass a bounded shuffle buffer, then the length bucketing of :func:`lstmcli.nn.fit.make_dataset`.
-
-    Returns:
-        The dataset and its number of batches per epoch.
-    """
-    from lstmcli.nn.backend import tf
-    from lstmcli.nn.fit import batch_by_length
-
-    index = run.read_shard_index()
-    width, entry = index["max_len"], index["parts"][part]
-    shards = [(str(run / SHARDS_DIR / s["x"]), str(run / SHARDS_DIR / s["y"])) for s in entry["shards"]]
-    signature = (
-        tf.TensorSpec((None, width), tf.int32),
-        tf.TensorSpec((None,), tf.int32),
-        tf.TensorSpec((None,), tf.int32),
-    )
-
-    def blocks(number: Any) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        x_path, y_path = shards[int(number)]
-        x, y = np.load(x_path, mmap_mode="r", allow_pickle=False), np.load(y_path, mmap_mode="r", allow_pickle=False)
-        for start in range(0, len(y), BLOCK_ROWS):
-            ids = np.asarray(x[start : start + BLOCK_ROWS], dtype=np.int32)
-            labels = np.asarray(y[start : start + BLOCK_ROWS], dtype=np.int32)
-            yield ids, labels, np.count_nonzero(ids, axis=1).astype(np.int32)
-
-    order = tf.data.Dataset.range(len(shards))
-    if shuffle:
-        order = order.shuffle(len(shards), seed=config.seed, reshuffle_each_iteration=True)
-    ds = order.interleave(
-        lambda n: tf.data.Dataset.from_generator(blocks, args=(n,), output_signature=signature),
-        cycle_length=min(4, max(1, len(shards))),
-        block_length=1,
-    ).unbatch()
-    if shuffle:
-        ds = ds.shuffle(max(1024, SHUFFLE_BYTES // (4 * width)), seed=config.seed, reshuffle_each_iteration=True)
-    counts = np.asarray(entry["length_counts"], dtype=np.int64)
-    # bucketing wants the rows' lengths: rebuilt from the counts, 2 bytes a row, never the rows themselves
-    lengths = np.repeat(np.arange(len(counts), dtype=np.uint16 if width < 1 << 16 else np.int32), counts)
-    return batch_by_length(ds, lengths, width, config)
+# --- reading shards back ---
 
 
 def iter_val_blocks(run: RunDir, rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -602,42 +370,3 @@ def iter_val_blocks(run: RunDir, rows: int = CHUNK_ROWS) -> Iterator[tuple[np.nd
     for x, y in run.shard_arrays("val"):
         for start in range(0, len(y), rows):
             yield np.asarray(x[start : start + rows]), np.asarray(y[start : start + rows])
-
-
-# --- the display the CLI shows while prepare streams ---
-
-
-class RowsPerSecond:
-    """A rich display on stderr of prepare's progress: the share of the file done, rows, and rows per second.
-
-    The library never prints; the CLI passes this as the ``progress`` callback when stderr is a terminal.
-    """
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rows]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.tasks: dict[str, Any] = {}
-        self.started: dict[str, float] = {}
-
-    def __call__(self, phase: str, rows: int, fraction: float) -> None:
-        if phase not in self.tasks:
-            if not self.tasks:
-                self.progress.start()
-            self.tasks[phase] = self.progress.add_task(phase.capitalize(), total=1.0, rows="")
-            self.started[phase] = time.monotonic()
-        rate = rows / max(time.monotonic() - self.started[phase], 1e-6)
-        self.progress.update(self.tasks[phase], completed=fraction, rows=f"{rows:,} rows, {rate:,.0f} rows/s")
-
-    def stop(self) -> None:
-        if self.tasks:
-            self.progress.stop()

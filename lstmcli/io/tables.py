@@ -83,28 +83,17 @@ def read_labelled(path: Path, text_column: str = "", label_column: str = "", enc
         DataError: unreadable file, unknown columns or no usable rows.
     """
     frame, encoding = read_table(path, encoding)
-    if len(frame.columns) == 1:
-        raise DataError(
-            f"{path} has a single column ('{frame.columns[0]}'); expected a text and a label column "
-            "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)"
-        )
-    text_col = pick_column(frame, text_column, TEXT_COLUMNS, "text", path)
-    label_col = pick_column(frame, label_column, LABEL_COLUMNS, "label", path)
-    if text_col == label_col:
-        raise DataError(f"text and label columns are both '{text_col}' in {path}; pass different columns")
-    texts = frame[text_col].str.strip()
-    labels = frame[label_col].str.strip()
-    empty_text, empty_label = texts == "", labels == ""
-    keep = ~(empty_text | empty_label)
+    text_col, label_col = pick_columns(frame, path, text_column, label_column)
+    rows = _usable_rows(frame, text_col, label_col)
     return LabelledTexts(
-        texts=texts[keep].tolist(),
-        labels=labels[keep].tolist(),
+        texts=rows.texts,
+        labels=rows.labels,
         text_column=text_col,
         label_column=label_col,
         encoding=encoding,
-        rows_read=len(frame),
-        dropped_empty_text=int(empty_text.sum()),
-        dropped_empty_label=int((empty_label & ~empty_text).sum()),
+        rows_read=rows.rows_read,
+        dropped_empty_text=rows.empty_text,
+        dropped_empty_label=rows.empty_label,
     )
 
 
@@ -193,7 +182,57 @@ def _is_mangled(column: str, columns: list[str]) -> bool:
     return bool(base) and suffix.isdigit() and base in columns
 
 
-def pick_column(frame: pd.DataFrame, wanted: str, candidates: tuple[str, ...], role: str, path: Path) -> str:
+def pick_columns(
+    frame: pd.DataFrame, path: Path, text_column: str = "", label_column: str = "", trained: bool = False
+) -> tuple[str, str]:
+    """The text and label columns of a labelled table: the ones named, else obvious ones (case-insensitive).
+
+    Args:
+        frame: the table, or its first rows.
+        path: the file, for the messages.
+        text_column: the text column, or "" to pick an obvious one.
+        label_column: the label column, or "" to pick an obvious one.
+        trained: the names are those a run was trained on (evaluate has no --text-column): a file without
+            them may still hold obvious ones, and the messages say how to rename the file's columns.
+
+    Raises:
+        DataError: a column is missing, or both roles fall on one column.
+    """
+    if trained:
+        return _trained_columns(frame, path, text_column, label_column)
+    if len(frame.columns) == 1:
+        raise DataError(
+            f"{path} has a single column ('{frame.columns[0]}'); expected a text and a label column "
+            "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)"
+        )
+    text_col = _pick_column(frame, text_column, TEXT_COLUMNS, "text", path)
+    label_col = _pick_column(frame, label_column, LABEL_COLUMNS, "label", path)
+    if text_col == label_col:
+        raise DataError(f"text and label columns are both '{text_col}' in {path}; pass different columns")
+    return text_col, label_col
+
+
+def _trained_columns(frame: pd.DataFrame, path: Path, text_column: str, label_column: str) -> tuple[str, str]:
+    columns = [str(c) for c in frame.columns]
+    try:
+        text_col = text_column if text_column in columns else _pick_column(frame, "", TEXT_COLUMNS, "text", path)
+    except DataError:
+        raise DataError(
+            f"{path} has no text column ('{text_column}' or another obvious name); columns are: "
+            f"{', '.join(columns)}. Rename its text column to '{text_column}'"
+        ) from None
+    try:
+        label_col = label_column if label_column in columns else _pick_column(frame, "", LABEL_COLUMNS, "label", path)
+    except DataError:
+        raise DataError(
+            f"{path} has no label column ('{label_column}' or another obvious name); "
+            f"columns are: {', '.join(columns)}. Evaluation needs labels; use 'lstmcli predict' "
+            "for unlabelled text"
+        ) from None
+    return text_col, label_col
+
+
+def _pick_column(frame: pd.DataFrame, wanted: str, candidates: tuple[str, ...], role: str, path: Path) -> str:
     """Returns the column named ``wanted``, else the first obvious candidate (case-insensitive)."""
     columns = [str(c) for c in frame.columns]
     if wanted:
@@ -211,6 +250,116 @@ def pick_column(frame: pd.DataFrame, wanted: str, candidates: tuple[str, ...], r
         f"cannot tell which column holds the {role} in {path}; columns are: {', '.join(columns)}. "
         f"Pass --{role}-column NAME"
     )
+
+
+# --- reading a CSV in chunks ---
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV or TSV read in chunks, its encoding and delimiter resolved from its first bytes."""
+
+    path: Path
+    encoding: str
+    sep: str
+    size: int
+
+    def head(self, rows: int) -> pd.DataFrame:
+        """The first ``rows`` rows, checked like a whole file (duplicate columns, no rows)."""
+        return _checked_frame(next(self.frames(rows))[0], self.path)
+
+    def frames(self, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, float]]:
+        """Yields ``(frame, fraction of the file read)`` for each chunk of ``chunk_rows`` rows, cells as strings.
+
+        Raises:
+            DataError: the bytes do not decode or the CSV is malformed, in whichever chunk that shows.
+        """
+        with self.path.open("rb") as fh, csv_errors(self.path, self.encoding):
+            with pd.read_csv(
+                fh,
+                sep=self.sep,
+                dtype=str,
+                keep_default_na=False,
+                encoding=self.encoding,
+                engine="c",
+                skip_blank_lines=True,
+                chunksize=chunk_rows,
+            ) as reader:
+                for frame in reader:
+                    yield frame, min(1.0, fh.tell() / max(self.size, 1))
+
+
+def open_csv(path: Path, encoding: str = "auto") -> CsvFile:
+    """Resolves how to read ``path`` in chunks from its first megabyte, as :func:`read_table` does.
+
+    Raises:
+        DataError: missing, empty or binary file, or an unknown encoding.
+    """
+    encoding, sep = sniff_csv(path, encoding)
+    return CsvFile(path, encoding, sep, path.stat().st_size)
+
+
+@dataclass
+class LabelledChunk:
+    """One chunk's usable rows (texts and labels stripped), with what it read and dropped."""
+
+    texts: list[str]
+    labels: list[str]
+    rows_read: int
+    empty_text: int
+    empty_label: int
+    fraction: float = 1.0
+
+
+def _usable_rows(frame: pd.DataFrame, text_col: str, label_col: str, fraction: float = 1.0) -> LabelledChunk:
+    """The stripped texts and labels of ``frame``, rows with an empty one dropped and counted."""
+    texts, labels = frame[text_col].str.strip(), frame[label_col].str.strip()
+    empty_text, empty_label = texts == "", labels == ""
+    keep = ~(empty_text | empty_label)
+    return LabelledChunk(
+        texts[keep].tolist(),
+        labels[keep].tolist(),
+        len(frame),
+        int(empty_text.sum()),
+        int((empty_label & ~empty_text).sum()),
+        fraction,
+    )
+
+
+@dataclass(frozen=True)
+class LabelledCsv:
+    """A labelled CSV read in chunks, its text and label columns chosen from its head."""
+
+    file: CsvFile
+    text_column: str
+    label_column: str
+    head_texts: list[str]
+
+    def chunks(self, chunk_rows: int) -> Iterator[LabelledChunk]:
+        """Yields each chunk's stripped texts and labels, rows with an empty one dropped and counted."""
+        for frame, fraction in self.file.frames(chunk_rows):
+            yield _usable_rows(frame, self.text_column, self.label_column, fraction)
+
+
+def open_labelled(
+    path: Path,
+    text_column: str = "",
+    label_column: str = "",
+    encoding: str = "auto",
+    head_rows: int = 20_000,
+    trained: bool = False,
+) -> LabelledCsv:
+    """Opens a labelled CSV for chunked reading, choosing columns from its first ``head_rows`` rows as
+    :func:`pick_columns` does (with ``trained``); their non-empty texts are kept for the tokenizer's choice.
+
+    Raises:
+        DataError: unreadable file, unknown columns, or no rows.
+    """
+    file = open_csv(path, encoding)
+    head = file.head(head_rows)
+    text_col, label_col = pick_columns(head, path, text_column, label_column, trained)
+    texts = head[text_col].str.strip()
+    return LabelledCsv(file, text_col, label_col, texts[texts != ""].tolist())
 
 
 def _first_line(exc: Exception) -> str:

@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-
 from lstmcli.config import Config
 from lstmcli.errors import LstmcliError, RunDirError
 from lstmcli.nn.backend import keras, tf
+from lstmcli.nn.data import make_dataset, shard_dataset
 from lstmcli.nn.distribute import Placement, place
 from lstmcli.nn.model import build_model, export_weights, load_model, stage_model
 from lstmcli.rundir import (
@@ -39,7 +38,6 @@ from lstmcli.rundir import (
 )
 
 BEST_MODEL = "best.keras"
-N_BUCKETS = 8
 
 
 class TrainProgress(Protocol):
@@ -76,81 +74,8 @@ class TrainResult:
     history: list[dict[str, float]]
 
 
-def lengths_of(x: np.ndarray) -> np.ndarray:
-    """Tokens per row of padded ids ``(n, steps)``: every non-padding id counts."""
-    return np.count_nonzero(x, axis=1).astype(np.int32)
-
-
-def bucket_boundaries(lengths: np.ndarray, max_len: int) -> list[int]:
-    """Length quantiles that split the rows into about ``N_BUCKETS`` equally full buckets."""
-    qs = np.quantile(lengths, np.linspace(0, 1, N_BUCKETS + 1)[1:-1])
-    return sorted({int(q) + 1 for q in qs if 1 < int(q) + 1 <= max_len})
-
-
-def count_batches(lengths: np.ndarray, boundaries: list[int], batch_size: int) -> int:
-    """Batches that bucketing yields in one epoch: each bucket's rows in batches, its last one partial."""
-    sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
-    return int(sum(-(-n // batch_size) for n in sizes))
-
-
-def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) -> tuple[tf.data.Dataset, int]:
-    """A ``tf.data`` pipeline of ``(ids, labels)`` batches, each cut to its own longest text.
-
-    Args:
-        x: padded ids ``(n, max_len)``.
-        y: label indices ``(n,)``.
-
-    Returns:
-        The dataset and its number of batches per epoch.
-    """
-    lengths = np.minimum(lengths_of(x), x.shape[1])
-    ds = tf.data.Dataset.from_tensor_slices((x, y, lengths))
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
-    return batch_by_length(ds, lengths, x.shape[1], config)
-
-
-def batch_by_length(
-    ds: tf.data.Dataset, lengths: np.ndarray, max_len: int, config: Config
-) -> tuple[tf.data.Dataset, int]:
-    """Batches ``(ids, label, tokens)`` rows into ``(ids, labels)``, each cut to its longest text with
-    ``config.bucketing``, from texts of similar length with ``config.group_lengths`` too.
-
-    Shared by the in-memory arrays (:func:`make_dataset`) and the shards of a streamed prepare
-    (:func:`lstmcli.dataset.shards.shard_dataset`).
-
-    Args:
-        ds: rows of padded ids ``(max_len,)``, a label index and the row's token count.
-        lengths: every row's token count ``(n,)``: it places the bucket boundaries and counts the batches.
-
-    Returns:
-        The dataset and its number of batches per epoch.
-    """
-    front = config.padding == "pre"
-
-    def cut(ids: tf.Tensor, labels: tf.Tensor, n: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        if not config.bucketing:
-            return ids, labels
-        longest = tf.reduce_max(n)
-        return (ids[:, -longest:] if front else ids[:, :longest]), labels
-
-    if config.length_grouped:
-        boundaries = bucket_boundaries(lengths, max_len)
-        ds = ds.bucket_by_sequence_length(
-            lambda _x, _y, n: n, boundaries, [config.batch_size] * (len(boundaries) + 1), no_padding=True
-        )
-        steps = count_batches(lengths, boundaries, config.batch_size)
-    else:
-        ds = ds.batch(config.batch_size)
-        steps = -(-len(lengths) // config.batch_size)
-    ds = ds.map(cut, num_parallel_calls=tf.data.AUTOTUNE).apply(tf.data.experimental.assert_cardinality(steps))
-    return ds.prefetch(tf.data.AUTOTUNE), steps
-
-
 def _datasets(run: RunDir, config: Config, placement: Placement) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
     """Training and validation batches, from the prepared arrays or streamed from a streamed prepare's shards."""
-    from lstmcli.dataset.shards import shard_dataset
-
     if run.is_sharded():
         train_ds, steps = shard_dataset(run, "train", config, shuffle=True)
         val_ds, _ = shard_dataset(run, "val", config, shuffle=False)

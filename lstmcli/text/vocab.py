@@ -1,16 +1,12 @@
-"""The vocabulary and fixed-length encoding: tokens to ids, ids to padded arrays."""
+"""The vocabulary: tokens to ids, and its one-token-per-line file form."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
-from lstmcli.config import Config
 from lstmcli.errors import DataError
-from lstmcli.text.tokens import tokenize
 
 PAD, OOV = "<pad>", "<unk>"
 PAD_ID, OOV_ID = 0, 1
@@ -28,8 +24,12 @@ class Vocabulary:
     @classmethod
     def build(cls, token_lists: Iterable[list[str]], max_size: int, min_count: int) -> Vocabulary:
         """Counts tokens and keeps the ``max_size - 2`` most frequent seen at least ``min_count`` times."""
-        counts = Counter(tok for tokens in token_lists for tok in tokens)
-        ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
+        return cls.from_counts(Counter(tok for tokens in token_lists for tok in tokens).items(), max_size, min_count)
+
+    @classmethod
+    def from_counts(cls, counts: Iterable[tuple[str, int]], max_size: int, min_count: int) -> Vocabulary:
+        """Keeps the ``max_size - 2`` most frequent ``(token, count)`` pairs seen ``min_count`` times; ties by token."""
+        ranked = sorted((item for item in counts if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
         return cls((PAD, OOV, *(tok for tok, _ in ranked[: max_size - 2])))
 
     @classmethod
@@ -51,32 +51,3 @@ class Vocabulary:
     def ids(self, tokens: Iterable[str]) -> list[int]:
         lookup: dict[str, int] = self._ids  # type: ignore[attr-defined]
         return [lookup.get(tok, OOV_ID) for tok in tokens]
-
-
-def pad(sequences: Sequence[Sequence[int]], max_len: int, padding: str, truncating: str) -> np.ndarray:
-    """Pads or truncates id sequences to one length, like Keras's ``pad_sequences``.
-
-    Returns:
-        int32 array of shape ``(len(sequences), max_len)``, padding id 0.
-    """
-    out = np.zeros((len(sequences), max_len), dtype=np.int32)
-    for row, seq in enumerate(sequences):
-        seq = seq[-max_len:] if truncating == "pre" else seq[:max_len]
-        if not seq:
-            continue
-        if padding == "pre":
-            out[row, max_len - len(seq) :] = seq
-        else:
-            out[row, : len(seq)] = seq
-    return out
-
-
-def encode(texts: Iterable[str], vocab: Vocabulary, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Turns texts into padded ids with the run's saved settings.
-
-    Returns:
-        ids of shape ``(n, config.max_len)`` and the number of tokens per text before truncation, ``(n,)``.
-    """
-    sequences = [vocab.ids(tokenize(t, config)) for t in texts]
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    return pad(sequences, config.max_len, config.padding, config.truncating), lengths

@@ -8,8 +8,9 @@ Pipes, files and tests never see it.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -53,3 +54,39 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
         for item in items:
             yield item
             progress.advance(task)
+
+
+class RowsPerSecond:
+    """A rich display on stderr of prepare's progress: the share of the file done, rows, and rows per second.
+
+    The library never prints; the CLI passes this as prepare's ``progress`` callback when stderr is a terminal.
+    """
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rows]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
+
+    def __call__(self, phase: str, rows: int, fraction: float) -> None:
+        if phase not in self.tasks:
+            if not self.tasks:
+                self.progress.start()
+            self.tasks[phase] = self.progress.add_task(phase.capitalize(), total=1.0, rows="")
+            self.started[phase] = time.monotonic()
+        rate = rows / max(time.monotonic() - self.started[phase], 1e-6)
+        self.progress.update(self.tasks[phase], completed=fraction, rows=f"{rows:,} rows, {rate:,.0f} rows/s")
+
+    def stop(self) -> None:
+        if self.tasks:
+            self.progress.stop()

@@ -1,0 +1,94 @@
+"""What both ways of preparing share: the report and its measures, the choices of tokenizer and ``max_len``, and
+the files written beside the prepared data."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lstmcli.config import Config
+from lstmcli.rundir import RunDir
+from lstmcli.text.tokens import choose_tokenizer
+from lstmcli.text.vocab import OOV_ID, Vocabulary
+
+
+@dataclass
+class PrepareReport:
+    """What prepare read, dropped, chose and built; printed by the CLI and saved as ``prepare.json``."""
+
+    data_file: str
+    encoding: str
+    text_column: str
+    label_column: str
+    rows_read: int
+    dropped: dict[str, int]
+    class_counts: dict[str, int]
+    train_rows: int
+    val_rows: int
+    tokenizer: str
+    tokenizer_reason: str
+    length_percentiles: dict[str, float]
+    max_len: int
+    max_len_auto: bool
+    truncated_rows: int
+    vocab_size: int
+    val_oov_rate: float
+    notes: list[str] = field(default_factory=list)
+    mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.dataset.shards)
+    split: str = "stratified"  # scikit-learn's exact stratified split; "hashed": by a hash of each text
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class EncodedTally:
+    """What encoding the rows measured for the report, added chunk by chunk."""
+
+    truncated: int = 0  # rows longer than max_len
+    val_oov: int = 0  # unknown ids among the validation rows' tokens
+    val_tokens: int = 0
+
+    def add(self, ids: np.ndarray, lengths: np.ndarray, val: np.ndarray, max_len: int) -> None:
+        """Counts rows given as untruncated ids ``(sum(lengths),)``, ids per row ``(n,)``, validation mask ``(n,)``."""
+        self.truncated += int((lengths > max_len).sum())
+        val_ids = ids[np.repeat(val, lengths)]
+        self.val_oov += int((val_ids == OOV_ID).sum())
+        self.val_tokens += len(val_ids)
+
+    @property
+    def val_oov_rate(self) -> float:
+        return self.val_oov / self.val_tokens if self.val_tokens else 0.0
+
+
+def resolve_tokenizer(config: Config, texts: list[str]) -> tuple[str, str]:
+    """The tokenizer to use and why: the one asked for, else the one the texts' scripts call for."""
+    if config.tokenizer != "auto":
+        return config.tokenizer, "chosen with --tokenizer"
+    return choose_tokenizer(texts)
+
+
+def resolve_max_len(config: Config, train_lengths: np.ndarray) -> tuple[Config, bool]:
+    """The config with ``max_len=auto`` (0) set from the training lengths' percentile, and whether it was auto."""
+    if config.max_len:
+        return config, False
+    return config.replace(max_len=max(1, int(np.ceil(np.percentile(train_lengths, config.max_len_percentile))))), True
+
+
+def length_percentiles(train_lengths: np.ndarray) -> dict[str, float]:
+    return {f"p{q}": float(np.percentile(train_lengths, q)) for q in (50, 90, 95, 99, 100)}
+
+
+def save_prepared(
+    run: RunDir, vocab: Vocabulary, labels: list[str], config: Config, report: PrepareReport, data_file: Path
+) -> None:
+    """Writes what every prepare leaves beside its data: vocabulary, labels, config, report and manifest."""
+    run.write_vocab(vocab)
+    run.write_labels(labels)
+    run.write_config(config)
+    run.write_prepare_report(report.to_dict())
+    run.write_manifest(data_file)

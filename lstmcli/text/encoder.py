@@ -1,0 +1,118 @@
+"""Text to ids, written once: a text's tokens, their vocabulary ids, and rows padded to the run's ``max_len``.
+
+prepare (in memory and chunk by chunk into shards), predict and explain all turn text into ids through
+:class:`Encoder`, so the model reads at prediction exactly what it was trained on.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+import numpy as np
+
+from lstmcli.config import Config
+from lstmcli.text.tokens import tokenize
+from lstmcli.text.vocab import OOV_ID, Vocabulary
+
+T = TypeVar("T")
+PAD_ROWS = 8192  # rows padded at once: bounds the temporaries whatever max_len is
+
+
+class Encoder:
+    """Turns texts into the ids a run's model reads, with the run's config and vocabulary.
+
+    A text without any token becomes one unknown id, so that every row holds at least one token.
+    """
+
+    def __init__(self, config: Config, vocab: Vocabulary) -> None:
+        self.config = config
+        self.vocab = vocab
+
+    def tokens(self, text: str) -> list[str]:
+        """The text cleaned and split as the config says (before truncation)."""
+        return tokenize(text, self.config)
+
+    def ids(self, text: str) -> list[int]:
+        """Vocabulary ids of every token of the text (before truncation)."""
+        return self.vocab.ids(self.tokens(text))
+
+    def truncate(self, items: Sequence[T]) -> Sequence[T]:
+        """The items that survive truncation to ``max_len``, from the end the config keeps."""
+        max_len = self.config.max_len
+        return items[-max_len:] if self.config.truncating == "pre" else items[:max_len]
+
+    def encode(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Padded ids of texts and their token counts.
+
+        Returns:
+            int32 ids ``(n, max_len)`` and the number of tokens per text before truncation ``(n,)``.
+        """
+        return self.encode_tokens([self.tokens(t) for t in texts])
+
+    def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode` for texts already split into tokens."""
+        ids, lengths = self.flat_ids(token_lists)
+        return self.pad_flat(ids, lengths), lengths
+
+    def flat_ids(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Every row's untruncated vocabulary ids, one row after the other, and the ids per row.
+
+        Returns:
+            int32 ids ``(sum(lengths),)`` and int64 lengths ``(n,)``.
+        """
+        lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+        flat = self.vocab.ids(itertools.chain.from_iterable(token_lists))
+        return np.array(flat, dtype=np.int32), lengths
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
+        """Id lists padded or truncated to int32 ``(n, max_len)``; an empty list becomes one unknown id."""
+        return self.pad_flat(*flatten(rows))
+
+    def pad_flat(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Rows given as ids concatenated row after row, padded or truncated to int32 ``(n, max_len)``.
+
+        Args:
+            ids: every row's ids, one after the other, ``(sum(lengths),)``.
+            lengths: ids per row ``(n,)``; a row without any gets one unknown id.
+        """
+        config = self.config
+        out = pad_flat(ids, lengths, config.max_len, config.padding, config.truncating)
+        out[np.flatnonzero(lengths == 0), -1 if config.padding == "pre" else 0] = OOV_ID
+        return out
+
+
+def pad(sequences: Sequence[Sequence[int]], max_len: int, padding: str, truncating: str) -> np.ndarray:
+    """Pads or truncates id sequences to one length, like Keras's ``pad_sequences`` (empty ones stay all padding).
+
+    Returns:
+        int32 array of shape ``(len(sequences), max_len)``, padding id 0.
+    """
+    return pad_flat(*flatten(sequences), max_len, padding, truncating)
+
+
+def flatten(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Id lists as one int32 array of their ids, row after row, and int64 ids per row ``(n,)``."""
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    return np.fromiter(itertools.chain.from_iterable(rows), np.int32, int(lengths.sum())), lengths
+
+
+def pad_flat(ids: np.ndarray, lengths: np.ndarray, max_len: int, padding: str, truncating: str) -> np.ndarray:
+    """:func:`pad` for rows given as ids concatenated row after row ``(sum(lengths),)``, lengths ``(n,)``.
+
+    Returns:
+        int32 ``(n, max_len)``, padding id 0.
+    """
+    out = np.zeros((len(lengths), max_len), dtype=np.int32)
+    ends = np.cumsum(lengths, dtype=np.int64)
+    for start in range(0, len(lengths), PAD_ROWS):
+        rows = slice(start, start + PAD_ROWS)
+        n, end = lengths[rows].astype(np.int64), ends[rows]
+        kept = np.minimum(n, max_len)
+        first = end - kept if truncating == "pre" else end - n
+        pos = np.arange(max_len)[None, :] - ((max_len - kept)[:, None] if padding == "pre" else 0)
+        valid = (pos >= 0) & (pos < kept[:, None])
+        source = np.where(valid, first[:, None] + pos, 0)
+        out[rows] = np.where(valid, ids[source] if len(ids) else 0, 0)
+    return out
