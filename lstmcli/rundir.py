@@ -1,7 +1,10 @@
 """The run directory: every artifact's name, and how each is written (atomically) and read (validated).
 
 Later commands only read what earlier ones wrote here. Writes go to a temporary file that is renamed into
-place, so a crash leaves the old artifact or the new one, never half of one.
+place, so a crash leaves the old artifact or the new one, never half of one. No other module builds a path
+inside a run: every file name is declared here, and :class:`RunDir` has a typed method for each artifact.
+What a command decided is recorded, not derived again by the next: prepare's split kind in ``prepare.json``,
+training's best epoch and its monitor in ``training.json``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import os
 import platform
 import shutil
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,10 @@ from lstmcli.text.vocab import Vocabulary
 
 DEFAULT_RUN_DIR = "lstmcli-run"
 RUN_DIR_ENV = "LSTMCLI_RUN_DIR"
-FORMAT = 1  # bumped when a run directory written by this version cannot be read by an older one
+# The one format number of a run directory, in manifest.json; bumped when a run directory written by this
+# version cannot be read by an older one. Files added since format 1 (training.json) are optional: a run
+# without them reads as before. The shard index once carried a "format" of its own, 1; it is ignored.
+FORMAT = 1
 
 CONFIG = "config.json"
 VOCAB = "vocab.txt"
@@ -43,17 +49,21 @@ VAL_TEXTS = "val_texts.json"
 SHARDS_DIR = f"{DATA_DIR}/shards"  # a streamed prepare's arrays: .npy shards per part, listed in the index
 SHARD_INDEX = f"{SHARDS_DIR}/index.json"
 SHARD_PARTS = ("train", "val")
+SPILL_DIR = ".spill"  # under data/: a streamed prepare's first-pass token ids, removed by its second pass
 MODEL = "model.keras"
 WEIGHTS = "weights.npz"
 HISTORY = "history.json"
+TRAINING = "training.json"  # what the training that published the model decided: its best epoch and monitor
 METRICS = "metrics.json"
 CONFUSION_PNG = "confusion_matrix.png"  # evaluate --plots
 CURVES_PNG = "training_curves.png"  # evaluate --plots
 REPORT = "report.html"  # lstmcli report's default --out
 CHECKPOINT_DIR = "checkpoint"
-LAST_MODEL = "last.keras"
+LAST_MODEL = "last.keras"  # under checkpoint/: the last epoch's model with its optimizer, for --resume
+BEST_MODEL = "best.keras"  # under checkpoint/: the best epoch's model so far, published as model.keras
 TRAIN_STATE = "state.json"
 CHECKPOINT_CONFIG = f"{CHECKPOINT_DIR}/{CONFIG}"  # the config of the training in progress, for --resume
+_RESULTS = (METRICS, CONFUSION_PNG, CURVES_PNG, REPORT)  # they describe one model: stale once another is published
 
 
 def resolve_run_dir(option: Path | None) -> Path:
@@ -113,13 +123,117 @@ class Prepared:
     val_y: np.ndarray
 
 
+@dataclass
+class TrainState:
+    """Where a training stands after each epoch, saved in ``checkpoint/state.json`` for ``--resume``.
+
+    Mutable: the fit loop updates it epoch by epoch, then writes it after the checkpoint's models.
+    """
+
+    epoch: int = 0  # epochs finished
+    best_epoch: int = 0  # the epoch whose model is checkpoint/best.keras; 0 before the first epoch ends
+    best: dict[str, float] = field(default_factory=dict)  # that epoch's logs
+    wait: int = 0  # epochs since the best one, for early stopping
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
+    stage: int = 0  # index into lstmcli.nn.fit.stages(config)
+    stage_start: int = 0  # the epoch the current stage started after
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainState:
+        """Reads a state, checked so that a damaged one is reported, not half used.
+
+        A state written before staged training has no ``stage`` and ``stage_start``: both are 0.
+
+        Raises:
+            ValueError: not JSON, a field missing or of the wrong type, or numbers that do not fit each other.
+        """
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        data = {"stage": 0, "stage_start": 0, **data}
+        if any(not isinstance(data.get(name), kind) for name, kind in _STATE_TYPES.items()):
+            raise ValueError("a field is missing or of the wrong type")
+        state = cls(**{name: data[name] for name in _STATE_TYPES})
+        if (
+            len(state.history) != state.epoch
+            or not 1 <= state.best_epoch <= state.epoch
+            or not 0 <= state.stage <= 1
+            or not 0 <= state.stage_start <= state.epoch
+        ):
+            raise ValueError("its numbers do not fit each other")
+        return state
+
+
+_STATE_TYPES: dict[str, type] = {
+    "epoch": int,
+    "best_epoch": int,
+    "best": dict,
+    "wait": int,
+    "stopped_early": bool,
+    "history": list,
+    "stage": int,
+    "stage_start": int,
+}
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What the training that published the model decided, saved in ``training.json``.
+
+    ``epochs_run`` ties the record to ``history.json``: a history of another length means an older lstmcli
+    trained the run again since, and the record no longer applies.
+    """
+
+    best_epoch: int  # the epoch whose weights were published
+    monitor: str  # the score that chose it: val_loss (lowest) or val_accuracy (highest, ties: lowest val_loss)
+    epochs_run: int
+
+    @classmethod
+    def from_history(cls, history: list[dict[str, Any]]) -> TrainingRecord | None:
+        """What a run trained before ``training.json`` existed kept: the first epoch with the lowest val_loss."""
+        scored = [row for row in history if "val_loss" in row]
+        if not scored:
+            return None
+        best = min(scored, key=lambda row: row["val_loss"])  # min keeps the first of equal values, as training did
+        return cls(int(best["epoch"]), "val_loss", len(history))
+
+
+class ValTextsWriter:
+    """Writes the validation texts as one JSON list, a text at a time, renamed into place by :meth:`close`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".tmp-{path.name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = self.tmp.open("w", encoding="utf-8")
+        self.fh.write("[")
+        self.first = True
+
+    def add(self, text: str) -> None:
+        self.fh.write(("\n  " if self.first else ",\n  ") + json.dumps(text, ensure_ascii=False))
+        self.first = False
+
+    def close(self) -> None:
+        self.fh.write("\n]\n")
+        self.fh.close()
+        self.tmp.replace(self.path)
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
 class RunDir:
     """Knows where each artifact of one run lives, and reads and writes it."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    def __truediv__(self, name: str) -> Path:
+    def _file(self, name: str) -> Path:
         return self.path / name
 
     # --- state ---
@@ -127,10 +241,10 @@ class RunDir:
         return self.path.is_dir()
 
     def is_prepared(self) -> bool:
-        return all((self / name).is_file() for name in (CONFIG, VOCAB, LABELS, MANIFEST))
+        return all(self._file(name).is_file() for name in (CONFIG, VOCAB, LABELS, MANIFEST))
 
     def is_trained(self) -> bool:
-        return (self / MODEL).is_file() or (self / WEIGHTS).is_file()
+        return self._file(MODEL).is_file() or self._file(WEIGHTS).is_file()
 
     def check(self, need: str) -> None:
         """Raises RunDirError unless the run directory holds what a command needs ("prepared" or "trained")."""
@@ -140,56 +254,78 @@ class RunDir:
             raise RunDirError(
                 f"run directory {self.path} does not exist; run 'lstmcli train DATA.csv --run-dir {self.path}' first"
             )
-        missing = [name for name in (CONFIG, VOCAB, LABELS, MANIFEST) if not (self / name).is_file()]
+        missing = [name for name in (CONFIG, VOCAB, LABELS, MANIFEST) if not self._file(name).is_file()]
         if missing:
             raise RunDirError(
                 f"run directory {self.path} is incomplete (missing {', '.join(missing)}); "
                 "run 'lstmcli prepare' or 'lstmcli train' with a CSV"
             )
         self.read_manifest()
-        if need == "trained" and not (self / WEIGHTS).is_file():
+        if need == "trained" and not self._file(WEIGHTS).is_file():
             raise RunDirError(
                 f"run directory {self.path} holds no trained model; run 'lstmcli train --run-dir {self.path}' first"
             )
 
-    # --- config, vocabulary, labels, manifest ---
-    def write_config(self, config: Config, name: str = CONFIG) -> None:
-        write_text(self / name, config.to_json())
+    def list_files(self) -> list[dict[str, Any]]:
+        """Every file in the run as ``{"path": relative path, "bytes": size}``, sorted by path."""
+        return [
+            {"path": path.relative_to(self.path).as_posix(), "bytes": path.stat().st_size}
+            for path in sorted(self.path.rglob("*"))
+            if path.is_file()
+        ]
 
-    def read_config(self, name: str = CONFIG) -> Config:
+    # --- config, vocabulary, labels, manifest ---
+    def write_config(self, config: Config) -> None:
+        write_text(self._file(CONFIG), config.to_json())
+
+    def read_config(self) -> Config:
         """The run's resolved config (``auto`` settings already chosen by prepare), validated."""
+        return self._config(CONFIG)
+
+    def write_checkpoint_config(self, config: Config) -> None:
+        """The config of the training in progress: config.json itself changes only when its model is published."""
+        write_text(self._file(CHECKPOINT_CONFIG), config.to_json())
+
+    def has_checkpoint_config(self) -> bool:
+        return self._file(CHECKPOINT_CONFIG).is_file()
+
+    def read_checkpoint_config(self) -> Config:
+        """The config an interrupted training ran with, which ``--resume`` continues."""
+        return self._config(CHECKPOINT_CONFIG)
+
+    def _config(self, name: str) -> Config:
         try:
             config = Config.from_json(self._read_text(name))
         except ConfigError as exc:
-            raise RunDirError(f"{self / name}: {exc}") from None
+            raise RunDirError(f"{self._file(name)}: {exc}") from None
         if config.max_len < 1 or config.tokenizer == "auto":
             raise RunDirError(
-                f"{self / name} is damaged: max_len and tokenizer must be resolved by prepare (found "
+                f"{self._file(name)} is damaged: max_len and tokenizer must be resolved by prepare (found "
                 f"max_len {config.max_len}, tokenizer '{config.tokenizer}'); run 'lstmcli prepare' again"
             )
         return config
 
     def write_vocab(self, vocab: Vocabulary) -> None:
-        write_text(self / VOCAB, vocab.to_text())
+        write_text(self._file(VOCAB), vocab.to_text())
 
     def read_vocab(self) -> Vocabulary:
         try:
             return Vocabulary.from_text(self._read_text(VOCAB))
         except DataError as exc:
-            raise RunDirError(f"{self / VOCAB} is damaged: {exc}") from None
+            raise RunDirError(f"{self._file(VOCAB)} is damaged: {exc}") from None
 
     def write_labels(self, labels: list[str]) -> None:
-        write_json(self / LABELS, labels)
+        write_json(self._file(LABELS), labels)
 
     def read_labels(self) -> list[str]:
         labels = self._read_json(LABELS)
         if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
-            raise RunDirError(f"{self / LABELS} is damaged: expected a JSON list of at least two label strings")
+            raise RunDirError(f"{self._file(LABELS)} is damaged: expected a JSON list of at least two label strings")
         return labels
 
     def write_manifest(self, data_file: Path) -> None:
         write_json(
-            self / MANIFEST,
+            self._file(MANIFEST),
             {
                 "format": FORMAT,
                 "versions": versions(),
@@ -199,9 +335,15 @@ class RunDir:
         )
 
     def read_manifest(self) -> dict[str, Any]:
+        """The manifest, whose ``format`` this lstmcli must be able to read.
+
+        Raises:
+            RunDirError: the manifest is damaged, or its format is newer than :data:`FORMAT` (the message names
+                the lstmcli version and the format that wrote it).
+        """
         manifest = self._read_json(MANIFEST)
-        if not isinstance(manifest, dict) or type(manifest.get("format")) is not int:
-            raise RunDirError(f"{self / MANIFEST} is damaged: expected a JSON object with an integer 'format'")
+        if not isinstance(manifest, dict) or type(manifest.get("format")) is not int or manifest["format"] < 1:
+            raise RunDirError(f"{self._file(MANIFEST)} is damaged: expected a JSON object with an integer 'format'")
         if manifest["format"] > FORMAT:
             written_by = manifest.get("versions", {}).get("lstmcli", "a newer lstmcli")
             raise RunDirError(
@@ -210,11 +352,41 @@ class RunDir:
             )
         return manifest
 
+    def write_prepare_report(self, report: Mapping[str, Any]) -> None:
+        """What prepare read, dropped, chose and built (``PrepareReport.to_dict()``), as ``prepare.json``."""
+        write_json(self._file(PREPARE_REPORT), dict(report))
+
+    def read_prepare_report(self) -> dict[str, Any] | None:
+        """Prepare's report, None for a run prepared before it was saved.
+
+        A report written before the split kind was recorded gets it from its mode: a streamed prepare's
+        split is by a hash of each text, an in-memory one's stratified.
+        """
+        if not self._file(PREPARE_REPORT).is_file():
+            return None
+        report = self._read_json(PREPARE_REPORT)
+        if not isinstance(report, dict):
+            raise RunDirError(f"{self._file(PREPARE_REPORT)} is damaged: expected a JSON object")
+        if "split" not in report:
+            report["split"] = "hashed" if report.get("mode") == "streaming" else "stratified"
+        return report
+
     # --- prepared data ---
     def write_prepared(self, prepared: Prepared, val_texts: list[str]) -> None:
         for name in ARRAYS:
-            atomic_write(self / DATA_DIR / f"{name}.npy", functools.partial(_save_npy, array=getattr(prepared, name)))
-        write_json(self / DATA_DIR / VAL_TEXTS, val_texts)
+            atomic_write(self._array_path(name), functools.partial(_save_npy, array=getattr(prepared, name)))
+        write_json(self._file(f"{DATA_DIR}/{VAL_TEXTS}"), val_texts)
+
+    def open_val_texts(self) -> ValTextsWriter:
+        """A writer that adds the validation texts one at a time (a streamed prepare's)."""
+        return ValTextsWriter(self._file(f"{DATA_DIR}/{VAL_TEXTS}"))
+
+    def read_val_texts(self) -> list[str]:
+        texts = self._read_json(f"{DATA_DIR}/{VAL_TEXTS}")
+        return texts if isinstance(texts, list) else []
+
+    def _array_path(self, name: str) -> Path:
+        return self._file(f"{DATA_DIR}/{name}.npy")
 
     def read_prepared(self) -> Prepared:
         """All prepared arrays in memory; a streamed prepare's shards are joined (train reads them in pieces)."""
@@ -222,7 +394,7 @@ class RunDir:
             return self._joined_shards()
         arrays = {}
         for name in ARRAYS:
-            path = self / DATA_DIR / f"{name}.npy"
+            path = self._array_path(name)
             try:
                 arrays[name] = np.load(path, allow_pickle=False)
             except FileNotFoundError:
@@ -250,20 +422,28 @@ class RunDir:
                 ok = 0 <= x.min() and x.max() < n_ids and 0 <= y.min() and y.max() < n_labels
             if not ok:
                 raise RunDirError(
-                    f"{self / DATA_DIR} is damaged: {part}_x {x.shape} and {part}_y {y.shape} do not fit "
+                    f"{self._file(DATA_DIR)} is damaged: {part}_x {x.shape} and {part}_y {y.shape} do not fit "
                     f"each other, the vocabulary or the labels; run 'lstmcli prepare' again"
                 )
 
     # --- prepared data in shards (prepare --streaming) ---
     def is_sharded(self) -> bool:
-        return (self / SHARD_INDEX).is_file()
+        return self._file(SHARD_INDEX).is_file()
+
+    def spill_dir(self) -> Path:
+        """Where a streamed prepare's first pass keeps its token ids until the second pass encodes them."""
+        return self._file(f"{DATA_DIR}/{SPILL_DIR}")
 
     def write_shard(self, part: str, number: int, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         """Writes one shard of ``part``: ids ``(n, max_len)`` and labels ``(n,)``; returns its index entry."""
         entry: dict[str, Any] = {kind: f"{part}-{number:05d}-{kind}.npy" for kind in ("x", "y")}
         for kind, array in (("x", x), ("y", y)):
-            atomic_write(self / SHARDS_DIR / entry[kind], functools.partial(_save_npy, array=array))
+            atomic_write(self._shard_path(entry[kind]), functools.partial(_save_npy, array=array))
         return {**entry, "rows": int(len(y))}
+
+    def write_shard_index(self, max_len: int, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        """Lists the shards: per part, ``rows``, ``length_counts`` (a list) and the entries of :meth:`write_shard`."""
+        write_json(self._file(SHARD_INDEX), {"max_len": max_len, "parts": {k: dict(v) for k, v in parts.items()}})
 
     def read_shard_index(self) -> dict[str, Any]:
         """The shard index: ``max_len`` and, per part, ``rows``, ``length_counts`` and the ``shards``."""
@@ -279,21 +459,29 @@ class RunDir:
         except (KeyError, TypeError):
             ok = False
         if not ok:
-            raise RunDirError(f"{self / SHARD_INDEX} is damaged; run 'lstmcli prepare' again")
+            raise RunDirError(f"{self._file(SHARD_INDEX)} is damaged; run 'lstmcli prepare' again")
         return index
+
+    def shard_paths(self, part: str) -> list[tuple[Path, Path]]:
+        """The ``(ids, labels)`` files of each shard of ``part``, in the index's order."""
+        return [
+            (self._shard_path(s["x"]), self._shard_path(s["y"]))
+            for s in self.read_shard_index()["parts"][part]["shards"]
+        ]
 
     def shard_arrays(self, part: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yields each shard of ``part`` as memory-mapped ``(x, y)``: only what is read comes into memory."""
         for shard in self.read_shard_index()["parts"][part]["shards"]:
             x, y = (self._load_shard(shard[kind]) for kind in ("x", "y"))
             if x.ndim != 2 or y.shape != (shard["rows"],) or len(x) != len(y):
-                raise RunDirError(
-                    f"{self / SHARDS_DIR / shard['x']} does not fit its index; run 'lstmcli prepare' again"
-                )
+                raise RunDirError(f"{self._shard_path(shard['x'])} does not fit its index; run 'lstmcli prepare' again")
             yield x, y
 
+    def _shard_path(self, name: str) -> Path:
+        return self._file(f"{SHARDS_DIR}/{name}")
+
     def _load_shard(self, name: str) -> np.ndarray:
-        path = self / SHARDS_DIR / name
+        path = self._shard_path(name)
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False)
         except FileNotFoundError:
@@ -311,22 +499,82 @@ class RunDir:
         self._check_prepared(prepared)
         return prepared
 
-    def read_val_texts(self) -> list[str]:
-        texts = self._read_json(f"{DATA_DIR}/{VAL_TEXTS}")
-        return texts if isinstance(texts, list) else []
+    # --- training in progress (checkpoint/) ---
+    def best_model_path(self) -> Path:
+        """Where Keras saves the best epoch's model so far (its directory is created)."""
+        return self._checkpoint_file(BEST_MODEL)
+
+    def last_model_path(self) -> Path:
+        """Where Keras saves the last epoch's model with its optimizer, for ``--resume``."""
+        return self._checkpoint_file(LAST_MODEL)
+
+    def _checkpoint_file(self, name: str) -> Path:
+        self._file(CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        return self._file(f"{CHECKPOINT_DIR}/{name}")
+
+    def has_checkpoint(self) -> bool:
+        """Whether an interrupted training left what ``--resume`` needs: its state and its last model."""
+        return all(self._file(f"{CHECKPOINT_DIR}/{name}").is_file() for name in (TRAIN_STATE, LAST_MODEL))
+
+    def clear_checkpoint(self) -> None:
+        shutil.rmtree(self._file(CHECKPOINT_DIR), ignore_errors=True)
+
+    def write_train_state(self, state: TrainState) -> None:
+        write_text(self._file(f"{CHECKPOINT_DIR}/{TRAIN_STATE}"), state.to_json())
+
+    def read_train_state(self) -> TrainState:
+        """The checkpoint's training state.
+
+        Raises:
+            RunDirError: the state is missing or damaged.
+        """
+        name = f"{CHECKPOINT_DIR}/{TRAIN_STATE}"
+        try:
+            return TrainState.from_json(self._read_text(name))
+        except ValueError:
+            raise RunDirError(
+                f"{self._file(name)} is damaged; train again with --overwrite instead of --resume"
+            ) from None
 
     # --- training results ---
-    def write_history(self, history: list[dict[str, float]]) -> None:
-        write_json(self / HISTORY, history)
+    def publish_model(self, best: Path) -> None:
+        """Copies the best model (``best.keras``) into place as ``model.keras``; the results of the model it
+        replaces (metrics, figures, report) are removed."""
+        atomic_write(self._file(MODEL), lambda tmp: shutil.copyfile(best, tmp))
+        for stale in _RESULTS:
+            self._file(stale).unlink(missing_ok=True)
 
-    def read_history(self) -> list[dict[str, float]]:
-        return self._read_json(HISTORY) if (self / HISTORY).is_file() else []
+    def write_history(self, history: list[dict[str, Any]]) -> None:
+        write_json(self._file(HISTORY), history)
+
+    def read_history(self) -> list[dict[str, Any]]:
+        return self._read_json(HISTORY) if self._file(HISTORY).is_file() else []
+
+    def write_training(self, record: TrainingRecord) -> None:
+        write_json(self._file(TRAINING), asdict(record))
+
+    def read_training(self) -> TrainingRecord | None:
+        """The best epoch training kept and the monitor that chose it; None before training.
+
+        A run trained before ``training.json`` existed, or trained again since by such an lstmcli, gets what
+        training then kept: the first epoch with the lowest val_loss.
+        """
+        history = self.read_history()
+        if self._file(TRAINING).is_file():
+            data = self._read_json(TRAINING)
+            try:
+                record = TrainingRecord(int(data["best_epoch"]), str(data["monitor"]), int(data["epochs_run"]))
+            except (KeyError, TypeError, ValueError):
+                raise RunDirError(f"{self._file(TRAINING)} is damaged; train the run again") from None
+            if record.epochs_run == len(history) and 1 <= record.best_epoch <= record.epochs_run:
+                return record
+        return TrainingRecord.from_history(history)
 
     def write_weights(self, weights: dict[str, np.ndarray]) -> None:
-        atomic_write(self / WEIGHTS, lambda tmp: _save_npz(tmp, weights))
+        atomic_write(self._file(WEIGHTS), lambda tmp: _save_npz(tmp, weights))
 
     def read_weights(self) -> dict[str, np.ndarray]:
-        path = self / WEIGHTS
+        path = self._file(WEIGHTS)
         try:
             with np.load(path, allow_pickle=False) as npz:
                 return {name: npz[name] for name in npz.files}
@@ -335,12 +583,32 @@ class RunDir:
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             raise RunDirError(f"{path} is damaged ({type(exc).__name__}); train the run again") from None
 
+    # --- evaluation results ---
     def write_metrics(self, metrics: dict[str, Any]) -> None:
-        write_json(self / METRICS, metrics)
+        write_json(self._file(METRICS), metrics)
+
+    def read_metrics(self) -> dict[str, Any] | None:
+        """The last evaluate's metrics, None if the model was not evaluated since it was published."""
+        return self._read_json(METRICS) if self._file(METRICS).is_file() else None
+
+    def write_confusion_png(self, png: bytes) -> Path:
+        return self._write_bytes(CONFUSION_PNG, png)
+
+    def write_curves_png(self, png: bytes) -> Path:
+        return self._write_bytes(CURVES_PNG, png)
+
+    def report_path(self) -> Path:
+        """Where ``lstmcli report`` writes its page unless told ``--out``."""
+        return self._file(REPORT)
 
     # --- helpers ---
+    def _write_bytes(self, name: str, data: bytes) -> Path:
+        path = self._file(name)
+        atomic_write(path, functools.partial(Path.write_bytes, data=data))
+        return path
+
     def _read_text(self, name: str) -> str:
-        path = self / name
+        path = self._file(name)
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -352,10 +620,7 @@ class RunDir:
         try:
             return json.loads(self._read_text(name))
         except json.JSONDecodeError:
-            raise RunDirError(f"{self / name} is damaged: not valid JSON") from None
-
-    def read_json(self, name: str) -> Any:
-        return self._read_json(name)
+            raise RunDirError(f"{self._file(name)} is damaged: not valid JSON") from None
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -115,7 +115,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def score(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    """Metrics of probabilities ``(n, n_classes)`` against label indices ``(n,)``: a :class:`ScoreTally` of one chunk."""
+    """Metrics of probabilities ``(n, n_classes)`` against label indices ``(n,)``: one chunk's tally."""
     tally = ScoreTally(len(labels))
     tally.add(probs, y)
     return tally.metrics(labels)

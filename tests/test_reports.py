@@ -21,8 +21,9 @@ from lstmcli.cli import app
 from lstmcli.explain import occluded_rows
 from lstmcli.nn.inference import predict_proba
 from lstmcli.predictor import Predictor
+from lstmcli.rundir import TrainingRecord
 from lstmcli.text.vocab import OOV_ID
-from lstmcli.ui.plots import best_epoch, confusion_matrix_png, find_cjk_font, training_curves_png
+from lstmcli.ui.plots import confusion_matrix_png, find_cjk_font, training_curves_png
 from lstmcli.ui.report import confidently_wrong
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -117,15 +118,16 @@ def test_chinese_labels_without_a_cjk_font_still_draw_and_warn(
     assert _image(run / rundir.CONFUSION_PNG).shape[0] >= 300
 
 
-def test_best_epoch_is_the_first_lowest_val_loss() -> None:
+def test_without_a_record_the_best_epoch_is_the_first_lowest_val_loss() -> None:
     history = [
         {"epoch": 1, "val_loss": 0.9},
         {"epoch": 2, "val_loss": 0.5},
         {"epoch": 3, "val_loss": 0.5},
         {"epoch": 4, "val_loss": 0.7},
     ]
-    assert best_epoch(history) == 2
-    assert best_epoch([]) is None
+    record = TrainingRecord.from_history(history)
+    assert record is not None and (record.best_epoch, record.monitor) == (2, "val_loss")
+    assert TrainingRecord.from_history([]) is None
 
 
 def test_training_curves_draw_every_metric() -> None:
@@ -139,7 +141,7 @@ def test_training_curves_draw_every_metric() -> None:
         }
         for e in range(1, 8)
     ]
-    image = _image(training_curves_png(history))
+    image = _image(training_curves_png(history, 3))
     assert image.shape[0] >= 300 and image.shape[1] >= 800
 
 

@@ -328,7 +328,7 @@ def test_resume_keeps_the_interrupted_trainings_settings(runner: CliRunner, tmp_
     checkpoint = run_dir / rundir.CHECKPOINT_DIR
     checkpoint.mkdir()
     new_config = RunDir(run_dir).read_config().replace(epochs=3)
-    RunDir(run_dir).write_config(new_config, rundir.CHECKPOINT_CONFIG)
+    RunDir(run_dir).write_checkpoint_config(new_config)
     shutil.copyfile(run_dir / rundir.MODEL, checkpoint / rundir.LAST_MODEL)
     shutil.copyfile(run_dir / rundir.MODEL, checkpoint / "best.keras")
     rows = [{"epoch": epoch, "loss": 9.0, "accuracy": 0.1, "val_loss": 9.0, "val_accuracy": 0.0} for epoch in (1, 2)]

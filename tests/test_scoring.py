@@ -24,7 +24,9 @@ def test_metrics_match_scikit_learn(seed: int) -> None:
     precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=classes, zero_division=0)
     assert metrics["n"] == n
     assert metrics["accuracy"] == pytest.approx(accuracy_score(y, predicted))
-    assert metrics["macro_f1"] == pytest.approx(f1_score(y, predicted, labels=classes, average="macro", zero_division=0))
+    assert metrics["macro_f1"] == pytest.approx(
+        f1_score(y, predicted, labels=classes, average="macro", zero_division=0)
+    )
     assert metrics["confusion_matrix"] == confusion_matrix(y, predicted, labels=classes).tolist()
     assert metrics["loss"] == pytest.approx(log_loss(y, probs.astype(np.float64), labels=classes), rel=1e-5)
     for i, label in enumerate(labels):

@@ -28,7 +28,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.errors import ConfigError, LstmcliError
-from lstmcli.rundir import RunDir
+from lstmcli.rundir import RunDir, TrainState
 
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 TF_CONFIG = "TF_CONFIG"
@@ -126,7 +126,7 @@ class Placement:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return ds.with_options(options)
 
-    def sync(self, model: Any, state: dict[str, Any], run: RunDir, config: Config) -> dict[str, Any]:
+    def sync(self, model: Any, state: TrainState, run: RunDir, config: Config) -> TrainState:
         """Across machines, starts every worker from the chief's weights, optimizer state and training state.
 
         Call it in the strategy's scope, after the chief loaded its checkpoint (``--resume``) and the others
@@ -155,10 +155,10 @@ class Placement:
         if self.is_chief:
             return state
         state = _state_from(chiefs)
-        if state["epoch"]:  # the chief resumed with this seed: shuffles must match for the workers' shares
+        if state.epoch:  # the chief resumed with this seed: shuffles must match for the workers' shares
             from lstmcli.nn.backend import keras
 
-            keras.utils.set_random_seed(config.seed + state["epoch"])
+            keras.utils.set_random_seed(config.seed + state.epoch)
         return state
 
     def _check_same(self, fingerprint: np.ndarray) -> None:
@@ -250,32 +250,36 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _state_numbers(state: dict[str, Any]) -> np.ndarray:
-    best = state["best"].get("val_loss", 0.0) if state["best"] else 0.0
+def _state_numbers(state: TrainState) -> np.ndarray:
+    """The chief's state as numbers to share: the best epoch's scores, not its whole logs nor the history."""
     return np.array(
         [
-            state["epoch"],
-            state["best_epoch"],
-            state["wait"],
-            float(state["stopped_early"]),
-            best,
-            state["stage"],
-            state["stage_start"],
+            state.epoch,
+            state.best_epoch,
+            state.wait,
+            float(state.stopped_early),
+            state.best.get("val_loss", 0.0),
+            state.stage,
+            state.stage_start,
+            state.best.get("val_accuracy", 0.0),
         ],
         dtype=np.float64,
     )
 
 
-def _state_from(numbers: np.ndarray) -> dict[str, Any]:
-    """A worker's training state from the chief's numbers (its history stays empty: workers publish nothing)."""
+def _state_from(numbers: np.ndarray) -> TrainState:
+    """A worker's training state from the chief's numbers (its history stays empty: workers publish nothing).
+
+    The best epoch's val_loss and val_accuracy are what either monitor compares the next epochs with.
+    """
     epoch, best_epoch, wait = (int(round(v)) for v in numbers[:3])
-    return {
-        "epoch": epoch,
-        "best_epoch": best_epoch,
-        "best": {"val_loss": float(numbers[4])} if best_epoch else {},
-        "wait": wait,
-        "stopped_early": bool(numbers[3]),
-        "history": [{} for _ in range(epoch)],
-        "stage": int(round(numbers[5])),
-        "stage_start": int(round(numbers[6])),
-    }
+    return TrainState(
+        epoch=epoch,
+        best_epoch=best_epoch,
+        best={"val_loss": float(numbers[4]), "val_accuracy": float(numbers[7])} if best_epoch else {},
+        wait=wait,
+        stopped_early=bool(numbers[3]),
+        history=[{} for _ in range(epoch)],
+        stage=int(round(numbers[5])),
+        stage_start=int(round(numbers[6])),
+    )

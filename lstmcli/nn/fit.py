@@ -8,12 +8,12 @@ weights and the history; ``--resume`` picks up ``checkpoint/`` after a crash.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from lstmcli.config import Config
@@ -22,22 +22,7 @@ from lstmcli.nn.backend import keras, tf
 from lstmcli.nn.data import make_dataset, shard_dataset
 from lstmcli.nn.distribute import Placement, place
 from lstmcli.nn.model import build_model, export_weights, load_model, stage_model
-from lstmcli.rundir import (
-    CHECKPOINT_CONFIG,
-    CHECKPOINT_DIR,
-    CONFUSION_PNG,
-    CURVES_PNG,
-    LAST_MODEL,
-    METRICS,
-    MODEL,
-    REPORT,
-    TRAIN_STATE,
-    RunDir,
-    atomic_write,
-    write_json,
-)
-
-BEST_MODEL = "best.keras"
+from lstmcli.rundir import RunDir, TrainingRecord, TrainState, atomic_write
 
 
 class TrainProgress(Protocol):
@@ -93,13 +78,13 @@ class _Checkpoint(keras.callbacks.Callback):
         self,
         run: RunDir,
         config: Config,
-        state: dict[str, Any],
+        state: TrainState,
         progress: TrainProgress,
         whole: keras.Model,
         stage: str,
     ) -> None:
         super().__init__()
-        self.dir = run / CHECKPOINT_DIR
+        self.run = run
         self.config = config
         self.state = state
         self.progress = progress
@@ -121,24 +106,24 @@ class _Checkpoint(keras.callbacks.Callback):
         self.progress.epoch(epoch + 1, logs, improved, self.stage)
 
     def _record(self, epoch: int, logs: dict[str, float]) -> bool:
-        """Updates the state, writes the checkpoint (models first, state last) and says if val_loss improved."""
+        """Updates the state, writes the checkpoint (models first, state last) and says if the monitor improved."""
         state = self.state
-        improved = state["best_epoch"] == 0 or _better(logs, state["best"], self.config.monitor)
+        improved = state.best_epoch == 0 or _better(logs, state.best, self.config.monitor)
         if improved:
-            state.update(best=logs, best_epoch=epoch + 1, wait=0)
-            _save_model(self.whole, self.dir / BEST_MODEL)
+            state.best, state.best_epoch, state.wait = logs, epoch + 1, 0
+            _save_model(self.whole, self.run.best_model_path())
         else:
-            state["wait"] += 1
+            state.wait += 1
         row: dict[str, Any] = {"epoch": epoch + 1, **logs}
         if self.stage:
             row["stage"] = self.stage
-        state["history"].append(row)
-        state["epoch"] = epoch + 1
-        if self.config.early_stopping and state["wait"] >= self.config.patience:
-            state["stopped_early"] = True
+        state.history.append(row)
+        state.epoch = epoch + 1
+        if self.config.early_stopping and state.wait >= self.config.patience:
+            state.stopped_early = True
             self.model.stop_training = True
-        _save_model(self.whole, self.dir / LAST_MODEL)
-        write_json(self.dir / TRAIN_STATE, state)
+        _save_model(self.whole, self.run.last_model_path())
+        self.run.write_train_state(state)
         return improved
 
 
@@ -179,7 +164,7 @@ def stages(config: Config) -> list[tuple[str, int]]:
     return [("", config.epochs)]
 
 
-def _save_model(model: keras.Model, path: Any) -> None:
+def _save_model(model: keras.Model, path: Path) -> None:
     atomic_write(path, model.save)  # the temporary name keeps the .keras suffix Keras requires
 
 
@@ -211,25 +196,25 @@ def train(
         state = placement.sync(model, state, run, config)
     global_batch = config.replace(batch_size=config.batch_size * placement.replicas)
     train_ds, val_ds, steps = _datasets(run, global_batch, placement)
-    out.write_config(config, CHECKPOINT_CONFIG)  # config.json itself changes only when the new model is published
+    out.write_checkpoint_config(config)  # config.json itself changes only when the new model is published
     started = time.monotonic()
     interrupted = False
     plan = stages(config)
-    progress.start(sum(epochs for _, epochs in plan), state["epoch"], steps)
-    for index in range(state["stage"], len(plan)):
+    progress.start(sum(epochs for _, epochs in plan), state.epoch, steps)
+    for index in range(state.stage, len(plan)):
         stage, epochs = plan[index]
-        last_epoch = state["stage_start"] + epochs
+        last_epoch = state.stage_start + epochs
         fitted = model
         if config.staged_ngrams:
             with placement.strategy.scope():
                 fitted = stage_model(model, config, stage)
-        if state["epoch"] < last_epoch and not state["stopped_early"]:
+        if state.epoch < last_epoch and not state.stopped_early:
             try:
                 fitted.fit(
                     train_ds,
                     validation_data=val_ds,
                     epochs=last_epoch,
-                    initial_epoch=state["epoch"],
+                    initial_epoch=state.epoch,
                     callbacks=[_Checkpoint(out, config, state, progress, model, stage)],
                     shuffle=False,
                     verbose=0,
@@ -242,109 +227,68 @@ def train(
                     f"training across machines stopped ({first}); once every machine is up, run "
                     "the same command with --resume on each"
                 ) from None
-        if interrupted or index == len(plan) - 1 or state["best_epoch"] == 0:
+        if interrupted or index == len(plan) - 1 or state.best_epoch == 0:
             break
         with _sigint_deferred():
             _next_stage(out, model, state)
-    if state["best_epoch"] == 0:
+    if state.best_epoch == 0:
         raise LstmcliError("training was interrupted before its first epoch ended; nothing was saved")
     if placement.is_chief:
         _publish(run, config, state, keep_checkpoint=interrupted)
     return TrainResult(
-        epochs_run=state["epoch"],
-        best_epoch=state["best_epoch"],
-        best=state["best"],
-        stopped_early=state["stopped_early"],
+        epochs_run=state.epoch,
+        best_epoch=state.best_epoch,
+        best=state.best,
+        stopped_early=state.stopped_early,
         interrupted=interrupted,
         seconds=time.monotonic() - started,
-        history=state["history"],
+        history=state.history,
     )
 
 
-def _next_stage(run: RunDir, model: keras.Model, state: dict[str, Any]) -> None:
+def _next_stage(run: RunDir, model: keras.Model, state: TrainState) -> None:
     """Moves to the next stage from the best weights so far; early stopping starts afresh, the best stays."""
-    checkpoint = run / CHECKPOINT_DIR
-    best = load_model(str(checkpoint / BEST_MODEL))
+    best = load_model(str(run.best_model_path()))
     for layer in model.layers:
         if layer.weights:
             layer.set_weights(best.get_layer(layer.name).get_weights())
-    state.update(stage=state["stage"] + 1, stage_start=state["epoch"], wait=0, stopped_early=False)
-    _save_model(model, checkpoint / LAST_MODEL)
-    write_json(checkpoint / TRAIN_STATE, state)
+    state.stage, state.stage_start, state.wait, state.stopped_early = state.stage + 1, state.epoch, 0, False
+    _save_model(model, run.last_model_path())
+    run.write_train_state(state)
 
 
 def _start(
     run: RunDir, config: Config, resume: bool, vocab_size: int, n_classes: int
-) -> tuple[keras.Model, dict[str, Any]]:
-    checkpoint = run / CHECKPOINT_DIR
+) -> tuple[keras.Model, TrainState]:
     if not resume:
-        shutil.rmtree(checkpoint, ignore_errors=True)
-        state = {
-            "epoch": 0,
-            "best_epoch": 0,
-            "best": {},
-            "wait": 0,
-            "stopped_early": False,
-            "history": [],
-            "stage": 0,
-            "stage_start": 0,
-        }
-        return build_model(config, vocab_size, n_classes), state
-    if not (checkpoint / TRAIN_STATE).is_file() or not (checkpoint / LAST_MODEL).is_file():
+        run.clear_checkpoint()
+        return build_model(config, vocab_size, n_classes), TrainState()
+    if not run.has_checkpoint():
         raise RunDirError(
             f"nothing to resume in {run.path}: no interrupted training found; run 'lstmcli train' without --resume"
         )
-    state = _read_state(run)
-    keras.utils.set_random_seed(config.seed + int(state["epoch"]))  # type: ignore[call-overload]
+    state = run.read_train_state()
+    keras.utils.set_random_seed(config.seed + state.epoch)  # type: ignore[call-overload]
     try:
-        model = load_model(str(checkpoint / LAST_MODEL))
+        model = load_model(str(run.last_model_path()))
     except Exception as exc:  # Keras raises many types for a damaged archive
         raise RunDirError(
-            f"{checkpoint / LAST_MODEL} is damaged ({type(exc).__name__}); "
+            f"{run.last_model_path()} is damaged ({type(exc).__name__}); "
             "train again with --overwrite instead of --resume"
         ) from None
     return model, state
 
 
-def _read_state(run: RunDir) -> dict[str, Any]:
-    """The checkpoint's training state, checked so that a damaged one is reported, not half used."""
-    state = run.read_json(f"{CHECKPOINT_DIR}/{TRAIN_STATE}")
-    if isinstance(state, dict):
-        state.setdefault("stage", 0)
-        state.setdefault("stage_start", 0)
-    types = {
-        "epoch": int,
-        "best_epoch": int,
-        "best": dict,
-        "wait": int,
-        "stopped_early": bool,
-        "history": list,
-        "stage": int,
-        "stage_start": int,
-    }
-    if (
-        not isinstance(state, dict)
-        or any(not isinstance(state.get(k), t) for k, t in types.items())
-        or len(state["history"]) != state["epoch"]
-        or not 1 <= state["best_epoch"] <= state["epoch"]
-        or not 0 <= state["stage"] <= 1
-        or not 0 <= state["stage_start"] <= state["epoch"]
-    ):
-        raise RunDirError(
-            f"{run / CHECKPOINT_DIR / TRAIN_STATE} is damaged; train again with --overwrite instead of --resume"
-        )
-    return state
+def _publish(run: RunDir, config: Config, state: TrainState, keep_checkpoint: bool) -> None:
+    """Moves the best model into place with its exported weights, history and the decision that chose it.
 
-
-def _publish(run: RunDir, config: Config, state: dict[str, Any], keep_checkpoint: bool) -> None:
-    """Moves the best model into place with its exported weights and history; the last file written wins."""
-    best_path = run / CHECKPOINT_DIR / BEST_MODEL
-    best = load_model(str(best_path))
-    run.write_history(state["history"])
-    atomic_write(run / MODEL, lambda tmp: shutil.copyfile(best_path, tmp))
+    The weights are written last: they make the run trained.
+    """
+    best = load_model(str(run.best_model_path()))
+    run.write_history(state.history)
+    run.write_training(TrainingRecord(state.best_epoch, config.monitor, state.epoch))
+    run.publish_model(run.best_model_path())
     run.write_config(config)
     run.write_weights(export_weights(best, config))
-    for stale in (METRICS, CONFUSION_PNG, CURVES_PNG, REPORT):  # they describe the model just replaced
-        (run / stale).unlink(missing_ok=True)
     if not keep_checkpoint:
-        shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
+        run.clear_checkpoint()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -30,7 +32,8 @@ def show_prepare(report: PrepareReport) -> None:
         f"Read {report.rows_read} rows from {escape(report.data_file)} ({report.encoding}); "
         f"text column '{escape(report.text_column)}', label column '{escape(report.label_column)}'"
     )
-    err.print(f"Dropped rows: {dropped}. Split: {report.train_rows} train, {report.val_rows} validation (stratified)")
+    split = f"{report.train_rows} train, {report.val_rows} validation ({report.split})"  # stratified or hashed
+    err.print(f"Dropped rows: {dropped}. Split: {split}")
     table = Table("class", "rows", "share", title="Classes", title_justify="left")
     total = sum(report.class_counts.values())
     for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
@@ -46,6 +49,9 @@ def show_prepare(report: PrepareReport) -> None:
         f"Vocabulary: {report.vocab_size} ids (padding and unknown included); "
         f"validation OOV rate {report.val_oov_rate:.1%}"
     )
+    if report.mode == "streaming":
+        for note in report.notes:
+            err.print(f"Streaming: {note}")
 
 
 def _metrics(logs: dict[str, float]) -> str:
@@ -97,8 +103,11 @@ class RichProgress:
         self.progress.stop()
 
 
-def show_train(result: Any, run_path: str) -> None:
-    """The end-of-training summary."""
+def show_train(result: Any, run_path: str, chief: bool = True) -> None:
+    """The end-of-training summary; a worker other than the chief (which saves the model) says only that it ended."""
+    if not chief:
+        err.print(f"Worker done after {result.epochs_run} epochs in {result.seconds:.1f}s; the chief saved the model")
+        return
     how = "interrupted" if result.interrupted else ("stopped early" if result.stopped_early else "finished")
     err.print(
         f"Training {how} after {result.epochs_run} epochs in {result.seconds:.1f}s; "
@@ -129,3 +138,37 @@ def show_metrics(metrics: dict[str, Any]) -> None:
     if metrics.get("unseen_labels"):
         unseen = ", ".join(f"'{escape(k)}' ({v})" for k, v in metrics["unseen_labels"].items())
         err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")
+
+
+def show_plots(run_dir: Path, metrics: dict[str, Any]) -> None:
+    """Writes evaluate's figures into the run directory, saying where, and warns when no CJK font draws the labels."""
+    from lstmcli.rundir import RunDir
+    from lstmcli.ui.plots import cjk_font_missing, write_plots
+
+    for path in write_plots(RunDir(run_dir), metrics):
+        print(f"Wrote {path}", file=sys.stderr)
+    if cjk_font_missing(metrics["labels"]):
+        print(
+            "Warning: no font with Chinese/Japanese/Korean glyphs found; labels show as boxes. "
+            "Install one, e.g. apt-get install fonts-noto-cjk",
+            file=sys.stderr,
+        )
+
+
+def show_info(summary: dict[str, Any]) -> None:
+    """``lstmcli info``'s tables, on stdout: the summary is what the command was asked for."""
+    from rich.console import Console
+
+    from lstmcli.ui.info import render_info
+
+    Console(highlight=False).print(render_info(summary))
+
+
+def warn_replaced(replaced: int) -> None:
+    """Warns once when invalid bytes in the input were replaced by U+FFFD while decoding it."""
+    if replaced:
+        print(
+            f"Warning: {replaced} invalid byte sequences in the input were replaced by U+FFFD; "
+            "pass --encoding if the input is not UTF-8",
+            file=sys.stderr,
+        )

@@ -6,7 +6,6 @@ so importing this module costs nothing and a server without a screen draws the s
 
 from __future__ import annotations
 
-import functools
 import io
 import re
 import warnings
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmcli.rundir import CONFUSION_PNG, CURVES_PNG, RunDir, atomic_write
+from lstmcli.rundir import RunDir
 
 # Fonts with Chinese, Japanese and Korean glyphs, best first; matplotlib falls back to one for labels that
 # DejaVu Sans (its default) cannot draw.
@@ -184,21 +183,13 @@ def _matrix_panel(
         )
 
 
-def best_epoch(history: list[dict[str, float]]) -> int | None:
-    """The epoch whose weights training kept: the first with the lowest ``val_loss``; None without history."""
-    scored = [row for row in history if "val_loss" in row]
-    if not scored:
-        return None
-    best = min(scored, key=lambda row: row["val_loss"])  # min keeps the first of equal values, as training does
-    return int(best["epoch"])
-
-
-def training_curves_png(history: list[dict[str, float]]) -> bytes:
+def training_curves_png(history: list[dict[str, float]], best: int | None) -> bytes:
     """Loss and accuracy by epoch, training and validation, with the restored best epoch marked.
 
     Args:
         history: one dict per epoch, as in ``history.json``: ``epoch``, ``loss``, ``accuracy``,
             ``val_loss``, ``val_accuracy``.
+        best: the epoch training kept (:meth:`lstmcli.rundir.RunDir.read_training`), None for no mark.
 
     Returns:
         The PNG file's bytes.
@@ -208,7 +199,6 @@ def training_curves_png(history: list[dict[str, float]]) -> bytes:
     from matplotlib.ticker import MaxNLocator
 
     epochs = [int(row["epoch"]) for row in history]
-    best = best_epoch(history)
     with matplotlib.rc_context(_font_rc([])):
         fig = Figure(figsize=(11, 4.2), layout="constrained")
         panels = zip(fig.subplots(1, 2), ("loss", "accuracy"), ("Loss", "Accuracy"), strict=True)
@@ -239,10 +229,10 @@ def write_plots(run: RunDir, metrics: dict[str, Any]) -> list[Path]:
     Returns:
         The paths written; the curves are left out when the run has no training history.
     """
-    figures = {CONFUSION_PNG: confusion_matrix_png(metrics["confusion_matrix"], metrics["labels"])}
+    written = [run.write_confusion_png(confusion_matrix_png(metrics["confusion_matrix"], metrics["labels"]))]
     history = run.read_history()
     if history:
-        figures[CURVES_PNG] = training_curves_png(history)
-    for name, data in figures.items():
-        atomic_write(run / name, functools.partial(Path.write_bytes, data=data))
-    return [run / name for name in figures]
+        record = run.read_training()
+        best = record.best_epoch if record is not None else None
+        written.append(run.write_curves_png(training_curves_png(history, best)))
+    return written

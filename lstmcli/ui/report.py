@@ -19,7 +19,7 @@ from lstmcli import __version__
 from lstmcli.errors import ConfigError
 from lstmcli.info import training_summary
 from lstmcli.predictor import Predictor
-from lstmcli.rundir import PREPARE_REPORT, REPORT, RunDir, write_text
+from lstmcli.rundir import REPORT, RunDir, TrainingRecord, write_text
 from lstmcli.ui.plots import confusion_matrix_png, training_curves_png
 
 MAX_TEXT_CHARS = 400  # longer example texts are shortened in the table
@@ -65,12 +65,12 @@ def build_report(run: RunDir, n_wrong: int = 10) -> str:
     texts = run.read_val_texts()
     wrong = confidently_wrong(probs, prepared.val_y, n_wrong)
     history = run.read_history()
-    data = run.read_json(PREPARE_REPORT) if (run / PREPARE_REPORT).is_file() else None
+    data = run.read_prepare_report()
     confusion = _img(confusion_matrix_png(metrics["confusion_matrix"], predictor.labels), "Confusion matrix")
     sections = {  # in the order a person reads: how good, where it errs, how it trained, on what
         ("metrics", "Metrics"): _metrics_html(metrics),
         ("confusion", "Confusion matrix"): confusion,
-        ("training", "Training curves"): _training_html(history),
+        ("training", "Training curves"): _training_html(history, run.read_training()),
         ("errors", "Most confidently wrong validation texts"): _wrong_html(
             wrong, probs, prepared.val_y, texts, predictor.labels
         ),
@@ -86,7 +86,7 @@ def write_report(run: RunDir, out: Path | None = None, n_wrong: int = 10) -> Pat
     Raises:
         ConfigError: ``out`` is a directory or cannot be written.
     """
-    path = out if out is not None else run / REPORT
+    path = out if out is not None else run.report_path()
     if path.is_dir():
         raise ConfigError(f"--out {path} is a directory; pass a file name such as {path / REPORT}")
     page = build_report(run, n_wrong)
@@ -163,7 +163,7 @@ def _data_html(data: dict[str, Any] | None) -> str:
                 f"{data['rows_read']} read; dropped: "
                 + (", ".join(f"{n} {why}" for why, n in data["dropped"].items() if n) or "none"),
             ],
-            ["split", f"{data['train_rows']} train, {data['val_rows']} validation (stratified)"],
+            ["split", split_text(data)],
             ["tokenizer", f"{data['tokenizer']}: {data['tokenizer_reason']}"],
             ["tokens per text", ", ".join(f"{k} {v:g}" for k, v in data["length_percentiles"].items())],
             [
@@ -182,6 +182,11 @@ def _data_html(data: dict[str, Any] | None) -> str:
     return summary + "\n<h3>Classes</h3>\n" + classes
 
 
+def split_text(data: dict[str, Any]) -> str:
+    """How prepare split the rows: stratified (in memory) or by a hash of each text (streamed)."""
+    return f"{data['train_rows']} train, {data['val_rows']} validation ({data.get('split', 'stratified')})"
+
+
 def _config_html(config: dict[str, Any]) -> str:
     rows = [
         [key, ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value] for key, value in config.items()
@@ -191,16 +196,17 @@ def _config_html(config: dict[str, Any]) -> str:
     return f'<div class="columns">{tables}</div>'
 
 
-def _training_html(history: list[dict[str, float]]) -> str:
-    summary = training_summary(history)
+def _training_html(history: list[dict[str, float]], record: TrainingRecord | None) -> str:
+    summary = training_summary(history, record)
     if summary is None:
         return "<p>No training history was saved for this run (history.json is missing).</p>"
     best = ", ".join(f"{key} {value:.4f}" for key, value in summary["best"].items())
     stage = f", {summary['best_stage']} stage" if "best_stage" in summary else ""
+    chosen_by = "highest validation accuracy" if summary["monitor"] == "val_accuracy" else "lowest validation loss"
     return (
         f"<p>{summary['epochs_run']} epochs; the model kept is the one from epoch {summary['best_epoch']} "
-        f"(lowest validation loss{stage}): "
-        f"{escape(best)}.</p>\n" + _img(training_curves_png(history), "Training curves")
+        f"({chosen_by}{stage}): "
+        f"{escape(best)}.</p>\n" + _img(training_curves_png(history, summary["best_epoch"]), "Training curves")
     )
 
 

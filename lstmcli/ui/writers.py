@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 import numpy as np
@@ -31,7 +32,7 @@ def write_predictions(
     """
     out = out or sys.stdout
     written = 0
-    try:
+    with quiet_on_closed_pipe(out):
         writer = csv.writer(out, lineterminator="\n") if output_format == "csv" else None
         if writer is not None:
             writer.writerow(_csv_header(top_k, with_text, per_file))
@@ -51,9 +52,6 @@ def write_predictions(
             if written % 2048 == 0:
                 out.flush()
         out.flush()
-    except BrokenPipeError:
-        # The reader has gone: point stdout at /dev/null so Python's exit flush does not complain either.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return written
 
 
@@ -99,3 +97,16 @@ def _csv_header(top_k: int, with_text: bool, per_file: bool) -> list[str]:
 
 def _one_line(field: str) -> str:
     return field.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+@contextlib.contextmanager
+def quiet_on_closed_pipe(out: TextIO) -> Iterator[None]:
+    """Ends the output quietly when its reader has gone (``| head -1``), instead of a BrokenPipeError.
+
+    stdout is then pointed at /dev/null, so that Python's flush at exit does not complain either.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        if out is sys.stdout or out is sys.__stdout__:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,0 +1,160 @@
+"""The run directory records decisions once: the best epoch and its monitor, the split kind, its format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_rows, write_csv
+from typer.testing import CliRunner
+
+from lstmcli import rundir
+from lstmcli.cli import app
+from lstmcli.errors import RunDirError
+from lstmcli.rundir import RunDir
+
+# Epoch 1 has the lowest val_loss, epoch 2 the highest val_accuracy: the two monitors pick different epochs.
+ROWS = [
+    {"epoch": 1, "loss": 0.9, "accuracy": 0.5, "val_loss": 0.5, "val_accuracy": 0.6, "seconds": 1.0, "stage": "ngrams"},
+    {"epoch": 2, "loss": 0.4, "accuracy": 0.9, "val_loss": 0.7, "val_accuracy": 0.9, "seconds": 1.0, "stage": "lstm"},
+]
+
+
+def _trained_by_val_accuracy(runner: CliRunner, trained_run: Path, tmp_path: Path) -> Path:
+    """A run whose training, monitoring val_accuracy, kept epoch 2 (published by resuming a finished checkpoint)."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    checkpoint = run_dir / rundir.CHECKPOINT_DIR
+    checkpoint.mkdir()
+    config = RunDir(run_dir).read_config().replace(monitor="val_accuracy", epochs=1, ngram_epochs=1)
+    (checkpoint / rundir.CONFIG).write_text(config.to_json())
+    shutil.copyfile(run_dir / rundir.MODEL, checkpoint / rundir.LAST_MODEL)
+    shutil.copyfile(run_dir / rundir.MODEL, checkpoint / "best.keras")
+    state = {
+        "epoch": 2,
+        "best_epoch": 2,
+        "best": ROWS[1],
+        "wait": 0,
+        "stopped_early": False,
+        "history": ROWS,
+        "stage": 1,
+        "stage_start": 1,
+    }
+    (checkpoint / rundir.TRAIN_STATE).write_text(json.dumps(state))
+    result = runner.invoke(app, ["train", "--run-dir", str(run_dir), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "best epoch 2" in result.stderr
+    return run_dir
+
+
+def test_info_report_and_curves_name_the_epoch_training_kept(
+    runner: CliRunner, trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir = _trained_by_val_accuracy(runner, trained_run, tmp_path)
+    info = json.loads(runner.invoke(app, ["info", "-r", str(run_dir), "--json"]).stdout)
+    assert info["training"]["best_epoch"] == 2
+    assert info["training"]["monitor"] == "val_accuracy"
+    assert info["training"]["best_stage"] == "lstm"
+    page_path = tmp_path / "page.html"
+    assert runner.invoke(app, ["report", "-r", str(run_dir), "--out", str(page_path)]).exit_code == 0
+    page = page_path.read_text(encoding="utf-8")
+    assert "the one from epoch 2 (highest validation accuracy, lstm stage)" in page
+    from matplotlib.axes import Axes
+
+    marked: list[float] = []
+    original = Axes.axvline
+    monkeypatch.setattr(Axes, "axvline", lambda ax, x=0, *a, **k: marked.append(x) or original(ax, x, *a, **k))
+    assert runner.invoke(app, ["evaluate", "-r", str(run_dir), "--plots"]).exit_code == 0
+    assert marked and set(marked) == {2}
+
+
+def test_a_run_without_a_training_record_falls_back_to_the_lowest_val_loss(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.write_history(ROWS)
+    record = run.read_training()
+    assert record is not None and (record.best_epoch, record.monitor) == (1, "val_loss")
+    assert RunDir(tmp_path / "empty").read_training() is None
+
+
+def test_a_stale_training_record_is_ignored(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.write_history(ROWS)
+    run.write_training(rundir.TrainingRecord(best_epoch=2, monitor="val_accuracy", epochs_run=2))
+    assert run.read_training() == rundir.TrainingRecord(2, "val_accuracy", 2)
+    run.write_history(ROWS[:1])  # retrained by an lstmcli that writes no record: the history wins
+    assert run.read_training() == rundir.TrainingRecord(1, "val_loss", 1)
+
+
+def test_a_streamed_prepare_says_its_split_is_hashed(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "t.csv", make_rows())
+    result = runner.invoke(
+        app, ["prepare", str(data), "-r", str(tmp_path / "run"), "--streaming"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "validation (hashed)" in result.stderr and "stratified)" not in result.stderr
+    report = RunDir(tmp_path / "run").read_prepare_report()
+    assert report is not None and report["split"] == "hashed"
+
+
+def test_an_older_prepare_report_without_a_split_kind_reads_by_its_mode(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.write_prepare_report({"mode": "streaming", "rows_read": 3})
+    assert run.read_prepare_report() == {"mode": "streaming", "rows_read": 3, "split": "hashed"}
+    run.write_prepare_report({"rows_read": 3})
+    assert run.read_prepare_report() == {"rows_read": 3, "split": "stratified"}
+
+
+def test_report_data_section_names_the_split_kind() -> None:
+    from lstmcli.ui.report import split_text
+
+    assert split_text({"train_rows": 9, "val_rows": 1, "split": "hashed"}) == "9 train, 1 validation (hashed)"
+    assert split_text({"train_rows": 9, "val_rows": 1}) == "9 train, 1 validation (stratified)"
+
+
+# --- the typed store ---
+
+
+def test_train_state_round_trips_and_rejects_damage() -> None:
+    state = rundir.TrainState(epoch=2, best_epoch=2, best=dict(ROWS[1]), history=[dict(r) for r in ROWS], stage=1)
+    assert rundir.TrainState.from_json(state.to_json()) == state
+    older = json.loads(state.to_json())
+    del older["stage"], older["stage_start"]  # written before staged training
+    assert rundir.TrainState.from_json(json.dumps(older)).stage == 0
+    for damaged in ("{{{", '{"epoch": 1}', json.dumps({**json.loads(state.to_json()), "best_epoch": 3})):
+        with pytest.raises(ValueError):
+            rundir.TrainState.from_json(damaged)
+
+
+def test_damaged_train_state_names_the_file(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.write_train_state(rundir.TrainState(epoch=1, best_epoch=1, best={"val_loss": 1.0}, history=[{"epoch": 1}]))
+    assert run.read_train_state().epoch == 1
+    (tmp_path / rundir.CHECKPOINT_DIR / rundir.TRAIN_STATE).write_text('{"epoch": 1}')
+    with pytest.raises(RunDirError, match=r"state.json is damaged; train again with --overwrite"):
+        run.read_train_state()
+
+
+def test_a_newer_format_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / rundir.MANIFEST).write_text(json.dumps({"format": rundir.FORMAT + 1, "versions": {"lstmcli": "9.0"}}))
+    with pytest.raises(RunDirError, match=rf"lstmcli 9.0 \(format {rundir.FORMAT + 1}\); this lstmcli reads format"):
+        RunDir(tmp_path).read_manifest()
+
+
+def test_an_older_shard_index_with_its_own_format_number_still_reads(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    parts = {
+        p: {"rows": 1, "length_counts": [0, 1], "shards": [run.write_shard(p, 0, np.ones((1, 1)), np.zeros(1))]}
+        for p in rundir.SHARD_PARTS
+    }
+    (tmp_path / rundir.SHARD_INDEX).write_text(json.dumps({"format": 1, "max_len": 1, "parts": parts}))
+    assert run.read_shard_index()["max_len"] == 1
+    run.write_shard_index(1, parts)
+    assert "format" not in json.loads((tmp_path / rundir.SHARD_INDEX).read_text())
+    assert [len(y) for _, y in run.shard_arrays("val")] == [1]
+
+
+def test_no_module_outside_rundir_builds_a_path_in_a_run() -> None:
+    assert not hasattr(RunDir, "__truediv__")
