@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -392,16 +392,7 @@ class RunDir:
         """All prepared arrays in memory; a streamed prepare's shards are joined (train reads them in pieces)."""
         if self.is_sharded():
             return self._joined_shards()
-        arrays = {}
-        for name in ARRAYS:
-            path = self._array_path(name)
-            try:
-                arrays[name] = np.load(path, allow_pickle=False)
-            except FileNotFoundError:
-                raise RunDirError(f"{path} is missing; run 'lstmcli prepare' again") from None
-            except (ValueError, OSError, EOFError) as exc:
-                raise RunDirError(f"{path} is damaged ({exc}); run 'lstmcli prepare' again") from None
-        prepared = Prepared(**arrays)
+        prepared = Prepared(**{name: _load_npy(self._array_path(name)) for name in ARRAYS})
         self._check_prepared(prepared)
         return prepared
 
@@ -481,13 +472,7 @@ class RunDir:
         return self._file(f"{SHARDS_DIR}/{name}")
 
     def _load_shard(self, name: str) -> np.ndarray:
-        path = self._shard_path(name)
-        try:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        except FileNotFoundError:
-            raise RunDirError(f"{path} is missing; run 'lstmcli prepare' again") from None
-        except (ValueError, OSError, EOFError) as exc:
-            raise RunDirError(f"{path} is damaged ({exc}); run 'lstmcli prepare' again") from None
+        return _load_npy(self._shard_path(name), mmap_mode="r")
 
     def _joined_shards(self) -> Prepared:
         arrays: dict[str, np.ndarray] = {}
@@ -621,6 +606,16 @@ class RunDir:
             return json.loads(self._read_text(name))
         except json.JSONDecodeError:
             raise RunDirError(f"{self._file(name)} is damaged: not valid JSON") from None
+
+
+def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> np.ndarray:
+    """A prepared array, memory-mapped with ``mmap_mode="r"``; RunDirError if it is missing or damaged."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except FileNotFoundError:
+        raise RunDirError(f"{path} is missing; run 'lstmcli prepare' again") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise RunDirError(f"{path} is damaged ({exc}); run 'lstmcli prepare' again") from None
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
