@@ -13,6 +13,7 @@ from lstmcli.dataset import shards
 from lstmcli.dataset.report import (
     EncodedTally,
     PrepareReport,
+    check_classes,
     length_percentiles,
     resolve_max_len,
     resolve_tokenizer,
@@ -115,17 +116,8 @@ def _index(values: list[str], labels: list[str]) -> np.ndarray:
 
 
 def _check_classes(data: LabelledTexts, val_size: float, path: Path) -> None:
-    if not data.texts:
-        raise DataError(
-            f"{path} has no row with both a text and a label (column '{data.text_column}', "
-            f"'{data.label_column}'); check the column names"
-        )
     counts = Counter(data.labels)
-    if len(counts) < 2:
-        only = next(iter(counts))
-        raise DataError(
-            f"{path} has one class only ('{only}' in column '{data.label_column}'); a classifier needs at least two"
-        )
+    check_classes(counts, path, data.text_column, data.label_column)
     small = sorted(label for label, n in counts.items() if n < 2)
     if small:
         shown = ", ".join(f"'{s}'" for s in small[:5])

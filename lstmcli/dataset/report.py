@@ -4,6 +4,7 @@ the files written beside the prepared data."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.errors import DataError
 from lstmcli.rundir import RunDir
 from lstmcli.text.tokens import choose_tokenizer
 from lstmcli.text.vocab import OOV_ID, Vocabulary
@@ -63,6 +65,20 @@ class EncodedTally:
     @property
     def val_oov_rate(self) -> float:
         return self.val_oov / self.val_tokens if self.val_tokens else 0.0
+
+
+def check_classes(class_counts: Mapping[str, int], path: Path, text_column: str, label_column: str) -> None:
+    """Raises DataError unless the usable rows hold at least two classes, whichever way prepare reads them."""
+    if not class_counts:
+        raise DataError(
+            f"{path} has no row with both a text and a label (column '{text_column}', "
+            f"'{label_column}'); check the column names"
+        )
+    if len(class_counts) < 2:
+        only = next(iter(class_counts))
+        raise DataError(
+            f"{path} has one class only ('{only}' in column '{label_column}'); a classifier needs at least two"
+        )
 
 
 def resolve_tokenizer(config: Config, texts: list[str]) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from lstmcli.config import Config
 from lstmcli.dataset.report import (
     EncodedTally,
     PrepareReport,
+    check_classes,
     length_percentiles,
     resolve_max_len,
     resolve_tokenizer,
@@ -185,17 +186,7 @@ def _spill_chunk(tally: _Tally, chunk: LabelledChunk, config: Config, path: Path
 
 def _check_tally(tally: _Tally, source: LabelledCsv, config: Config) -> None:
     """Raises DataError when the rows cannot make a classifier, as the in-memory path does."""
-    path = source.file.path
-    if not tally.class_counts:
-        raise DataError(
-            f"{path} has no row with both a text and a label (column '{source.text_column}', "
-            f"'{source.label_column}'); check the column names"
-        )
-    if len(tally.class_counts) < 2:
-        only = next(iter(tally.class_counts))
-        raise DataError(
-            f"{path} has one class only ('{only}' in column '{source.label_column}'); a classifier needs at least two"
-        )
+    check_classes(tally.class_counts, source.file.path, source.text_column, source.label_column)
     if not tally.val_rows or not tally.train_rows:
         side = "validation" if not tally.val_rows else "training"
         raise DataError(

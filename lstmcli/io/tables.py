@@ -213,23 +213,24 @@ def pick_columns(
 
 
 def _trained_columns(frame: pd.DataFrame, path: Path, text_column: str, label_column: str) -> tuple[str, str]:
-    columns = [str(c) for c in frame.columns]
+    columns = ", ".join(str(c) for c in frame.columns)
+    text_fix = f"Rename its text column to '{text_column}'"
+    label_fix = "Evaluation needs labels; use 'lstmcli predict' for unlabelled text"
+    return (
+        _trained_column(frame, path, text_column, TEXT_COLUMNS, "text", f"columns are: {columns}. {text_fix}"),
+        _trained_column(frame, path, label_column, LABEL_COLUMNS, "label", f"columns are: {columns}. {label_fix}"),
+    )
+
+
+def _trained_column(
+    frame: pd.DataFrame, path: Path, wanted: str, candidates: tuple[str, ...], role: str, fix: str
+) -> str:
+    if wanted in [str(c) for c in frame.columns]:
+        return wanted
     try:
-        text_col = text_column if text_column in columns else _pick_column(frame, "", TEXT_COLUMNS, "text", path)
+        return _pick_column(frame, "", candidates, role, path)
     except DataError:
-        raise DataError(
-            f"{path} has no text column ('{text_column}' or another obvious name); columns are: "
-            f"{', '.join(columns)}. Rename its text column to '{text_column}'"
-        ) from None
-    try:
-        label_col = label_column if label_column in columns else _pick_column(frame, "", LABEL_COLUMNS, "label", path)
-    except DataError:
-        raise DataError(
-            f"{path} has no label column ('{label_column}' or another obvious name); "
-            f"columns are: {', '.join(columns)}. Evaluation needs labels; use 'lstmcli predict' "
-            "for unlabelled text"
-        ) from None
-    return text_col, label_col
+        raise DataError(f"{path} has no {role} column ('{wanted}' or another obvious name); {fix}") from None
 
 
 def _pick_column(frame: pd.DataFrame, wanted: str, candidates: tuple[str, ...], role: str, path: Path) -> str:
