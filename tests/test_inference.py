@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstmcli.config import make_config
-from lstmcli.nn.inference import predict_proba
-from lstmcli.text.vocab import pad
+from lstmcli.config import Config, make_config
+from lstmcli.nn.inference import predict_proba, weight_names
+from lstmcli.nn.spec import network_spec
 
 VOCAB, CLASSES, MAX_LEN = 50, 3, 12
 
@@ -36,21 +36,34 @@ VARIANTS = {
 
 
 def _ids(padding: str, truncating: str) -> np.ndarray:
+    """Seven id rows of 1 to 15 tokens, padded or cut to ``MAX_LEN`` as ``pad_sequences`` does."""
     rng = np.random.default_rng(0)
-    sequences = [list(rng.integers(1, VOCAB, size=n)) for n in (1, 3, 7, 12, 15, 2, 9)]
-    return pad(sequences, MAX_LEN, padding, truncating)
+    out = np.zeros((7, MAX_LEN), dtype=np.int32)
+    for row, n in enumerate((1, 3, 7, 12, 15, 2, 9)):
+        ids = rng.integers(1, VOCAB, size=n)
+        ids = ids[-MAX_LEN:] if truncating == "pre" else ids[:MAX_LEN]
+        if padding == "pre":
+            out[row, MAX_LEN - len(ids) :] = ids
+        else:
+            out[row, : len(ids)] = ids
+    return out
+
+
+def _config(name: str) -> Config:
+    """The small config of one of the ``VARIANTS``."""
+    options = dict(VARIANTS[name])
+    preset = options.pop("preset", "default")
+    small = {} if "units" in options else {"units": (6,) if preset == "default" else (6, 4)}
+    return make_config(
+        preset, embedding_dim=5, dense_units=options.pop("dense_units", 4), max_len=MAX_LEN, **small, **options
+    )
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_numpy_matches_keras(name: str) -> None:
     from lstmcli.nn.model import build_model, export_weights
 
-    options = dict(VARIANTS[name])
-    preset = options.pop("preset", "default")
-    small = {} if "units" in options else {"units": (6,) if preset == "default" else (6, 4)}
-    config = make_config(
-        preset, embedding_dim=5, dense_units=options.pop("dense_units", 4), max_len=MAX_LEN, **small, **options
-    )
+    config = _config(name)
     model = build_model(config, VOCAB, CLASSES)
     # Larger weights than the initializers give, so that differences would show.
     for weight in model.weights:
@@ -59,6 +72,32 @@ def test_numpy_matches_keras(name: str) -> None:
     expected = model.predict(ids, verbose=0)
     actual = predict_proba(export_weights(model, config), config, ids)
     np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_spec_names_every_weight_and_keras_layer(name: str) -> None:
+    """The spec's weight names are the exported arrays, which hold every trainable weight of the Keras model,
+    and its layer names are the model's (only the input and the trunk's dropouts are left for Keras to name)."""
+    from lstmcli.nn.model import build_model, export_weights
+
+    config = _config(name)
+    model = build_model(config, VOCAB, CLASSES)
+    spec = network_spec(config, VOCAB, CLASSES)
+    exported = export_weights(model, config)
+    assert set(exported) == spec.weight_names == weight_names(config)
+    assert sum(w.size for w in exported.values()) == sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    layers = {layer.name: type(layer).__name__ for layer in model.layers}
+    assert spec.layer_names <= set(layers)
+    assert {layers[n] for n in set(layers) - spec.layer_names} <= {"InputLayer", "Dropout", "SpatialDropout1D"}
+
+
+def test_every_engine_implements_every_block_kind() -> None:
+    from lstmcli.nn.inference import NUMPY
+    from lstmcli.nn.model import KERAS
+    from lstmcli.nn.spec import BLOCK_KINDS
+
+    for engine in (KERAS, NUMPY):
+        assert set(engine.implementations) == set(BLOCK_KINDS), engine.name
 
 
 def test_masked_model_ignores_amount_of_padding() -> None:

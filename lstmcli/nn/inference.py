@@ -7,11 +7,12 @@ Prediction and evaluation run here instead of in Keras: no TensorFlow import, so
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.nn import spec
 
 Weights = dict[str, np.ndarray]
 HASH_MULTIPLIER = 1_000_003  # "linear" hash: ((a * HASH_MULTIPLIER + b) * HASH_MULTIPLIER + c) % buckets + 1
@@ -23,27 +24,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0.0),
     "sigmoid": _sigmoid,
     "linear": lambda x: x,
+    "softmax": _softmax,  # the output layer's
 }
 
 
 def weight_names(config: Config) -> set[str]:
-    """The arrays :func:`predict_proba` reads for a model built from ``config``."""
-    names = {"embedding", "output_kernel", "output_bias"}
-    directions = ("fw", "bw") if config.bidirectional else ("fw",)
-    for i in range(len(config.units)):
-        names |= {f"rnn_{i}_{d}_{part}" for d in directions for part in ("kernel", "recurrent", "bias")}
-    if config.staged_ngrams:
-        names |= {"ngram_embedding", "ngram_table", "ngram_output_kernel", "ngram_output_bias"}
-    elif config.ngram_buckets:
-        names.add("bigram_embedding")
-    if config.dense_units:
-        names |= {"hidden_kernel", "hidden_bias"}
-    return names
+    """The arrays :func:`predict_proba` reads for a model built from ``config``: the spec's weights."""
+    return set(spec.network_spec(config).weight_names)
 
 
 def predict_proba(weights: Weights, config: Config, ids: np.ndarray) -> np.ndarray:
@@ -54,29 +51,34 @@ def predict_proba(weights: Weights, config: Config, ids: np.ndarray) -> np.ndarr
 class Network:
     """The trained network, ready to run: weights, config, and a cache of first-layer input projections.
 
+    The forward pass walks the blocks of :func:`lstmcli.nn.spec.network_spec`, as the Keras builder does.
     The first recurrent layer's input projection ``embedding @ kernel + bias`` depends on the token id only,
     so it is computed once per id seen and then looked up: most of the arithmetic of a forward pass.
     """
 
     def __init__(self, weights: Weights, config: Config) -> None:
-        self.fused = config.cell == "lstm" and config.activation == "tanh"
-        self.weights, self.config = (_prescaled(weights, config) if self.fused else weights), config
-        self.directions = ("fw", "bw") if config.bidirectional else ("fw",)
-        vocab = weights["embedding"].shape[0]
-        self._tables = {
-            d: np.zeros((vocab, weights[f"rnn_0_{d}_kernel"].shape[1]), np.float32) for d in self.directions
+        self.config, self.spec = config, spec.network_spec(config)
+        recurrent = self.spec.recurrent
+        self.fused = all(block.cell == "lstm" and block.activation == "tanh" for block in recurrent)
+        self.weights = _prescaled(weights, recurrent) if self.fused else weights
+        self.first = recurrent[0]
+        vocab = weights[self.spec.embedding.key].shape[0]
+        self.tables = {
+            d: np.zeros((vocab, weights[self.first.key(d, "kernel")].shape[1]), np.float32)
+            for d in self.first.directions
         }
         self._known = np.zeros(vocab, dtype=bool)
+        output, self.ngrams = self.spec.output, self.spec.ngram_classifier
         # A staged run whose LSTM stage never beat the n-gram classifier publishes the LSTM's output layer as
         # it started, all zeros: its logits are exactly zero, so the recurrent layers need not run at all.
-        self.lstm_silent = config.staged_ngrams and not (weights["output_kernel"].any() or weights["output_bias"].any())
-        if config.staged_ngrams:
+        self.lstm_silent = self.ngrams is not None and not (weights[output.kernel].any() or weights[output.bias].any())
+        if self.ngrams is not None:
             # The classifier is linear in the mean token and mean n-gram embeddings, so each row of its tables
             # can carry its logits instead: the forward pass then gathers n_classes numbers per token, not 160.
-            kernel = weights["ngram_output_kernel"]
-            split = weights["ngram_embedding"].shape[1]
-            self._token_logits = weights["ngram_embedding"] @ kernel[:split]
-            self._ngram_logits = weights["ngram_table"] @ kernel[split:]
+            bag, kernel = self.ngrams.bag, weights[self.ngrams.output.kernel]
+            split = weights[bag.tokens].shape[1]
+            self._token_logits = weights[bag.tokens] @ kernel[:split]
+            self._ngram_logits = weights[bag.table] @ kernel[split:]
 
     def warm(self, ids: np.ndarray) -> None:
         """Computes the cached projections of every id in ``ids`` not seen before (none if the LSTM is silent)."""
@@ -85,10 +87,9 @@ class Network:
         new = np.unique(ids)
         new = new[~self._known[new]]
         if len(new):
-            vectors = self.weights["embedding"][new]
-            for d, table in self._tables.items():
-                bias = self.weights[f"rnn_0_{d}_bias"]
-                table[new] = vectors @ self.weights[f"rnn_0_{d}_kernel"] + (bias if bias.ndim == 1 else bias[0])
+            vectors = self.weights[self.spec.embedding.key][new]
+            for d, table in self.tables.items():
+                table[new] = _project(vectors, self.weights, self.first, d)
             self._known[new] = True
 
     def proba(self, ids: np.ndarray) -> np.ndarray:
@@ -100,68 +101,105 @@ class Network:
         Returns:
             float32 array ``(n, n_classes)``, rows summing to 1.
         """
-        config, weights = self.config, self.weights
         if self.lstm_silent:
             return _softmax(self.ngram_logits(ids))
         self.warm(ids)
-        mask = ids != 0 if config.mask else np.ones(ids.shape, dtype=bool)
-        x = np.empty((0,), dtype=np.float32)  # the previous layer's outputs; layer 0 reads the cached tables
-        for i in range(len(config.units)):
-            sequences = i < len(config.units) - 1 or config.pooling != "last"
-            outputs = []
-            for d in self.directions:
-                projected = self._tables[d][ids] if i == 0 else _project(x, weights, f"rnn_{i}_{d}")
-                outputs.append(
-                    _rnn(
-                        projected,
-                        mask,
-                        weights,
-                        f"rnn_{i}_{d}",
-                        config,
-                        reverse=d == "bw",
-                        sequences=sequences,
-                        fused=self.fused,
-                    )
-                )
-            x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
-        x = _pool(x, mask, config.pooling)
-        if config.ngram_buckets and not config.staged_ngrams:
-            x = np.concatenate([x, _bag(ids, weights["embedding"], weights["bigram_embedding"], config)], axis=-1)
-        if config.dense_units:
-            x = ACTIVATIONS[config.dense_activation](x @ weights["hidden_kernel"] + weights["hidden_bias"])
-        logits = x @ weights["output_kernel"] + weights["output_bias"]
-        if config.staged_ngrams:
-            logits = logits + self.ngram_logits(ids)
-        return _softmax(logits)
+        state = _State(ids)
+        for block in self.spec.blocks:
+            NUMPY[block](self, block, state)
+        return state.x
+
+    def cell(self, layer: spec.Recurrent, direction: str) -> _Cell:
+        """One direction of a recurrent layer, ready for :func:`_rnn`."""
+        step = _fused_lstm_step if self.fused else _lstm_step if layer.cell == "lstm" else _gru_step
+        recurrent, bias = (self.weights[layer.key(direction, part)] for part in ("recurrent", "bias"))
+        return _Cell(step, recurrent, bias, ACTIVATIONS[layer.activation])
 
     def ngram_logits(self, ids: np.ndarray) -> np.ndarray:
         """The staged n-gram classifier's logits ``(n, n_classes)`` for padded ids ``(n, steps)``."""
-        words = _pool(self._token_logits[ids], ids != 0, "mean")
-        return words + _ngram_bag(ids, self._ngram_logits, self.config) + self.weights["ngram_output_bias"]
+        assert self.ngrams is not None, "only a staged n-gram model has an n-gram classifier"
+        words = pool(self._token_logits[ids], ids != 0, "mean")
+        return words + ngram_bag(ids, self._ngram_logits, self.ngrams.bag) + self.weights[self.ngrams.output.bias]
 
 
-def _prescaled(weights: Weights, config: Config) -> Weights:
+class _State:
+    """What a block reads: the ids, the previous block's output ``x``, and the padding mask."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        # Until the first recurrent layer, x is still the ids: that layer looks its input up by id.
+        self.ids, self.x = ids, ids
+        self._valid = ids != 0
+
+    def mask(self, masked: bool) -> np.ndarray:
+        """``(n, steps)`` bool: the steps a masked block reads (all of them for an unmasked one)."""
+        return self._valid if masked else np.ones(self.ids.shape, dtype=bool)
+
+
+# Each runner computes one kind of spec block on ``state.x``; ``model.KERAS`` builds them.
+NUMPY = spec.Engine("NumPy")
+
+
+@NUMPY.implements(spec.Embedding, spec.SpatialDropout, spec.Dropout)
+def _skip(network: Network, block: spec.Block, state: _State) -> None:
+    """Embedding (see :class:`_State`) and dropout: nothing to do at inference."""
+
+
+@NUMPY.implements(spec.Recurrent)
+def _recurrent(network: Network, block: spec.Recurrent, state: _State) -> None:
+    mask, outputs = state.mask(block.masked), []
+    for d in block.directions:
+        if block is network.first:
+            projected = network.tables[d][state.ids]
+        else:
+            projected = _project(state.x, network.weights, block, d)
+        cell = network.cell(block, d)
+        outputs.append(_rnn(projected, mask, cell, reverse=d == "bw", sequences=block.return_sequences))
+    state.x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+
+
+@NUMPY.implements(spec.Pooling)
+def _pooling(network: Network, block: spec.Pooling, state: _State) -> None:
+    state.x = pool(state.x, state.mask(block.masked), block.mode)
+
+
+@NUMPY.implements(spec.NgramBag)
+def _ngram_bag(network: Network, block: spec.NgramBag, state: _State) -> None:
+    features = bag(state.ids, network.weights[block.tokens], network.weights[block.table], block)
+    state.x = np.concatenate([state.x, features], axis=-1) if block.beside_trunk else features
+
+
+@NUMPY.implements(spec.Dense)
+def _dense(network: Network, block: spec.Dense, state: _State) -> None:
+    weights = network.weights
+    state.x = ACTIVATIONS[block.activation](state.x @ weights[block.kernel] + weights[block.bias])
+
+
+@NUMPY.implements(spec.NgramClassifier)
+def _ngram_classifier(network: Network, block: spec.NgramClassifier, state: _State) -> None:
+    state.x = _softmax(state.x + network.ngram_logits(state.ids))
+
+
+def _prescaled(weights: Weights, layers: tuple[spec.Recurrent, ...]) -> Weights:
     """LSTM weights with the sigmoid gates' columns halved, so one tanh serves every gate.
 
     sigmoid(x) = (tanh(x / 2) + 1) / 2: after halving the input, forget and output columns, a single
     ``tanh`` over all four gates gives the candidate directly and the three sigmoids by a shift.
     """
     scaled = dict(weights)
-    for i in range(len(config.units)):
-        for d in ("fw", "bw"):
+    for layer in layers:
+        for d in layer.directions:
             for part in ("kernel", "recurrent", "bias"):
-                name = f"rnn_{i}_{d}_{part}"
-                if name in weights:
-                    units = weights[name].shape[-1] // 4
-                    scale = np.full(4 * units, 0.5, dtype=np.float32)
-                    scale[2 * units : 3 * units] = 1.0  # the candidate keeps its tanh
-                    scaled[name] = weights[name] * scale
+                name = layer.key(d, part)
+                scale = np.full(4 * layer.units, 0.5, dtype=np.float32)
+                scale[2 * layer.units : 3 * layer.units] = 1.0  # the candidate keeps its tanh
+                scaled[name] = weights[name] * scale
     return scaled
 
 
-def _project(x: np.ndarray, weights: Weights, name: str) -> np.ndarray:
-    bias = weights[f"{name}_bias"]
-    return x @ weights[f"{name}_kernel"] + (bias if bias.ndim == 1 else bias[0])
+def _project(x: np.ndarray, weights: Weights, layer: spec.Recurrent, direction: str) -> np.ndarray:
+    """A recurrent layer's input projection ``x @ kernel + bias`` (a GRU's bias is its input half)."""
+    bias = weights[layer.key(direction, "bias")]
+    return x @ weights[layer.key(direction, "kernel")] + (bias if bias.ndim == 1 else bias[0])
 
 
 def hash_step(hashed: Any, part: Any, hashing: str) -> Any:
@@ -179,66 +217,80 @@ def hash_step(hashed: Any, part: Any, hashing: str) -> Any:
     return mixed * mixed % HASH_PRIME
 
 
+def hashed_ngrams(ids: Any, buckets: int, n: int, hashing: str, ops: Any = np) -> Any:
+    """Hashed ids ``(rows, steps - n + 1)`` of each run of ``n`` neighbouring int64 ids; 0 where one is padding.
+
+    ``ops`` is NumPy or ``keras.ops``: the Keras ``BigramBag`` hashes with this very code.
+    """
+    steps = ops.shape(ids)[1]
+    hashed = ids[:, : steps - (n - 1)]
+    valid = hashed > 0
+    for k in range(1, n):
+        part = ids[:, k : steps - (n - 1 - k)]
+        hashed = hash_step(hashed, part, hashing)
+        valid = ops.logical_and(valid, part > 0)
+    return ops.where(valid, hashed % buckets + 1, 0)
+
+
 def ngram_ids(ids: np.ndarray, buckets: int, n: int, hashing: str) -> np.ndarray:
     """Hashed ids ``(rows, steps - n + 1)`` of each run of ``n`` neighbouring tokens (see :func:`hash_step`);
     0 where one is padding."""
-    steps = ids.shape[1]
-    parts = [ids[:, k : steps - (n - 1 - k)].astype(np.int64) for k in range(n)]
-    hashed, valid = parts[0], parts[0] > 0
-    for part in parts[1:]:
-        hashed = hash_step(hashed, part, hashing)
-        valid &= part > 0
-    return np.where(valid, hashed % buckets + 1, 0)
+    return hashed_ngrams(np.asarray(ids).astype(np.int64), buckets, n, hashing)  # type: ignore[no-any-return]
 
 
-def _bag(ids: np.ndarray, tokens: np.ndarray, table: np.ndarray, config: Config) -> np.ndarray:
+def bag(ids: np.ndarray, tokens: np.ndarray, table: np.ndarray, block: spec.NgramBag) -> np.ndarray:
     """Mean token embedding beside the mean n-gram embedding, ``(n, token dim + n-gram dim)``."""
-    words = _pool(tokens[ids], ids != 0, "mean")
-    return np.concatenate([words, _ngram_bag(ids, table, config)], axis=-1)
+    words = pool(tokens[ids], ids != 0, "mean")
+    return np.concatenate([words, ngram_bag(ids, table, block)], axis=-1)
 
 
-def _ngram_bag(ids: np.ndarray, table: np.ndarray, config: Config) -> np.ndarray:
-    """Mean embedding of every n-gram, n = 2..order (as :class:`lstmcli.nn.model.BigramBag`)."""
+def ngram_bag(ids: np.ndarray, table: np.ndarray, block: spec.NgramBag) -> np.ndarray:
+    """Mean embedding of every n-gram, n = 2..order (as :class:`lstmcli.nn.model.BigramBag`).
+
+    Args:
+        ids: int ``(n, steps)``, 0 padding.
+        table: ``(buckets + 1, dim)``, row 0 for padding.
+        block: the bag's spec (buckets, order, hashing).
+
+    Returns:
+        float32 ``(n, dim)``; zeros for a text without n-grams.
+    """
     total = np.zeros((len(ids), table.shape[1]), dtype=np.float32)
     count = np.zeros((len(ids), 1), dtype=np.float32)
-    for n in range(2, config.ngram_order + 1):
+    for n in range(2, block.order + 1):
         if ids.shape[1] < n:
             continue
-        grams = ngram_ids(ids, config.ngram_buckets, n, config.ngram_hash)
+        grams = ngram_ids(ids, block.buckets, n, block.hashing)
         valid = grams > 0
         total += (table[grams] * valid[:, :, None]).sum(axis=1)
         count += valid.sum(axis=1, keepdims=True)
     return (total / np.maximum(count, 1.0)).astype(np.float32)
 
 
-def _rnn(
-    projected: np.ndarray,
-    mask: np.ndarray,
-    weights: Weights,
-    name: str,
-    config: Config,
-    *,
-    reverse: bool,
-    sequences: bool,
-    fused: bool = False,
-) -> np.ndarray:
+class _Cell(NamedTuple):
+    """One direction of a recurrent layer: its step function, recurrent kernel, bias and output activation."""
+
+    step: Callable[[np.ndarray, np.ndarray, np.ndarray, _Cell], tuple[np.ndarray, np.ndarray]]
+    recurrent: np.ndarray
+    bias: np.ndarray
+    act: Callable[[np.ndarray], np.ndarray]
+
+
+def _rnn(projected: np.ndarray, mask: np.ndarray, cell: _Cell, *, reverse: bool, sequences: bool) -> np.ndarray:
     """Runs one recurrent layer over its projected input ``(n, steps, gates)``; padded steps keep the state.
 
     Returns:
         ``(n, steps, units)`` if ``sequences`` (zeros at padded steps) else the final state ``(n, units)``.
     """
-    recurrent, bias = weights[f"{name}_recurrent"], weights[f"{name}_bias"]
-    step = _fused_lstm_step if fused else _lstm_step if config.cell == "lstm" else _gru_step
-    act = ACTIVATIONS[config.activation]
     n, steps, _ = projected.shape
-    units = recurrent.shape[0]
+    units = cell.recurrent.shape[0]
     h = np.zeros((n, units), dtype=np.float32)
     c = np.zeros((n, units), dtype=np.float32)
     out = np.zeros((n, steps, units), dtype=np.float32) if sequences else None
     order = range(steps - 1, -1, -1) if reverse else range(steps)
     every_step_valid = bool(mask.all())
     for t in order:
-        h_new, c_new = step(projected[:, t], h, c, recurrent, bias, act)
+        h_new, c_new = cell.step(projected[:, t], h, c, cell)
         if every_step_valid:
             h, c = h_new, c_new
             if out is not None:
@@ -252,31 +304,17 @@ def _rnn(
     return out if out is not None else h
 
 
-def _lstm_step(
-    z_in: np.ndarray,
-    h: np.ndarray,
-    c: np.ndarray,
-    recurrent: np.ndarray,
-    bias: np.ndarray,
-    act: Callable[[np.ndarray], np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    z = h @ recurrent
+def _lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, cell: _Cell) -> tuple[np.ndarray, np.ndarray]:
+    z = h @ cell.recurrent
     z += z_in
     i, f, g, o = np.split(z, 4, axis=-1)  # Keras's gate order
-    c_new = _sigmoid(f) * c + _sigmoid(i) * act(g)
-    return _sigmoid(o) * act(c_new), c_new
+    c_new = _sigmoid(f) * c + _sigmoid(i) * cell.act(g)
+    return _sigmoid(o) * cell.act(c_new), c_new
 
 
-def _fused_lstm_step(
-    z_in: np.ndarray,
-    h: np.ndarray,
-    c: np.ndarray,
-    recurrent: np.ndarray,
-    bias: np.ndarray,
-    act: Callable[[np.ndarray], np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
+def _fused_lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, cell: _Cell) -> tuple[np.ndarray, np.ndarray]:
     # Weights from _prescaled: tanh of every gate at once, sigmoid(x) = (tanh(x / 2) + 1) / 2.
-    z = h @ recurrent
+    z = h @ cell.recurrent
     z += z_in
     np.tanh(z, out=z)
     i, f, g, o = np.split(z, 4, axis=-1)
@@ -289,35 +327,33 @@ def _fused_lstm_step(
     return h_new, c_new
 
 
-def _gru_step(
-    z_in: np.ndarray,
-    h: np.ndarray,
-    c: np.ndarray,
-    recurrent: np.ndarray,
-    bias: np.ndarray,
-    act: Callable[[np.ndarray], np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
+def _gru_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, cell: _Cell) -> tuple[np.ndarray, np.ndarray]:
     # Keras's default GRU (reset_after=True): bias is (2, 3 * units), input and recurrent parts.
     x_z, x_r, x_h = np.split(z_in, 3, axis=-1)
-    r_z, r_r, r_h = np.split(h @ recurrent + bias[1], 3, axis=-1)
+    r_z, r_r, r_h = np.split(h @ cell.recurrent + cell.bias[1], 3, axis=-1)
     update, reset = _sigmoid(x_z + r_z), _sigmoid(x_r + r_r)
-    candidate = act(x_h + reset * r_h)
+    candidate = cell.act(x_h + reset * r_h)
     return update * h + (1.0 - update) * candidate, c
 
 
-def _pool(x: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarray:
-    if pooling == "last":
+def masked_max(x: Any, valid: Any, ops: Any = np) -> Any:
+    """Max over time ``(n, f)`` of ``x`` ``(n, steps, f)`` at the ``valid`` ``(n, steps, 1)`` steps; 0 if none.
+
+    ``ops`` is NumPy or ``keras.ops``: the Keras ``MaskedGlobalMaxPooling1D`` pools with this very code.
+    """
+    best = ops.max(ops.where(valid, x, -1e9), axis=1)
+    return ops.where(ops.any(valid, axis=1), best, 0.0)
+
+
+def pool(x: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """Pools ``(n, steps, f)`` over the steps where ``mask`` ``(n, steps)`` holds: ``max``, ``mean`` or both
+    (``maxmean``, ``(n, 2 f)``); ``last`` passes ``x`` through (already the final state)."""
+    if mode == "last":
         return x
     valid = mask[:, :, None]
     pooled = []
-    if pooling in ("max", "maxmean"):
-        best = np.where(valid, x, -1e9).max(axis=1)
-        pooled.append(np.where(valid.any(axis=1), best, 0.0))
-    if pooling in ("mean", "maxmean"):
+    if mode in ("max", "maxmean"):
+        pooled.append(masked_max(x, valid))
+    if mode in ("mean", "maxmean"):
         pooled.append((x * valid).sum(axis=1) / valid.sum(axis=1))
     return np.concatenate(pooled, axis=-1).astype(np.float32)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)

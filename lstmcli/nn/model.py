@@ -1,20 +1,26 @@
-"""The Keras network: building it from a config, and exporting its weights for the NumPy forward pass.
+"""The Keras network: building it from the network spec, and exporting its weights for the NumPy forward pass.
 
 This module imports TensorFlow/Keras at the top; import it only from code that trains or checks the model.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.nn import spec
 from lstmcli.nn.backend import keras
-from lstmcli.nn.inference import hash_step
+from lstmcli.nn.inference import hashed_ngrams, masked_max
 
 
 @keras.saving.register_keras_serializable(package="lstmcli")
 class MaskedGlobalMaxPooling1D(keras.layers.Layer):
-    """Max over time that ignores padded steps (Keras's GlobalMaxPooling1D ignores the mask)."""
+    """Max over time that ignores padded steps (Keras's GlobalMaxPooling1D ignores the mask).
+
+    The arithmetic is :func:`lstmcli.nn.inference.masked_max`'s, run on Keras ops.
+    """
 
     def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
@@ -23,9 +29,7 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
     def call(self, inputs, mask=None):  # type: ignore[no-untyped-def]
         if mask is None:
             return keras.ops.max(inputs, axis=1)
-        valid = keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1)
-        pooled = keras.ops.max(keras.ops.where(valid, inputs, -1e9), axis=1)
-        return keras.ops.where(keras.ops.any(valid, axis=1), pooled, 0.0)
+        return masked_max(inputs, keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1), keras.ops)
 
     def compute_mask(self, inputs, mask=None):  # type: ignore[no-untyped-def]
         return None
@@ -38,8 +42,8 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 class BigramBag(keras.layers.Layer):
     """Mean of hashed token n-gram embeddings over a text (n = 2..order): the fastText-style bag.
 
-    Input: ids ``(batch, steps)``, 0 padding. N-gram ids are hashed from neighbouring token ids exactly as
-    :func:`lstmcli.nn.inference.ngram_ids` does, so the NumPy path reproduces the branch.
+    Input: ids ``(batch, steps)``, 0 padding. N-gram ids come from :func:`lstmcli.nn.inference.hashed_ngrams`
+    run on Keras ops, and the mean is :func:`lstmcli.nn.inference.ngram_bag`'s, line for line.
     """
 
     # hashing defaults to "linear": models saved before the setting existed were built with it.
@@ -60,18 +64,13 @@ class BigramBag(keras.layers.Layer):
 
     def call(self, ids):  # type: ignore[no-untyped-def]
         ids = keras.ops.cast(ids, "int64")
-        steps = keras.ops.shape(ids)[1]
         total, count = 0.0, 0.0
         for n in range(2, self.order + 1):
-            hashed, valid = None, None
-            for k in range(n):
-                part = ids[:, k : steps - (n - 1 - k)]
-                hashed = part if hashed is None else hash_step(hashed, part, self.hashing)
-                valid = part > 0 if valid is None else keras.ops.logical_and(valid, part > 0)
-            vectors = self.embedding(keras.ops.where(valid, hashed % self.buckets + 1, 0))
-            weights = keras.ops.expand_dims(keras.ops.cast(valid, vectors.dtype), -1)
-            total = total + keras.ops.sum(vectors * weights, axis=1)
-            count = count + keras.ops.sum(weights, axis=1)
+            grams = hashed_ngrams(ids, self.buckets, n, self.hashing, keras.ops)
+            vectors = self.embedding(grams)
+            valid = keras.ops.expand_dims(keras.ops.cast(grams > 0, vectors.dtype), -1)
+            total = total + keras.ops.sum(vectors * valid, axis=1)
+            count = count + keras.ops.sum(valid, axis=1)
         return total / keras.ops.maximum(count, 1.0)
 
     def compute_output_shape(self, input_shape):  # type: ignore[no-untyped-def]
@@ -114,19 +113,12 @@ class BranchDropout(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-# While the LSTM trains, the n-gram classifier's logits are dropped for this share of the texts.
-NGRAM_BRANCH_DROPOUT = 0.5
-
-# The layers of the staged n-gram classifier (``ngram_mode="staged"``), trained before the LSTM.
-NGRAM_LAYERS = frozenset({"ngram_embedding", "ngrams", "ngram_output"})
-
-
 def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
-    """Builds and compiles the classifier the config describes.
+    """Builds and compiles the classifier the config describes, block by block of :func:`network_spec`.
 
     The input is ``(batch, steps)`` int ids of any length, so batches can be padded to their own length.
-    Layer names are fixed (``embedding``, ``rnn_0``..., ``hidden``, ``output``, ``ngram_*``):
-    :func:`export_weights` and the NumPy forward pass rely on them.
+    Layer names come from the spec (``embedding``, ``rnn_0``..., ``hidden``, ``output``, ``ngram_*``):
+    :func:`export_weights` and the NumPy forward pass find the weights by them.
 
     With ``ngram_mode="staged"`` the output is ``softmax(ngram_logits + lstm_logits)``: a linear classifier
     over the mean of token and n-gram embeddings, plus the LSTM's logits, whose layer starts at zero so
@@ -134,59 +126,101 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     """
     keras.utils.set_random_seed(config.seed)
     inputs = keras.Input(shape=(None,), dtype="int32", name="ids")
-    embedded = keras.layers.Embedding(vocab_size, config.embedding_dim, mask_zero=config.mask, name="embedding")(inputs)
-    x = embedded
-    if config.spatial_dropout:
-        x = keras.layers.SpatialDropout1D(config.spatial_dropout)(x)
-    for i, units in enumerate(config.units):
-        last = i == len(config.units) - 1
-        x = _recurrent(config, units, return_sequences=not last or config.pooling != "last", name=f"rnn_{i}")(x)
-        if config.dropout and not last:
-            x = keras.layers.Dropout(config.dropout)(x)
-    x = _pool(config.pooling, x)
-    if config.ngram_buckets and not config.staged_ngrams:
-        # Bag of words and of word bigrams beside the LSTM: strong on topic-like tasks and small data.
-        words = keras.layers.GlobalAveragePooling1D(name="pool_words")(embedded, mask=inputs != 0)
-        bigrams = BigramBag(
-            config.ngram_buckets, config.ngram_dim, config.ngram_order, config.ngram_hash, name="bigrams"
-        )(inputs)
-        x = keras.layers.Concatenate(name="features")([x, words, bigrams])
-    if config.dropout:
-        x = keras.layers.Dropout(config.dropout)(x)
-    if config.dense_units:
-        x = keras.layers.Dense(config.dense_units, activation=config.dense_activation, name="hidden")(x)
-        if config.dropout:
-            x = keras.layers.Dropout(config.dropout)(x)
-    if config.staged_ngrams:
-        logits = keras.layers.Dense(n_classes, kernel_initializer="zeros", name="output")(x)
-        outputs = keras.layers.Activation("softmax", name="probabilities")(
-            keras.layers.Add(name="logits")(
-                [
-                    BranchDropout(NGRAM_BRANCH_DROPOUT, config.seed, name="ngram_branch_dropout")(
-                        _ngram_logits(config, inputs, vocab_size, n_classes)
-                    ),
-                    logits,
-                ]
-            )
-        )
-    else:
-        outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
-    model = keras.Model(inputs, outputs, name="lstmcli")
+    graph = _Graph(inputs, inputs)
+    for block in spec.network_spec(config, vocab_size, n_classes).blocks:
+        _build(block, graph)
+    model = keras.Model(inputs, graph.x, name="lstmcli")
     _compile(model, config)
     return model
 
 
-def _ngram_logits(config: Config, inputs: keras.KerasTensor, vocab_size: int, n_classes: int) -> keras.KerasTensor:
-    """The staged n-gram classifier's logits: mean token embedding and mean n-gram embedding, then linear."""
-    tokens = keras.layers.Embedding(vocab_size, config.embedding_dim, name="ngram_embedding")(inputs)
-    words = keras.layers.GlobalAveragePooling1D(name="ngram_words")(tokens, mask=inputs != 0)
-    ngrams = BigramBag(config.ngram_buckets, config.ngram_dim, config.ngram_order, config.ngram_hash, name="ngrams")(
-        inputs
-    )
-    bag = keras.layers.Concatenate(name="ngram_features")([words, ngrams])
-    if config.dropout:
-        bag = keras.layers.Dropout(config.dropout, name="ngram_dropout")(bag)
-    return keras.layers.Dense(n_classes, name="ngram_output")(bag)
+@dataclass
+class _Graph:
+    """The tensors a builder reads: the ids, the latest block's output, and the latest embedding's output."""
+
+    inputs: keras.KerasTensor
+    x: keras.KerasTensor
+    embedded: keras.KerasTensor | None = None
+
+
+# Each builder adds the Keras layers of one kind of spec block after ``graph.x``; ``inference.NUMPY`` runs them.
+KERAS = spec.Engine("Keras")
+
+
+def _build(block: spec.Block, graph: _Graph) -> None:
+    KERAS[block](block, graph)
+
+
+@KERAS.implements(spec.Embedding)
+def _embedding(block: spec.Embedding, graph: _Graph) -> None:
+    layer = keras.layers.Embedding(block.vocab_size, block.dim, mask_zero=block.mask_zero, name=block.layer)
+    graph.x = graph.embedded = layer(graph.x)
+
+
+@KERAS.implements(spec.SpatialDropout)
+def _spatial_dropout(block: spec.SpatialDropout, graph: _Graph) -> None:
+    graph.x = keras.layers.SpatialDropout1D(block.rate)(graph.x)
+
+
+@KERAS.implements(spec.Dropout)
+def _dropout(block: spec.Dropout, graph: _Graph) -> None:
+    graph.x = keras.layers.Dropout(block.rate, name=block.layer or None)(graph.x)
+
+
+@KERAS.implements(spec.Recurrent)
+def _recurrent(block: spec.Recurrent, graph: _Graph) -> None:
+    # The mask (``block.masked``) comes with the embedding's output: Keras carries it from layer to layer.
+    cell = keras.layers.LSTM if block.cell == "lstm" else keras.layers.GRU
+    options = {"activation": block.activation, "return_sequences": block.return_sequences}
+    if not block.bidirectional:
+        layer = cell(block.units, **options, name=block.layer)
+    else:
+        layer = keras.layers.Bidirectional(cell(block.units, **options), name=block.layer)
+    graph.x = layer(graph.x)
+
+
+@KERAS.implements(spec.Pooling)
+def _pooling(block: spec.Pooling, graph: _Graph) -> None:
+    """As ``inference.pool``; the mask (``block.masked``) comes with the recurrent layer's output."""
+    if block.mode == "max":
+        graph.x = MaskedGlobalMaxPooling1D(name=block.max_layer)(graph.x)
+    elif block.mode == "mean":
+        graph.x = keras.layers.GlobalAveragePooling1D(name=block.mean_layer)(graph.x)
+    else:
+        graph.x = keras.layers.Concatenate(name=block.join_layer)(
+            [
+                MaskedGlobalMaxPooling1D(name=block.max_layer)(graph.x),
+                keras.layers.GlobalAveragePooling1D(name=block.mean_layer)(graph.x),
+            ]
+        )
+
+
+@KERAS.implements(spec.NgramBag)
+def _ngram_bag(block: spec.NgramBag, graph: _Graph) -> None:
+    """As ``inference.bag``: the mean token vector (padding left out) beside the mean n-gram vector."""
+    words = keras.layers.GlobalAveragePooling1D(name=block.words_layer)(graph.embedded, mask=graph.inputs != 0)
+    ngrams = BigramBag(block.buckets, block.dim, block.order, block.hashing, name=block.layer)(graph.inputs)
+    features = [graph.x, words, ngrams] if block.beside_trunk else [words, ngrams]
+    graph.x = keras.layers.Concatenate(name=block.concat_layer)(features)
+
+
+@KERAS.implements(spec.Dense)
+def _dense(block: spec.Dense, graph: _Graph) -> None:
+    initializer = "zeros" if block.zero_kernel else "glorot_uniform"
+    layer = keras.layers.Dense(block.units, block.activation, kernel_initializer=initializer, name=block.layer)
+    graph.x = layer(graph.x)
+
+
+@KERAS.implements(spec.NgramClassifier)
+def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
+    """The staged n-gram classifier from the ids, its logits added to the trunk's (as ``Network.proba``)."""
+    probabilities = keras.layers.Activation("softmax", name=block.probabilities_layer)
+    add = keras.layers.Add(name=block.logits_layer)
+    branch_dropout = BranchDropout(block.branch_dropout, block.seed, name=block.branch_layer)
+    branch = _Graph(graph.inputs, graph.inputs)
+    for part in block.members:
+        _build(part, branch)
+    graph.x = probabilities(add([branch_dropout(branch.x), graph.x]))
 
 
 def _compile(model: keras.Model, config: Config) -> None:
@@ -204,60 +238,28 @@ def stage_model(model: keras.Model, config: Config, stage: str) -> keras.Model:
     the whole model's output, at a fraction of the cost). ``lstm``: the n-gram classifier is frozen and
     the LSTM learns what it leaves.
     """
+    ngrams = spec.network_spec(config).ngram_classifier
+    if ngrams is None:
+        raise ValueError(f"stage_model needs a staged n-gram model; the config's ngram_mode is {config.ngram_mode!r}")
     for layer in model.layers:
         if layer.weights:
-            layer.trainable = (layer.name in NGRAM_LAYERS) == (stage == "ngrams")
+            layer.trainable = (layer.name in ngrams.weighted_layers) == (stage == "ngrams")
     target = model
     if stage == "ngrams":
-        probabilities = keras.layers.Activation("softmax")(model.get_layer("ngram_output").output)
+        probabilities = keras.layers.Activation("softmax")(model.get_layer(ngrams.output.layer).output)
         target = keras.Model(model.inputs, probabilities, name="lstmcli_ngrams")
     _compile(target, config)
     return target
 
 
-def _recurrent(config: Config, units: int, return_sequences: bool, name: str) -> keras.layers.Layer:
-    cell = keras.layers.LSTM if config.cell == "lstm" else keras.layers.GRU
-    if not config.bidirectional:
-        return cell(units, activation=config.activation, return_sequences=return_sequences, name=name)
-    inner = cell(units, activation=config.activation, return_sequences=return_sequences)
-    return keras.layers.Bidirectional(inner, name=name)
-
-
-def _pool(pooling: str, x: keras.KerasTensor) -> keras.KerasTensor:
-    if pooling == "last":
-        return x
-    if pooling == "max":
-        return MaskedGlobalMaxPooling1D(name="pool_max")(x)
-    if pooling == "mean":
-        return keras.layers.GlobalAveragePooling1D(name="pool_mean")(x)
-    return keras.layers.Concatenate(name="pool")(
-        [MaskedGlobalMaxPooling1D(name="pool_max")(x), keras.layers.GlobalAveragePooling1D(name="pool_mean")(x)]
-    )
-
-
 def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
-    """Copies the weights the NumPy forward pass needs into a flat dict of float32 arrays."""
-    out = {"embedding": model.get_layer("embedding").get_weights()[0]}
-    for i in range(len(config.units)):
-        layer = model.get_layer(f"rnn_{i}")
-        directions = (
-            [("fw", layer.forward_layer), ("bw", layer.backward_layer)] if config.bidirectional else [("fw", layer)]
-        )
-        for tag, rnn in directions:
-            kernel, recurrent, bias = rnn.get_weights()
-            out.update(
-                {f"rnn_{i}_{tag}_kernel": kernel, f"rnn_{i}_{tag}_recurrent": recurrent, f"rnn_{i}_{tag}_bias": bias}
-            )
-    if config.staged_ngrams:
-        out["ngram_embedding"] = model.get_layer("ngram_embedding").get_weights()[0]
-        out["ngram_table"] = model.get_layer("ngrams").embedding.get_weights()[0]
-        out["ngram_output_kernel"], out["ngram_output_bias"] = model.get_layer("ngram_output").get_weights()
-    elif config.ngram_buckets:
-        out["bigram_embedding"] = model.get_layer("bigrams").embedding.get_weights()[0]
-    if config.dense_units:
-        out["hidden_kernel"], out["hidden_bias"] = model.get_layer("hidden").get_weights()
-    out["output_kernel"], out["output_bias"] = model.get_layer("output").get_weights()
-    return {name: np.asarray(value, dtype=np.float32) for name, value in out.items()}
+    """Copies the weights the NumPy forward pass needs into a flat dict of float32 arrays, named as the spec's."""
+    out = {}
+    for weight in spec.network_spec(config).weights:
+        layer = model.get_layer(weight.layer)
+        owner = getattr(layer, weight.inner) if weight.inner else layer
+        out[weight.key] = np.asarray(owner.get_weights()[weight.index], dtype=np.float32)
+    return out
 
 
 def load_model(path: str) -> keras.Model:
