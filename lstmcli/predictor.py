@@ -18,8 +18,10 @@ from lstmcli.config import Config
 from lstmcli.errors import DataError, RunDirError
 from lstmcli.nn.inference import Network, predict_proba, weight_names
 from lstmcli.rundir import RunDir
-from lstmcli.text.tokens import check_tokenizer, tokenize
-from lstmcli.text.vocab import OOV_ID, Vocabulary, pad
+from lstmcli.text.batching import cut, length_batches, lengths_of
+from lstmcli.text.encoder import Encoder
+from lstmcli.text.tokens import check_tokenizer
+from lstmcli.text.vocab import OOV_ID, Vocabulary
 
 BATCH = 2048  # texts read, labelled and written at a time: memory stays flat on any input size
 SUB_BATCH = 256  # texts of similar length run through the network together
@@ -60,6 +62,7 @@ class Predictor:
             )
         self._check_fit(run)
         self.network = Network(self.weights, self.config)
+        self.encoder = Encoder(self.config, self.vocab)
 
     def _check_fit(self, run: RunDir) -> None:
         """Raises RunDirError unless the weights fit the vocabulary and the config (files of one run)."""
@@ -83,8 +86,7 @@ class Predictor:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Padded ids ``(n, max_len)`` built exactly as prepare built the training data."""
-        ids = [self.vocab.ids(tokenize(t, self.config)) or [OOV_ID] for t in texts]
-        return pad(ids, self.config.max_len, self.config.padding, self.config.truncating)
+        return self.encoder.encode(texts)[0]
 
     def proba_ids(self, ids: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for padded ids ``(n, max_len)``.
@@ -99,24 +101,19 @@ class Predictor:
         if not len(ids):
             return out
         self.network.warm(ids)
-        lengths = np.count_nonzero(ids, axis=1)
-        order = np.argsort(lengths, kind="stable")
-        front = self.config.padding == "pre"
-        groups = [order[start : start + SUB_BATCH] for start in range(0, len(ids), SUB_BATCH)]
-        if not self.config.mask and self.config.length_grouped:
-            groups = [rows for group in groups for rows in np.split(group, np.flatnonzero(np.diff(lengths[group])) + 1)]
-        elif not self.config.mask:
-            lengths = np.full(len(ids), ids.shape[1])
+        config = self.config
+        batches = length_batches(lengths_of(ids), SUB_BATCH, same_length=not config.mask and config.length_grouped)
+        full = not config.mask and not config.length_grouped
 
-        def run(rows: np.ndarray) -> None:
-            longest = max(int(lengths[rows].max()), 1)
-            out[rows] = self.network.proba(ids[rows, -longest:] if front else ids[rows, :longest])
+        def run(batch: tuple[np.ndarray, int]) -> None:
+            rows, width = batch
+            out[rows] = self.network.proba(cut(ids[rows], ids.shape[1] if full else width, config.padding))
 
         with _single_threaded_blas():
-            if len(groups) == 1:
-                run(groups[0])
+            if len(batches) == 1:
+                run(batches[0])
             else:
-                list(_pool().map(run, groups))
+                list(_pool().map(run, batches))
         return out
 
     def proba(self, texts: list[str]) -> np.ndarray:
@@ -149,4 +146,9 @@ def _label_batch(predictor: Predictor, batch: list[tuple[str, str]]) -> Iterator
     probs = predictor.proba([batch[i][1] for i in filled]) if filled else np.zeros((0, 0))
     by_row = dict(zip(filled, probs))
     for i, (source, text) in enumerate(batch):
-        yield Prediction(source, text if i in by_row else None, by_row.get(i))
+        row = by_row.get(i)
+        if row is None:
+            yield Prediction(source, None, None)
+        else:
+            best = int(row.argmax())
+            yield Prediction(source, text, row, predictor.labels[best], float(row[best]))
