@@ -146,9 +146,4 @@ def _label_batch(predictor: Predictor, batch: list[tuple[str, str]]) -> Iterator
     probs = predictor.proba([batch[i][1] for i in filled]) if filled else np.zeros((0, 0))
     by_row = dict(zip(filled, probs))
     for i, (source, text) in enumerate(batch):
-        row = by_row.get(i)
-        if row is None:
-            yield Prediction(source, None, None)
-        else:
-            best = int(row.argmax())
-            yield Prediction(source, text, row, predictor.labels[best], float(row[best]))
+        yield Prediction(source, text if i in by_row else None, by_row.get(i))
