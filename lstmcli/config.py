@@ -28,6 +28,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "monitor": ("val_accuracy", "val_loss"),
     "ngram_mode": ("staged", "joint"),
     "ngram_hash": ("mixed", "linear"),
+    "class_weight": ("none", "balanced"),
 }
 
 # Settings added after runs were first saved: a config.json without them was trained with these values.
@@ -37,6 +38,7 @@ LEGACY: dict[str, Any] = {
     "ngram_epochs": 10,
     "ngram_hash": "linear",
     "group_lengths": True,
+    "class_weight": "none",
 }
 
 
@@ -115,13 +117,18 @@ class Config:
     dropout: float = setting(0.3, "Dropout after each layer.", "train")
     learning_rate: float = setting(0.002, "Adam's learning rate.", "train")
     # --- training ---
-    epochs: int = setting(15, "Most epochs.", "train", short="-e")
+    epochs: int = setting(25, "Most epochs in all, the n-gram stage's included.", "train", short="-e")
     batch_size: int = setting(64, "Texts per batch.", "train", short="-b")
     early_stopping: bool = setting(
         True, "Stop when the monitored score stops improving; keep the best weights.", "train"
     )
     patience: int = setting(3, "Epochs without a better monitored score before stopping.", "train")
     monitor: str = setting("val_loss", "val_loss or val_accuracy: picks the best epoch and stops early.", "train")
+    class_weight: str = setting(
+        "none",
+        "none, or balanced: each class weighs in the training loss inversely to its share of the texts.",
+        "train",
+    )
     bucketing: bool = setting(True, "Pad each batch to its own length, not to --max-len.", "train")
     group_lengths: bool = setting(
         True,
@@ -224,6 +231,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "dropout": 0.2,
         "learning_rate": 0.001,
         "batch_size": 64,
+        "epochs": 15,
         # Its relu LSTMs diverge when batches hold texts of one length: on sms_spam, where long texts are
         # mostly spam, length-grouped batches are mostly of one class. Random batches keep it stable.
         "group_lengths": False,

@@ -126,7 +126,9 @@ class Prediction:
 
     source: str
     text: str | None
-    probabilities: np.ndarray | None
+    probabilities: np.ndarray | None  # (n_classes,), in the order of the run's labels
+    label: str | None = None  # the most probable class
+    probability: float | None = None  # its probability
 
 
 def predict_texts(predictor: Predictor, texts: Iterable[tuple[str, str]]) -> Iterator[Prediction]:
@@ -146,4 +148,9 @@ def _label_batch(predictor: Predictor, batch: list[tuple[str, str]]) -> Iterator
     probs = predictor.proba([batch[i][1] for i in filled]) if filled else np.zeros((0, 0))
     by_row = dict(zip(filled, probs))
     for i, (source, text) in enumerate(batch):
-        yield Prediction(source, text if i in by_row else None, by_row.get(i))
+        row = by_row.get(i)
+        if row is None:
+            yield Prediction(source, None, None)
+        else:
+            best = int(row.argmax())
+            yield Prediction(source, text, row, predictor.labels[best], float(row[best]))

@@ -20,9 +20,9 @@ TOPICS = {
     "weather": ["rain", "storm", "sunny", "forecast", "wind", "snow", "cloud", "temperature", "cold", "humid"],
     "cooking": ["recipe", "oven", "bake", "flour", "sauce", "garlic", "pan", "dinner", "salt", "boil"],
 }
-TINY_MODEL = [
+TINY_MODEL = [  # one epoch of each stage
     "--epochs",
-    "1",
+    "2",
     "--ngram-epochs",
     "1",
     "--embedding-dim",

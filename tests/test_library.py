@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import make_rows, write_csv
 
 from lstmcli.errors import ConfigError, RunDirError
 
-TINY = {"epochs": 1, "ngram_epochs": 1, "embedding_dim": 8, "units": (8,), "dense_units": 8, "batch_size": 16}
+TINY = {"epochs": 2, "ngram_epochs": 1, "embedding_dim": 8, "units": (8,), "dense_units": 8, "batch_size": 16}
 
 
 def test_public_names_are_the_functions_not_submodules() -> None:
@@ -36,7 +37,7 @@ def test_prepare_train_evaluate_predict_in_a_notebook(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
     texts = ["the goal of the match", "", "rain and storm"]
     predictions = list(predict(tmp_path / "run", texts))
-    assert [p.text for p in predictions] == texts and predictions[1].label is None
+    assert [p.text for p in predictions] == [texts[0], None, texts[2]] and predictions[1].label is None
     predictor = Predictor(RunDir(tmp_path / "run"))
     assert predictions[0].label in predictor.labels
 
@@ -67,3 +68,32 @@ def test_training_a_prepared_run_with_a_preset_records_that_preset(tmp_path: Pat
     assert config.preset == "tutorial"
     assert config.activation == "relu" and not config.bidirectional and config.ngram_buckets == 0
     assert config.units == (4, 4)  # the user's settings still win over the preset's
+
+
+@pytest.mark.parametrize(("epochs", "stages"), [(1, ["ngrams"]), (3, ["ngrams", "ngrams", "lstm"])])
+def test_epochs_bound_all_stages_together(tmp_path: Path, epochs: int, stages: list[str]) -> None:
+    """Before, --epochs bounded the LSTM stage alone: --epochs 2 could run 12 epochs."""
+    from lstmcli import RunDir, train
+
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    small = {k: v for k, v in TINY.items() if k not in ("epochs", "ngram_epochs")}
+    result = train(data, tmp_path / "run", epochs=epochs, early_stopping=False, **small)
+    history = RunDir(tmp_path / "run").read_history()
+    assert result.epochs_run == epochs and [row["stage"] for row in history] == stages
+
+
+def test_balanced_class_weights_weigh_classes_inversely_to_their_counts(tmp_path: Path) -> None:
+    from lstmcli import RunDir, prepare, train
+    from lstmcli.nn.fit import class_weights
+
+    rows = [row for row in make_rows(40) if row[1] != "cooking"] + [r for r in make_rows(40) if r[1] == "cooking"][:10]
+    data = write_csv(tmp_path / "skewed.csv", rows)
+    config, _ = prepare(data, tmp_path / "run", val_size=0.2)
+    run = RunDir(tmp_path / "run")
+    assert class_weights(run, config, 3) is None
+    weights = class_weights(run, config.replace(class_weight="balanced"), 3)
+    counts = np.bincount(run.read_prepared().train_y, minlength=3)
+    assert weights is not None and np.allclose([weights[i] * counts[i] for i in range(3)], counts.sum() / 3)
+    assert weights[run.read_labels().index("cooking")] > 2 * weights[run.read_labels().index("sports")]
+    train(run_dir=tmp_path / "run", class_weight="balanced", **TINY)
+    assert run.read_config().class_weight == "balanced"

@@ -35,7 +35,7 @@ def test_help_shows_each_default_and_preset_value_from_config() -> None:
     for f in cli_fields("prepare", "train"):
         assert " ".join(option_help(f).split()) in text, f.name
     assert "Embedding size [default: 128; tutorial: 45]." in text
-    assert "--epochs" in text and "Most epochs [default: 15]." in text
+    assert "--epochs" in text and "Most epochs in all, the n-gram stage's included [default: 25; tutorial: 15]." in text
 
 
 def test_every_option_field_has_help_and_prepare_has_no_training_option() -> None:

@@ -14,7 +14,7 @@ from lstmcli.cli import app
 def test_default_preset_learns_sms_spam(runner: CliRunner, tmp_path: Path) -> None:
     corpus = shared_dataset("sms_spam")
     run_dir = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(corpus / "train.csv"), "-r", str(run_dir), "--epochs", "2"])
+    result = runner.invoke(app, ["train", str(corpus / "train.csv"), "-r", str(run_dir), "--epochs", "12"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["evaluate", "-r", str(run_dir), "--data", str(corpus / "test.csv"), "--json"])
     assert result.exit_code == 0, result.output

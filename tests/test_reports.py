@@ -302,7 +302,7 @@ def decider_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-r",
             str(run),
             "--epochs",
-            "6",
+            "16",
             "--embedding-dim",
             "16",
             "--units",

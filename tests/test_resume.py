@@ -25,13 +25,13 @@ from lstmcli.cli import app
 from lstmcli.rundir import RunDir, atomic_write, locked, staged
 
 NGRAM_EPOCHS, LSTM_EPOCHS = 2, 2
-EPOCHS = NGRAM_EPOCHS + LSTM_EPOCHS  # the n-gram stage's, then the LSTM's: stopping early in the first crosses both
+EPOCHS = NGRAM_EPOCHS + LSTM_EPOCHS  # --epochs counts both stages: stopping early in the first crosses both
 # Small batches make an epoch last long enough (several steps) to stop the process between two epochs.
 KILL_MODEL = [
     "--ngram-epochs",
     str(NGRAM_EPOCHS),
     "--epochs",
-    str(LSTM_EPOCHS),
+    str(EPOCHS),
     "--no-early-stopping",
     "--embedding-dim",
     "8",

@@ -5,11 +5,9 @@ Nothing here imports TensorFlow, so ``--help`` and usage errors answer at once.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
@@ -55,16 +53,3 @@ def quiet_tensorflow(verbose: bool) -> None:
     """Lets TensorFlow's own log lines through with ``--verbose``; they are silenced otherwise."""
     if verbose:
         os.environ["LSTMCLI_VERBOSE"] = "1"
-
-
-@contextlib.contextmanager
-def rows_progress() -> Iterator[Callable[[str, int, float], None] | None]:
-    """Rows per second of a streaming prepare, shown only to a person at a terminal."""
-    from lstmcli.ui.progress import RowsPerSecond
-
-    display = RowsPerSecond() if sys.stderr.isatty() else None
-    try:
-        yield display
-    finally:
-        if display is not None:
-            display.stop()

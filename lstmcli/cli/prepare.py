@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lstmcli.cli.app import command, rows_progress
+from lstmcli.cli.app import command
 from lstmcli.cli.options import OverwriteOpt, PresetOpt, RunDirOpt, StreamingOpt, with_settings
 
 
@@ -30,6 +30,7 @@ def prepare(
     """
     from lstmcli import workflow
     from lstmcli.ui.display import show_prepare
+    from lstmcli.ui.progress import rows_progress
 
     with rows_progress() as rows:
         _, report = workflow.prepare(

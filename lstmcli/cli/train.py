@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmcli.cli.app import command, quiet_tensorflow, rows_progress
+from lstmcli.cli.app import command, quiet_tensorflow
 from lstmcli.cli.options import OverwriteOpt, PresetOpt, RunDirOpt, StreamingOpt, VerboseOpt, with_settings
 
 DataArg = Annotated[
@@ -48,7 +47,7 @@ def train(
     """
     from lstmcli import workflow
     from lstmcli.nn.distribute import writes_run_dir
-    from lstmcli.ui.display import RichProgress, show_train
+    from lstmcli.ui.display import RichProgress, TerminalHooks, show_train
 
     quiet_tensorflow(verbose)
     progress = RichProgress()
@@ -68,20 +67,3 @@ def train(
     finally:
         progress.stop()
     show_train(result, str(workflow.run_dir_of(run_dir)), chief=writes_run_dir(strategy))
-
-
-class TerminalHooks:
-    """Prepare's report and progress, and a status line while TensorFlow loads, on stderr."""
-
-    def preparing(self) -> AbstractContextManager[Any]:
-        return rows_progress()
-
-    def prepared(self, report: Any) -> None:
-        from lstmcli.ui.display import show_prepare
-
-        show_prepare(report)
-
-    def loading(self) -> AbstractContextManager[Any]:
-        from lstmcli.ui.display import err
-
-        return err.status("Loading TensorFlow...")

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from lstmcli.config import Config
 from lstmcli.errors import LstmcliError, RunDirError
 from lstmcli.nn.backend import keras, tf
@@ -155,13 +157,29 @@ def _better(logs: dict[str, float], best: dict[str, float], monitor: str) -> boo
 
 
 def stages(config: Config) -> list[tuple[str, int]]:
-    """The training stages, each with its most epochs: the n-gram classifier first when staged, the LSTM.
+    """The training stages, each with the epoch it ends by at the latest: ``--epochs`` bounds them all together.
 
-    Unstaged training is one stage with no name ("" in history.json and on screen).
+    Staged, the n-gram classifier trains first, for at most ``ngram_epochs`` and leaving the LSTM one epoch
+    at least; the LSTM then has the rest. Unstaged training is one stage with no name ("" in history.json
+    and on screen).
     """
     if config.staged_ngrams:
-        return [("ngrams", config.ngram_epochs), ("lstm", config.epochs)]
+        return [("ngrams", min(config.ngram_epochs, max(config.epochs - 1, 1))), ("lstm", config.epochs)]
     return [("", config.epochs)]
+
+
+def class_weights(run: RunDir, config: Config, n_classes: int) -> dict[int, float] | None:
+    """Keras's ``class_weight`` for ``--class-weight balanced``: each class weighs ``n / (classes * its count)``
+    in the training loss, so that every class counts as much as the others (as scikit-learn's "balanced").
+    """
+    if config.class_weight == "none":
+        return None
+    if run.is_sharded():
+        counts = sum((np.bincount(y, minlength=n_classes) for _, y in run.shard_arrays("train")), np.zeros(n_classes))
+    else:
+        counts = np.bincount(run.read_prepared().train_y, minlength=n_classes)
+    present = np.maximum(counts, 1)
+    return {i: float(counts.sum() / (n_classes * present[i])) for i in range(n_classes)}
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
@@ -187,53 +205,13 @@ def train(
         LstmcliError: interrupted before the first epoch ended (nothing to save), or another machine failed.
     """
     progress = progress or SilentProgress()
-    placement = place(strategy)  # first: MultiWorkerMirroredStrategy must exist before other TensorFlow work
-    out = placement.output(run)  # the chief writes the run directory, other workers a temporary one
-    n_classes = len(run.read_labels())
-    vocab_size = len(run.read_vocab())
-    with placement.strategy.scope():
-        model, state = _start(out, config, resume and placement.is_chief, vocab_size, n_classes)
-        state = placement.sync(model, state, run, config)
-    global_batch = config.replace(batch_size=config.batch_size * placement.replicas)
-    train_ds, val_ds, steps = _datasets(run, global_batch, placement)
-    out.write_checkpoint_config(config)  # config.json itself changes only when the new model is published
+    session = _open(run, config, resume, progress, strategy)
     started = time.monotonic()
-    interrupted = False
-    plan = stages(config)
-    progress.start(sum(epochs for _, epochs in plan), state.epoch, steps)
-    for index in range(state.stage, len(plan)):
-        stage, epochs = plan[index]
-        last_epoch = state.stage_start + epochs
-        fitted = model
-        if config.staged_ngrams:
-            with placement.strategy.scope():
-                fitted = stage_model(model, config, stage)
-        if state.epoch < last_epoch and not state.stopped_early:
-            try:
-                fitted.fit(
-                    train_ds,
-                    validation_data=val_ds,
-                    epochs=last_epoch,
-                    initial_epoch=state.epoch,
-                    callbacks=[_Checkpoint(out, config, state, progress, model, stage)],
-                    shuffle=False,
-                    verbose=0,
-                )
-            except KeyboardInterrupt:
-                interrupted = True
-            except placement.failures as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise LstmcliError(
-                    f"training across machines stopped ({first}); once every machine is up, run "
-                    "the same command with --resume on each"
-                ) from None
-        if interrupted or index == len(plan) - 1 or state.best_epoch == 0:
-            break
-        with _sigint_deferred():
-            _next_stage(out, model, state)
+    interrupted = _run_stages(session)
+    state = session.state
     if state.best_epoch == 0:
         raise LstmcliError("training was interrupted before its first epoch ended; nothing was saved")
-    if placement.is_chief:
+    if session.placement.is_chief:
         _publish(run, config, state, keep_checkpoint=interrupted)
     return TrainResult(
         epochs_run=state.epoch,
@@ -244,6 +222,80 @@ def train(
         seconds=time.monotonic() - started,
         history=state.history,
     )
+
+
+@dataclass
+class _Session:
+    """One training process: where it runs and writes, its model and state, and its data."""
+
+    out: RunDir  # the chief writes the run directory, other workers a temporary one
+    config: Config
+    placement: Placement
+    model: keras.Model
+    state: TrainState
+    train_ds: tf.data.Dataset
+    val_ds: tf.data.Dataset
+    progress: TrainProgress
+    class_weight: dict[int, float] | None
+
+
+def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, strategy: str) -> _Session:
+    """Places the training, builds or resumes the model and reads the data; the progress display starts."""
+    placement = place(strategy)  # first: MultiWorkerMirroredStrategy must exist before other TensorFlow work
+    out = placement.output(run)
+    n_classes = len(run.read_labels())
+    with placement.strategy.scope():
+        model, state = _start(out, config, resume and placement.is_chief, len(run.read_vocab()), n_classes)
+        state = placement.sync(model, state, run, config)
+    global_batch = config.replace(batch_size=config.batch_size * placement.replicas)
+    train_ds, val_ds, steps = _datasets(run, global_batch, placement)
+    out.write_checkpoint_config(config)  # config.json itself changes only when the new model is published
+    progress.start(config.epochs, state.epoch, steps)
+    weights = class_weights(run, config, n_classes)
+    return _Session(out, config, placement, model, state, train_ds, val_ds, progress, weights)
+
+
+def _run_stages(session: _Session) -> bool:
+    """Runs the stages left, each from the best weights of the one before; returns whether it was interrupted."""
+    plan, state = stages(session.config), session.state
+    for index in range(state.stage, len(plan)):
+        stage, last_epoch = plan[index]
+        if state.epoch < last_epoch and not state.stopped_early and _fit_stage(session, stage, last_epoch):
+            return True
+        if index == len(plan) - 1 or state.best_epoch == 0 or state.epoch >= session.config.epochs:
+            break
+        with _sigint_deferred():
+            _next_stage(session.out, session.model, state)
+    return False
+
+
+def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
+    """Fits one stage up to ``last_epoch``; returns whether Ctrl-C interrupted it."""
+    config, state, fitted = session.config, session.state, session.model
+    if config.staged_ngrams:
+        with session.placement.strategy.scope():
+            fitted = stage_model(session.model, config, stage)
+    callback = _Checkpoint(session.out, config, state, session.progress, session.model, stage)
+    try:
+        fitted.fit(
+            session.train_ds,
+            validation_data=session.val_ds,
+            epochs=last_epoch,
+            initial_epoch=state.epoch,
+            callbacks=[callback],
+            class_weight=session.class_weight,
+            shuffle=False,
+            verbose=0,
+        )
+    except KeyboardInterrupt:
+        return True
+    except session.placement.failures as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LstmcliError(
+            f"training across machines stopped ({first}); once every machine is up, run "
+            "the same command with --resume on each"
+        ) from None
+    return False
 
 
 def _next_stage(run: RunDir, model: keras.Model, state: TrainState) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from lstmcli.dataset.prepare import PrepareReport
+from lstmcli.ui.progress import rows_progress
 
 err = Console(stderr=True, highlight=False)
 
@@ -172,3 +174,16 @@ def warn_replaced(replaced: int) -> None:
             "pass --encoding if the input is not UTF-8",
             file=sys.stderr,
         )
+
+
+class TerminalHooks:
+    """Prepare's report and progress, and a status line while TensorFlow loads, on stderr."""
+
+    def preparing(self) -> AbstractContextManager[Any]:
+        return rows_progress()
+
+    def prepared(self, report: Any) -> None:
+        show_prepare(report)
+
+    def loading(self) -> AbstractContextManager[Any]:
+        return err.status("Loading TensorFlow...")

@@ -7,9 +7,10 @@ Pipes, files and tests never see it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -90,3 +91,14 @@ class RowsPerSecond:
     def stop(self) -> None:
         if self.tasks:
             self.progress.stop()
+
+
+@contextlib.contextmanager
+def rows_progress() -> Iterator[Callable[[str, int, float], None] | None]:
+    """Rows per second of a streaming prepare, shown only to a person at a terminal."""
+    display = RowsPerSecond() if sys.stderr.isatty() else None
+    try:
+        yield display
+    finally:
+        if display is not None:
+            display.stop()
