@@ -522,6 +522,26 @@ class RunDir:
             ) from None
 
     # --- training results ---
+    def model_path(self) -> Path:
+        """The published Keras model (``model.keras``), for what needs the network itself (export).
+
+        Raises:
+            RunDirError: the run holds no trained Keras model.
+        """
+        path = self._file(MODEL)
+        if not path.is_file():
+            raise RunDirError(f"{path} is missing; train the run again")
+        return path
+
+    def export_dir(self, export_format: str) -> Path:
+        """Where ``lstmcli export`` writes an export by default: ``export/FORMAT`` in the run directory."""
+        return self._file(f"export/{export_format}")
+
+    def copy_description(self, dest: Path) -> None:
+        """Copies what it takes to feed the model — vocabulary, labels and config — into ``dest``."""
+        for name in (VOCAB, LABELS, CONFIG):
+            shutil.copyfile(self._file(name), dest / name)
+
     def publish_model(self, best: Path) -> None:
         """Copies the best model (``best.keras``) into place as ``model.keras``; the results of the model it
         replaces (metrics, figures, report) are removed."""
@@ -628,12 +648,34 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(fh, **arrays)  # type: ignore[arg-type]
 
 
+def _lock_path(run_dir: Path) -> Path:
+    return run_dir.parent / f".{run_dir.name}.lock"
+
+
+def writer_pid(run_dir: Path) -> str | None:
+    """The process id of the lstmcli process writing ``run_dir`` now (see :func:`locked`), else None.
+
+    A reader that loads a whole run (``serve``'s reload) asks first, so that it never mixes the files of a
+    run being published with those of the run before.
+    """
+    try:
+        fh = _lock_path(run_dir).open("r")
+    except OSError:  # no lock file: nobody ever wrote the run from here
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fh.read().strip() or "unknown"
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
 @contextlib.contextmanager
 def locked(run_dir: Path) -> Iterator[None]:
     """Holds an exclusive lock for writing ``run_dir``; a second writer gets RunDirError naming the holder."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = run_dir.parent / f".{run_dir.name}.lock"
-    fh = lock_path.open("a+")
+    fh = _lock_path(run_dir).open("a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -11,8 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lstmcli"
 # Each layer may import itself and the layers after it, never one before it.
 LAYERS = [
     ("cli", "__main__"),
-    ("ui",),
-    ("workflow", "serve"),
+    ("ui", "serve"),
+    ("workflow",),
     ("predictor", "scoring", "explain", "info", "export", "nn", "dataset"),
     ("rundir",),
     ("text", "io"),

@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 
 from lstmcli import __version__
-from lstmcli.cli import evaluate, explain, info, predict, prepare, report, train  # noqa: F401  (registers them)
+from lstmcli.cli import (  # noqa: F401  (importing a command module registers it)
+    evaluate,
+    explain,
+    export,
+    info,
+    predict,
+    prepare,
+    report,
+    serve,
+    train,
+)
 from lstmcli.cli.app import app
 
 

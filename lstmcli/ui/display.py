@@ -187,3 +187,14 @@ class TerminalHooks:
 
     def loading(self) -> AbstractContextManager[Any]:
         return err.status("Loading TensorFlow...")
+
+
+def show_export(result: Any) -> None:
+    """Where ``export`` wrote the model, its size, and how closely it agrees with lstmcli's own predictions."""
+    size = f"{result.bytes / 2**20:.1f} MiB" if result.bytes >= 2**20 else f"{result.bytes / 2**10:.1f} KiB"
+    print(f"Exported {result.format} to {result.path} ({size})", file=sys.stderr)
+    print(
+        f"Checked against lstmcli predict on {result.checked_texts} validation texts: max abs difference "
+        f"{result.max_abs_diff:.2e} (tolerance {result.tolerance:.0e})",
+        file=sys.stderr,
+    )

@@ -1,0 +1,159 @@
+"""Micro-batching: requests that arrive together are labelled in one pass of the NumPy network.
+
+A forward pass costs about the same for one text as for dozens (the recurrent loop runs once per time step
+whatever the batch), so the server gathers what arrives within a few milliseconds, up to a cap, and labels
+it in one batch on a worker thread, off the event loop. No FastAPI here: the batcher only needs asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from lstmcli.errors import ConfigError
+from lstmcli.predictor import Predictor, predict_texts
+from lstmcli.ui.writers import prediction_row, row_json
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How requests are gathered into batches."""
+
+    max_wait_ms: float = 3.0  # an idle worker waits this long for more requests before it starts a batch
+    max_batch: int = 256  # texts per batch; a request with more texts runs alone, whole
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise ConfigError(f"--max-batch must be at least 1; received {self.max_batch}")
+        if self.max_wait_ms < 0:
+            raise ConfigError(f"--batch-wait-ms must be 0 or more; received {self.max_wait_ms}")
+
+
+@dataclass
+class _Job:
+    texts: list[str]
+    top_k: int
+    future: asyncio.Future[list[str]]
+
+
+def label_jobs(predictor: Predictor, jobs: list[tuple[list[str], int]]) -> list[list[str]]:
+    """Labels several requests' texts in one pass; returns each request's rows as JSON text.
+
+    Args:
+        predictor: the loaded run.
+        jobs: ``(texts, top_k)`` per request.
+
+    Returns:
+        Per request, one JSON object per text, exactly as ``predict --format jsonl`` writes it: the texts go
+        through :func:`lstmcli.predictor.predict_texts` and each row through :func:`lstmcli.ui.writers.prediction_row`.
+    """
+    texts = [text for job_texts, _ in jobs for text in job_texts]
+    predictions = list(predict_texts(predictor, (("", text) for text in texts)))
+    out, start = [], 0
+    for job_texts, top_k in jobs:
+        k = min(top_k, len(predictor.labels))
+        rows = predictions[start : start + len(job_texts)]
+        out.append([row_json(prediction_row(pred.probabilities, predictor.labels, k)) for pred in rows])
+        start += len(job_texts)
+    return out
+
+
+class MicroBatcher:
+    """Queues requests, labels them in batches on one worker thread, and answers each request's future.
+
+    Batches run one after another, each on the predictor current when it starts: :meth:`swap` replaces the
+    predictor between batches, never inside one.
+    """
+
+    def __init__(self, predictor: Predictor, batching: Batching) -> None:
+        self.predictor = predictor
+        self.batching = batching
+        self.stats: dict[str, Any] = {"requests": 0, "texts": 0, "batches": 0, "largest_batch": 0}
+        self._jobs: deque[_Job] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmcli-predict")
+
+    def start(self) -> None:
+        """Starts the batching loop on the running event loop."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    async def stop(self) -> None:
+        """Stops the loop (call it once no request is waiting) and the worker thread."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._executor.shutdown(wait=True)
+
+    def swap(self, predictor: Predictor) -> None:
+        """Serves the next batches from ``predictor``; a batch already running finishes on the old one."""
+        self.predictor = predictor
+
+    async def predict(self, texts: list[str], top_k: int) -> list[str]:
+        """The JSON rows for ``texts`` (see :func:`label_jobs`), once their batch has run."""
+        if self._wake is None:
+            raise RuntimeError("MicroBatcher.start() was not called")
+        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._jobs.append(_Job(texts, top_k, future))
+        self._wake.set()
+        return await future
+
+    async def _serve(self) -> None:
+        assert self._wake is not None
+        wait = self.batching.max_wait_ms / 1000
+        while True:
+            if not self._jobs:
+                self._wake.clear()
+                await self._wake.wait()
+                # Only an idle worker waits for company: requests queued while a batch ran have waited already.
+                if wait > 0 and self._queued_texts() < self.batching.max_batch:
+                    await asyncio.sleep(wait)
+            batch = self._take()
+            if batch:
+                await self._run(batch)
+
+    def _queued_texts(self) -> int:
+        return sum(len(job.texts) for job in self._jobs)
+
+    def _take(self) -> list[_Job]:
+        """The oldest requests that fit in one batch (at least one); requests whose client left are dropped."""
+        batch: list[_Job] = []
+        size = 0
+        while self._jobs:
+            job = self._jobs[0]
+            if job.future.done():  # cancelled: the client disconnected
+                self._jobs.popleft()
+                continue
+            if batch and size + len(job.texts) > self.batching.max_batch:
+                break
+            batch.append(self._jobs.popleft())
+            size += len(job.texts)
+        return batch
+
+    async def _run(self, batch: list[_Job]) -> None:
+        predictor = self.predictor
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(
+                self._executor, label_jobs, predictor, [(job.texts, job.top_k) for job in batch]
+            )
+        except Exception as exc:  # a bug, not a user's mistake: every request of the batch gets it
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        for job, rows in zip(batch, results):
+            if not job.future.done():
+                job.future.set_result(rows)
+        size = sum(len(job.texts) for job in batch)
+        self.stats["requests"] += len(batch)
+        self.stats["texts"] += size
+        self.stats["batches"] += 1
+        self.stats["largest_batch"] = max(self.stats["largest_batch"], size)
