@@ -39,10 +39,15 @@ LEGACY: dict[str, Any] = {
     "ngram_hash": "linear",
     "group_lengths": True,
     "class_weight": "none",
+    "embeddings": "",
+    "embeddings_limit": 0,
+    "freeze_embeddings": False,
 }
 
+AUTO_EMBEDDING_DIM = 128  # embedding_dim 0 (auto): this, or the dimension of the pretrained vectors
 
-def setting(default: Any, help: str = "", stage: str = "", short: str = "", shown: str = "") -> Any:
+
+def setting(default: Any, help: str = "", stage: str = "", short: str = "", shown: str = "", flag: str = "") -> Any:
     """A Config field with what its command-line option says about it, written once.
 
     Args:
@@ -51,8 +56,10 @@ def setting(default: Any, help: str = "", stage: str = "", short: str = "", show
         stage: "prepare" for an option of prepare and train, "train" for one of train only, "" for no option.
         short: a short flag such as "-e".
         shown: how the help shows the default where the value itself would say little ("detected").
+        flag: the option's name where it is not the field's ("--freeze-embeddings/--tune-embeddings").
     """
-    return field(default=default, metadata={"help": help, "stage": stage, "short": short, "shown": shown})
+    metadata = {"help": help, "stage": stage, "short": short, "shown": shown, "flag": flag}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -83,11 +90,32 @@ class Config:
     max_len_percentile: float = 99.0  # the percentile used by max_len=0
     padding: str = setting("pre", "pre or post: the side that gets padding.", "prepare")
     truncating: str = setting("pre", "pre or post: the side cut from texts longer than --max-len.", "prepare")
+    # Pretrained word vectors start the token embeddings; the run keeps what it uses (prediction never reads them).
+    embeddings: str = setting(
+        "",
+        "Pretrained word vectors to start the token embeddings from: word2vec, GloVe or fastText text (.txt, "
+        ".vec, optionally .gz) or word2vec binary.",
+        "prepare",
+        shown="none",
+    )
+    embeddings_limit: int = setting(
+        50000,
+        "With --embeddings, the most words of the vectors that the training texts never contain to keep in the "
+        "vocabulary (the most frequent first), so that they still help at prediction.",
+        "prepare",
+    )
     # --- split ---
     val_size: float = setting(0.1, "Validation fraction, stratified (the tutorial's test_size).", "prepare")
     seed: int = setting(42, "Seed for the split, weights and shuffling.", "prepare")
     # --- model ---
-    embedding_dim: int = setting(128, "Embedding size.", "train")
+    freeze_embeddings: bool = setting(
+        False,
+        "Keep the token embeddings (the pretrained vectors, with --embeddings) as they start, or tune them.",
+        "train",
+        shown="tune",
+        flag="--freeze-embeddings/--tune-embeddings",
+    )
+    embedding_dim: int = setting(0, "Embedding size.", "train", shown=f"auto: {AUTO_EMBEDDING_DIM}, or the vectors'")
     units: tuple[int, ...] = setting((64,), "Recurrent units per layer, e.g. 128,128.", "train")
     cell: str = setting("lstm", "lstm or gru.", "train")
     bidirectional: bool = setting(True, "Read texts both ways.", "train")
@@ -146,6 +174,11 @@ class Config:
         return bool(self.ngram_buckets) and self.ngram_mode == "staged"
 
     @property
+    def embedding_size(self) -> int:
+        """The token embeddings' size: ``embedding_dim``, or for 0 (auto, before prepare resolves it) the default."""
+        return self.embedding_dim or AUTO_EMBEDDING_DIM
+
+    @property
     def length_grouped(self) -> bool:
         """Whether training batches hold texts of similar length, each cut to its longest text."""
         return self.bucketing and self.group_lengths
@@ -193,6 +226,8 @@ PREPROCESSING = frozenset(
         "numbers",
         "punctuation",
         "letters_only",
+        "embeddings",
+        "embeddings_limit",
         "stopwords",
         "tokenizer",
         "vocab_size",
@@ -275,7 +310,7 @@ def parse_max_len(text: str) -> int:
     return value
 
 
-_POSITIVE = ("vocab_size", "min_count", "embedding_dim", "epochs", "batch_size", "patience", "ngram_epochs")
+_POSITIVE = ("vocab_size", "min_count", "epochs", "batch_size", "patience", "ngram_epochs")
 _FRACTIONS = ("spatial_dropout", "dropout")
 
 
@@ -285,6 +320,11 @@ def validate(config: Config) -> None:
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; received '{value}'")
+    if config.embedding_dim < 0 or config.embeddings_limit < 0:
+        raise ConfigError(
+            f"--embedding-dim and --embeddings-limit must be 0 or more; received {config.embedding_dim} and "
+            f"{config.embeddings_limit}"
+        )
     for name in _POSITIVE:
         if getattr(config, name) <= 0:
             flag = name.replace("_", "-")

@@ -46,6 +46,7 @@ PREPARE_REPORT = "prepare.json"
 DATA_DIR = "data"
 ARRAYS = ("train_x", "train_y", "val_x", "val_y")
 VAL_TEXTS = "val_texts.json"
+EMBEDDINGS = "embeddings.npy"  # under data/: the pretrained vectors (--embeddings) a new model's embeddings start from
 SHARDS_DIR = f"{DATA_DIR}/shards"  # a streamed prepare's arrays: .npy shards per part, listed in the index
 SHARD_INDEX = f"{SHARDS_DIR}/index.json"
 SHARD_PARTS = ("train", "val")
@@ -387,6 +388,27 @@ class RunDir:
 
     def _array_path(self, name: str) -> Path:
         return self._file(f"{DATA_DIR}/{name}.npy")
+
+    def write_embeddings(self, vectors: np.ndarray) -> None:
+        """Keeps the pretrained vectors ``(vocab, dim)``, row ``i`` for token id ``i``, for training to start from."""
+        atomic_write(self._file(f"{DATA_DIR}/{EMBEDDINGS}"), functools.partial(_save_npy, array=vectors))
+
+    def read_embeddings(self) -> np.ndarray | None:
+        """The pretrained vectors prepare kept, or None for a run prepared without ``--embeddings``.
+
+        Raises:
+            RunDirError: the file is damaged.
+        """
+        path = self._file(f"{DATA_DIR}/{EMBEDDINGS}")
+        if not path.is_file():
+            return None
+        try:
+            vectors = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path} is damaged ({exc}); prepare the run again") from None
+        if vectors.ndim != 2 or vectors.dtype != np.float32:
+            raise RunDirError(f"{path} is not a float32 matrix; prepare the run again")
+        return vectors
 
     def read_prepared(self) -> Prepared:
         """All prepared arrays in memory; a streamed prepare's shards are joined (train reads them in pieces)."""

@@ -57,9 +57,59 @@ InputEncodingOpt = Annotated[
     typer.Option("--encoding", help="Text encoding of the input [default: detected].", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout instead of tables.")]
+StrategyOpt = Annotated[
+    str,
+    typer.Option(
+        "--strategy",
+        help="auto, one, mirrored (every local GPU) or multi-worker (machines in TF_CONFIG); "
+        "--batch-size is per replica.",
+    ),
+]  # train's
+ReportJsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Also print the result as one JSON object on stdout (the report stays on stderr)."),
+]
+InputFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--input-format",
+        help="auto (by extension: .csv, .tsv/.tab and .jsonl/.ndjson are tables, anything else text), "
+        "text (one text per line), csv, tsv or jsonl.",
+    ),
+]
+TextColumnOpt = Annotated[
+    str,
+    typer.Option(
+        "--text-column",
+        help="A table's text column [default: the run's, else picked: text, sentence, review, ...].",
+        show_default=False,
+    ),
+]
+LabelColumnOpt = Annotated[
+    str,
+    typer.Option(
+        "--label-column",
+        help="A table's label column [default: the run's, else picked: label, category, class, ...].",
+        show_default=False,
+    ),
+]
+HeaderOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--header/--no-header",
+        help="Whether a CSV or TSV's first row names its columns; --no-header: it is data, the columns are "
+        "1, 2, ... [default: header].",
+        show_default=False,
+    ),
+]
 
 # Options typed as text on the command line and parsed into the field's own type.
 PARSERS: dict[str, Callable[[str], Any]] = {"units": parse_units, "max_len": parse_max_len}
+
+
+def columns_list(text: str) -> tuple[str, ...]:
+    """``--keep-columns id,date`` as ``("id", "date")``."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def shown(value: Any) -> str:
@@ -83,8 +133,8 @@ def option_help(f: dataclasses.Field[Any]) -> str:
 
 def flags(f: dataclasses.Field[Any]) -> list[str]:
     """The option's names: ``--max-len``, ``--lowercase/--no-lowercase``, plus a short flag if any."""
-    name = "--" + f.name.replace("_", "-")
-    if f.type in ("bool", bool):
+    name = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+    if f.type in ("bool", bool) and "/" not in name:
         name = f"{name}/--no-{name[2:]}"
     aliases = {"learning_rate": ["--lr"]}.get(f.name, [])
     return [name, *([f.metadata["short"]] if f.metadata["short"] else []), *aliases]

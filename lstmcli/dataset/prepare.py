@@ -10,6 +10,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.dataset import shards
+from lstmcli.dataset.embeddings import attach_vectors
 from lstmcli.dataset.report import (
     EncodedTally,
     PrepareReport,
@@ -65,7 +66,9 @@ def prepare_in_memory(data_file: Path, run: RunDir, config: Config) -> tuple[Con
     y = _index(data.labels, labels)
     train_idx, val_idx = _split(y, config)
     tokens = [tokenize(t, config) for t in data.texts]
-    vocab = Vocabulary.build((tokens[i] for i in train_idx), config.vocab_size, config.min_count)
+    counts = Counter(tok for i in train_idx for tok in tokens[i])
+    vocab = Vocabulary.from_counts(counts.items(), config.vocab_size, config.min_count)
+    vocab, config, vectors = attach_vectors(run, vocab, counts, config)
     ids, lengths = Encoder(config, vocab).flat_ids(tokens)
     config, auto = resolve_max_len(config, lengths[train_idx])
     x = Encoder(config, vocab).pad_flat(ids, lengths)
@@ -74,6 +77,7 @@ def prepare_in_memory(data_file: Path, run: RunDir, config: Config) -> tuple[Con
     measured = EncodedTally()
     measured.add(ids, lengths, val, config.max_len)
     report = _report(data_file, data, config, (tokenizer, reason), lengths[train_idx], measured, len(vocab), auto)
+    report.embeddings = vectors
     run.write_prepared(Prepared(x[train_idx], y[train_idx], x[val_idx], y[val_idx]), [data.texts[i] for i in val_idx])
     save_prepared(run, vocab, labels, config, report, data_file)
     return config, report

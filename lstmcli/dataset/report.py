@@ -42,6 +42,7 @@ class PrepareReport:
     notes: list[str] = field(default_factory=list)
     mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.dataset.shards)
     split: str = "stratified"  # scikit-learn's exact stratified split; "hashed": by a hash of each text
+    embeddings: dict[str, Any] | None = None  # --embeddings: the file, its coverage of the vocabulary, words added
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

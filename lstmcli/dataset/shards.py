@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.dataset.embeddings import attach_vectors
 from lstmcli.dataset.report import (
     EncodedTally,
     PrepareReport,
@@ -195,10 +196,11 @@ def _check_tally(tally: _Tally, source: LabelledCsv, config: Config) -> None:
         )
 
 
-def _vocabulary(tally: _Tally, config: Config) -> Vocabulary:
-    """The vocabulary :meth:`Vocabulary.build` makes from the same training rows."""
-    counts = ((tok, int(tally.token_counts[i])) for tok, i in tally.token_ids.items())
-    return Vocabulary.from_counts(counts, config.vocab_size, config.min_count)
+def _vocabulary(run: RunDir, tally: _Tally, config: Config) -> tuple[Vocabulary, Config, dict[str, object] | None]:
+    """The vocabulary :meth:`Vocabulary.build` makes from the same training rows, with ``--embeddings``'s words."""
+    counts = {tok: int(tally.token_counts[i]) for tok, i in tally.token_ids.items()}
+    vocab = Vocabulary.from_counts(counts.items(), config.vocab_size, config.min_count)
+    return attach_vectors(run, vocab, counts, config)
 
 
 # --- pass two: encode and write shards ---
@@ -218,7 +220,8 @@ def _encode_pass(
     """Pass two: maps each spilled chunk to vocabulary ids, pads it, and writes its train and val shards."""
     lookup = np.full(len(tally.token_ids) + 1, OOV_ID, dtype=np.int32)  # spill id -> vocabulary id
     for i, token in enumerate(vocab.tokens[2:], start=2):
-        lookup[tally.token_ids[token]] = i
+        if token in tally.token_ids:  # a word only the pretrained vectors have (--embeddings) is in no row
+            lookup[tally.token_ids[token]] = i
     label_of = np.array([labels.index(lab) for lab in tally.label_ids], dtype=np.int32)
     encoder = Encoder(config, vocab)
     written = _Written(
@@ -292,11 +295,12 @@ def prepare_streaming(
         val_texts.discard()
         shutil.rmtree(spill, ignore_errors=True)
         raise
-    vocab = _vocabulary(tally, config)
+    vocab, config, vectors = _vocabulary(run, tally, config)
     labels = sorted(tally.class_counts)
     config, auto = resolve_max_len(config, tally.lengths.lengths)
     written = _encode_pass(run, spill, tally, vocab, labels, config, progress)
     report = _report(data_file, source, tally, written, config, (tokenizer, reason), len(vocab), auto, chunk_rows)
+    report.embeddings = vectors
     run.write_shard_index(
         config.max_len,
         {part: {**entry, "length_counts": entry["length_counts"].tolist()} for part, entry in written.parts.items()},

@@ -23,7 +23,7 @@ from lstmcli.errors import LstmcliError, RunDirError
 from lstmcli.nn.backend import keras, tf
 from lstmcli.nn.data import make_dataset, shard_dataset
 from lstmcli.nn.distribute import Placement, place
-from lstmcli.nn.model import build_model, export_weights, load_model, stage_model
+from lstmcli.nn.model import build_model, export_weights, load_model, stage_model, start_embeddings
 from lstmcli.rundir import RunDir, TrainingRecord, TrainState, atomic_write
 
 
@@ -131,22 +131,24 @@ class _Checkpoint(keras.callbacks.Callback):
 
 @contextlib.contextmanager
 def _sigint_deferred() -> Iterator[None]:
-    """Holds back Ctrl-C until the block ends, then raises it as KeyboardInterrupt."""
-    # Only Python's own Ctrl-C handler is replaced, and only from the main thread (the one place it can be).
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    """Holds back Ctrl-C and SIGTERM until the block ends, then lets their handler raise what it raises."""
+    # Only Python-level handlers are replaced (Ctrl-C's KeyboardInterrupt, the CLI's SIGTERM), and only from
+    # the main thread (the one place they can be).
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    deferred: dict[int, Any] = {s: h for s, h in handlers.items() if callable(h)}
     caught: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    for signum in deferred:
+        signal.signal(signum, lambda number, _frame: caught.append(number))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum, handler in deferred.items():
+            signal.signal(signum, handler)
     if caught:
-        raise KeyboardInterrupt
+        deferred[caught[0]](caught[0], None)
 
 
 def _better(logs: dict[str, float], best: dict[str, float], monitor: str) -> bool:
@@ -245,7 +247,8 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
     out = placement.output(run)
     n_classes = len(run.read_labels())
     with placement.strategy.scope():
-        model, state = _start(out, config, resume and placement.is_chief, len(run.read_vocab()), n_classes)
+        vectors = run.read_embeddings()
+        model, state = _start(out, config, resume and placement.is_chief, (len(run.read_vocab()), n_classes), vectors)
         state = placement.sync(model, state, run, config)
     global_batch = config.replace(batch_size=config.batch_size * placement.replicas)
     train_ds, val_ds, steps = _datasets(run, global_batch, placement)
@@ -310,11 +313,15 @@ def _next_stage(run: RunDir, model: keras.Model, state: TrainState) -> None:
 
 
 def _start(
-    run: RunDir, config: Config, resume: bool, vocab_size: int, n_classes: int
+    run: RunDir, config: Config, resume: bool, sizes: tuple[int, int], vectors: np.ndarray | None
 ) -> tuple[keras.Model, TrainState]:
+    """A new model (its embeddings started from the pretrained ``vectors``, if any), or the checkpoint's."""
     if not resume:
         run.clear_checkpoint()
-        return build_model(config, vocab_size, n_classes), TrainState()
+        model = build_model(config, *sizes)
+        if vectors is not None:
+            start_embeddings(model, config, vectors)
+        return model, TrainState()
     if not run.has_checkpoint():
         raise RunDirError(
             f"nothing to resume in {run.path}: no interrupted training found; run 'lstmcli train' without --resume"

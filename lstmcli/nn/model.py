@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.errors import ConfigError
 from lstmcli.nn import spec
 from lstmcli.nn.backend import keras
 from lstmcli.nn.inference import hashed_ngrams, masked_max
@@ -153,7 +154,9 @@ def _build(block: spec.Block, graph: _Graph) -> None:
 
 @KERAS.implements(spec.Embedding)
 def _embedding(block: spec.Embedding, graph: _Graph) -> None:
-    layer = keras.layers.Embedding(block.vocab_size, block.dim, mask_zero=block.mask_zero, name=block.layer)
+    layer = keras.layers.Embedding(
+        block.vocab_size, block.dim, mask_zero=block.mask_zero, trainable=block.trainable, name=block.layer
+    )
     graph.x = graph.embedded = layer(graph.x)
 
 
@@ -238,12 +241,14 @@ def stage_model(model: keras.Model, config: Config, stage: str) -> keras.Model:
     the whole model's output, at a fraction of the cost). ``lstm``: the n-gram classifier is frozen and
     the LSTM learns what it leaves.
     """
-    ngrams = spec.network_spec(config).ngram_classifier
+    network = spec.network_spec(config)
+    ngrams = network.ngram_classifier
     if ngrams is None:
         raise ValueError(f"stage_model needs a staged n-gram model; the config's ngram_mode is {config.ngram_mode!r}")
     for layer in model.layers:
         if layer.weights:
-            layer.trainable = (layer.name in ngrams.weighted_layers) == (stage == "ngrams")
+            in_stage = (layer.name in ngrams.weighted_layers) == (stage == "ngrams")
+            layer.trainable = in_stage and layer.name not in network.frozen_layers
     target = model
     if stage == "ngrams":
         probabilities = keras.layers.Activation("softmax")(model.get_layer(ngrams.output.layer).output)
@@ -265,3 +270,20 @@ def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
 def load_model(path: str) -> keras.Model:
     """Loads a saved model without running code from the file (``safe_mode``)."""
     return keras.saving.load_model(path, safe_mode=True, compile=True)
+
+
+def start_embeddings(model: keras.Model, config: Config, vectors: np.ndarray) -> None:
+    """Sets every token embedding table of a new model to the run's pretrained vectors ``(vocab, dim)``.
+
+    Raises:
+        ConfigError: the model's embeddings are not of the vectors' shape (an --embedding-dim that contradicts them).
+    """
+    for block in spec.network_spec(config).token_embeddings:
+        layer = model.get_layer(block.layer)
+        shape = tuple(layer.get_weights()[0].shape)
+        if shape != vectors.shape:
+            raise ConfigError(
+                f"the run's pretrained vectors have {vectors.shape[1]} numbers per word but --embedding-dim is "
+                f"{shape[1]}; leave out --embedding-dim (or pass --embedding-dim {vectors.shape[1]})"
+            )
+        layer.set_weights([vectors])

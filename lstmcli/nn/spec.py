@@ -66,6 +66,7 @@ class Embedding(_OneLayer):
     vocab_size: int
     dim: int
     mask_zero: bool
+    trainable: bool = True  # False: the vectors it starts from stay as they are (``--freeze-embeddings``)
 
     @property
     def key(self) -> str:
@@ -299,6 +300,17 @@ class NetworkSpec(_Group):
         return next(b for b in self.blocks if isinstance(b, Embedding))
 
     @property
+    def token_embeddings(self) -> tuple[Embedding, ...]:
+        """Every table of token vectors, the trunk's and the n-gram classifier's: what pretrained vectors start."""
+        ngrams = self.ngram_classifier
+        return (self.embedding, *((ngrams.embedding,) if ngrams else ()))
+
+    @property
+    def frozen_layers(self) -> frozenset[str]:
+        """The Keras layers that never train (``--freeze-embeddings``)."""
+        return frozenset(e.layer for e in self.token_embeddings if not e.trainable)
+
+    @property
     def recurrent(self) -> tuple[Recurrent, ...]:
         return tuple(b for b in self.blocks if isinstance(b, Recurrent))
 
@@ -321,7 +333,9 @@ def network_spec(config: Config, vocab_size: int = 0, n_classes: int = 0) -> Net
             depend on it, and the NumPy pass reads shapes from the weights).
         n_classes: units of the output layers, likewise.
     """
-    blocks: list[Block] = [Embedding("embedding", vocab_size, config.embedding_dim, config.mask)]
+    blocks: list[Block] = [
+        Embedding("embedding", vocab_size, config.embedding_size, config.mask, not config.freeze_embeddings)
+    ]
     if config.spatial_dropout:
         blocks.append(SpatialDropout(config.spatial_dropout))
     blocks += _recurrent_layers(config)
@@ -375,7 +389,7 @@ def _bag(config: Config, words: str, layer: str, concat: str, tokens: str, table
 
 def _ngram_classifier(config: Config, vocab_size: int, n_classes: int) -> NgramClassifier:
     return NgramClassifier(
-        embedding=Embedding("ngram_embedding", vocab_size, config.embedding_dim, mask_zero=False),
+        embedding=Embedding("ngram_embedding", vocab_size, config.embedding_size, False, not config.freeze_embeddings),
         bag=_bag(config, "ngram_words", "ngrams", "ngram_features", "ngram_embedding", "ngram_table", False),
         dropout=Dropout(config.dropout, "ngram_dropout") if config.dropout else None,
         output=Dense("ngram_output", n_classes, "linear"),

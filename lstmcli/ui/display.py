@@ -1,13 +1,14 @@
-"""How results look to a person: rich tables and the live training display, all on stderr."""
+"""How results look to a person: rich tables and the live training display on stderr, evaluate's and info's
+tables on stdout (they are what the command was asked for)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -21,9 +22,10 @@ from rich.progress import (
 from rich.table import Table
 
 from lstmcli.dataset.prepare import PrepareReport
+from lstmcli.ui.console import console
 from lstmcli.ui.progress import rows_progress
 
-err = Console(stderr=True, highlight=False)
+err = console(stderr=True)
 
 
 def show_prepare(report: PrepareReport) -> None:
@@ -42,7 +44,7 @@ def show_prepare(report: PrepareReport) -> None:
         table.add_row(escape(label), str(n), f"{n / total:.1%}")
     err.print(table)
     lengths = ", ".join(f"{k} {v:g}" for k, v in report.length_percentiles.items())
-    err.print(f"Tokenizer: {report.tokenizer} ({escape(report.tokenizer_reason)})")
+    err.print(f"Tokenizer: {_tokenizer(report)} ({escape(report.tokenizer_reason)})")
     err.print(f"Tokens per text: {lengths}")
     how = "auto: a high percentile of training lengths" if report.max_len_auto else "--max-len"
     texts = "text" if report.truncated_rows == 1 else "texts"
@@ -51,9 +53,23 @@ def show_prepare(report: PrepareReport) -> None:
         f"Vocabulary: {report.vocab_size} ids (padding and unknown included); "
         f"validation OOV rate {report.val_oov_rate:.1%}"
     )
+    if report.embeddings:
+        vectors = report.embeddings
+        err.print(
+            f"Embeddings: {escape(str(vectors['file']))} ({vectors['format']}, dim {vectors['dim']}): vectors for "
+            f"{vectors['vocab_share']:.1%} of the vocabulary and {vectors['token_share']:.1%} of training tokens; "
+            f"{vectors['added_words']} words of the vectors added for prediction"
+        )
     if report.mode == "streaming":
         for note in report.notes:
             err.print(f"Streaming: {note}")
+
+
+def _tokenizer(report: PrepareReport) -> str:
+    """The tokenizer's name as the report shows it: ``word`` splits Chinese, Japanese or Thai per character."""
+    if report.tokenizer == "word" and "one token per such character" in report.tokenizer_reason:
+        return "word, per character in scripts written without spaces"
+    return report.tokenizer
 
 
 def _metrics(logs: dict[str, float]) -> str:
@@ -90,7 +106,7 @@ class RichProgress:
 
     def batch(self, step: int, logs: dict[str, float]) -> None:
         assert self.epoch_task is not None
-        self.progress.update(self.epoch_task, completed=step, metrics=_metrics(logs))
+        self.progress.update(self.epoch_task, completed=step, metrics=_metrics(logs), visible=True)
 
     def epoch(self, epoch: int, logs: dict[str, float], improved: bool, stage: str = "") -> None:
         assert self.run_task is not None and self.epoch_task is not None
@@ -99,7 +115,10 @@ class RichProgress:
         self.progress.console.print(f"epoch {epoch:>3}  {stage}{_metrics(logs)}{mark}")
         self.progress.update(self.run_task, completed=epoch)
         self.epoch_no = epoch + 1
-        self.progress.reset(self.epoch_task, total=self.steps, description=f"epoch {self.epoch_no}", metrics="")
+        # Hidden until its first batch: after the last epoch (or early stopping) no empty bar is left behind.
+        self.progress.reset(
+            self.epoch_task, total=self.steps, description=f"epoch {self.epoch_no}", metrics="", visible=False
+        )
 
     def stop(self) -> None:
         self.progress.stop()
@@ -123,20 +142,29 @@ def show_train(result: Any, run_path: str, chief: bool = True) -> None:
         err.print(f"Saved the best model to {run_path}")
 
 
+def train_summary(result: Any, run_path: str, report: PrepareReport | None) -> dict[str, Any]:
+    """``train --json``'s object: how training ended, where the run is, and prepare's report if it ran."""
+    summary = {"run_dir": run_path, **dataclasses.asdict(result)}
+    if report is not None:
+        summary["prepare"] = report.to_dict()
+    return summary
+
+
 def show_metrics(metrics: dict[str, Any]) -> None:
-    """Evaluate's tables: summary, per-class report and confusion matrix."""
-    err.print(f"Evaluated on {metrics['data']}: {metrics['n']} texts")
-    err.print(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   macro-F1 {metrics['macro_f1']:.4f}")
+    """Evaluate's tables on stdout: summary, per-class report and confusion matrix; unseen labels on stderr."""
+    out = console(stderr=False)
+    out.print(f"Evaluated on {escape(metrics['data'])}: {metrics['n']} texts")
+    out.print(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   macro-F1 {metrics['macro_f1']:.4f}")
     report = Table("class", "precision", "recall", "F1", "support", title="Per class", title_justify="left")
     for label, row in metrics["per_class"].items():
         report.add_row(
             escape(label), f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"])
         )
-    err.print(report)
+    out.print(report)
     matrix = Table("true \\ predicted", *map(escape, metrics["labels"]), title="Confusion matrix", title_justify="left")
     for label, row in zip(metrics["labels"], metrics["confusion_matrix"]):
         matrix.add_row(escape(label), *(str(v) for v in row))
-    err.print(matrix)
+    out.print(matrix)
     if metrics.get("unseen_labels"):
         unseen = ", ".join(f"'{escape(k)}' ({v})" for k, v in metrics["unseen_labels"].items())
         err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")
@@ -159,11 +187,9 @@ def show_plots(run_dir: Path, metrics: dict[str, Any]) -> None:
 
 def show_info(summary: dict[str, Any]) -> None:
     """``lstmcli info``'s tables, on stdout: the summary is what the command was asked for."""
-    from rich.console import Console
-
     from lstmcli.ui.info import render_info
 
-    Console(highlight=False).print(render_info(summary))
+    console(stderr=False).print(render_info(summary))
 
 
 def warn_replaced(replaced: int) -> None:
@@ -182,7 +208,10 @@ class TerminalHooks:
     def preparing(self) -> AbstractContextManager[Any]:
         return rows_progress()
 
+    report: PrepareReport | None = None  # what prepare read and chose, when training prepared a CSV first
+
     def prepared(self, report: Any) -> None:
+        self.report = report
         show_prepare(report)
 
     def loading(self) -> AbstractContextManager[Any]:
