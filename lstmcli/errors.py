@@ -6,6 +6,9 @@ The command-line layer catches :class:`LstmcliError` in one place and prints its
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class LstmcliError(Exception):
     """A problem with the user's input, options or run directory; the message says how to fix it."""
@@ -21,3 +24,37 @@ class ConfigError(LstmcliError):
 
 class RunDirError(LstmcliError):
     """The run directory is missing, incomplete, locked, or written by an incompatible version."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, systemd, Docker), raised where Ctrl-C raises KeyboardInterrupt: training stops the
+    same way, saving the best model so far."""
+
+
+# What a user's machine or paths can cause, as opposed to a bug: reported as one line with the fix.
+_OS_FIXES = {
+    errno.ENOSPC: "free some space, or pass --run-dir on another disk",
+    errno.EDQUOT: "free some space within your quota, or pass --run-dir on another disk",
+    errno.EACCES: "check the permissions, or pass another path",
+    errno.EPERM: "check the permissions, or pass another path",
+    errno.EROFS: "the file system is read-only: pass a path on a writable one",
+    errno.ENOTDIR: "a part of the path is a file, not a directory: pass another path",
+    errno.EEXIST: "a file is in the way: pass another path",
+    errno.EISDIR: "it is a directory: pass a file",
+    errno.ENAMETOOLONG: "pass a shorter path",
+    errno.ENOENT: "check the path",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n)",
+}
+USER_ERRNOS = frozenset(_OS_FIXES)
+
+
+def os_error_message(exc: OSError, path: object = None) -> str:
+    """One line for an OSError a user can cause: what failed, on which path, and the fix.
+
+    E.g. ``no space left on device: run/data/train_x.npy; free some space, or pass --run-dir on another disk``.
+    """
+    reason = (exc.strerror or os.strerror(exc.errno)).lower() if exc.errno else str(exc) or type(exc).__name__
+    where = exc.filename if exc.filename is not None else path
+    fix = _OS_FIXES.get(exc.errno or 0)
+    message = f"{reason}: {where}" if where is not None else reason
+    return f"{message}; {fix}" if fix else message

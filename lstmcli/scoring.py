@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lstmcli.config import Config
 from lstmcli.errors import DataError
-from lstmcli.io.tables import open_labelled
+from lstmcli.io.inputs import format_of, read_table_frames
+from lstmcli.io.tables import open_labelled, pick_columns
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir
 
@@ -18,7 +22,14 @@ EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
 
 
 def evaluate(
-    run: RunDir, data_file: Path | None = None, encoding: str = "auto", chunk_rows: int | None = None
+    run: RunDir,
+    data_file: Path | None = None,
+    encoding: str = "auto",
+    chunk_rows: int | None = None,
+    text_column: str = "",
+    label_column: str = "",
+    input_format: str = "auto",
+    header: bool | None = None,
 ) -> dict[str, Any]:
     """Scores the run's model on its validation part, or on ``data_file`` preprocessed with the run's settings.
 
@@ -26,6 +37,10 @@ def evaluate(
     ``data_file`` is read ``chunk_rows`` rows at a time (:data:`lstmcli.dataset.shards.CHUNK_ROWS` by default), as are
     the validation shards of a streamed prepare: the confusion matrix and the loss add up chunk by chunk, so
     memory stays flat however large the input.
+
+    ``data_file`` is a CSV or TSV, or a JSON Lines file (``input_format``: ``auto`` tells them by extension);
+    its columns are ``text_column`` and ``label_column`` if given, else the run's, else obvious names; ``header``
+    None reads it as the run's training file was read.
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n`` and more.
@@ -48,7 +63,10 @@ def evaluate(
             tally.add(predictor.proba_ids(ids), y)
     else:
         index = {label: i for i, label in enumerate(labels)}
-        for texts, raw_labels in _eval_chunks(data_file, predictor, encoding, chunk_rows or stream.CHUNK_ROWS):
+        table = _Table((text_column, label_column), input_format, getattr(predictor.config, "header", True))
+        if header is not None:
+            table = dataclasses.replace(table, header=header)
+        for texts, raw_labels in _eval_chunks(data_file, predictor, encoding, chunk_rows or stream.CHUNK_ROWS, table):
             known = [i for i, lab in enumerate(raw_labels) if lab in index]
             unseen.update(lab for lab in raw_labels if lab not in index)
             if known:
@@ -121,12 +139,37 @@ def score(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]
     return tally.metrics(labels)
 
 
+@dataclass(frozen=True)
+class _Table:
+    """How evaluate reads ``--data``: the columns given for it, its format, and whether it has a header."""
+
+    given: tuple[str, str]
+    input_format: str
+    header: bool
+
+
 def _eval_chunks(
-    path: Path, predictor: Predictor, encoding: str, chunk_rows: int
+    path: Path, predictor: Predictor, encoding: str, chunk_rows: int, table: _Table
 ) -> Iterator[tuple[list[str], list[str]]]:
     """Yields the texts and labels of ``path``, ``chunk_rows`` rows at a time, rows with an empty one left out."""
     config = predictor.config
     encoding = encoding if encoding != "auto" else config.encoding
-    source = open_labelled(path, config.text_column, config.label_column, encoding, head_rows=1, trained=True)
+    if format_of(path, table.input_format) == "jsonl":
+        yield from _jsonl_chunks(path, config, encoding, chunk_rows, table)
+        return
+    source = open_labelled(path, config.text_column, config.label_column, encoding, 1, True, table.header, table.given)
     for chunk in source.chunks(chunk_rows):
         yield chunk.texts, chunk.labels
+
+
+def _jsonl_chunks(
+    path: Path, config: Config, encoding: str, chunk_rows: int, table: _Table
+) -> Iterator[tuple[list[str], list[str]]]:
+    columns: tuple[str, str] | None = None
+    for frame in read_table_frames(path, "jsonl", encoding, True, chunk_rows):
+        columns = columns or pick_columns(frame, path, config.text_column, config.label_column, True, True, table.given)
+        texts, labels = (frame[c].str.strip() if c in frame.columns else None for c in columns)
+        if texts is None or labels is None:
+            continue
+        keep = (texts != "") & (labels != "")
+        yield texts[keep].tolist(), labels[keep].tolist()

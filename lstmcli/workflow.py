@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from lstmcli.rundir import RunDir, locked, resolve_run_dir, staged
 
 if TYPE_CHECKING:
     from lstmcli.dataset.prepare import PrepareReport
+    from lstmcli.io.inputs import InputCounter, InputSpec
     from lstmcli.nn.fit import TrainProgress, TrainResult
     from lstmcli.predictor import Prediction
 
@@ -211,8 +213,15 @@ def _fit(
     return fit(run, config, resume=resume, progress=progress, strategy=strategy)
 
 
-def evaluate(run_dir: PathLike | None = None, data: PathLike | None = None, encoding: str = "auto") -> dict[str, Any]:
-    """Scores a trained run on its validation part, or on another labelled CSV, and saves the metrics.
+def evaluate(
+    run_dir: PathLike | None = None, data: PathLike | None = None, encoding: str = "auto", **table: Any
+) -> dict[str, Any]:
+    """Scores a trained run on its validation part, or on another labelled table, and saves the metrics.
+
+    Args:
+        table: how to read ``data`` (see :func:`lstmcli.scoring.evaluate`): ``text_column``, ``label_column``
+            (default: the run's, else obvious names), ``input_format`` (``auto``: by extension, ``csv``,
+            ``tsv`` or ``jsonl``) and ``header`` (None: as the run was prepared).
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n``, ...
@@ -223,9 +232,37 @@ def evaluate(run_dir: PathLike | None = None, data: PathLike | None = None, enco
     from lstmcli.scoring import evaluate as score_run
 
     run = RunDir(run_dir_of(run_dir))
-    metrics = score_run(run, Path(data) if data is not None else None, encoding)
+    metrics = score_run(run, Path(data) if data is not None else None, encoding, **table)
     run.write_metrics(metrics)
     return metrics
+
+
+def predict_inputs(
+    run_dir: PathLike | None, inputs: list[Path], spec: InputSpec, counter: InputCounter
+) -> tuple[list[str], Iterator[tuple[Prediction, tuple[str, ...]]]]:
+    """Labels the texts of files, directories, stdin or tables (see :class:`lstmcli.io.inputs.InputSpec`).
+
+    Returns:
+        The run's labels, and each text's prediction with the values of ``spec.keep_columns`` in its row, in
+        input order, streaming.
+
+    Raises:
+        LstmcliError: the run holds no trained model, or an input cannot be read.
+    """
+    from lstmcli.io.inputs import read_rows
+    from lstmcli.predictor import Predictor, predict_texts
+
+    spec.check()
+    predictor = Predictor(RunDir(run_dir_of(run_dir)))
+    rows = read_rows(inputs, dataclasses.replace(spec, trained_column=predictor.config.text_column), counter)
+    kept: collections.deque[tuple[str, ...]] = collections.deque()
+
+    def texts() -> Iterator[tuple[str, str]]:
+        for row in rows:
+            kept.append(row.kept)  # predict_texts yields one prediction per text, in order
+            yield row.source, row.text
+
+    return predictor.labels, ((pred, kept.popleft()) for pred in predict_texts(predictor, texts()))
 
 
 def predict(run_dir: PathLike | None, texts: Iterable[str]) -> Iterator[Prediction]:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lstmcli.config import Config, make_config
+from lstmcli.errors import DataError
 from lstmcli.io.inputs import InputCounter, read_inputs
 from lstmcli.io.tables import read_labelled
 from lstmcli.rundir import RunDir
@@ -224,7 +225,8 @@ def test_csv_rows_read_back_identical(
 # ---------------------------------------------------------------------------------------------------------------
 # predict's input: one result line per input line, whatever the bytes
 
-LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=40)
+# NUL is left out: input holding it is refused as binary (test_nul_bytes_are_refused_as_binary).
+LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x00"), max_size=40)
 
 
 @SETTINGS
@@ -238,11 +240,24 @@ def test_utf8_lines_read_back_identical(lines: list[str], crlf: bool) -> None:
 
 
 @SETTINGS
-@given(data=st.binary(max_size=400).filter(lambda b: not b.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf"))))
+@given(
+    data=st.binary(max_size=400).filter(
+        lambda b: b"\x00" not in b and not b.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf"))
+    )
+)
 def test_any_bytes_give_one_text_per_line(data: bytes) -> None:
-    """Undecodable bytes are replaced, never fatal, and never merge or split lines."""
+    """Undecodable bytes are replaced, never fatal, and never merge or split lines (NUL bytes: binary, refused)."""
     counter = InputCounter()
     read = [text for _, text in read_inputs([Path("-")], False, "auto", counter, stdin=io.BytesIO(data))]
     expected = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     assert len(read) == expected
     assert counter.replaced >= 0
+
+
+@SETTINGS
+@given(before=st.binary(max_size=100), after=st.binary(max_size=100))
+def test_nul_bytes_are_refused_as_binary(before: bytes, after: bytes) -> None:
+    data = before + b"\x00" + after
+    assume(not data.startswith((b"\xff\xfe", b"\xfe\xff")))  # UTF-16 and UTF-32 hold NUL bytes
+    with pytest.raises(DataError, match="looks like a binary file"):
+        list(read_inputs([Path("-")], False, "auto", InputCounter(), stdin=io.BytesIO(data)))

@@ -7,9 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from lstmcli.cli.app import command
+from lstmcli.cli.app import command, stdin_or_fail
 from lstmcli.cli.options import InputEncodingOpt, RunDirOpt
-from lstmcli.cli.predict import stdin_or_fail
 
 TextsArg = Annotated[
     Optional[list[str]],

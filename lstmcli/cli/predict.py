@@ -1,25 +1,37 @@
-"""``lstmcli predict``: label new text from files, directories or stdin, one output line per input line."""
+"""``lstmcli predict``: label new text from files, directories, tables or stdin, one output line per input text."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from lstmcli.cli.app import command
-from lstmcli.cli.options import InputEncodingOpt, RunDirOpt
-from lstmcli.errors import ConfigError
+from lstmcli.cli.app import command, stdin_or_fail
+from lstmcli.cli.options import HeaderOpt, InputEncodingOpt, InputFormatOpt, RunDirOpt, TextColumnOpt, columns_list
 
 InputsArg = Annotated[
     Optional[list[Path]],
-    typer.Argument(help="Text files (one text per line), directories, or - for stdin.", show_default=False),
+    typer.Argument(
+        help="Text files (one text per line), CSV/TSV/JSON Lines tables, directories, or - for stdin.",
+        show_default=False,
+    ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="tsv, csv or jsonl.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="tsv, csv, jsonl, or label (the label alone).")]
 TopKOpt = Annotated[int, typer.Option("--top-k", "-k", help="Labels per text, most probable first.")]
 WithTextOpt = Annotated[bool, typer.Option("--with-text", help="Append the input text to each line.")]
-PerFileOpt = Annotated[bool, typer.Option("--per-file", help="Each file is one text.")]
+PerFileOpt = Annotated[bool, typer.Option("--per-file", help="Each text file is one text.")]
+KeepOpt = Annotated[str, typer.Option("--keep-columns", help="A table's columns to copy to each output line: id,date.")]
+ThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--threshold",
+        help="Two classes: the second label (sorted: 1, positive, spam) when its probability is at least P, else "
+        "the first. More classes: no label (empty) when the most probable one is below P.",
+        metavar="P",
+        show_default=False,
+    ),
+]
 
 
 @command
@@ -31,37 +43,31 @@ def predict(
     with_text: WithTextOpt = False,
     per_file: PerFileOpt = False,
     encoding: InputEncodingOpt = None,
+    input_format: InputFormatOpt = "auto",
+    text_column: TextColumnOpt = "",
+    keep_columns: KeepOpt = "",
+    header: HeaderOpt = None,
+    threshold: ThresholdOpt = None,
 ) -> None:
-    """Label new text: one output line per input line, in input order, on stdout.
+    """Label new text: one output line per input text, in input order, on stdout.
 
-    Reads files, directories or stdin; empty lines keep their place with an empty result.
+    Reads text files (a text per line), tables (.csv, .tsv, .jsonl: a row each), directories or stdin.
 
-    Example: cat input.txt | lstmcli predict --format jsonl --top-k 2
+    Example: lstmcli predict test.csv --keep-columns id --format csv > predictions.csv
     """
-    from lstmcli.io.inputs import InputCounter, read_inputs
-    from lstmcli.predictor import Predictor, predict_texts
-    from lstmcli.rundir import RunDir
+    from lstmcli import workflow
+    from lstmcli.io.inputs import InputCounter, InputSpec, names_files
     from lstmcli.ui.display import warn_replaced
     from lstmcli.ui.progress import track
-    from lstmcli.ui.writers import FORMATS, write_predictions
-    from lstmcli.workflow import run_dir_of
+    from lstmcli.ui.writers import OutputSpec, write_predictions
 
-    if output_format not in FORMATS:
-        raise ConfigError(f"unknown format '{output_format}'; formats are: {', '.join(FORMATS)}")
-    if top_k < 1:
-        raise ConfigError(f"--top-k must be at least 1; received {top_k}")
+    keep = columns_list(keep_columns)
     inputs = inputs or [stdin_or_fail("lstmcli predict")]
-    predictor = Predictor(RunDir(run_dir_of(run_dir)))
+    files = names_files(inputs, per_file)
+    output = OutputSpec(output_format, top_k, with_text, files, keep, threshold, per_file)
+    output.check()
+    spec = InputSpec(input_format, encoding or "auto", per_file, text_column, keep, header is not False)
     counter = InputCounter()
-    texts = read_inputs(inputs, per_file, encoding or "auto", counter)
-    labelled = track(predict_texts(predictor, texts), "Labelling")
-    top_k = min(top_k, len(predictor.labels))
-    write_predictions(labelled, predictor.labels, output_format, top_k, with_text, per_file)
+    labels, results = workflow.predict_inputs(run_dir, inputs, spec, counter)
+    write_predictions(track(results, "Labelling"), labels, output)
     warn_replaced(counter.replaced)
-
-
-def stdin_or_fail(program: str) -> Path:
-    """``-`` (stdin) when text is piped in; a ConfigError saying how to give input at a terminal."""
-    if sys.stdin.isatty():
-        raise ConfigError(f"no input: pass text files, or pipe text in, e.g. echo 'some text' | {program}")
-    return Path("-")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from lstmcli.cli.app import command
-from lstmcli.cli.options import OverwriteOpt, PresetOpt, RunDirOpt, StreamingOpt, with_settings
+from lstmcli.cli.options import OverwriteOpt, PresetOpt, ReportJsonOpt, RunDirOpt, StreamingOpt, with_settings
 
 
 @command
@@ -19,6 +19,7 @@ def prepare(
     preset: PresetOpt = None,
     overwrite: OverwriteOpt = False,
     streaming: StreamingOpt = None,
+    as_json: ReportJsonOpt = False,
     *,
     settings: dict[str, Any],
 ) -> None:
@@ -29,6 +30,7 @@ def prepare(
     Example: lstmcli prepare examples/tickets.csv --max-len 60
     """
     from lstmcli import workflow
+    from lstmcli.ui.console import print_json
     from lstmcli.ui.display import show_prepare
     from lstmcli.ui.progress import rows_progress
 
@@ -37,3 +39,5 @@ def prepare(
             data, run_dir, preset=preset, overwrite=overwrite, streaming=streaming, progress=rows, **settings
         )
     show_prepare(report)
+    if as_json:
+        print_json(report.to_dict())

@@ -72,6 +72,11 @@ _FIRST_LEVELS = (
 _TYPOGRAPHIC = frozenset("“”‘’‚„–—…€«»‹›·°£¥§©®™•¡¿")
 
 
+def looks_binary(sample: bytes) -> bool:
+    """Whether ``sample`` holds NUL bytes, which no text has outside UTF-16 and UTF-32 (told by their BOM)."""
+    return b"\x00" in sample and not sample.startswith(tuple(bom for bom, name in BOMS if name != "utf-8-sig"))
+
+
 def sniff_encoding(sample: bytes, complete: bool) -> str | None:
     """Names the encoding of ``sample``, the start of a file or stream (all of it when ``complete``).
 

@@ -8,6 +8,7 @@ import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -70,7 +71,9 @@ def detect_encoding(path: Path, sample: bytes | None = None) -> str:
     return name
 
 
-def read_labelled(path: Path, text_column: str = "", label_column: str = "", encoding: str = "auto") -> LabelledTexts:
+def read_labelled(
+    path: Path, text_column: str = "", label_column: str = "", encoding: str = "auto", header: bool = True
+) -> LabelledTexts:
     """Reads a CSV or TSV of texts and labels.
 
     Args:
@@ -78,12 +81,13 @@ def read_labelled(path: Path, text_column: str = "", label_column: str = "", enc
         text_column: the text column, or "" to pick an obvious one.
         label_column: the label column, or "" to pick an obvious one.
         encoding: a Python codec name, or "auto".
+        header: whether the first row names the columns; without, they are named 1, 2, ...
 
     Raises:
         DataError: unreadable file, unknown columns or no usable rows.
     """
-    frame, encoding = read_table(path, encoding)
-    text_col, label_col = pick_columns(frame, path, text_column, label_column)
+    frame, encoding = read_table(path, encoding, header)
+    text_col, label_col = pick_columns(frame, path, text_column, label_column, header=header)
     rows = _usable_rows(frame, text_col, label_col)
     return LabelledTexts(
         texts=rows.texts,
@@ -97,14 +101,34 @@ def read_labelled(path: Path, text_column: str = "", label_column: str = "", enc
     )
 
 
-def read_table(path: Path, encoding: str = "auto") -> tuple[pd.DataFrame, str]:
+def read_table(path: Path, encoding: str = "auto", header: bool = True) -> tuple[pd.DataFrame, str]:
     """Reads the whole file as strings (no NA guessing), returning the frame and the encoding used."""
     encoding, sep = sniff_csv(path, encoding)
     with csv_errors(path, encoding):
-        frame = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding, engine="c", skip_blank_lines=True
-        )
+        frame = named(read_csv(path, sep, encoding, header), header)
     return _checked_frame(frame, path), encoding
+
+
+def read_csv(source: Any, sep: str, encoding: str, header: bool = True, **options: Any) -> Any:
+    """pandas' C reader with every cell a string (no NA guessing); ``options`` such as ``chunksize`` pass on."""
+    return pd.read_csv(
+        source,
+        sep=sep,
+        dtype=str,
+        keep_default_na=False,
+        encoding=encoding,
+        engine="c",
+        skip_blank_lines=True,
+        header=0 if header else None,
+        **options,
+    )
+
+
+def named(frame: pd.DataFrame, header: bool) -> pd.DataFrame:
+    """A table read without a header gets its columns named 1, 2, ... (``--text-column 2``, as ``cut -f2``)."""
+    if not header:
+        frame.columns = [str(i + 1) for i in range(len(frame.columns))]
+    return frame
 
 
 def sniff_csv(path: Path, encoding: str = "auto") -> tuple[str, str]:
@@ -159,7 +183,11 @@ def _check_file(path: Path) -> None:
 def _delimiter(path: Path, sample: bytes, encoding: str) -> str:
     if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
-    head = sample.decode(encoding, errors="replace")
+    return delimiter_of(sample.decode(encoding, errors="replace"))
+
+
+def delimiter_of(head: str) -> str:
+    """The delimiter of a CSV starting with ``head``: the most frequent of , tab ; | in its first line."""
     first_line = head.split("\n", 1)[0]
     counts = {sep: first_line.count(sep) for sep in (",", "\t", ";", "|")}
     best = max(counts, key=lambda s: counts[s])
@@ -167,6 +195,11 @@ def _delimiter(path: Path, sample: bytes, encoding: str) -> str:
 
 
 def _checked_frame(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas makes extra leading fields of the first row an index
+        raise DataError(
+            f"{path} is not a well-formed CSV: Expected {len(frame.columns)} fields in line 2, saw "
+            f"{frame.index.nlevels + len(frame.columns)}; check quoting and the delimiter"
+        )
     columns = [str(c) for c in frame.columns]
     dupes = sorted({c.rpartition(".")[0] for c in columns if _is_mangled(c, columns)})
     if dupes:
@@ -183,7 +216,13 @@ def _is_mangled(column: str, columns: list[str]) -> bool:
 
 
 def pick_columns(
-    frame: pd.DataFrame, path: Path, text_column: str = "", label_column: str = "", trained: bool = False
+    frame: pd.DataFrame,
+    path: Path,
+    text_column: str = "",
+    label_column: str = "",
+    trained: bool = False,
+    header: bool = True,
+    given: tuple[str, str] = ("", ""),
 ) -> tuple[str, str]:
     """The text and label columns of a labelled table: the ones named, else obvious ones (case-insensitive).
 
@@ -192,34 +231,86 @@ def pick_columns(
         path: the file, for the messages.
         text_column: the text column, or "" to pick an obvious one.
         label_column: the label column, or "" to pick an obvious one.
-        trained: the names are those a run was trained on (evaluate has no --text-column): a file without
-            them may still hold obvious ones, and the messages say how to rename the file's columns.
+        trained: the names are those a run was trained on (evaluate): a file without them may still hold
+            obvious ones, and the messages say how to rename the file's columns.
+        header: whether the table has a header; without, columns are 1, 2, ... and, unless named, the text
+            is the longest column and the label the one of the others with the fewest distinct values.
+        given: with ``trained``, the text and label columns passed for this file (``--text-column``), if any.
 
     Raises:
-        DataError: a column is missing, or both roles fall on one column.
+        DataError: a column is missing, both roles fall on one column, or the columns look swapped; a first row
+            that looks like data gets the hint to pass ``--no-header``.
     """
     if trained:
-        return _trained_columns(frame, path, text_column, label_column)
+        return _trained_columns(frame, path, text_column, label_column, given)
     if len(frame.columns) == 1:
         raise DataError(
             f"{path} has a single column ('{frame.columns[0]}'); expected a text and a label column "
             "separated by commas, semicolons, | or tabs (a .tsv file must be tab-separated)"
         )
-    text_col = _pick_column(frame, text_column, TEXT_COLUMNS, "text", path)
-    label_col = _pick_column(frame, label_column, LABEL_COLUMNS, "label", path)
+    if not header:
+        text_column, label_column = _headerless_columns(frame, text_column, label_column)
+    try:
+        text_col = pick_column(frame, text_column, TEXT_COLUMNS, "text", path)
+        label_col = pick_column(frame, label_column, LABEL_COLUMNS, "label", path)
+    except DataError:
+        if header and _header_looks_like_data(frame):
+            first = ", ".join(repr(str(c)) for c in frame.columns[:3])
+            raise DataError(
+                f"the first row of {path} looks like data, not a header ({first}); pass --no-header "
+                "(the columns are then 1, 2, ...)"
+            ) from None
+        raise
     if text_col == label_col:
         raise DataError(f"text and label columns are both '{text_col}' in {path}; pass different columns")
+    _check_not_swapped(frame, path, text_col, label_col)
     return text_col, label_col
 
 
-def _trained_columns(frame: pd.DataFrame, path: Path, text_column: str, label_column: str) -> tuple[str, str]:
+def _headerless_columns(frame: pd.DataFrame, text_column: str, label_column: str) -> tuple[str, str]:
+    """Named columns as given; else the longest column holds the text, and the label is the remaining column with
+    the fewest distinct values."""
+    columns = [str(c) for c in frame.columns]
+    text = text_column or max(columns, key=lambda c: frame[c].str.len().mean())
+    label = label_column or min((c for c in columns if c != text), key=lambda c: frame[c].nunique())
+    return text, label
+
+
+def _header_looks_like_data(frame: pd.DataFrame) -> bool:
+    """Whether the header reads as a row of data: a name of three words or more, or one repeated in its column."""
+    names = [str(c) for c in frame.columns]
+    return any(len(name.split()) >= 3 for name in names) or any((frame[name] == name).any() for name in names)
+
+
+def _check_not_swapped(frame: pd.DataFrame, path: Path, text_col: str, label_col: str) -> None:
+    """Raises DataError when the label column reads as the texts and the text column as their labels."""
+    texts, labels = frame[text_col].str.strip(), frame[label_col].str.strip()
+    filled = (texts != "") & (labels != "")
+    texts, labels = texts[filled], labels[filled]
+    if not 2 <= texts.nunique() <= max(2, len(texts) // 4) or labels.nunique() <= texts.nunique():
+        return
+    if labels.str.len().mean() > 2 * texts.str.len().mean():
+        raise DataError(
+            f"in {path} the label column '{label_col}' holds {labels.nunique()} distinct long values and the "
+            f"text column '{text_col}' only {texts.nunique()}: they look swapped. If so, pass "
+            f"--text-column {label_col} --label-column {text_col}"
+        )
+
+
+def _trained_columns(
+    frame: pd.DataFrame, path: Path, text_column: str, label_column: str, given: tuple[str, str] = ("", "")
+) -> tuple[str, str]:
     columns = ", ".join(str(c) for c in frame.columns)
-    text_fix = f"Rename its text column to '{text_column}'"
+    text_fix = f"Rename its text column to '{text_column}', or pass --text-column"
     label_fix = "Evaluation needs labels; use 'lstmcli predict' for unlabelled text"
-    return (
-        _trained_column(frame, path, text_column, TEXT_COLUMNS, "text", f"columns are: {columns}. {text_fix}"),
-        _trained_column(frame, path, label_column, LABEL_COLUMNS, "label", f"columns are: {columns}. {label_fix}"),
-    )
+    if given[0]:
+        text = pick_column(frame, given[0], TEXT_COLUMNS, "text", path)
+    else:
+        text = _trained_column(frame, path, text_column, TEXT_COLUMNS, "text", f"columns are: {columns}. {text_fix}")
+    if given[1]:
+        return text, pick_column(frame, given[1], LABEL_COLUMNS, "label", path)
+    fix = f"columns are: {columns}. {label_fix}"
+    return text, _trained_column(frame, path, label_column, LABEL_COLUMNS, "label", fix)
 
 
 def _trained_column(
@@ -228,12 +319,12 @@ def _trained_column(
     if wanted in [str(c) for c in frame.columns]:
         return wanted
     try:
-        return _pick_column(frame, "", candidates, role, path)
+        return pick_column(frame, "", candidates, role, path)
     except DataError:
         raise DataError(f"{path} has no {role} column ('{wanted}' or another obvious name); {fix}") from None
 
 
-def _pick_column(frame: pd.DataFrame, wanted: str, candidates: tuple[str, ...], role: str, path: Path) -> str:
+def pick_column(frame: pd.DataFrame, wanted: str, candidates: tuple[str, ...], role: str, path: Path) -> str:
     """Returns the column named ``wanted``, else the first obvious candidate (case-insensitive)."""
     columns = [str(c) for c in frame.columns]
     if wanted:
@@ -264,6 +355,7 @@ class CsvFile:
     encoding: str
     sep: str
     size: int
+    header: bool = True  # whether the first row names the columns; without, they are named 1, 2, ...
 
     def head(self, rows: int) -> pd.DataFrame:
         """The first ``rows`` rows, checked like a whole file (duplicate columns, no rows)."""
@@ -276,28 +368,19 @@ class CsvFile:
             DataError: the bytes do not decode or the CSV is malformed, in whichever chunk that shows.
         """
         with self.path.open("rb") as fh, csv_errors(self.path, self.encoding):
-            with pd.read_csv(
-                fh,
-                sep=self.sep,
-                dtype=str,
-                keep_default_na=False,
-                encoding=self.encoding,
-                engine="c",
-                skip_blank_lines=True,
-                chunksize=chunk_rows,
-            ) as reader:
+            with read_csv(fh, self.sep, self.encoding, self.header, chunksize=chunk_rows) as reader:
                 for frame in reader:
-                    yield frame, min(1.0, fh.tell() / max(self.size, 1))
+                    yield named(frame, self.header), min(1.0, fh.tell() / max(self.size, 1))
 
 
-def open_csv(path: Path, encoding: str = "auto") -> CsvFile:
+def open_csv(path: Path, encoding: str = "auto", header: bool = True) -> CsvFile:
     """Resolves how to read ``path`` in chunks from its first megabyte, as :func:`read_table` does.
 
     Raises:
         DataError: missing, empty or binary file, or an unknown encoding.
     """
     encoding, sep = sniff_csv(path, encoding)
-    return CsvFile(path, encoding, sep, path.stat().st_size)
+    return CsvFile(path, encoding, sep, path.stat().st_size, header)
 
 
 @dataclass
@@ -349,6 +432,8 @@ def open_labelled(
     encoding: str = "auto",
     head_rows: int = 20_000,
     trained: bool = False,
+    header: bool = True,
+    given: tuple[str, str] = ("", ""),
 ) -> LabelledCsv:
     """Opens a labelled CSV for chunked reading, choosing columns from its first ``head_rows`` rows as
     :func:`pick_columns` does (with ``trained``); their non-empty texts are kept for the tokenizer's choice.
@@ -356,9 +441,9 @@ def open_labelled(
     Raises:
         DataError: unreadable file, unknown columns, or no rows.
     """
-    file = open_csv(path, encoding)
+    file = open_csv(path, encoding, header)
     head = file.head(head_rows)
-    text_col, label_col = pick_columns(head, path, text_column, label_column, trained)
+    text_col, label_col = pick_columns(head, path, text_column, label_column, trained, header, given)
     texts = head[text_col].str.strip()
     return LabelledCsv(file, text_col, label_col, texts[texts != ""].tolist())
 
