@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.errors import ConfigError, DataError, RunDirError
+from lstmcli.errors import USER_ERRNOS, ConfigError, DataError, RunDirError, os_error_message
 from lstmcli.text.vocab import Vocabulary
 
 DEFAULT_RUN_DIR = "lstmcli-run"
@@ -75,16 +75,34 @@ def resolve_run_dir(option: Path | None) -> Path:
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Calls ``write(tmp)`` for a temporary sibling of ``path`` and renames it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Calls ``write(tmp)`` for a temporary sibling of ``path`` and renames it into place.
+
+    Raises:
+        RunDirError: the write failed (no space, permission denied, a read-only file system, a file in the
+            way); nothing of it is left behind.
+    """
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     try:
-        write(tmp)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with os_errors(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(tmp)
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def os_errors(path: Path) -> Iterator[None]:
+    """Turns an OSError a user can cause into a one-line RunDirError naming the path and the fix."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in USER_ERRNOS:
+            raise
+        raise RunDirError(os_error_message(exc, path, "cannot write")) from None
 
 
 def write_text(path: Path, text: str) -> None:
@@ -192,6 +210,10 @@ class TrainingRecord:
     best_epoch: int  # the epoch whose weights were published
     monitor: str  # the score that chose it: val_loss (lowest) or val_accuracy (highest, ties: lowest val_loss)
     epochs_run: int
+    # A staged model whose LSTM stage ran: the weight of the LSTM's logits beside the n-gram classifier's
+    # (lstmcli.nn.blend), and the validation scores of each part and of the published blend.
+    lstm_weight: float | None = None
+    parts: dict[str, dict[str, float]] | None = None
 
     @classmethod
     def from_history(cls, history: list[dict[str, Any]]) -> TrainingRecord | None:
@@ -262,6 +284,11 @@ class RunDir:
                 "run 'lstmcli prepare' or 'lstmcli train' with a CSV"
             )
         self.read_manifest()
+        if need == "trained" and not self._file(WEIGHTS).is_file() and self.has_checkpoint():
+            raise RunDirError(
+                f"run directory {self.path} holds no trained model yet: its training was interrupted before it "
+                f"saved one; continue it with 'lstmcli train --run-dir {self.path} --resume'"
+            )
         if need == "trained" and not self._file(WEIGHTS).is_file():
             raise RunDirError(
                 f"run directory {self.path} holds no trained model; run 'lstmcli train --run-dir {self.path}' first"
@@ -590,7 +617,13 @@ class RunDir:
         if self._file(TRAINING).is_file():
             data = self._read_json(TRAINING)
             try:
-                record = TrainingRecord(int(data["best_epoch"]), str(data["monitor"]), int(data["epochs_run"]))
+                record = TrainingRecord(
+                    int(data["best_epoch"]),
+                    str(data["monitor"]),
+                    int(data["epochs_run"]),
+                    None if data.get("lstm_weight") is None else float(data["lstm_weight"]),
+                    data.get("parts") if isinstance(data.get("parts"), dict) else None,
+                )
             except (KeyError, TypeError, ValueError):
                 raise RunDirError(f"{self._file(TRAINING)} is damaged; train the run again") from None
             if record.epochs_run == len(history) and 1 <= record.best_epoch <= record.epochs_run:
@@ -696,8 +729,9 @@ def writer_pid(run_dir: Path) -> str | None:
 @contextlib.contextmanager
 def locked(run_dir: Path) -> Iterator[None]:
     """Holds an exclusive lock for writing ``run_dir``; a second writer gets RunDirError naming the holder."""
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    fh = _lock_path(run_dir).open("a+")
+    with os_errors(_lock_path(run_dir)):
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        fh = _lock_path(run_dir).open("a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -709,14 +743,16 @@ def locked(run_dir: Path) -> Iterator[None]:
             "wait for it to finish or use another --run-dir"
         ) from None
     try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
+        with os_errors(_lock_path(run_dir)):
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
         yield
     finally:
-        fh.seek(0)
-        fh.truncate()
+        with contextlib.suppress(OSError):  # a full disk must not hide the error that ended the command
+            fh.seek(0)
+            fh.truncate()
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
 
@@ -744,12 +780,19 @@ def staged(run_dir: Path, overwrite: bool) -> Iterator[RunDir]:
         yield from _fresh(run_dir)
         return
     if not overwrite:
+        resume = (
+            " (or continue its interrupted training: lstmcli train --resume)"
+            if RunDir(run_dir).has_checkpoint()
+            else ""
+        )
         raise RunDirError(
-            f"run directory {run_dir} already holds a run; pass --overwrite to replace it, or choose another --run-dir"
+            f"run directory {run_dir} already holds a run; pass --overwrite to replace it{resume}, or choose "
+            "another --run-dir"
         )
     stage = run_dir.parent / f".{run_dir.name}.new-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
+    with os_errors(stage):
+        stage.mkdir(parents=True)
     try:
         yield RunDir(stage)
     except BaseException:
@@ -764,7 +807,8 @@ def staged(run_dir: Path, overwrite: bool) -> Iterator[RunDir]:
 def _fresh(run_dir: Path) -> Iterator[RunDir]:
     """Writes in place; on failure, removes what was written unless prepare completed (training can resume)."""
     created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with os_errors(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
     _clear(run_dir)  # an interrupted prepare's files: nothing a later command can use
     try:
         yield RunDir(run_dir)

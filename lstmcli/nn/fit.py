@@ -21,9 +21,11 @@ import numpy as np
 from lstmcli.config import Config
 from lstmcli.errors import LstmcliError, RunDirError
 from lstmcli.nn.backend import keras, tf
+from lstmcli.nn.blend import Blend, fit_blend
 from lstmcli.nn.data import make_dataset, shard_dataset
 from lstmcli.nn.distribute import Placement, place
 from lstmcli.nn.model import build_model, export_weights, load_model, stage_model, start_embeddings
+from lstmcli.nn.spec import network_spec
 from lstmcli.rundir import RunDir, TrainingRecord, TrainState, atomic_write
 
 
@@ -59,6 +61,7 @@ class TrainResult:
     interrupted: bool
     seconds: float
     history: list[dict[str, float]]
+    blend: Blend | None = None  # a staged model whose LSTM stage ran: the LSTM's weight and each part's scores
 
 
 def _datasets(run: RunDir, config: Config, placement: Placement) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
@@ -110,7 +113,8 @@ class _Checkpoint(keras.callbacks.Callback):
     def _record(self, epoch: int, logs: dict[str, float]) -> bool:
         """Updates the state, writes the checkpoint (models first, state last) and says if the monitor improved."""
         state = self.state
-        improved = state.best_epoch == 0 or _better(logs, state.best, self.config.monitor)
+        # state.best is empty at the LSTM stage's start: the stage keeps its own best, which the blend then weighs.
+        improved = state.best_epoch == 0 or not state.best or _better(logs, state.best, self.config.monitor)
         if improved:
             state.best, state.best_epoch, state.wait = logs, epoch + 1, 0
             _save_model(self.whole, self.run.best_model_path())
@@ -213,8 +217,7 @@ def train(
     state = session.state
     if state.best_epoch == 0:
         raise LstmcliError("training was interrupted before its first epoch ended; nothing was saved")
-    if session.placement.is_chief:
-        _publish(run, config, state, keep_checkpoint=interrupted)
+    blend = _publish(run, config, state, keep_checkpoint=interrupted) if session.placement.is_chief else None
     return TrainResult(
         epochs_run=state.epoch,
         best_epoch=state.best_epoch,
@@ -223,6 +226,7 @@ def train(
         interrupted=interrupted,
         seconds=time.monotonic() - started,
         history=state.history,
+        blend=blend,
     )
 
 
@@ -302,14 +306,46 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
 
 
 def _next_stage(run: RunDir, model: keras.Model, state: TrainState) -> None:
-    """Moves to the next stage from the best weights so far; early stopping starts afresh, the best stays."""
+    """Moves to the next stage from the best weights so far; early stopping starts afresh.
+
+    The stage keeps its own best epoch (``state.best`` starts empty): the LSTM's logits start at zero, and how
+    much of them the published model takes is chosen on validation afterwards (:mod:`lstmcli.nn.blend`).
+    """
     best = load_model(str(run.best_model_path()))
     for layer in model.layers:
         if layer.weights:
             layer.set_weights(best.get_layer(layer.name).get_weights())
     state.stage, state.stage_start, state.wait, state.stopped_early = state.stage + 1, state.epoch, 0, False
+    state.best = {}
     _save_model(model, run.last_model_path())
     run.write_train_state(state)
+
+
+def _blend(run: RunDir, model: keras.Model, config: Config, state: TrainState) -> Blend | None:
+    """Weighs the LSTM's logits in a staged model whose best epoch is the LSTM stage's, folding the weight into
+    its output layer (so that every engine runs the blend unchanged); None for any other model."""
+    if not config.staged_ngrams or state.history[state.best_epoch - 1].get("stage") != "lstm":
+        return None
+    val_x, val_y = _validation_rows(run)
+    blend = fit_blend(export_weights(model, config), config, val_x, val_y)
+    layer = model.get_layer(network_spec(config).output.layer)
+    layer.set_weights([w * np.float32(blend.weight) for w in layer.get_weights()])
+    return blend
+
+
+def _validation_rows(run: RunDir, most: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``most`` validation rows, padded ids ``(n, max_len)`` and labels ``(n,)``: enough for one weight."""
+    if not run.is_sharded():
+        prepared = run.read_prepared()
+        return np.asarray(prepared.val_x[:most]), np.asarray(prepared.val_y[:most])
+    xs, ys, n = [], [], 0
+    for x, y in run.shard_arrays("val"):
+        xs.append(np.asarray(x[: most - n]))
+        ys.append(np.asarray(y[: most - n]))
+        n += len(xs[-1])
+        if n >= most:
+            break
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def _start(
@@ -338,16 +374,21 @@ def _start(
     return model, state
 
 
-def _publish(run: RunDir, config: Config, state: TrainState, keep_checkpoint: bool) -> None:
+def _publish(run: RunDir, config: Config, state: TrainState, keep_checkpoint: bool) -> Blend | None:
     """Moves the best model into place with its exported weights, history and the decision that chose it.
 
     The weights are written last: they make the run trained.
     """
     best = load_model(str(run.best_model_path()))
+    blend = _blend(run, best, config, state)
+    if blend is not None:
+        _save_model(best, run.best_model_path())
     run.write_history(state.history)
-    run.write_training(TrainingRecord(state.best_epoch, config.monitor, state.epoch))
+    weight, parts = (blend.weight, blend.scores) if blend else (None, None)
+    run.write_training(TrainingRecord(state.best_epoch, config.monitor, state.epoch, weight, parts))
     run.publish_model(run.best_model_path())
     run.write_config(config)
     run.write_weights(export_weights(best, config))
     if not keep_checkpoint:
         run.clear_checkpoint()
+    return blend

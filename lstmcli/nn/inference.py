@@ -115,6 +115,15 @@ class Network:
         recurrent, bias = (self.weights[layer.key(direction, part)] for part in ("recurrent", "bias"))
         return _Cell(step, recurrent, bias, ACTIVATIONS[layer.activation])
 
+    def part_logits(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A staged model's two parts apart: the n-gram classifier's logits and the LSTM's, each ``(n, n_classes)``;
+        the model's probabilities are ``softmax`` of their sum."""
+        self.warm(ids)
+        state = _State(ids)
+        for block in self.spec.blocks[:-1]:  # all but the NgramClassifier, which adds its logits and normalises
+            NUMPY[block](self, block, state)
+        return self.ngram_logits(ids), state.x
+
     def ngram_logits(self, ids: np.ndarray) -> np.ndarray:
         """The staged n-gram classifier's logits ``(n, n_classes)`` for padded ids ``(n, steps)``."""
         assert self.ngrams is not None, "only a staged n-gram model has an n-gram classifier"

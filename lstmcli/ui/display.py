@@ -134,6 +134,8 @@ def show_train(result: Any, run_path: str, chief: bool = True) -> None:
         f"Training {how} after {result.epochs_run} epochs in {result.seconds:.1f}s; "
         f"best epoch {result.best_epoch}: {_metrics(result.best)}"
     )
+    if result.blend is not None:
+        err.print(published(result.blend.weight, result.blend.scores))
     if result.interrupted:
         err.print(
             f"Saved the best model so far to {run_path}; continue with: lstmcli train --run-dir {run_path} --resume"
@@ -226,4 +228,15 @@ def show_export(result: Any) -> None:
         f"Checked against lstmcli predict on {result.checked_texts} validation texts: max abs difference "
         f"{result.max_abs_diff:.2e} (tolerance {result.tolerance:.0e})",
         file=sys.stderr,
+    )
+
+
+def published(weight: float, scores: dict[str, dict[str, float]]) -> str:
+    """Which model a staged training published, and what each of its parts scored on validation."""
+    parts = f"n-gram part alone {scores['ngrams']['accuracy']:.4f}, LSTM part alone {scores['lstm']['accuracy']:.4f}"
+    if weight == 0:
+        return f"Published the n-gram classifier alone: val_acc {scores['published']['accuracy']:.4f} ({parts})"
+    return (
+        f"Published n-gram classifier + {weight:g} x LSTM logits (the weight with the lowest val_loss): "
+        f"val_acc {scores['published']['accuracy']:.4f} ({parts})"
     )
