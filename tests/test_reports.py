@@ -318,9 +318,13 @@ def decider_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-def test_explain_scores_the_deciding_word_highest(runner: CliRunner, decider_run: Path) -> None:
+@pytest.mark.parametrize(("method", "margin"), [("occlusion", 3.0), ("shapley", 1.5)])
+def test_explain_scores_the_deciding_word_highest(
+    runner: CliRunner, decider_run: Path, method: str, margin: float
+) -> None:
+    """Shapley values also credit words for moving the text away from the empty one, hence the smaller margin."""
     texts = ["the report alpha came today", "we said omega next week at the office"]
-    result = runner.invoke(app, ["explain", "-r", str(decider_run), "--json", *texts])
+    result = runner.invoke(app, ["explain", "-r", str(decider_run), "--json", "--method", method, *texts])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["label"] for row in rows] == ["yes", "no"]
@@ -329,7 +333,7 @@ def test_explain_scores_the_deciding_word_highest(runner: CliRunner, decider_run
         assert [t["token"] for t in row["tokens"]] == text.split()
         scores = {t["token"]: t["score"] for t in row["tokens"]}
         others = [abs(score) for token, score in scores.items() if token != word]
-        assert scores[word] > 3 * max(others), row  # the deciding word clearly first
+        assert scores[word] > margin * max(others), row  # the deciding word clearly first
         assert 0.5 < row["probability"] <= 1.0
 
 
@@ -351,7 +355,7 @@ def test_explain_for_people_names_the_decisive_tokens(runner: CliRunner, decider
 
 def test_explain_scores_are_the_drop_with_each_token_padded(runner: CliRunner, trained_run: Path) -> None:
     text = "rain goal storm recipe wind"
-    result = runner.invoke(app, ["explain", "-r", str(trained_run), "--json", text])
+    result = runner.invoke(app, ["explain", "-r", str(trained_run), "--json", "--method", "occlusion", text])
     row = json.loads(result.stdout)
     predictor = Predictor(rundir.RunDir(trained_run))
     ids = predictor.encode([text])  # pre-padded: the five tokens are the last five ids
@@ -445,3 +449,33 @@ def test_progress_stays_out_of_pipes(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr("sys.stdout", Stream(out_tty))
         assert progress.wanted() is expected
         assert list(progress.track(iter(range(5)), "Counting")) == [0, 1, 2, 3, 4]
+
+
+def test_shapley_scores_add_up_to_the_whole_texts_probability_less_the_empty_ones(
+    runner: CliRunner, trained_run: Path
+) -> None:
+    text = "rain goal storm recipe wind"
+    row = json.loads(runner.invoke(app, ["explain", "-r", str(trained_run), "--json", text]).stdout)
+    predictor = Predictor(rundir.RunDir(trained_run))
+    predicted = predictor.labels.index(row["label"])
+    empty = predict_proba(predictor.weights, predictor.config, np.array([[OOV_ID]], dtype=np.int32))[0, predicted]
+    total = sum(t["score"] for t in row["tokens"])
+    assert total == pytest.approx(row["probability"] - float(empty), abs=1e-5)  # exact for every sampled order
+    again = json.loads(runner.invoke(app, ["explain", "-r", str(trained_run), "--json", text]).stdout)
+    assert again == row  # the orders are seeded by the text
+
+
+def test_shapley_credits_each_of_two_words_that_decide_alone(runner: CliRunner, decider_run: Path) -> None:
+    """Either word is enough: left out alone, each seems not to matter; the Shapley values credit both."""
+    text = "the report alpha came alpha today"
+    rows = {
+        method: json.loads(
+            runner.invoke(app, ["explain", "-r", str(decider_run), "--json", "--method", method, text]).stdout
+        )
+        for method in ("shapley", "occlusion")
+    }
+    for method, row in rows.items():
+        assert row["label"] == "yes", method
+    shapley = [t["score"] for t in rows["shapley"]["tokens"]]
+    others = [abs(s) for i, s in enumerate(shapley) if i not in (2, 4)]
+    assert min(shapley[2], shapley[4]) > 3 * max(others)

@@ -19,13 +19,27 @@ JsonLinesOpt = Annotated[
 ]
 
 
+MethodOpt = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        help="shapley: each token's average share of the label's probability over random orders of putting the "
+        "tokens back (tokens that say the same share the credit); occlusion: the drop when it alone is left out.",
+    ),
+]
+
+
 @command
 def explain(
-    texts: TextsArg = None, run_dir: RunDirOpt = None, as_json: JsonLinesOpt = False, encoding: InputEncodingOpt = None
+    texts: TextsArg = None,
+    run_dir: RunDirOpt = None,
+    as_json: JsonLinesOpt = False,
+    encoding: InputEncodingOpt = None,
+    method: MethodOpt = "shapley",
 ) -> None:
     """Show which tokens decided each text's label: green for the label, red against it.
 
-    A token's score is how much the label's probability drops when the token is left out.
+    A token's score is its share of the label's probability: see --method.
 
     Example: lstmcli explain "I was charged twice for my subscription"
     """
@@ -42,4 +56,5 @@ def explain(
         stdin = read_inputs([stdin_or_fail("lstmcli explain")], False, encoding or "auto", InputCounter())
         lines = (line for _, line in stdin)
     predictor = Predictor(RunDir(run_dir_of(run_dir)))
-    write_explanations(track(explain_texts(predictor, lines), "Explaining", len(texts) if texts else None), as_json)
+    explained = explain_texts(predictor, lines, method)
+    write_explanations(track(explained, "Explaining", len(texts) if texts else None), as_json)
