@@ -39,6 +39,7 @@ LEGACY: dict[str, Any] = {
     "ngram_hash": "linear",
     "group_lengths": True,
     "class_weight": "none",
+    "header": True,
     "embeddings": "",
     "embeddings_limit": 0,
     "freeze_embeddings": False,
@@ -71,6 +72,9 @@ class Config:
     text_column: str = setting("", "Column with the text.", "prepare", shown="picked: text, sentence, review, ...")
     label_column: str = setting("", "Column with the label.", "prepare", shown="picked: label, category, class, ...")
     encoding: str = setting("auto", "Text encoding of the CSV.", "prepare", shown="detected")
+    header: bool = setting(
+        True, "The CSV's first row names its columns; --no-header: it is data, and the columns are 1, 2, ...", "prepare"
+    )
     # --- cleaning ---
     unicode_form: str = "NFKC"  # full-width letters and digits become half-width
     lowercase: bool = setting(True, "Case-fold text (str.casefold: works for every cased script).", "prepare")
@@ -151,7 +155,9 @@ class Config:
         True, "Stop when the monitored score stops improving; keep the best weights.", "train"
     )
     patience: int = setting(3, "Epochs without a better monitored score before stopping.", "train")
-    monitor: str = setting("val_loss", "val_loss or val_accuracy: picks the best epoch and stops early.", "train")
+    monitor: str = setting(
+        "val_loss", "val_loss or val_accuracy (val_acc): picks the best epoch and stops early.", "train"
+    )
     class_weight: str = setting(
         "none",
         "none, or balanced: each class weighs in the training loss inversely to its share of the texts.",
@@ -219,6 +225,7 @@ PREPROCESSING = frozenset(
         "text_column",
         "label_column",
         "encoding",
+        "header",
         "unicode_form",
         "lowercase",
         "strip_html",
@@ -297,6 +304,11 @@ def parse_units(text: str) -> tuple[int, ...]:
     return units
 
 
+def parse_monitor(text: str) -> str:
+    """``--monitor``, with ``val_acc`` (as the training log names it) for ``val_accuracy``."""
+    return {"val_acc": "val_accuracy"}.get(text.strip(), text.strip())
+
+
 def parse_max_len(text: str) -> int:
     """Parses ``--max-len`` (an integer or ``auto``) into an int, 0 meaning auto."""
     if text.strip().lower() == "auto":
@@ -341,7 +353,9 @@ def validate(config: Config) -> None:
         if not 0.0 <= getattr(config, name) < 1.0:
             raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1); received {getattr(config, name)}")
     if not config.units or any(u <= 0 for u in config.units):
-        raise ConfigError(f"--units must be positive integers such as 128,128; received {config.units}")
+        raise ConfigError(
+            f"--units must be positive integers such as 128,128; received {','.join(map(str, config.units))}"
+        )
     if config.ngram_buckets < 0 or config.ngram_dim <= 0:
         raise ConfigError(f"--ngram-buckets must be 0 (none) or positive; received {config.ngram_buckets}")
     if config.ngram_order not in (2, 3):

@@ -48,13 +48,17 @@ _OS_FIXES = {
 USER_ERRNOS = frozenset(_OS_FIXES)
 
 
-def os_error_message(exc: OSError, path: object = None) -> str:
+def os_error_message(exc: OSError, path: object = None, doing: str = "") -> str:
     """One line for an OSError a user can cause: what failed, on which path, and the fix.
 
-    E.g. ``no space left on device: run/data/train_x.npy; free some space, or pass --run-dir on another disk``.
+    E.g. ``cannot write run/data/train_x.npy: no space left on device; free some space, or pass --run-dir on
+    another disk`` (``doing="cannot write"``), or without ``doing`` ``no space left on device: run/...; ...``.
     """
     reason = (exc.strerror or os.strerror(exc.errno)).lower() if exc.errno else str(exc) or type(exc).__name__
     where = exc.filename if exc.filename is not None else path
+    if where is None:
+        message = f"{doing}: {reason}" if doing else reason
+    else:
+        message = f"{doing} {where}: {reason}" if doing else f"{reason}: {where}"
     fix = _OS_FIXES.get(exc.errno or 0)
-    message = f"{reason}: {where}" if where is not None else reason
     return f"{message}; {fix}" if fix else message

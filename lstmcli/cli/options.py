@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
-from lstmcli.config import PRESETS, Config, parse_max_len, parse_units
+from lstmcli.config import PRESETS, Config, parse_max_len, parse_monitor, parse_units
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -104,7 +104,7 @@ HeaderOpt = Annotated[
 ]
 
 # Options typed as text on the command line and parsed into the field's own type.
-PARSERS: dict[str, Callable[[str], Any]] = {"units": parse_units, "max_len": parse_max_len}
+PARSERS: dict[str, Callable[[str], Any]] = {"units": parse_units, "max_len": parse_max_len, "monitor": parse_monitor}
 
 
 def columns_list(text: str) -> tuple[str, ...]:

@@ -58,7 +58,7 @@ def prepare_in_memory(data_file: Path, run: RunDir, config: Config) -> tuple[Con
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
-    data = read_labelled(data_file, config.text_column, config.label_column, config.encoding)
+    data = read_labelled(data_file, config.text_column, config.label_column, config.encoding, config.header)
     _check_classes(data, config.val_size, data_file)
     tokenizer, reason = resolve_tokenizer(config, data.texts)
     config = config.replace(text_column=data.text_column, label_column=data.label_column, tokenizer=tokenizer)

@@ -282,7 +282,9 @@ def prepare_streaming(
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
     chunk_rows, progress = chunk_rows or CHUNK_ROWS, progress or _silent
-    source = open_labelled(data_file, config.text_column, config.label_column, config.encoding, TOKENIZER_SAMPLE)
+    source = open_labelled(
+        data_file, config.text_column, config.label_column, config.encoding, TOKENIZER_SAMPLE, header=config.header
+    )
     tokenizer, reason = resolve_tokenizer(config, source.head_texts)
     config = config.replace(text_column=source.text_column, label_column=source.label_column, tokenizer=tokenizer)
     spill = run.spill_dir()
