@@ -18,7 +18,8 @@ from rich.console import Console
 _UNWRAPPED = 1 << 16  # the width of a console that is not a terminal: wide enough never to wrap a line
 
 
-def _isatty(stream: object) -> bool:
+def is_terminal(stream: object) -> bool:
+    """Whether ``stream`` is a terminal; False for replaced or closed streams."""
     try:
         return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):  # replaced or closed streams
@@ -44,7 +45,7 @@ class QuietStderr:
             self._silence()
 
     def isatty(self) -> bool:
-        return _isatty(sys.stderr)
+        return is_terminal(sys.stderr)
 
     def fileno(self) -> int:
         return sys.stderr.fileno()
@@ -63,7 +64,7 @@ class QuietStderr:
 def console(stderr: bool) -> Console:
     """A rich console on stderr (diagnostics) or stdout (results); unwrapped when it is not a terminal."""
     stream = sys.stderr if stderr else sys.stdout
-    tty = _isatty(stream)
+    tty = is_terminal(stream)
     return Console(
         file=QuietStderr() if stderr else stream,  # type: ignore[arg-type]
         highlight=False,

@@ -13,19 +13,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from lstmcli.ui.console import is_terminal
+
 T = TypeVar("T")
 
 
 def wanted() -> bool:
     """Whether a person is watching stderr while stdout goes elsewhere."""
-    return _isatty(sys.stderr) and not _isatty(sys.stdout)
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):  # replaced or closed streams
-        return False
+    return is_terminal(sys.stderr) and not is_terminal(sys.stdout)
 
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
