@@ -34,7 +34,7 @@ def test_help_shows_each_default_and_preset_value_from_config() -> None:
     text = " ".join(result.output.split())
     for f in cli_fields("prepare", "train"):
         assert " ".join(option_help(f).split()) in text, f.name
-    assert "Embedding size [default: 128; tutorial: 45]." in text
+    assert "Embedding size [default: auto: 128, or the vectors'; tutorial: 45]." in text
     assert "--epochs" in text and "Most epochs in all, the n-gram stage's included [default: 25; tutorial: 15]." in text
 
 

@@ -300,15 +300,9 @@ class NetworkSpec(_Group):
         return next(b for b in self.blocks if isinstance(b, Embedding))
 
     @property
-    def token_embeddings(self) -> tuple[Embedding, ...]:
-        """Every table of token vectors, the trunk's and the n-gram classifier's: what pretrained vectors start."""
-        ngrams = self.ngram_classifier
-        return (self.embedding, *((ngrams.embedding,) if ngrams else ()))
-
-    @property
     def frozen_layers(self) -> frozenset[str]:
         """The Keras layers that never train (``--freeze-embeddings``)."""
-        return frozenset(e.layer for e in self.token_embeddings if not e.trainable)
+        return frozenset(b.layer for b in self.blocks if isinstance(b, Embedding) and not b.trainable)
 
     @property
     def recurrent(self) -> tuple[Recurrent, ...]:
@@ -389,7 +383,7 @@ def _bag(config: Config, words: str, layer: str, concat: str, tokens: str, table
 
 def _ngram_classifier(config: Config, vocab_size: int, n_classes: int) -> NgramClassifier:
     return NgramClassifier(
-        embedding=Embedding("ngram_embedding", vocab_size, config.embedding_size, False, not config.freeze_embeddings),
+        embedding=Embedding("ngram_embedding", vocab_size, config.embedding_size, False),
         bag=_bag(config, "ngram_words", "ngrams", "ngram_features", "ngram_embedding", "ngram_table", False),
         dropout=Dropout(config.dropout, "ngram_dropout") if config.dropout else None,
         output=Dense("ngram_output", n_classes, "linear"),
