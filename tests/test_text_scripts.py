@@ -226,7 +226,8 @@ def test_prepare_auto_reports_its_choice_on_chinese(runner: CliRunner, tmp_path:
     report = json.loads((tmp_path / "run" / rundir.PREPARE_REPORT).read_text(encoding="utf-8"))
     assert report["tokenizer"] == "word"
     assert "of letters are Chinese" in report["tokenizer_reason"] and "--tokenizer jieba" in report["tokenizer_reason"]
-    assert f"Tokenizer: word ({report['tokenizer_reason']})" in " ".join(result.stderr.split())  # rich wraps lines
+    shown = f"Tokenizer: word, per character in scripts written without spaces ({report['tokenizer_reason']})"
+    assert shown in " ".join(result.stderr.split())
     vocab = set((tmp_path / "run" / rundir.VOCAB).read_text(encoding="utf-8").splitlines())
     assert {"屏", "幕", "iphone", "wifi"} <= vocab and "屏幕" not in vocab
 
@@ -292,7 +293,7 @@ def test_evaluate_tables_align_with_wide_characters(runner: CliRunner, tmp_path:
     """Chinese and full-width labels take two columns each; every row's borders still line up."""
     data = write_csv(tmp_path / "dev.csv", chinese_rows(4, seed=1))
     result = invoke(runner, ["evaluate", "-r", zh_run, "--data", data])
-    tables = _tables(result.stderr)
+    tables = _tables(result.stdout)  # evaluate's tables are its results: stdout
     assert len(tables) == 2  # per class, confusion matrix
     for lines in tables:
         assert all(label in "\n".join(lines) for label in LABELS), "\n".join(lines)
@@ -313,9 +314,9 @@ def test_tables_print_labels_verbatim(capsys: pytest.CaptureFixture[str]) -> Non
             **score(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), labels),
         }
     )
-    out = capsys.readouterr().err
-    assert all(out.count(label) == 3 for label in labels), out  # per-class row, matrix column and row
-    assert "'[new]' (1)" in out
+    captured = capsys.readouterr()
+    assert all(captured.out.count(label) == 3 for label in labels), captured.out  # per-class row, matrix col and row
+    assert "'[new]' (1)" in captured.err  # a diagnostic
 
 
 _BORDERS = set("│┃┏┓┳┡┩╇└┘┴┌┐┬├┤┼")
