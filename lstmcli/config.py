@@ -92,7 +92,8 @@ class Config:
         0, "Tokens per text: an integer, or auto (a high percentile of training lengths).", "prepare", shown="auto"
     )
     max_len_percentile: float = 99.0  # the percentile used by max_len=0
-    padding: str = setting("pre", "pre or post: the side that gets padding.", "prepare")
+    # Right padding: with a mask both sides read the same, and only right-padded masks run on cuDNN (GPU).
+    padding: str = setting("post", "pre or post: the side that gets padding (without --mask: pre).", "prepare")
     truncating: str = setting("pre", "pre or post: the side cut from texts longer than --max-len.", "prepare")
     # Pretrained word vectors start the token embeddings; the run keeps what it uses (prediction never reads them).
     embeddings: str = setting(
@@ -290,7 +291,10 @@ def make_config(preset: str = "default", **options: Any) -> Config:
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset '{preset}'; presets are: {', '.join(PRESETS)}")
     given = {k: v for k, v in options.items() if v is not None}
-    return Config(**{"preset": preset, **PRESETS[preset], **given})
+    values = {"preset": preset, **PRESETS[preset], **given}
+    if "padding" not in values and values.get("mask") is False:
+        values["padding"] = "pre"  # unmasked, the network reads the padding: in front, where the article put it
+    return Config(**values)
 
 
 def parse_units(text: str) -> tuple[int, ...]:

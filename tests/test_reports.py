@@ -358,13 +358,15 @@ def test_explain_scores_are_the_drop_with_each_token_padded(runner: CliRunner, t
     result = runner.invoke(app, ["explain", "-r", str(trained_run), "--json", "--method", "occlusion", text])
     row = json.loads(result.stdout)
     predictor = Predictor(rundir.RunDir(trained_run))
-    ids = predictor.encode([text])  # pre-padded: the five tokens are the last five ids
+    ids = predictor.encode([text])
+    positions = np.flatnonzero(ids[0])  # where the five tokens stand, whichever side the padding is on
+    assert len(positions) == 5
     full = predict_proba(predictor.weights, predictor.config, ids)[0]
     predicted = predictor.labels.index(row["label"])
     assert row["probability"] == pytest.approx(float(full[predicted]), abs=1e-6)
     for i, token in enumerate(row["tokens"]):
         occluded = ids.copy()
-        occluded[0, ids.shape[1] - 5 + i] = 0
+        occluded[0, positions[i]] = 0
         without = predict_proba(predictor.weights, predictor.config, occluded)[0]
         assert token["score"] == pytest.approx(float(full[predicted] - without[predicted]), abs=1e-5)
 
