@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
-
 from lstmcli.cli.app import command
-from lstmcli.cli.options import (
-    HeaderOpt,
-    InputEncodingOpt,
-    InputFormatOpt,
-    JsonOpt,
-    LabelColumnOpt,
-    RunDirOpt,
-    TextColumnOpt,
-)
-
-DataOpt = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--data",
-        "-d",
-        help="Labelled CSV, TSV or JSON Lines file to score [default: the run's validation part].",
-        show_default=False,
-    ),
-]
-PlotsOpt = Annotated[
-    bool,
-    typer.Option("--plots", help="Also write confusion_matrix.png and training_curves.png into the run directory."),
-]
+from lstmcli.cli.options import Options, with_options
 
 
 @command
-def evaluate(
-    run_dir: RunDirOpt = None,
-    data: DataOpt = None,
-    encoding: InputEncodingOpt = None,
-    as_json: JsonOpt = False,
-    plots: PlotsOpt = False,
-    text_column: TextColumnOpt = "",
-    label_column: LabelColumnOpt = "",
-    input_format: InputFormatOpt = "auto",
-    header: HeaderOpt = None,
-) -> None:
+@with_options("run_dir data encoding as_json plots text_column label_column input_format header")
+def evaluate(*, opts: Options) -> None:
     """Report loss, accuracy, macro-F1, per-class scores and the confusion matrix.
 
     Scores the run's validation part, or another table preprocessed with the run's saved settings.
@@ -55,11 +19,11 @@ def evaluate(
     from lstmcli.ui.console import print_json
     from lstmcli.ui.display import show_metrics, show_plots
 
-    table = {"text_column": text_column, "label_column": label_column, "input_format": input_format, "header": header}
-    metrics = workflow.evaluate(run_dir, data, encoding or "auto", **table)
-    if as_json:
+    table = opts.picked("text_column label_column input_format header")
+    metrics = workflow.evaluate(opts.run_dir, opts.data, opts.encoding or "auto", **table)
+    if opts.as_json:
         print_json(metrics)
     else:
         show_metrics(metrics)
-    if plots:
-        show_plots(workflow.run_dir_of(run_dir), metrics)
+    if opts.plots:
+        show_plots(workflow.run_dir_of(opts.run_dir), metrics)

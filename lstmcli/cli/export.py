@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from lstmcli.cli.app import command
-from lstmcli.cli.options import RunDirOpt
+from lstmcli.cli.options import Options, with_options
 
 FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="savedmodel (TensorFlow Serving) or onnx.", show_default=False)
 ]
-OutOpt = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--out", "-o", help="Directory to write [default: export/FORMAT in the run directory].", show_default=False
-    ),
-]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace what --out already holds.")]
 
 
 @command
-def export(
-    export_format: FormatOpt, run_dir: RunDirOpt = None, out: OutOpt = None, overwrite: OverwriteOpt = False
-) -> None:
+@with_options("run_dir export_out replace_out")
+def export(export_format: FormatOpt, *, opts: Options) -> None:
     """Export the trained network (token ids in, probabilities out) as a TensorFlow SavedModel or ONNX.
 
     The vocabulary, labels, preprocessing settings and a README on feeding it are written beside it,
@@ -34,8 +25,6 @@ def export(
     Example: lstmcli export --format onnx --out ticket-model
     """
     from lstmcli.export import export_run
-    from lstmcli.rundir import RunDir
     from lstmcli.ui.display import show_export
-    from lstmcli.workflow import run_dir_of
 
-    show_export(export_run(RunDir(run_dir_of(run_dir)), export_format, out, overwrite))
+    show_export(export_run(opts.run(), export_format, opts.export_out, opts.replace_out))

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from lstmcli.cli.app import command, stdin_or_fail
-from lstmcli.cli.options import HeaderOpt, InputEncodingOpt, InputFormatOpt, RunDirOpt, TextColumnOpt, columns_list
+from lstmcli.cli.options import Options, columns_list, with_options
 
 InputsArg = Annotated[
     Optional[list[Path]],
@@ -17,38 +17,13 @@ InputsArg = Annotated[
         show_default=False,
     ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="tsv, csv, jsonl, or label (the label alone).")]
-TopKOpt = Annotated[int, typer.Option("--top-k", "-k", help="Labels per text, most probable first.")]
-WithTextOpt = Annotated[bool, typer.Option("--with-text", help="Append the input text to each line.")]
-PerFileOpt = Annotated[bool, typer.Option("--per-file", help="Each text file is one text.")]
-KeepOpt = Annotated[str, typer.Option("--keep-columns", help="A table's columns to copy to each output line: id,date.")]
-ThresholdOpt = Annotated[
-    Optional[float],
-    typer.Option(
-        "--threshold",
-        help="Two classes: the second label (sorted: 1, positive, spam) when its probability is at least P, else "
-        "the first. More classes: no label (empty) when the most probable one is below P.",
-        metavar="P",
-        show_default=False,
-    ),
-]
 
 
 @command
-def predict(
-    inputs: InputsArg = None,
-    run_dir: RunDirOpt = None,
-    output_format: FormatOpt = "tsv",
-    top_k: TopKOpt = 1,
-    with_text: WithTextOpt = False,
-    per_file: PerFileOpt = False,
-    encoding: InputEncodingOpt = None,
-    input_format: InputFormatOpt = "auto",
-    text_column: TextColumnOpt = "",
-    keep_columns: KeepOpt = "",
-    header: HeaderOpt = None,
-    threshold: ThresholdOpt = None,
-) -> None:
+@with_options(
+    "run_dir output_format top_k with_text per_file encoding input_format text_column keep_columns header threshold"
+)
+def predict(inputs: InputsArg = None, *, opts: Options) -> None:
     """Label new text: one output line per input text, in input order, on stdout.
 
     Reads text files (a text per line), tables (.csv, .tsv, .jsonl: a row each), directories or stdin.
@@ -61,13 +36,15 @@ def predict(
     from lstmcli.ui.progress import track
     from lstmcli.ui.writers import OutputSpec, write_predictions
 
-    keep = columns_list(keep_columns)
+    keep, per_file = columns_list(opts.keep_columns), opts.per_file
     inputs = inputs or [stdin_or_fail("lstmcli predict")]
     files = names_files(inputs, per_file)
-    output = OutputSpec(output_format, top_k, with_text, files, keep, threshold, per_file)
+    output = OutputSpec(opts.output_format, opts.top_k, opts.with_text, files, keep, opts.threshold, per_file)
     output.check()
-    spec = InputSpec(input_format, encoding or "auto", per_file, text_column, keep, header is not False)
+    spec = InputSpec(
+        opts.input_format, opts.encoding or "auto", per_file, opts.text_column, keep, opts.header is not False
+    )
     counter = InputCounter()
-    labels, results = workflow.predict_inputs(run_dir, inputs, spec, counter)
+    labels, results = workflow.predict_inputs(opts.run_dir, inputs, spec, counter)
     write_predictions(track(results, "Labelling"), labels, output)
     warn_replaced(counter.replaced)

@@ -8,21 +8,15 @@ from typing import Annotated, Any
 import typer
 
 from lstmcli.cli.app import command
-from lstmcli.cli.options import OverwriteOpt, PresetOpt, ReportJsonOpt, RunDirOpt, StreamingOpt, with_settings
+from lstmcli.cli.options import Options, with_options, with_settings
+
+DataArg = Annotated[Path, typer.Argument(help="Labelled CSV or TSV file.", show_default=False)]
 
 
 @command
 @with_settings("prepare")
-def prepare(
-    data: Annotated[Path, typer.Argument(help="Labelled CSV or TSV file.", show_default=False)],
-    run_dir: RunDirOpt = None,
-    preset: PresetOpt = None,
-    overwrite: OverwriteOpt = False,
-    streaming: StreamingOpt = None,
-    as_json: ReportJsonOpt = False,
-    *,
-    settings: dict[str, Any],
-) -> None:
+@with_options("run_dir preset overwrite streaming report_json")
+def prepare(data: DataArg, *, opts: Options, settings: dict[str, Any]) -> None:
     """Clean, tokenize and pad a labelled CSV into the run directory.
 
     Builds the vocabulary and the stratified train/validation split that train uses.
@@ -36,8 +30,8 @@ def prepare(
 
     with rows_progress() as rows:
         _, report = workflow.prepare(
-            data, run_dir, preset=preset, overwrite=overwrite, streaming=streaming, progress=rows, **settings
+            data, opts.run_dir, progress=rows, **opts.picked("preset overwrite streaming"), **settings
         )
     show_prepare(report)
-    if as_json:
+    if opts.report_json:
         print_json(report.to_dict())

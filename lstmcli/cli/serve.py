@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from lstmcli.cli.app import command
-from lstmcli.cli.options import RunDirOpt
-
-HostOpt = Annotated[
-    str, typer.Option("--host", help="Address to listen on; 0.0.0.0 for every interface (anyone who can reach it).")
-]
-PortOpt = Annotated[int, typer.Option("--port", "-p", help="TCP port; 0 picks a free one.")]
-BodyOpt = Annotated[int, typer.Option("--max-body-bytes", help="Largest request body.")]
-TextsOpt = Annotated[int, typer.Option("--max-texts", help="Most texts in one request.")]
-CharsOpt = Annotated[int, typer.Option("--max-text-chars", help="Most characters in one text.")]
-WaitOpt = Annotated[float, typer.Option("--batch-wait-ms", help="How long an idle server waits for more requests.")]
-BatchOpt = Annotated[
-    int, typer.Option("--max-batch", help="Most texts labelled in one batch (a larger request runs alone).")
-]
-LogOpt = Annotated[bool, typer.Option("--access-log", help="Log every request on stderr.")]
+from lstmcli.cli.options import Options, with_options
 
 
 @command
-def serve(
-    run_dir: RunDirOpt = None,
-    host: HostOpt = "127.0.0.1",
-    port: PortOpt = 8000,
-    max_body_bytes: BodyOpt = 1 << 20,
-    max_texts: TextsOpt = 1024,
-    max_text_chars: CharsOpt = 10_000,
-    batch_wait_ms: WaitOpt = 3.0,
-    max_batch: BatchOpt = 256,
-    access_log: LogOpt = False,
-) -> None:
+@with_options("run_dir host port max_body_bytes max_texts max_text_chars batch_wait_ms max_batch access_log")
+def serve(*, opts: Options) -> None:
     """Serve predictions over HTTP: POST /predict, GET /health, GET /info, POST /reload, docs at /docs.
 
     The run is loaded once; requests that arrive together are labelled in one batch. SIGTERM lets the
@@ -50,5 +24,6 @@ def serve(
     from lstmcli.serve.server import serve_run
     from lstmcli.workflow import run_dir_of
 
-    limits, batching = Limits(max_body_bytes, max_texts, max_text_chars), Batching(batch_wait_ms, max_batch)
-    serve_run(run_dir_of(run_dir), host, port, limits, batching, access_log)
+    limits = Limits(**opts.picked("max_body_bytes max_texts max_text_chars"))
+    batching = Batching(opts.batch_wait_ms, opts.max_batch)
+    serve_run(run_dir_of(opts.run_dir), opts.host, opts.port, limits, batching, opts.access_log)
