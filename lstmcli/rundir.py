@@ -123,8 +123,13 @@ def sha256_of(path: Path) -> str:
 
 def versions() -> dict[str, str]:
     """Versions of lstmcli, Python, TensorFlow and Keras, read without importing TensorFlow."""
-    found = {"python": platform.python_version()}
-    for package in ("lstmcli", "tensorflow", "keras"):
+    return {"python": platform.python_version(), **package_versions("lstmcli", "tensorflow", "keras")}
+
+
+def package_versions(*packages: str) -> dict[str, str]:
+    """Each installed package's version by its name, ``not installed`` for one that is not."""
+    found = {}
+    for package in packages:
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import regex
 
+from lstmcli.errors import DataError
+
 # UTF-32 first: its little-endian BOM starts with UTF-16's.
 BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -224,3 +226,17 @@ def _plausible(text: str) -> bool:
         if not (ch.isalpha() and any(c.isalpha() for c in beside)):
             return False
     return True
+
+
+def codec_name(encoding: str) -> str:
+    """The Python codec ``encoding`` names, in its canonical spelling (``UTF8`` is ``utf-8``).
+
+    Raises:
+        DataError: no codec has that name.
+    """
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise DataError(
+            f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, gb18030"
+        ) from None

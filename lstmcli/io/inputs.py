@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from lstmcli.errors import ConfigError, DataError
-from lstmcli.io.encoding import looks_binary, sniff_encoding
+from lstmcli.io.encoding import codec_name, looks_binary, sniff_encoding
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,12 +184,7 @@ def _input_encoding(head: bytes, encoding: str) -> str:
     UTF-8 with a few damaged bytes stays UTF-8: the bad bytes are replaced and counted for the warning.
     """
     if encoding != "auto":
-        try:
-            return codecs.lookup(encoding).name
-        except LookupError:
-            raise DataError(
-                f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, gb18030"
-            ) from None
+        return codec_name(encoding)
     return sniff_encoding(head, complete=len(head) < _HEAD_BYTES) or "utf-8"
 
 

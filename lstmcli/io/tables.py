@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from lstmcli.errors import DataError
-from lstmcli.io.encoding import BOMS, sniff_encoding
+from lstmcli.io.encoding import BOMS, codec_name, sniff_encoding
 
 TEXT_COLUMNS = (
     "text",
@@ -142,15 +141,7 @@ def sniff_csv(path: Path, encoding: str = "auto") -> tuple[str, str]:
         sample = fh.read(_SAMPLE_BYTES)
     if not sample.strip():
         raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row")
-    if encoding == "auto":
-        encoding = detect_encoding(path, sample)
-    else:
-        try:
-            encoding = codecs.lookup(encoding).name
-        except LookupError:
-            raise DataError(
-                f"unknown encoding '{encoding}'; use a Python codec name such as utf-8, latin-1, gb18030"
-            ) from None
+    encoding = detect_encoding(path, sample) if encoding == "auto" else codec_name(encoding)
     return encoding, _delimiter(path, sample, encoding)
 
 

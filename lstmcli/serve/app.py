@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lstmcli import __version__
 from lstmcli.errors import ConfigError, RunDirError
 from lstmcli.predictor import Predictor
-from lstmcli.rundir import RunDir, writer_pid
+from lstmcli.rundir import RunDir, package_versions, writer_pid
 from lstmcli.serve.batcher import Batching, MicroBatcher
 
 # What /info shows of the run's config: the settings that say how text becomes ids and what the network is.
@@ -308,12 +307,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 def serving_versions() -> dict[str, str]:
     """Versions of lstmcli, Python, NumPy and the web stack serving now."""
     found = {"lstmcli": __version__, "python": platform.python_version()}
-    for package in ("numpy", "fastapi", "uvicorn", "pydantic"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
+    return {**found, **package_versions("numpy", "fastapi", "uvicorn", "pydantic")}
 
 
 def _timestamp(seconds: float) -> str:
