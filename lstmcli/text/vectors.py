@@ -297,10 +297,8 @@ def _text_lines(path: str, stream: BinaryIO) -> Iterator[tuple[int, str]]:
                 line = line.rstrip()
                 if line:
                     yield lineno, line
-    except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(
-            f"{path} line {lineno + 1}: the gzip data ends early or is corrupt ({exc}); download the file again"
-        ) from None
+    except _GZIP_ERRORS as exc:
+        raise _corrupt(path, lineno + 1, exc) from None
 
 
 def _decode(path: str, lineno: int, raws: list[bytes]) -> str:
@@ -484,13 +482,19 @@ def _tell(stream: BinaryIO) -> int:
         return 0
 
 
+_GZIP_ERRORS = (EOFError, OSError, zlib.error)
+
+
+def _corrupt(path: str, lineno: int, exc: Exception) -> DataError:
+    """The error for gzip data that ends early or is corrupt around line ``lineno``."""
+    return DataError(f"{path} line {lineno}: the gzip data ends early or is corrupt ({exc}); download the file again")
+
+
 def _read_more(path: str, stream: BinaryIO, lineno: int) -> bytes:
     try:
         return stream.read(_READ_BYTES)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(
-            f"{path} line {lineno}: the gzip data ends early or is corrupt ({exc}); download the file again"
-        ) from None
+    except _GZIP_ERRORS as exc:
+        raise _corrupt(path, lineno, exc) from None
 
 
 def _binary_error(path: str, index: int, offset: int, dim: int, no_word: bool) -> DataError:
