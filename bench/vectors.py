@@ -30,7 +30,8 @@ from peers import fasttext_text, run_tfidf  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 ENGLISH = ["sms_spam", "sst2", "airline_tweets", "ag_news", "emotion"]
-SYSTEMS = ["lstmcli", "lstmcli-glove", "fasttext", "fasttext-glove", "tfidf"]
+SYSTEMS = ["lstmcli", "lstmcli-glove", "lstmcli-balanced", "fasttext", "fasttext-glove", "tfidf"]
+EXTRA = {"lstmcli": [], "lstmcli-balanced": ["--class-weight", "balanced"]}  # lstmcli-glove: --embeddings
 LSTMCLI = [sys.executable, "-m", "lstmcli"]
 
 
@@ -71,7 +72,8 @@ def run_lstmcli(corpus: Path, run: Path, extra: list[str]) -> dict[str, Any]:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     result = {"train_wall_seconds": round(wall, 1), **parts_on_test(run, corpus / "test.csv")}
     record = json.loads((run / "training.json").read_text())
-    result["lstm_weight"], result["val_parts"] = record.get("lstm_weight"), record.get("parts")
+    result["weights"] = [record.get("ngram_weight"), record.get("lstm_weight")]
+    result["val_parts"] = record.get("parts")
     return result
 
 
@@ -119,7 +121,7 @@ def run_fasttext(corpus: Path, vectors: Path | None) -> dict[str, Any]:
 
 def run_system(system: str, corpus: Path, work: Path) -> dict[str, Any]:
     if system.startswith("lstmcli"):
-        extra = ["--embeddings", str(glove_vec(work))] if system == "lstmcli-glove" else []
+        extra = ["--embeddings", str(glove_vec(work))] if system == "lstmcli-glove" else EXTRA[system]
         return run_lstmcli(corpus, work / "runs" / f"{corpus.name}-{system}", extra)
     if system.startswith("fasttext"):
         return run_fasttext(corpus, glove_vec(work) if system == "fasttext-glove" else None)
@@ -129,7 +131,8 @@ def run_system(system: str, corpus: Path, work: Path) -> dict[str, Any]:
 
 
 def table(results: dict[str, dict[str, Any]], systems: list[str]) -> str:
-    """Test accuracy % per corpus and system; lstmcli's cells add its parts: published (n-gram / LSTM)."""
+    """Test accuracy % per corpus and system (macro-F1 for lstmcli-balanced, beside lstmcli's); lstmcli's cells
+    add its parts: published (n-gram / LSTM)."""
     lines = ["| corpus | " + " | ".join(systems) + " |", "|---|" + "---:|" * len(systems)]
     for corpus, by_system in results.items():
         cells = []
@@ -139,6 +142,9 @@ def table(results: dict[str, dict[str, Any]], systems: list[str]) -> str:
                 cells.append(r.get("error", "")[:40])
                 continue
             cell = f"{100 * r['published']['accuracy']:.1f}"
+            if system == "lstmcli-balanced":
+                plain = by_system.get("lstmcli", {}).get("published", {}).get("macro_f1", float("nan"))
+                cell = f"F1 {100 * r['published']['macro_f1']:.1f} (unweighted {100 * plain:.1f}), acc {cell}"
             if "ngrams" in r:
                 cell += f" ({100 * r['ngrams']['accuracy']:.1f} / {100 * r['lstm']['accuracy']:.1f})"
             cells.append(cell)

@@ -215,8 +215,9 @@ class TrainingRecord:
     best_epoch: int  # the epoch whose weights were published
     monitor: str  # the score that chose it: val_loss (lowest) or val_accuracy (highest, ties: lowest val_loss)
     epochs_run: int
-    # A staged model whose LSTM stage ran: the weight of the LSTM's logits beside the n-gram classifier's
+    # A staged model whose LSTM stage ran: the weights of the n-gram classifier's and the LSTM's logits
     # (lstmcli.nn.blend), and the validation scores of each part and of the published blend.
+    ngram_weight: float | None = None
     lstm_weight: float | None = None
     parts: dict[str, dict[str, float]] | None = None
 
@@ -626,6 +627,7 @@ class RunDir:
                     int(data["best_epoch"]),
                     str(data["monitor"]),
                     int(data["epochs_run"]),
+                    None if data.get("ngram_weight") is None else float(data["ngram_weight"]),
                     None if data.get("lstm_weight") is None else float(data["lstm_weight"]),
                     data.get("parts") if isinstance(data.get("parts"), dict) else None,
                 )

@@ -17,16 +17,17 @@ def test_noise_gets_no_weight_and_signal_does() -> None:
     y = rng.integers(0, 3, 2000)
     truth = np.eye(3)[y] * 2.0
     ngram = truth + rng.normal(0, 2.0, (2000, 3))  # a weak classifier
-    assert choose(ngram, rng.normal(0, 3.0, (2000, 3)), y).weight == 0.0  # noise: the n-gram classifier alone
+    noise = choose(ngram, rng.normal(0, 3.0, (2000, 3)), y)
+    assert noise.lstm_weight == 0.0 and 0.5 <= noise.ngram_weight <= 1.5  # noise: the n-gram classifier alone
     signal = choose(ngram, truth + rng.normal(0, 2.0, (2000, 3)), y)  # a second, independent weak classifier
-    assert 0.5 <= signal.weight <= 1.5
+    assert 0.5 <= signal.lstm_weight <= 1.5 and abs(signal.ngram_weight - signal.lstm_weight) <= 0.3
     assert signal.scores["published"]["loss"] < signal.scores["ngrams"]["loss"]
     assert signal.scores["published"]["accuracy"] > signal.scores["ngrams"]["accuracy"]
 
 
 def test_training_records_the_blend_and_publishes_exactly_it(trained_run: Path, runner: CliRunner) -> None:
     record = json.loads((trained_run / "training.json").read_text())
-    assert 0.0 <= record["lstm_weight"] <= 3.0
+    assert 0.0 <= record["lstm_weight"] <= 3.0 and 0.0 <= record["ngram_weight"] <= 2.0
     assert set(record["parts"]) == {"ngrams", "lstm", "published"}
     result = runner.invoke(app, ["evaluate", "-r", str(trained_run), "--json"])
     assert result.exit_code == 0, result.output

@@ -1,9 +1,11 @@
-"""How much of the LSTM a staged model publishes: the weight of its logits beside the n-gram classifier's.
+"""How a staged model publishes its two parts: a weight for the n-gram classifier's logits and one for the LSTM's.
 
 The LSTM stage learns what the frozen n-gram classifier leaves, while the classifier is dropped for half the
-texts, so its logits are partly a classifier of their own: added whole, they count the evidence twice. The
-published model is ``softmax(ngram + weight * lstm)``, the weight (0 to 3) the one with the lowest validation
-loss. Weight 0 is the n-gram classifier alone, so the blend is never worse on validation than the first stage.
+texts, so its logits are partly a classifier of their own: added whole, they count the evidence twice. And the
+n-gram classifier, trained alone to a near-perfect training fit, is over-confident beside them. The published
+model is ``softmax(a * ngram + b * lstm)``, the weights (``a`` 0 to 2, ``b`` 0 to 3) those with the lowest
+validation loss. ``a = 1, b = 0`` is the n-gram classifier alone, so the published model is never worse on
+validation than the first stage.
 """
 
 from __future__ import annotations
@@ -15,23 +17,25 @@ import numpy as np
 from lstmcli.config import Config
 from lstmcli.nn.inference import Network
 
-WEIGHTS = np.round(np.linspace(0.0, 3.0, 61), 2)  # the weights tried, 0.05 apart
+NGRAM_WEIGHTS = np.round(np.linspace(0.0, 2.0, 21), 2)  # 0.1 apart
+LSTM_WEIGHTS = np.round(np.linspace(0.0, 3.0, 61), 2)  # 0.05 apart
 CHUNK = 1024  # validation rows through the network at a time
 
 
 @dataclass(frozen=True)
 class Blend:
-    """The chosen weight of the LSTM's logits and the validation scores of each part and of the blend."""
+    """The chosen weights of both parts' logits and the validation scores of each part and of the blend."""
 
-    weight: float
+    ngram_weight: float
+    lstm_weight: float
     scores: dict[str, dict[str, float]]  # "ngrams", "lstm", "published": {"accuracy": ..., "loss": ...}
 
 
 def fit_blend(weights: dict[str, np.ndarray], config: Config, val_x: np.ndarray, val_y: np.ndarray) -> Blend:
-    """Picks the LSTM's weight on the validation rows ``val_x`` ``(n, max_len)``, labels ``val_y`` ``(n,)``.
+    """Picks both weights on the validation rows ``val_x`` ``(n, max_len)``, labels ``val_y`` ``(n,)``.
 
     Args:
-        weights: the exported weights of the staged model at its best epoch (LSTM logits at weight 1).
+        weights: the exported weights of the staged model at its best epoch (both parts at weight 1).
     """
     network = Network(weights, config)
     parts = [network.part_logits(np.asarray(val_x[i : i + CHUNK])) for i in range(0, len(val_x), CHUNK)]
@@ -40,12 +44,13 @@ def fit_blend(weights: dict[str, np.ndarray], config: Config, val_x: np.ndarray,
 
 
 def choose(ngram: np.ndarray, lstm: np.ndarray, y: np.ndarray) -> Blend:
-    """The weight of ``lstm`` logits ``(n, n_classes)`` beside ``ngram`` ones with the lowest loss on labels ``y``."""
+    """The weights of ``ngram`` and ``lstm`` logits ``(n, n_classes)`` with the lowest loss on labels ``y``."""
     ngram, lstm, y = ngram.astype(np.float64), lstm.astype(np.float64), y.astype(np.int64)
-    losses = [_loss(ngram + w * lstm, y) for w in WEIGHTS]
-    best = float(WEIGHTS[int(np.argmin(losses))])
-    scores = {"ngrams": _scores(ngram, y), "lstm": _scores(lstm, y), "published": _scores(ngram + best * lstm, y)}
-    return Blend(best, scores)
+    losses = np.array([[_loss(a * ngram + b * lstm, y) for b in LSTM_WEIGHTS] for a in NGRAM_WEIGHTS])
+    i, j = np.unravel_index(int(np.argmin(losses)), losses.shape)  # the first minimum: the smaller weights
+    a, b = float(NGRAM_WEIGHTS[i]), float(LSTM_WEIGHTS[j])
+    scores = {"ngrams": _scores(ngram, y), "lstm": _scores(lstm, y), "published": _scores(a * ngram + b * lstm, y)}
+    return Blend(a, b, scores)
 
 
 def _loss(logits: np.ndarray, y: np.ndarray) -> float:

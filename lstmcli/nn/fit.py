@@ -322,14 +322,19 @@ def _next_stage(run: RunDir, model: keras.Model, state: TrainState) -> None:
 
 
 def _blend(run: RunDir, model: keras.Model, config: Config, state: TrainState) -> Blend | None:
-    """Weighs the LSTM's logits in a staged model whose best epoch is the LSTM stage's, folding the weight into
-    its output layer (so that every engine runs the blend unchanged); None for any other model."""
-    if not config.staged_ngrams or state.history[state.best_epoch - 1].get("stage") != "lstm":
+    """Weighs both parts' logits in a staged model whose best epoch is the LSTM stage's, folding each weight into
+    its part's output layer (so that every engine runs the blend unchanged); None for any other model."""
+    network = network_spec(config)
+    if network.ngram_classifier is None or state.history[state.best_epoch - 1].get("stage") != "lstm":
         return None
     val_x, val_y = _validation_rows(run)
     blend = fit_blend(export_weights(model, config), config, val_x, val_y)
-    layer = model.get_layer(network_spec(config).output.layer)
-    layer.set_weights([w * np.float32(blend.weight) for w in layer.get_weights()])
+    for name, weight in (
+        (network.ngram_classifier.output.layer, blend.ngram_weight),
+        (network.output.layer, blend.lstm_weight),
+    ):
+        layer = model.get_layer(name)
+        layer.set_weights([w * np.float32(weight) for w in layer.get_weights()])
     return blend
 
 
@@ -384,8 +389,8 @@ def _publish(run: RunDir, config: Config, state: TrainState, keep_checkpoint: bo
     if blend is not None:
         _save_model(best, run.best_model_path())
     run.write_history(state.history)
-    weight, parts = (blend.weight, blend.scores) if blend else (None, None)
-    run.write_training(TrainingRecord(state.best_epoch, config.monitor, state.epoch, weight, parts))
+    weights = (blend.ngram_weight, blend.lstm_weight, blend.scores) if blend else (None, None, None)
+    run.write_training(TrainingRecord(state.best_epoch, config.monitor, state.epoch, *weights))
     run.publish_model(run.best_model_path())
     run.write_config(config)
     run.write_weights(export_weights(best, config))

@@ -135,7 +135,7 @@ def show_train(result: Any, run_path: str, chief: bool = True) -> None:
         f"best epoch {result.best_epoch}: {_metrics(result.best)}"
     )
     if result.blend is not None:
-        err.print(published(result.blend.weight, result.blend.scores))
+        err.print(published(result.blend.ngram_weight, result.blend.lstm_weight, result.blend.scores))
     if result.interrupted:
         err.print(
             f"Saved the best model so far to {run_path}; continue with: lstmcli train --run-dir {run_path} --resume"
@@ -231,12 +231,12 @@ def show_export(result: Any) -> None:
     )
 
 
-def published(weight: float, scores: dict[str, dict[str, float]]) -> str:
+def published(ngram_weight: float, lstm_weight: float, scores: dict[str, dict[str, float]]) -> str:
     """Which model a staged training published, and what each of its parts scored on validation."""
     parts = f"n-gram part alone {scores['ngrams']['accuracy']:.4f}, LSTM part alone {scores['lstm']['accuracy']:.4f}"
-    if weight == 0:
+    if lstm_weight == 0:
         return f"Published the n-gram classifier alone: val_acc {scores['published']['accuracy']:.4f} ({parts})"
     return (
-        f"Published n-gram classifier + {weight:g} x LSTM logits (the weight with the lowest val_loss): "
-        f"val_acc {scores['published']['accuracy']:.4f} ({parts})"
+        f"Published {ngram_weight:g} x n-gram classifier + {lstm_weight:g} x LSTM logits (the weights with the "
+        f"lowest val_loss): val_acc {scores['published']['accuracy']:.4f} ({parts})"
     )
