@@ -70,7 +70,8 @@ def test_onnx_export_of_the_default_run_matches_predictor(trained_run: Path, tmp
     predictor = Predictor(RunDir(trained_run))
     np.testing.assert_allclose(onnx_proba(out, predictor, TEXTS), predictor.proba(TEXTS), atol=1e-5)
     readme = (out / "README.md").read_text()
-    assert f"`max_len` = {predictor.config.max_len}" in readme and "**front**" in readme
+    side = "**front**" if predictor.config.padding == "pre" else "**end**"
+    assert f"`max_len` = {predictor.config.max_len}" in readme and side in readme
 
 
 def test_savedmodel_export_matches_predictor(trained_run: Path, tmp_path: Path) -> None:

@@ -280,7 +280,8 @@ def _check_not_swapped(frame: pd.DataFrame, path: Path, text_col: str, label_col
     texts, labels = texts[filled], labels[filled]
     if not 2 <= texts.nunique() <= max(2, len(texts) // 4) or labels.nunique() <= texts.nunique():
         return
-    if labels.str.len().mean() > 2 * texts.str.len().mean():
+    reads_as_text = labels.str.split().str.len().mean() >= 3  # sentences, not codes such as '0000'
+    if reads_as_text and labels.str.len().mean() > 2 * texts.str.len().mean():
         raise DataError(
             f"in {path} the label column '{label_col}' holds {labels.nunique()} distinct long values and the "
             f"text column '{text_col}' only {texts.nunique()}: they look swapped. If so, pass "
