@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,10 +13,11 @@ from lstmcli.config import Config
 from lstmcli.dataset import shards
 from lstmcli.dataset.embeddings import attach_vectors
 from lstmcli.dataset.report import (
+    Built,
     EncodedTally,
     PrepareReport,
+    build_report,
     check_classes,
-    length_percentiles,
     resolve_max_len,
     resolve_tokenizer,
     save_prepared,
@@ -76,42 +78,26 @@ def prepare_in_memory(data_file: Path, run: RunDir, config: Config) -> tuple[Con
     val[val_idx] = True
     measured = EncodedTally()
     measured.add(ids, lengths, val, config.max_len)
-    report = _report(data_file, data, config, (tokenizer, reason), lengths[train_idx], measured, len(vocab), auto)
-    report.embeddings = vectors
+    built = Built((tokenizer, reason), lengths[train_idx], measured, len(vocab), auto, vectors)
+    report = build_report(_read(data_file, data, len(train_idx)), built, config)
     run.write_prepared(Prepared(x[train_idx], y[train_idx], x[val_idx], y[val_idx]), [data.texts[i] for i in val_idx])
     save_prepared(run, vocab, labels, config, report, data_file)
     return config, report
 
 
-def _report(
-    data_file: Path,
-    data: LabelledTexts,
-    config: Config,
-    tokenizer: tuple[str, str],
-    train_lengths: np.ndarray,
-    measured: EncodedTally,
-    vocab_size: int,
-    auto: bool,
-) -> PrepareReport:
-    return PrepareReport(
-        data_file=str(data_file),
-        encoding=data.encoding,
-        text_column=data.text_column,
-        label_column=data.label_column,
-        rows_read=data.rows_read,
-        dropped={"empty text": data.dropped_empty_text, "empty label": data.dropped_empty_label},
-        class_counts=dict(sorted(Counter(data.labels).items())),
-        train_rows=len(train_lengths),
-        val_rows=len(data.labels) - len(train_lengths),
-        tokenizer=tokenizer[0],
-        tokenizer_reason=tokenizer[1],
-        length_percentiles=length_percentiles(train_lengths),
-        max_len=config.max_len,
-        max_len_auto=auto,
-        truncated_rows=measured.truncated,
-        vocab_size=vocab_size,
-        val_oov_rate=measured.val_oov_rate,
-    )
+def _read(data_file: Path, data: LabelledTexts, train_rows: int) -> dict[str, Any]:
+    """What reading the file found, for the report."""
+    return {
+        "data_file": str(data_file),
+        "encoding": data.encoding,
+        "text_column": data.text_column,
+        "label_column": data.label_column,
+        "rows_read": data.rows_read,
+        "dropped": {"empty text": data.dropped_empty_text, "empty label": data.dropped_empty_label},
+        "class_counts": dict(sorted(Counter(data.labels).items())),
+        "train_rows": train_rows,
+        "val_rows": len(data.labels) - train_rows,
+    }
 
 
 def _index(values: list[str], labels: list[str]) -> np.ndarray:

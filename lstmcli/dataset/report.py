@@ -48,6 +48,36 @@ class PrepareReport:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class Built:
+    """What prepare chose and built from the rows it read: the same for both ways of preparing."""
+
+    tokenizer: tuple[str, str]  # the tokenizer and why it was chosen
+    train_lengths: np.ndarray  # tokens per training text (a sample of the texts when streaming)
+    measured: EncodedTally
+    vocab_size: int
+    max_len_auto: bool
+    embeddings: dict[str, Any] | None  # --embeddings' coverage report, or None
+
+
+def build_report(read: Mapping[str, Any], built: Built, config: Config, **how: Any) -> PrepareReport:
+    """The report from what reading the file found (``data_file`` to ``val_rows``), what prepare built, and how
+    it ran (``notes``, ``mode``, ``split`` where not the in-memory defaults)."""
+    return PrepareReport(
+        **read,
+        tokenizer=built.tokenizer[0],
+        tokenizer_reason=built.tokenizer[1],
+        length_percentiles=length_percentiles(built.train_lengths),
+        max_len=config.max_len,
+        max_len_auto=built.max_len_auto,
+        truncated_rows=built.measured.truncated,
+        vocab_size=built.vocab_size,
+        val_oov_rate=built.measured.val_oov_rate,
+        embeddings=built.embeddings,
+        **how,
+    )
+
+
 @dataclass
 class EncodedTally:
     """What encoding the rows measured for the report, added chunk by chunk."""

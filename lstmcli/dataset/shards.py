@@ -23,10 +23,11 @@ import numpy as np
 from lstmcli.config import Config
 from lstmcli.dataset.embeddings import attach_vectors
 from lstmcli.dataset.report import (
+    Built,
     EncodedTally,
     PrepareReport,
+    build_report,
     check_classes,
-    length_percentiles,
     resolve_max_len,
     resolve_tokenizer,
     save_prepared,
@@ -301,8 +302,8 @@ def prepare_streaming(
     labels = sorted(tally.class_counts)
     config, auto = resolve_max_len(config, tally.lengths.lengths)
     written = _encode_pass(run, spill, tally, vocab, labels, config, progress)
-    report = _report(data_file, source, tally, written, config, (tokenizer, reason), len(vocab), auto, chunk_rows)
-    report.embeddings = vectors
+    built = Built((tokenizer, reason), tally.lengths.lengths, written.measured, len(vocab), auto, vectors)
+    report = build_report(_read(data_file, source, tally), built, config, **_how(tally, chunk_rows))
     run.write_shard_index(
         config.max_len,
         {part: {**entry, "length_counts": entry["length_counts"].tolist()} for part, entry in written.parts.items()},
@@ -311,18 +312,23 @@ def prepare_streaming(
     return config, report
 
 
-def _report(
-    data_file: Path,
-    source: LabelledCsv,
-    tally: _Tally,
-    written: _Written,
-    config: Config,
-    tokenizer: tuple[str, str],
-    vocab_size: int,
-    auto: bool,
-    chunk_rows: int,
-) -> PrepareReport:
-    sample = tally.lengths.lengths
+def _read(data_file: Path, source: LabelledCsv, tally: _Tally) -> dict[str, Any]:
+    """What reading the file found, for the report."""
+    return {
+        "data_file": str(data_file),
+        "encoding": source.file.encoding,
+        "text_column": source.text_column,
+        "label_column": source.label_column,
+        "rows_read": tally.rows_read,
+        "dropped": {"empty text": tally.empty_text, "empty label": tally.empty_label},
+        "class_counts": dict(sorted(tally.class_counts.items())),
+        "train_rows": tally.train_rows,
+        "val_rows": tally.val_rows,
+    }
+
+
+def _how(tally: _Tally, chunk_rows: int) -> dict[str, Any]:
+    """How a streamed prepare ran: its notes, mode and split, for the report."""
     chunks = f"{tally.chunks} chunk{'s' if tally.chunks != 1 else ''}"
     notes = [
         f"read in {chunks} of up to {chunk_rows} rows into shards; validation rows chosen by a hash of each "
@@ -335,28 +341,7 @@ def _report(
     one_sided = sorted(lab for lab, n in tally.class_counts.items() if tally.val_class_counts[lab] in (0, n))
     if one_sided:
         notes.append(f"class {', '.join(repr(c) for c in one_sided[:5])} has rows on one side of the split only")
-    return PrepareReport(
-        data_file=str(data_file),
-        encoding=source.file.encoding,
-        text_column=source.text_column,
-        label_column=source.label_column,
-        rows_read=tally.rows_read,
-        dropped={"empty text": tally.empty_text, "empty label": tally.empty_label},
-        class_counts=dict(sorted(tally.class_counts.items())),
-        train_rows=tally.train_rows,
-        val_rows=tally.val_rows,
-        tokenizer=tokenizer[0],
-        tokenizer_reason=tokenizer[1],
-        length_percentiles=length_percentiles(sample),
-        max_len=config.max_len,
-        max_len_auto=auto,
-        truncated_rows=written.measured.truncated,
-        vocab_size=vocab_size,
-        val_oov_rate=written.measured.val_oov_rate,
-        notes=notes,
-        mode="streaming",
-        split="hashed",
-    )
+    return {"notes": notes, "mode": "streaming", "split": "hashed"}
 
 
 # --- reading shards back ---
