@@ -1,7 +1,7 @@
 """Training's input pipelines: ``tf.data`` batches from the prepared arrays or from a streamed prepare's shards.
 
 Both batch rows as :mod:`lstmcli.text.batching` says: by length buckets or at random, each batch cut to its
-longest text.
+longest text; the in-memory arrays' batches are planned in NumPy, the shards' in ``tf.data``.
 """
 
 from __future__ import annotations
@@ -15,14 +15,19 @@ import numpy as np
 from lstmcli.config import Config
 from lstmcli.nn.backend import tf
 from lstmcli.rundir import RunDir
-from lstmcli.text.batching import bucket_boundaries, count_batches, cut, lengths_of
+from lstmcli.text.batching import bucket_boundaries, count_batches, cut, epoch_batches, lengths_of
 
 SHUFFLE_BYTES = 64 << 20  # training's shuffle buffer over shard rows
 BLOCK_ROWS = 1024  # rows a shard reader hands to tf.data at a time
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) -> tuple[tf.data.Dataset, int]:
-    """A ``tf.data`` pipeline of ``(ids, labels)`` batches, each cut to its own longest text.
+    """A ``tf.data`` pipeline of ``(ids, labels)`` batches of in-memory arrays, each cut to its own longest text.
+
+    Each epoch's batches are planned in NumPy (:func:`lstmcli.text.batching.epoch_batches`: length buckets
+    with ``config.group_lengths``, reshuffled every epoch with ``shuffle``) and cut from the arrays a batch
+    at a time: no per-row work in ``tf.data``, whose per-row bucketing cost more than the n-gram stage's
+    arithmetic.
 
     Args:
         x: padded ids ``(n, max_len)``.
@@ -32,10 +37,19 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) ->
         The dataset and its number of batches per epoch.
     """
     lengths = np.minimum(lengths_of(x), x.shape[1])
-    ds = tf.data.Dataset.from_tensor_slices((x, y, lengths))
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
-    return batch_by_length(ds, lengths, x.shape[1], config)
+    boundaries = bucket_boundaries(lengths, x.shape[1]) if config.length_grouped else []
+    steps = count_batches(lengths, boundaries, config.batch_size)
+    rng = np.random.default_rng(config.seed) if shuffle else None
+    labels = np.asarray(y, dtype=np.int32)
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for rows, width in epoch_batches(lengths, boundaries, config.batch_size, rng):
+            ids = np.asarray(x[rows], dtype=np.int32)
+            yield (cut(ids, width, config.padding) if config.bucketing else ids), labels[rows]
+
+    signature = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32))
+    ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE), steps
 
 
 def batch_by_length(

@@ -76,8 +76,17 @@ def _datasets(run: RunDir, config: Config, placement: Placement) -> tuple[tf.dat
     return placement.distribute(train_ds), placement.distribute(val_ds), steps
 
 
+CHECKPOINT_SECONDS = 30.0  # the resume checkpoint is written at most this often, and at every stage's end
+
+
 class _Checkpoint(keras.callbacks.Callback):
-    """Saves every epoch's state for ``--resume``, tracks the best val_loss, and stops early."""
+    """Tracks the best val_loss, stops early, and keeps ``checkpoint/`` for ``--resume``.
+
+    Saving the whole model took longer than a fast epoch, so it is written on a stage's first epoch, then once
+    :data:`CHECKPOINT_SECONDS` have passed since the last write, and always when the stage ends; in between,
+    the best epoch's weights and the last epoch's (with the optimizer's state) wait in memory. Ctrl-C and
+    SIGTERM write them (:meth:`flush`), so only a hard kill loses epochs: at most that many seconds of them.
+    """
 
     def __init__(
         self,
@@ -96,6 +105,9 @@ class _Checkpoint(keras.callbacks.Callback):
         self.whole = whole  # what is saved: the whole network, also while one stage fits a part of it
         self.stage = stage  # the stage's name in history.json and on screen; "" when training is not staged
         self.epoch_started = time.monotonic()
+        self.written = 0.0  # when the checkpoint was last written; 0: not yet in this stage
+        self.best: list[np.ndarray] | None = None  # the best epoch's weights, not yet on disk
+        self.last: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # the last epoch's, not yet on disk
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch_started = time.monotonic()
@@ -108,16 +120,22 @@ class _Checkpoint(keras.callbacks.Callback):
         logs["seconds"] = round(time.monotonic() - self.epoch_started, 3)  # training and validation, not saving
         with _sigint_deferred():  # Ctrl-C in the middle would leave a checkpoint at odds with its state
             improved = self._record(epoch, logs)
+            ends = self.model.stop_training or epoch + 1 >= self.params.get("epochs", 0)
+            if ends or not self.written or time.monotonic() - self.written >= CHECKPOINT_SECONDS:
+                self.last = None  # the model holds this epoch's weights: newer than any that wait
+                self.flush()
+            else:
+                self.last = (self.whole.get_weights(), _optimizer_values(self.whole))
         self.progress.epoch(epoch + 1, logs, improved, self.stage)
 
     def _record(self, epoch: int, logs: dict[str, float]) -> bool:
-        """Updates the state, writes the checkpoint (models first, state last) and says if the monitor improved."""
+        """Updates the state (in memory) and says if the monitored score improved."""
         state = self.state
         # state.best is empty at the LSTM stage's start: the stage keeps its own best, which the blend then weighs.
         improved = state.best_epoch == 0 or not state.best or _better(logs, state.best, self.config.monitor)
         if improved:
             state.best, state.best_epoch, state.wait = logs, epoch + 1, 0
-            _save_model(self.whole, self.run.best_model_path())
+            self.best = self.whole.get_weights()
         else:
             state.wait += 1
         row: dict[str, Any] = {"epoch": epoch + 1, **logs}
@@ -128,9 +146,37 @@ class _Checkpoint(keras.callbacks.Callback):
         if self.config.early_stopping and state.wait >= self.config.patience:
             state.stopped_early = True
             self.model.stop_training = True
-        _save_model(self.whole, self.run.last_model_path())
-        self.run.write_train_state(state)
         return improved
+
+    def flush(self) -> None:
+        """Writes what waits in memory: the best model, the last epoch's, then the state that names them.
+
+        Called at an epoch's end (the model holds that epoch's weights) or after Ctrl-C (the model holds part of
+        an unfinished epoch, and the last finished one's weights wait in ``self.last``).
+        """
+        if self.last is not None:
+            self.whole.set_weights(self.last[0])
+            _set_optimizer_values(self.whole, self.last[1])
+        if self.best is not None:
+            last = self.whole.get_weights()
+            self.whole.set_weights(self.best)
+            _save_model(self.whole, self.run.best_model_path())
+            self.whole.set_weights(last)
+        _save_model(self.whole, self.run.last_model_path())
+        self.run.write_train_state(self.state)
+        self.best = self.last = None
+        self.written = time.monotonic()
+
+
+def _optimizer_values(model: keras.Model) -> list[np.ndarray]:
+    optimizer = getattr(model, "optimizer", None)
+    return [np.array(v.numpy()) for v in optimizer.variables] if optimizer is not None and optimizer.built else []
+
+
+def _set_optimizer_values(model: keras.Model, values: list[np.ndarray]) -> None:
+    if values:
+        for variable, value in zip(model.optimizer.variables, values, strict=True):
+            variable.assign(value)
 
 
 @contextlib.contextmanager
@@ -295,6 +341,9 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
             verbose=0,
         )
     except KeyboardInterrupt:
+        with _sigint_deferred():
+            if callback.best is not None or callback.last is not None:
+                callback.flush()  # the finished epochs that waited in memory
         return True
     except session.placement.failures as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -14,6 +14,7 @@ from lstmcli.errors import ConfigError
 from lstmcli.nn import spec
 from lstmcli.nn.backend import keras
 from lstmcli.nn.inference import hashed_ngrams, masked_max
+from lstmcli.nn.optimizer import SparseAdam
 
 
 @keras.saving.register_keras_serializable(package="lstmcli")
@@ -228,7 +229,7 @@ def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
 
 def _compile(model: keras.Model, config: Config) -> None:
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=SparseAdam(config.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

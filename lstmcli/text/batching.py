@@ -1,7 +1,8 @@
 """Length batching, written once: rows of similar length batched together, each batch cut to its longest row.
 
-Pure NumPy. Prediction and explain group rows with :func:`length_batches`; training's ``tf.data`` pipeline
-(:mod:`lstmcli.nn.data`) takes its bucket boundaries, its batch count and its :func:`cut` from here.
+Pure NumPy. Prediction and explain group rows with :func:`length_batches`; training takes each epoch's batches
+of in-memory arrays from :func:`epoch_batches`, and the shards' ``tf.data`` pipeline (:mod:`lstmcli.nn.data`)
+its bucket boundaries, its batch count and its :func:`cut` from here.
 """
 
 from __future__ import annotations
@@ -69,3 +70,32 @@ def count_batches(lengths: np.ndarray, boundaries: list[int], batch_size: int) -
     """
     sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
     return int(sum(-(-n // batch_size) for n in sizes))
+
+
+def epoch_batches(
+    lengths: np.ndarray, boundaries: list[int], batch_size: int, rng: np.random.Generator | None
+) -> list[tuple[np.ndarray, int]]:
+    """One epoch's batches of training rows, each with the width to cut it to: the length buckets of
+    ``boundaries`` (none: one bucket) cut into batches, as :func:`count_batches` counts them.
+
+    Args:
+        lengths: each row's length ``(n,)``.
+        boundaries: from :func:`bucket_boundaries`; a row of length ``l`` goes to the bucket of the boundaries
+            at or below ``l``.
+        rng: shuffles the rows within each bucket and the order of the batches; None keeps the rows' order
+            (bucket by bucket), as validation wants.
+
+    Returns:
+        ``(rows, width)`` pairs: row indices and their longest length (at least 1).
+    """
+    order = np.arange(len(lengths)) if rng is None else rng.permutation(len(lengths))
+    bucket = np.searchsorted(boundaries, lengths[order], side="right")
+    order = order[np.argsort(bucket, kind="stable")]
+    ends = np.cumsum(np.bincount(bucket, minlength=len(boundaries) + 1))
+    starts = np.concatenate([[0], ends[:-1]])
+    groups = [
+        order[i : min(i + batch_size, end)] for start, end in zip(starts, ends) for i in range(start, end, batch_size)
+    ]
+    if rng is not None:
+        groups = [groups[i] for i in rng.permutation(len(groups))]
+    return [(rows, max(int(lengths[rows].max()), 1)) for rows in groups]

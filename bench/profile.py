@@ -1,0 +1,164 @@
+"""Where one training epoch of the default goes, beside the bare Keras layer stack of the same shapes.
+
+For each corpus (``../shared/datasets/<corpus>/train.csv``, prepared with the default settings into
+``bench/work/profile/``) and each stage of the default (the n-gram classifier, then the LSTM with the
+classifier frozen), it times, over one whole epoch of the training batches and after a warm-up epoch:
+
+- ``input``: the ``tf.data`` pipeline alone (batches read, nothing computed);
+- ``forward``: the stage's model in training mode;
+- ``forward_backward``: the same with the gradients of the trainable weights;
+- ``train_epoch``: ``Model.fit`` for one epoch without validation (forward, backward, optimizer);
+  ``optimizer`` is ``train_epoch - forward_backward``;
+- ``validation``: ``Model.evaluate`` on the validation batches;
+- ``checkpoint``: saving the whole model (``.keras``, with its optimizer) once; training saves it up to twice
+  an epoch (the last epoch's, and the best's when it improves).
+
+Beside them, ``bare_keras``: ``Embedding -> Bidirectional(LSTM) -> GlobalMaxPooling1D -> Dense -> Dense``
+of the default's shapes (embedding 128, 64 units, dense 64, no mask, no dropout), fitted for one epoch on the
+same batches at the same batch size, and the n-gram-free trunk throughput it implies. Tokens/s count the
+training rows' real tokens (padding left out).
+
+Usage: .venv/bin/python bench/profile.py [--corpora sst2,emotion] [--out bench/work/profile/profile.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+WORK = ROOT / "bench" / "work" / "profile"
+
+
+def _seconds(function: Any) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def _prepared(corpus: str) -> Any:
+    from lstmcli import workflow
+
+    run_dir = WORK / corpus
+    workflow.prepare(DATASETS / corpus / "train.csv", run_dir, overwrite=True)
+    return run_dir
+
+
+def _over_batches(step: Any, ds: Any) -> float:
+    """Seconds for ``step`` over every batch of ``ds``, after one warm-up pass (graph tracing left out)."""
+    for x, y in ds:
+        step(x, y)
+    started = time.perf_counter()
+    for x, y in ds:
+        out = step(x, y)
+    if out is not None:
+        _ = [float(o.numpy().ravel()[0]) for o in out if hasattr(o, "numpy")]
+    return time.perf_counter() - started
+
+
+def _stage_profile(model: Any, train_ds: Any, val_ds: Any, tokens: int, path: Path) -> dict[str, float]:
+    import tensorflow as tf
+
+    from lstmcli.nn.fit import _save_model
+
+    variables = model.trainable_variables
+    loss_fn = model.loss if callable(model.loss) else tf.keras.losses.get(model.loss)
+
+    @tf.function(reduce_retracing=True)
+    def forward(x: Any, y: Any) -> Any:
+        return (model(x, training=True),)
+
+    @tf.function(reduce_retracing=True)
+    def forward_backward(x: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, variables)
+        return [tf.reduce_sum(g.values if isinstance(g, tf.IndexedSlices) else g) for g in grads if g is not None]
+
+    times = {
+        "input": _over_batches(lambda x, y: None, train_ds),
+        "forward": _over_batches(forward, train_ds),
+        "forward_backward": _over_batches(forward_backward, train_ds),
+    }
+    model.fit(train_ds, epochs=1, verbose=0)  # warm-up: the train function is traced
+    times["train_epoch"] = _seconds(lambda: model.fit(train_ds, epochs=1, verbose=0))
+    times["optimizer"] = times["train_epoch"] - times["forward_backward"]
+    model.evaluate(val_ds, verbose=0)
+    times["validation"] = _seconds(lambda: model.evaluate(val_ds, verbose=0))
+    times["checkpoint"] = _seconds(lambda: _save_model(model, path))
+    times["tokens_per_second"] = tokens / times["train_epoch"]
+    return {k: round(v, 3) for k, v in times.items()}
+
+
+def _bare_keras(train_ds: Any, vocab: int, classes: int, config: Any, tokens: int) -> dict[str, float]:
+    import keras
+
+    units = config.units[0]
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(vocab, config.embedding_size),
+            keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True)),
+            keras.layers.GlobalMaxPooling1D(),
+            keras.layers.Dense(config.dense_units, activation="relu"),
+            keras.layers.Dense(classes, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(train_ds, epochs=1, verbose=0)
+    seconds = _seconds(lambda: model.fit(train_ds, epochs=1, verbose=0))
+    return {"train_epoch": round(seconds, 3), "tokens_per_second": round(tokens / seconds, 1)}
+
+
+def profile(corpus: str) -> dict[str, Any]:
+    """One corpus's profile: the default's stages and the bare stack, each over one epoch."""
+    import numpy as np
+
+    from lstmcli.nn.data import make_dataset
+    from lstmcli.nn.model import build_model, stage_model
+    from lstmcli.rundir import RunDir
+    from lstmcli.text.batching import lengths_of
+
+    run = RunDir(_prepared(corpus))
+    config = run.read_config()
+    prepared = run.read_prepared()
+    vocab, classes = len(run.read_vocab()), len(run.read_labels())
+    tokens = int(np.minimum(lengths_of(prepared.train_x), prepared.train_x.shape[1]).sum())
+    train_ds, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
+    val_ds, _ = make_dataset(prepared.val_x, prepared.val_y, config, shuffle=False)
+    model = build_model(config, vocab, classes)
+    result: dict[str, Any] = {"rows": len(prepared.train_y), "tokens": tokens, "steps": steps, "stages": {}}
+    for stage in ("ngrams", "lstm") if config.staged_ngrams else ("",):
+        fitted = stage_model(model, config, stage) if stage else model
+        result["stages"][stage or "whole"] = _stage_profile(fitted, train_ds, val_ds, tokens, WORK / "model.keras")
+    result["bare_keras"] = _bare_keras(train_ds, vocab, classes, config, tokens)
+    lstm = result["stages"].get("lstm")
+    if lstm:
+        result["lstm_share_of_bare"] = round(lstm["tokens_per_second"] / result["bare_keras"]["tokens_per_second"], 3)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", default="sst2,emotion", help="comma-separated folders of ../shared/datasets")
+    parser.add_argument("--out", default=str(WORK / "profile.json"), help="where the figures go (JSON)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    WORK.mkdir(parents=True, exist_ok=True)
+    results = {"load_average": os.getloadavg(), "corpora": {}}
+    for corpus in args.corpora.split(","):
+        results["corpora"][corpus] = profile(corpus)
+        print(corpus, json.dumps(results["corpora"][corpus], indent=1), file=sys.stderr)
+    results["load_average_end"] = os.getloadavg()
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""What makes training fast without changing what it computes: sparse Adam updates of embedding tables, epochs
+batched in NumPy, and checkpoints written from memory at most every ``CHECKPOINT_SECONDS``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_rows, write_csv
+
+from lstmcli import rundir
+from lstmcli.text.batching import bucket_boundaries, count_batches, epoch_batches
+
+TINY = {"epochs": 6, "ngram_epochs": 3, "embedding_dim": 8, "units": (8,), "dense_units": 8, "batch_size": 16}
+
+
+def _fit_embedding(optimizer: object, batches: list[list[list[int]]], rows: int = 6) -> list[np.ndarray]:
+    from lstmcli.nn.backend import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((3,), dtype="int32"),
+            keras.layers.Embedding(rows, 4),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for ids in batches:
+        model.train_on_batch(np.array(ids), np.array([0, 1]))
+    return model.get_weights()  # type: ignore[no-any-return]
+
+
+def test_sparse_adam_is_adam_when_every_row_is_looked_up_once_per_batch() -> None:
+    from lstmcli.nn.backend import keras
+    from lstmcli.nn.optimizer import SparseAdam
+
+    batches = [[[0, 1, 2], [3, 4, 5]], [[5, 3, 1], [0, 2, 4]], [[4, 0, 5], [2, 1, 3]]]
+    dense = _fit_embedding(keras.optimizers.Adam(0.01), batches)
+    sparse = _fit_embedding(SparseAdam(0.01), batches)
+    for a, b in zip(dense, sparse, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_sparse_adam_moves_only_the_rows_a_batch_looks_up_and_sums_repeats() -> None:
+    from lstmcli.nn.backend import keras
+    from lstmcli.nn.optimizer import SparseAdam
+
+    keras.utils.set_random_seed(1)
+    table = keras.Variable(np.random.default_rng(0).normal(size=(5, 3)).astype("float32"))
+    optimizer = SparseAdam(0.1)
+    optimizer.build([table])
+    import tensorflow as tf
+
+    # Row 1 is looked up twice: Adam's first step moves it by lr * sign of its summed gradient, +0.5 - 2.0 < 0.
+    gradient = tf.IndexedSlices(
+        tf.constant([[0.5, 1.0, -1.0], [-2.0, 1.0, 1.0], [1.0, 1.0, 1.0]]), tf.constant([1, 1, 3])
+    )
+    before = table.numpy().copy()
+    optimizer.apply([gradient], [table])
+    moved = table.numpy() - before
+    np.testing.assert_array_equal(moved[[0, 2, 4]], 0.0)
+    np.testing.assert_allclose(moved[1], [0.1, -0.1, 0.0], atol=1e-5)  # -1.5 -> +0.1; 2.0 -> -0.1; 0 stays
+    np.testing.assert_allclose(moved[3], [-0.1, -0.1, -0.1], atol=1e-5)
+
+
+def test_models_train_with_sparse_adam_and_load_with_it(tmp_path: Path) -> None:
+    from lstmcli.config import make_config
+    from lstmcli.nn.model import build_model, load_model
+    from lstmcli.nn.optimizer import SparseAdam
+
+    model = build_model(make_config("default", embedding_dim=8, units=(8,), dense_units=8), 50, 3)
+    assert isinstance(model.optimizer, SparseAdam)
+    model.save(tmp_path / "m.keras")
+    assert isinstance(load_model(str(tmp_path / "m.keras")).optimizer, SparseAdam)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_epoch_batches_cover_every_row_once_in_buckets_and_reshuffle(grouped: bool) -> None:
+    lengths = np.random.default_rng(3).integers(1, 40, size=1003)
+    boundaries = bucket_boundaries(lengths, 40) if grouped else []
+    rng = np.random.default_rng(7)
+    first, second = (epoch_batches(lengths, boundaries, 64, rng) for _ in range(2))
+    for batches in (first, second):
+        rows = np.concatenate([r for r, _ in batches])
+        assert sorted(rows.tolist()) == list(range(len(lengths)))
+        assert len(batches) == count_batches(lengths, boundaries, 64)
+        for r, width in batches:
+            assert 1 <= len(r) <= 64 and width == lengths[r].max()
+            assert len(set(np.searchsorted(boundaries, lengths[r], side="right").tolist())) == 1
+    assert [r.tolist() for r, _ in first] != [r.tolist() for r, _ in second]
+    again = epoch_batches(lengths, boundaries, 64, np.random.default_rng(7))
+    assert [r.tolist() for r, _ in again] == [r.tolist() for r, _ in first]
+    in_order = epoch_batches(lengths, boundaries, 64, None)
+    assert [r.tolist() for r, _ in in_order] == [r.tolist() for r, _ in epoch_batches(lengths, boundaries, 64, None)]
+
+
+class _StopAt:
+    """A progress display whose Ctrl-C arrives once ``epoch`` has ended."""
+
+    def __init__(self, epoch: int) -> None:
+        self.at = epoch
+
+    def start(self, epochs: int, initial_epoch: int, steps: int) -> None:
+        pass
+
+    def batch(self, step: int, logs: dict[str, float]) -> None:
+        pass
+
+    def epoch(self, epoch: int, logs: dict[str, float], improved: bool, stage: str = "") -> None:
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+def test_epochs_that_wait_in_memory_are_written_on_ctrl_c_and_resume_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lstmcli import train
+    from lstmcli.nn import fit
+
+    saves: list[str] = []
+    save = fit._save_model
+    monkeypatch.setattr(fit, "CHECKPOINT_SECONDS", 1e9)
+    monkeypatch.setattr(fit, "_save_model", lambda model, path: (saves.append(Path(path).name), save(model, path)))
+    data = write_csv(tmp_path / "t.csv", make_rows(30))
+    run_dir = tmp_path / "run"
+    result = train(data, run_dir, progress=_StopAt(2), early_stopping=False, **TINY)  # type: ignore[arg-type]
+    assert result.interrupted
+    # Epoch 1 was written at once; epoch 2 waited in memory, and Ctrl-C wrote it.
+    state = json.loads((run_dir / rundir.CHECKPOINT_DIR / rundir.TRAIN_STATE).read_text())
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert saves.count(rundir.LAST_MODEL) == 2
+    saves.clear()
+    resumed = train(run_dir=run_dir, resume=True)
+    assert [row["epoch"] for row in resumed.history] == list(range(1, 7))
+    # Written: epoch 3 (the n-gram stage ends), the stage change, 4 (the LSTM stage starts), 6 (it ends); 5 waits.
+    assert saves.count(rundir.LAST_MODEL) == 4
