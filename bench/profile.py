@@ -116,7 +116,7 @@ def _bare_keras(train_ds: Any, vocab: int, classes: int, config: Any, tokens: in
     return {"train_epoch": round(seconds, 3), "tokens_per_second": round(tokens / seconds, 1)}
 
 
-def profile(corpus: str) -> dict[str, Any]:
+def profile(corpus: str, batch_size: int = 0) -> dict[str, Any]:
     """One corpus's profile: the default's stages and the bare stack, each over one epoch."""
     import numpy as np
 
@@ -126,8 +126,9 @@ def profile(corpus: str) -> dict[str, Any]:
     from lstmcli.text.batching import lengths_of
 
     run = RunDir(_prepared(corpus))
-    config = run.read_config()
     prepared = run.read_prepared()
+    config = run.read_config().replace(batch_size=batch_size) if batch_size else run.read_config()
+    config = config.for_training(len(prepared.train_y))  # what train resolves an auto batch size to
     vocab, classes = len(run.read_vocab()), len(run.read_labels())
     tokens = int(np.minimum(lengths_of(prepared.train_x), prepared.train_x.shape[1]).sum())
     train_ds, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
@@ -147,13 +148,14 @@ def profile(corpus: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default="sst2,emotion", help="comma-separated folders of ../shared/datasets")
+    parser.add_argument("--batch-size", type=int, default=0, help="instead of the prepared run's (0: keep it)")
     parser.add_argument("--out", default=str(WORK / "profile.json"), help="where the figures go (JSON)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     WORK.mkdir(parents=True, exist_ok=True)
-    results = {"load_average": os.getloadavg(), "corpora": {}}
+    results = {"batch_size": args.batch_size or "the run's", "load_average": os.getloadavg(), "corpora": {}}
     for corpus in args.corpora.split(","):
-        results["corpora"][corpus] = profile(corpus)
+        results["corpora"][corpus] = profile(corpus, args.batch_size)
         print(corpus, json.dumps(results["corpora"][corpus], indent=1), file=sys.stderr)
     results["load_average_end"] = os.getloadavg()
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,9 @@ LEGACY: dict[str, Any] = {
 }
 
 AUTO_EMBEDDING_DIM = 128  # embedding_dim 0 (auto): this, or the dimension of the pretrained vectors
+# batch_size 0 (auto): the largest power of two at most the training rows / AUTO_BATCHES, within these bounds;
+# learning_rate 0 (auto): AUTO_LEARNING_RATE at batch 64, scaled by the square root of the batch size over 64.
+AUTO_BATCHES, AUTO_BATCH_SIZES, AUTO_LEARNING_RATE = 40, (32, 256), 0.002
 
 
 def setting(default: Any, help: str = "", stage: str = "", short: str = "", shown: str = "", flag: str = "") -> Any:
@@ -148,10 +152,14 @@ class Config:
     dense_units: int = setting(64, "Hidden dense layer before the output, 0 for none.", "train")
     dense_activation: str = "relu"
     dropout: float = setting(0.3, "Dropout after each layer.", "train")
-    learning_rate: float = setting(0.002, "Adam's learning rate.", "train")
+    learning_rate: float = setting(
+        0.0, "Adam's learning rate.", "train", shown=f"auto: {AUTO_LEARNING_RATE} x sqrt(batch size / 64)"
+    )
     # --- training ---
     epochs: int = setting(25, "Most epochs in all, the n-gram stage's included.", "train", short="-e")
-    batch_size: int = setting(64, "Texts per batch.", "train", short="-b")
+    batch_size: int = setting(
+        0, "Texts per batch.", "train", short="-b", shown="auto: training rows / 40 as a power of two, 32 to 256"
+    )
     early_stopping: bool = setting(
         True, "Stop when the monitored score stops improving; keep the best weights.", "train"
     )
@@ -184,6 +192,18 @@ class Config:
     def embedding_size(self) -> int:
         """The token embeddings' size: ``embedding_dim``, or for 0 (auto, before prepare resolves it) the default."""
         return self.embedding_dim or AUTO_EMBEDDING_DIM
+
+    def for_training(self, train_rows: int) -> Config:
+        """This config with an auto (0) batch size and learning rate resolved for ``train_rows`` training rows.
+
+        At least about :data:`AUTO_BATCHES` batches an epoch, and no more than 256 texts a batch: small files
+        still get enough steps, large ones the throughput of large batches (four times 64's on two cores).
+        The learning rate grows with the square root of the batch, as the gradient's noise shrinks.
+        """
+        low, high = AUTO_BATCH_SIZES
+        batch = self.batch_size or min(high, max(low, 1 << max(train_rows // AUTO_BATCHES, 1).bit_length() - 1))
+        rate = self.learning_rate or round(AUTO_LEARNING_RATE * math.sqrt(batch / 64), 6)
+        return self.replace(batch_size=batch, learning_rate=rate)
 
     @property
     def length_grouped(self) -> bool:
@@ -326,7 +346,7 @@ def parse_max_len(text: str) -> int:
     return value
 
 
-_POSITIVE = ("vocab_size", "min_count", "epochs", "batch_size", "patience", "ngram_epochs")
+_POSITIVE = ("vocab_size", "min_count", "epochs", "patience", "ngram_epochs")
 _FRACTIONS = ("spatial_dropout", "dropout")
 
 
@@ -336,6 +356,8 @@ def validate(config: Config) -> None:
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; received '{value}'")
+    if config.batch_size < 0:
+        raise ConfigError(f"--batch-size must be 0 (auto) or positive; received {config.batch_size}")
     if config.embedding_dim < 0 or config.embeddings_limit < 0:
         raise ConfigError(
             f"--embedding-dim and --embeddings-limit must be 0 or more; received {config.embedding_dim} and "
@@ -368,8 +390,8 @@ def validate(config: Config) -> None:
         )
     if config.dense_units < 0:
         raise ConfigError(f"--dense-units must be 0 (none) or positive; received {config.dense_units}")
-    if config.learning_rate <= 0:
-        raise ConfigError(f"--learning-rate must be positive; received {config.learning_rate}")
+    if config.learning_rate < 0:
+        raise ConfigError(f"--learning-rate must be 0 (auto) or positive; received {config.learning_rate}")
 
 
 def _check_types(data: dict[str, Any]) -> None:

@@ -138,3 +138,29 @@ def test_epochs_that_wait_in_memory_are_written_on_ctrl_c_and_resume_goes_on(
     assert [row["epoch"] for row in resumed.history] == list(range(1, 7))
     # Written: epoch 3 (the n-gram stage ends), the stage change, 4 (the LSTM stage starts), 6 (it ends); 5 waits.
     assert saves.count(rundir.LAST_MODEL) == 4
+
+
+@pytest.mark.parametrize(
+    ("rows", "batch", "rate"),
+    [(100, 32, 0.001414), (4_000, 64, 0.002), (6_228, 128, 0.002828), (10_240, 256, 0.004), (2_000_000, 256, 0.004)],
+)
+def test_auto_batch_size_gives_forty_batches_an_epoch_within_32_to_256(rows: int, batch: int, rate: float) -> None:
+    from lstmcli.config import make_config
+
+    resolved = make_config("default").for_training(rows)
+    assert (resolved.batch_size, resolved.learning_rate) == (batch, rate)
+    assert make_config("default", batch_size=64).for_training(rows).learning_rate == 0.002  # the rate follows it
+    given = make_config("default", batch_size=48, learning_rate=0.01).for_training(rows)
+    assert (given.batch_size, given.learning_rate) == (48, 0.01)
+    assert make_config("tutorial").for_training(rows).batch_size == 64  # the article's, whatever the rows
+
+
+def test_a_trained_run_records_the_batch_size_and_rate_it_trained_with(tmp_path: Path) -> None:
+    from lstmcli import train
+    from lstmcli.rundir import RunDir
+
+    data = write_csv(tmp_path / "t.csv", make_rows(30))
+    settings = {k: v for k, v in TINY.items() if k != "batch_size"}
+    train(data, tmp_path / "run", epochs=2, ngram_epochs=1, **{k: v for k, v in settings.items() if "epochs" not in k})
+    config = RunDir(tmp_path / "run").read_config()
+    assert (config.batch_size, config.learning_rate) == (32, 0.001414)  # 81 training rows: the smallest batch

@@ -234,6 +234,13 @@ def class_weights(run: RunDir, config: Config, n_classes: int) -> dict[int, floa
     return {i: float(counts.sum() / (n_classes * present[i])) for i in range(n_classes)}
 
 
+def train_rows(run: RunDir) -> int:
+    """The training rows of a prepared run, from its shard index or its arrays' shape."""
+    if run.is_sharded():
+        return int(sum(run.read_shard_index()["parts"]["train"]["length_counts"]))
+    return len(run.read_prepared().train_y)
+
+
 def _save_model(model: keras.Model, path: Path) -> None:
     atomic_write(path, model.save)  # the temporary name keeps the .keras suffix Keras requires
 
@@ -245,7 +252,8 @@ def train(
 
     Args:
         run: a prepared run directory.
-        config: the run's config, with training options possibly changed since prepare.
+        config: the run's config, with training options possibly changed since prepare; an auto (0) batch size
+            and learning rate are resolved here for the run's training rows (:meth:`Config.for_training`).
         resume: continue from ``checkpoint/`` (left by a crash or Ctrl-C) instead of starting afresh.
         progress: receives batch and epoch updates.
         strategy: ``auto``, ``one``, ``mirrored`` or ``multi-worker`` (:mod:`lstmcli.nn.distribute`);
@@ -257,6 +265,7 @@ def train(
         LstmcliError: interrupted before the first epoch ended (nothing to save), or another machine failed.
     """
     progress = progress or SilentProgress()
+    config = config.for_training(train_rows(run))
     session = _open(run, config, resume, progress, strategy)
     started = time.monotonic()
     interrupted = _run_stages(session)

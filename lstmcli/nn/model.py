@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmcli.config import Config
+from lstmcli.config import AUTO_LEARNING_RATE, Config
 from lstmcli.errors import ConfigError
 from lstmcli.nn import spec
 from lstmcli.nn.backend import keras
@@ -229,7 +229,7 @@ def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
 
 def _compile(model: keras.Model, config: Config) -> None:
     model.compile(
-        optimizer=SparseAdam(config.learning_rate),
+        optimizer=SparseAdam(config.learning_rate or AUTO_LEARNING_RATE),  # auto: resolved by fit, else batch 64's
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
