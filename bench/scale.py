@@ -4,10 +4,11 @@ beside the in-memory path on 0.5 million rows.
 The corpus is ``../shared/datasets/<corpus>/train.csv`` resampled with replacement (fixed seed) into
 ``bench/work/scale/`` (never committed). Every step is its own ``lstmcli`` process, measured for wall time and
 peak resident memory (``/usr/bin/time -v`` when present, else ``ru_maxrss`` of the child). Training uses a
-small model so that an epoch over 2 million rows fits a 2-core machine; the memory figures are what the
-targets are about.
+small model so that an epoch over 2 million rows fits a 2-core machine (``--model default``: the default
+model, its own auto batch size, whole epochs); the memory figures are what the targets are about.
 
 Usage: .venv/bin/python bench/scale.py [--sizes 500000,2000000] [--corpus emotion] [--batch-size 256]
+       .venv/bin/python bench/scale.py --model default --train-steps 0 --sizes 2000000 --no-in-memory
 Writes bench/work/scale/results.json and the "## Scale" section at the end of bench/RESULTS.md.
 """
 
@@ -35,6 +36,7 @@ WORK = ROOT / "bench" / "work" / "scale"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 LSTMCLI = [sys.executable, "-m", "lstmcli"]
 SMALL_MODEL = ["--units", "16", "--embedding-dim", "16", "--ngram-buckets", "0", "--dense-units", "16"]
+MODELS = {"small": SMALL_MODEL, "default": []}  # --model; "default" also leaves the batch size to lstmcli
 PEAK_LIMIT_MB = 1536  # the target: prepare and training on 2 million rows under 1.5 GB
 GROWTH_LIMIT = 0.20  # and growing by less than 20% from 0.5 to 2 million rows
 
@@ -103,20 +105,13 @@ def prepare_step(data: Path, run_dir: Path, rows: int, streaming: bool) -> dict[
     }
 
 
-def train_step(run_dir: Path, rows: int, train_rows: int, mode: str, batch_size: int, steps: int) -> dict[str, Any]:
+def train_step(
+    run_dir: Path, rows: int, train_rows: int, mode: str, batch_size: int, steps: int, model: str = "small"
+) -> dict[str, Any]:
     """One epoch through the CLI, or (``steps`` > 0) the first ``steps`` batches of it, timed after a warm-up."""
     if not steps:
-        command = [
-            *LSTMCLI,
-            "train",
-            "-r",
-            str(run_dir),
-            "--epochs",
-            "1",
-            "--batch-size",
-            str(batch_size),
-            *SMALL_MODEL,
-        ]
+        batch = ["--batch-size", str(batch_size)] if model == "small" else []
+        command = [*LSTMCLI, "train", "-r", str(run_dir), "--epochs", "1", *batch, *MODELS[model]]
         result = measure(command)
         match = re.search(r"after 1 epochs? in ([\d.]+)s", result["stderr"])
         epoch = float(match.group(1)) if match else result["seconds"]
@@ -185,26 +180,29 @@ def steps_of(run_dir: str, steps: int, batch_size: int) -> None:
     print(json.dumps({"rows_per_s": rate, "steps_per_epoch": seen["total"], "steps": last}))
 
 
-def run(sizes: list[int], corpus: str, batch_size: int, steps: int) -> dict[str, Any]:
+def run(
+    sizes: list[int], corpus: str, batch_size: int, steps: int, model: str = "small", in_memory: bool = True
+) -> dict[str, Any]:
     done: list[dict[str, Any]] = []
     for rows in sizes:
         data = make_corpus(corpus, rows, WORK / f"{corpus}-{rows}.csv")
         run_dir = WORK / f"run-streaming-{rows}"
         prep = prepare_step(data, run_dir, rows, streaming=True)
-        done += [prep, train_step(run_dir, rows, prep["train_rows"], "streaming", batch_size, steps)]
+        done += [prep, train_step(run_dir, rows, prep["train_rows"], "streaming", batch_size, steps, model)]
         print(json.dumps(done[-2:]), flush=True)
         shutil.rmtree(run_dir, ignore_errors=True)
-    rows = sizes[0]
-    run_dir = WORK / f"run-in-memory-{rows}"
-    prep = prepare_step(WORK / f"{corpus}-{rows}.csv", run_dir, rows, streaming=False)
-    done += [prep, train_step(run_dir, rows, prep["train_rows"], "in-memory", batch_size, steps)]
-    print(json.dumps(done[-2:]), flush=True)
-    shutil.rmtree(run_dir, ignore_errors=True)
+    if in_memory:
+        rows = sizes[0]
+        run_dir = WORK / f"run-in-memory-{rows}"
+        prep = prepare_step(WORK / f"{corpus}-{rows}.csv", run_dir, rows, streaming=False)
+        done += [prep, train_step(run_dir, rows, prep["train_rows"], "in-memory", batch_size, steps, model)]
+        print(json.dumps(done[-2:]), flush=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
     return {
         "corpus": corpus,
         "sizes": sizes,
-        "batch_size": batch_size,
-        "model": " ".join(SMALL_MODEL),
+        "batch_size": batch_size if model == "small" else "auto",
+        "model": " ".join(MODELS[model]) or "the default",
         "train_steps": steps,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average": [round(x, 1) for x in os.getloadavg()],
@@ -252,8 +250,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"`{command}` on {results['machine']} (load average {results['load_average']} at the end: the cores were "
             f"shared). Corpus: `{results['corpus']}/train.csv` resampled with replacement. Each step is one `lstmcli` "
             f"process; peak memory (resident) from {results['steps'][0]['tool']}, wall time including Python and "
-            f"TensorFlow start-up. Training: a small model (`{results['model']}`, `--batch-size "
-            f"{results['batch_size']}`), {training}.",
+            f"TensorFlow start-up. Training: the model `{results['model']}`, batch size "
+            f"{results['batch_size']}, {training}.",
             "",
             *rows,
             "",
@@ -286,13 +284,17 @@ def main() -> None:
         default=300,
         help="time this many batches and extrapolate the epoch; 0 trains whole epochs",
     )
+    parser.add_argument("--model", choices=sorted(MODELS), default="small", help="the model trained")
+    parser.add_argument("--no-in-memory", action="store_true", help="leave out the in-memory path")
     parser.add_argument("--steps-of", nargs=3, metavar=("RUN", "STEPS", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps_of:
         steps_of(args.steps_of[0], int(args.steps_of[1]), int(args.steps_of[2]))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = run(sizes, args.corpus, args.batch_size, args.train_steps)
+    if args.model != "small" and args.train_steps:
+        parser.error("--model default trains whole epochs: pass --train-steps 0")
+    results = run(sizes, args.corpus, args.batch_size, args.train_steps, args.model, not args.no_in_memory)
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     command = "python bench/scale.py " + " ".join(sys.argv[1:])

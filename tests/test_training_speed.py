@@ -164,3 +164,14 @@ def test_a_trained_run_records_the_batch_size_and_rate_it_trained_with(tmp_path:
     train(data, tmp_path / "run", epochs=2, ngram_epochs=1, **{k: v for k, v in settings.items() if "epochs" not in k})
     config = RunDir(tmp_path / "run").read_config()
     assert (config.batch_size, config.learning_rate) == (32, 0.001414)  # 81 training rows: the smallest batch
+
+
+def test_epochs_1_on_streamed_data_trains_one_epoch_in_all(tmp_path: Path) -> None:
+    from lstmcli import train
+    from lstmcli.rundir import RunDir
+
+    data = write_csv(tmp_path / "t.csv", make_rows(30))
+    settings = {k: v for k, v in TINY.items() if "epochs" not in k}
+    result = train(data, tmp_path / "run", streaming=True, epochs=1, **settings)
+    assert RunDir(tmp_path / "run").is_sharded()
+    assert result.epochs_run == 1 and [row["stage"] for row in result.history] == ["ngrams"]
