@@ -18,7 +18,12 @@ of the default's shapes (embedding 128, 64 units, dense 64, no mask, no dropout)
 same batches at the same batch size, and the n-gram-free trunk throughput it implies. Tokens/s count the
 training rows' real tokens (padding left out).
 
-Usage: .venv/bin/python bench/profile.py [--corpora sst2,emotion] [--out bench/work/profile/profile.json]
+With ``--baseline DIR`` (a checkout of an earlier lstmcli, e.g. a ``git worktree``) the same profile runs on
+that code too, in a child process, one after the other in the same run: before and after side by side.
+
+Usage: .venv/bin/python bench/profile.py [--corpora sst2,emotion] [--baseline ../before] [--write-results]
+Writes bench/work/profile/profile.json; ``--write-results`` also writes the "Where an epoch goes" section of
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -128,13 +133,20 @@ def profile(corpus: str, batch_size: int = 0) -> dict[str, Any]:
     run = RunDir(_prepared(corpus))
     prepared = run.read_prepared()
     config = run.read_config().replace(batch_size=batch_size) if batch_size else run.read_config()
-    config = config.for_training(len(prepared.train_y))  # what train resolves an auto batch size to
+    if hasattr(config, "for_training"):  # what train resolves an auto batch size to (earlier versions had none)
+        config = config.for_training(len(prepared.train_y))
     vocab, classes = len(run.read_vocab()), len(run.read_labels())
     tokens = int(np.minimum(lengths_of(prepared.train_x), prepared.train_x.shape[1]).sum())
     train_ds, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
     val_ds, _ = make_dataset(prepared.val_x, prepared.val_y, config, shuffle=False)
     model = build_model(config, vocab, classes)
-    result: dict[str, Any] = {"rows": len(prepared.train_y), "tokens": tokens, "steps": steps, "stages": {}}
+    result: dict[str, Any] = {
+        "rows": len(prepared.train_y),
+        "tokens": tokens,
+        "steps": steps,
+        "batch_size": config.batch_size,
+        "stages": {},
+    }
     for stage in ("ngrams", "lstm") if config.staged_ngrams else ("",):
         fitted = stage_model(model, config, stage) if stage else model
         result["stages"][stage or "whole"] = _stage_profile(fitted, train_ds, val_ds, tokens, WORK / "model.keras")
@@ -145,20 +157,99 @@ def profile(corpus: str, batch_size: int = 0) -> dict[str, Any]:
     return result
 
 
+COMPONENTS = ("input", "forward", "forward_backward", "optimizer", "train_epoch", "validation", "checkpoint")
+BEGIN, END = "<!-- bench/profile.py: begin -->", "<!-- bench/profile.py: end -->"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "## Where an epoch goes (bench/profile.py)",
+        "",
+        f"Command: `{results['command']}`; load average {results['load'][0]:.2f} at the start, "
+        f"{results['load_end'][0]:.2f} at the end. Seconds for one warm epoch of the training batches; "
+        "`optimizer` is the train epoch less forward and backward (Keras's own per-step work included); "
+        "`checkpoint` is one save of the whole model. `bare` is the plain Keras stack of the same shapes at the "
+        "same batch size.",
+        "",
+        "| code | corpus | batch | stage | " + " | ".join(COMPONENTS) + " | tokens/s | bare tokens/s | share of bare |",
+        "|---|---|---|---|" + "---|" * (len(COMPONENTS) + 3),
+    ]
+    for code, profiles in results["runs"].items():
+        for corpus, r in profiles["corpora"].items():
+            for stage, t in r["stages"].items():
+                cells = " | ".join(f"{t[k]:.2f}" for k in COMPONENTS)
+                bare = r["bare_keras"]["tokens_per_second"] if stage in ("lstm", "whole") else None
+                share = f"{t['tokens_per_second'] / bare:.0%}" if bare else ""
+                lines.append(
+                    f"| {code} | {corpus} | {r.get('batch_size', '')} | {stage} | {cells} | "
+                    f"{t['tokens_per_second']:,.0f} | {f'{bare:,.0f}' if bare else ''} | {share} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "bench" / "RESULTS.md"
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{BEGIN}\n{text}{END}\n"
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        current = head + block + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    path.write_text(current, encoding="utf-8")
+
+
+def _child(checkout: Path, corpora: str, batch_size: int, out: Path) -> dict[str, Any]:
+    """The profile of the lstmcli in ``checkout``, run in its own process."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(checkout), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--corpora",
+        corpora,
+        "--batch-size",
+        str(batch_size),
+        "--out",
+        str(out),
+    ]
+    subprocess.run(command, check=True, env=env, cwd=ROOT)
+    return json.loads(out.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default="sst2,emotion", help="comma-separated folders of ../shared/datasets")
     parser.add_argument("--batch-size", type=int, default=0, help="instead of the prepared run's (0: keep it)")
+    parser.add_argument("--baseline", type=Path, help="a checkout of an earlier lstmcli, profiled beside this one")
     parser.add_argument("--out", default=str(WORK / "profile.json"), help="where the figures go (JSON)")
+    parser.add_argument("--write-results", action="store_true", help="write the section of bench/RESULTS.md")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     WORK.mkdir(parents=True, exist_ok=True)
-    results = {"batch_size": args.batch_size or "the run's", "load_average": os.getloadavg(), "corpora": {}}
-    for corpus in args.corpora.split(","):
-        results["corpora"][corpus] = profile(corpus, args.batch_size)
-        print(corpus, json.dumps(results["corpora"][corpus], indent=1), file=sys.stderr)
-    results["load_average_end"] = os.getloadavg()
+    if args.child:
+        results: dict[str, Any] = {"corpora": {}}
+        for corpus in args.corpora.split(","):
+            results["corpora"][corpus] = profile(corpus, args.batch_size)
+        Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        return 0
+    results = {
+        "command": "python bench/profile.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "load": os.getloadavg(),
+        "runs": {},
+    }
+    checkouts = [("after", ROOT)] + ([("before", args.baseline.resolve())] if args.baseline else [])
+    for name, checkout in checkouts:
+        results["runs"][name] = _child(checkout, args.corpora, args.batch_size, WORK / f"profile-{name}.json")
+    results["load_end"] = os.getloadavg()
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    text = markdown(results)
+    print(text)
+    if args.write_results:
+        write_section(text)
     return 0
 
 
