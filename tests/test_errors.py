@@ -361,8 +361,7 @@ BAD_OPTIONS: list[tuple[str, list[str], str, int]] = [
     ("epochs-0", ["train", "{csv}", "--epochs", "0"], "--epochs must be a positive integer; received 0", 1),
     ("epochs-negative", ["train", "{csv}", "--epochs", "-3"], "--epochs must be a positive integer; received -3", 1),
     ("epochs-not-a-number", ["train", "{csv}", "--epochs", "many"], "Invalid value for '--epochs'", 2),
-    ("batch-size-0", ["train", "{csv}", "--batch-size", "0"], "--batch-size must be a positive integer", 1),
-    ("batch-size-negative", ["train", "{csv}", "-b", "-1"], "--batch-size must be a positive integer", 1),
+    ("batch-size-negative", ["train", "{csv}", "-b", "-1"], "--batch-size must be 0 (auto) or positive", 1),
     ("max-len-0", ["prepare", "{csv}", "--max-len", "0"], "--max-len must be a positive integer or 'auto'", 1),
     ("max-len-negative", ["train", "{csv}", "--max-len", "-5"], "--max-len must be a positive integer or 'auto'", 1),
     ("max-len-word", ["prepare", "{csv}", "--max-len", "long"], "--max-len expects a positive integer or 'auto'", 1),
@@ -389,7 +388,7 @@ BAD_OPTIONS: list[tuple[str, list[str], str, int]] = [
     ("ngram-mode-unknown", ["train", "{csv}", "--ngram-mode", "both"], "ngram-mode must be one of staged, joint", 1),
     ("ngram-epochs-zero", ["train", "{csv}", "--ngram-epochs", "0"], "--ngram-epochs must be a positive integer", 1),
     ("dropout-1", ["train", "{csv}", "--dropout", "1"], "--dropout must be in [0, 1)", 1),
-    ("learning-rate-0", ["train", "{csv}", "--lr", "0"], "--learning-rate must be positive", 1),
+    ("learning-rate-negative", ["train", "{csv}", "--lr", "-0.1"], "--learning-rate must be 0 (auto) or positive", 1),
     ("patience-0", ["train", "{csv}", "--patience", "0"], "--patience must be a positive integer", 1),
     ("resume-with-csv", ["train", "{csv}", "--resume"], "--resume continues the run already in --run-dir", 1),
     (
