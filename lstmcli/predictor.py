@@ -1,6 +1,9 @@
-"""``predict``: label texts with a trained run, in NumPy, streaming in batches.
+"""``predict``: label texts with a trained run, streaming in batches.
 
-Nothing here imports TensorFlow: :mod:`lstmcli.nn.inference` runs the network from the exported weights.
+Nothing here imports TensorFlow: :mod:`lstmcli.nn.inference` (NumPy) or :mod:`lstmcli.nn.ort` (ONNX Runtime)
+runs the network from the exported weights. ``LSTMCLI_ENGINE`` picks the engine: ``auto`` (the default) runs
+NumPy until the predictor has labelled :data:`ONNX_ROWS` rows, then ONNX Runtime when it is installed and the
+recurrent layers take part; ``numpy`` and ``onnx`` force one.
 """
 
 from __future__ import annotations
@@ -15,16 +18,41 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.errors import DataError, RunDirError
+from lstmcli.errors import ConfigError, DataError, RunDirError
+from lstmcli.nn import ort
 from lstmcli.nn.inference import Network, predict_proba, weight_names
 from lstmcli.rundir import RunDir
-from lstmcli.text.batching import cut, length_batches, lengths_of
+from lstmcli.text.batching import cut, extents, length_batches, lengths_of
 from lstmcli.text.encoder import Encoder
 from lstmcli.text.tokens import check_tokenizer
 from lstmcli.text.vocab import OOV_ID, Vocabulary
 
 BATCH = 2048  # texts read, labelled and written at a time: memory stays flat on any input size
 SUB_BATCH = 256  # texts of similar length run through the network together
+ENGINE_VARIABLE = "LSTMCLI_ENGINE"
+ENGINES = ("auto", "numpy", "onnx")
+# Rows "auto" labels in NumPy before it builds an ONNX Runtime session, which costs about a second (importing
+# onnx most of it): a single text or a short file never pays it, a long stream or a server soon does.
+ONNX_ROWS = 20_000
+ONNX_SUB_BATCH = 64  # ONNX's recurrent operators compute padded steps too: smaller groups waste fewer
+
+
+def engine_setting(engine: str | None = None) -> str:
+    """``engine``, else ``$LSTMCLI_ENGINE``, else ``auto``, checked.
+
+    Raises:
+        ConfigError: not one of :data:`ENGINES`, or ``onnx`` without onnx and onnxruntime installed.
+    """
+    given = engine if engine is not None else os.environ.get(ENGINE_VARIABLE, "") or "auto"
+    if given not in ENGINES:
+        source = "engine" if engine is not None else ENGINE_VARIABLE
+        raise ConfigError(f"{source} is '{given}'; engines are: {', '.join(ENGINES)}")
+    if given == "onnx" and not ort.available():
+        raise ConfigError(
+            f"the onnx engine needs {' and '.join(ort.PACKAGES)}: pip install {' '.join(ort.PACKAGES)} "
+            f"(or set {ENGINE_VARIABLE}=numpy)"
+        )
+    return given
 
 
 @lru_cache(maxsize=1)
@@ -41,9 +69,13 @@ def _single_threaded_blas() -> Any:
 
 
 class Predictor:
-    """A trained run, loaded once: texts in, class probabilities out."""
+    """A trained run, loaded once: texts in, class probabilities out.
 
-    def __init__(self, run: RunDir) -> None:
+    ``engine`` is ``auto``, ``numpy`` or ``onnx`` (see the module's docstring); None reads ``$LSTMCLI_ENGINE``.
+    """
+
+    def __init__(self, run: RunDir, engine: str | None = None) -> None:
+        self.engine = engine_setting(engine)
         run.check("trained")
         self.config: Config = run.read_config()
         check_tokenizer(self.config.tokenizer)
@@ -63,6 +95,25 @@ class Predictor:
         self._check_fit(run)
         self.network = Network(self.weights, self.config)
         self.encoder = Encoder(self.config, self.vocab)
+        self._onnx: ort.OnnxNetwork | None = None
+        self._rows = 0  # rows labelled so far: "auto" switches engines once they repay a session
+
+    def engine_for(self, rows: int) -> Network | ort.OnnxNetwork:
+        """The engine that runs the next ``rows`` rows, building the ONNX Runtime session when it is time."""
+        self._rows += rows
+        if self._onnx is None and self._wants_onnx():
+            try:
+                self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network)
+            except Exception:
+                if self.engine == "onnx":
+                    raise
+                self.engine = "numpy"  # auto: NumPy computes the same, so a session that fails is not an error
+        return self._onnx or self.network
+
+    def _wants_onnx(self) -> bool:
+        if self.engine != "auto":
+            return self.engine == "onnx"
+        return self._rows >= ONNX_ROWS and not self.network.lstm_silent and ort.available()
 
     def _check_fit(self, run: RunDir) -> None:
         """Raises RunDirError unless the weights fit the vocabulary and the config (files of one run)."""
@@ -92,22 +143,26 @@ class Predictor:
         """Probabilities ``(n, n_classes)`` for padded ids ``(n, max_len)``.
 
         Rows run in groups of similar length, each cut to its longest row: with masking the result is
-        the same as on the full padding, only faster. Without masking, padding changes the result, so
-        inference pads as training did: not at all after length-grouped training (each group holds
-        texts of one length), else to ``max_len`` (a random batch's longest text is near it). Groups run on
-        two threads (NumPy releases the GIL in its arithmetic).
+        the same as on the full padding, only faster (and a masked row may hold padding between its tokens,
+        as explain's occluded copies do: a group is cut to its widest row's extent, from its first token to its
+        last). Without masking, padding changes the result, so inference pads as training did: not at all after
+        length-grouped training (each group holds texts of one length), else to ``max_len`` (a random batch's
+        longest text is near it). Groups run on two threads (NumPy and ONNX Runtime release the GIL).
         """
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         if not len(ids):
             return out
-        self.network.warm(ids)
-        config = self.config
-        batches = length_batches(lengths_of(ids), SUB_BATCH, same_length=not config.mask and config.length_grouped)
+        network, config = self.engine_for(len(ids)), self.config
+        if network is self.network:
+            self.network.warm(ids)
+        lengths = extents(ids, config.padding) if config.mask else lengths_of(ids)
+        size = SUB_BATCH if network is self.network else ONNX_SUB_BATCH
+        batches = length_batches(lengths, size, same_length=not config.mask and config.length_grouped)
         full = not config.mask and not config.length_grouped
 
         def run(batch: tuple[np.ndarray, int]) -> None:
             rows, width = batch
-            out[rows] = self.network.proba(cut(ids[rows], ids.shape[1] if full else width, config.padding))
+            out[rows] = network.proba(cut(ids[rows], ids.shape[1] if full else width, config.padding))
 
         with _single_threaded_blas():
             if len(batches) == 1:

@@ -1,12 +1,14 @@
-"""The NumPy forward pass gives Keras's probabilities for every preset and architecture option."""
+"""The NumPy and ONNX Runtime forward passes give Keras's probabilities for every preset and architecture option."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 import pytest
 
 from lstmcli.config import Config, make_config
-from lstmcli.nn.inference import predict_proba, weight_names
+from lstmcli.nn.inference import Network, Weights, predict_proba, weight_names
 from lstmcli.nn.spec import network_spec
 
 VOCAB, CLASSES, MAX_LEN = 50, 3, 12
@@ -24,6 +26,7 @@ VARIANTS = {
     "no-mask-post": {"mask": False, "padding": "post"},
     "no-dense": {"dense_units": 0},
     "sigmoid-dense": {"dense_activation": "sigmoid", "activation": "sigmoid"},
+    "linear-lstm": {"activation": "linear", "dense_activation": "tanh"},
     "no-ngrams": {"ngram_buckets": 0},
     "ngrams-post-padding": {"ngram_buckets": 7, "padding": "post"},
     "ngrams-bigrams-only": {"ngram_buckets": 7, "ngram_order": 2},
@@ -59,8 +62,9 @@ def _config(name: str) -> Config:
     )
 
 
-@pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_numpy_matches_keras(name: str) -> None:
+@lru_cache(maxsize=None)  # one Keras model per variant, for both engines
+def _keras_case(name: str) -> tuple[Config, Weights, np.ndarray, np.ndarray]:
+    """A variant's config, its Keras model's exported weights, ids and Keras's probabilities for them."""
     from lstmcli.nn.model import build_model, export_weights
 
     config = _config(name)
@@ -69,9 +73,39 @@ def test_numpy_matches_keras(name: str) -> None:
     for weight in model.weights:
         weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape).astype("float32"))
     ids = _ids(config.padding, config.truncating)
-    expected = model.predict(ids, verbose=0)
-    actual = predict_proba(export_weights(model, config), config, ids)
-    np.testing.assert_allclose(actual, expected, atol=1e-5)
+    return config, export_weights(model, config), ids, model.predict(ids, verbose=0)
+
+
+def onnx_network(weights: Weights, config: Config) -> object:
+    """The ONNX Runtime engine of the weights (skips the test without onnx and onnxruntime)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from lstmcli.nn.ort import OnnxNetwork
+
+    return OnnxNetwork(weights, config, Network(weights, config))
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+@pytest.mark.parametrize("engine", ["numpy", "onnx"])
+def test_engine_matches_keras(name: str, engine: str) -> None:
+    config, weights, ids, expected = _keras_case(name)
+    network = Network(weights, config) if engine == "numpy" else onnx_network(weights, config)
+    np.testing.assert_allclose(network.proba(ids), expected, atol=1e-5)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["default", "pool-last-masked", "ngrams-joint", "two-layers-bidirectional"])
+def test_onnx_reads_padding_anywhere_as_numpy_does(name: str) -> None:
+    """Masked rows with padding between tokens (explain's occluded copies), pre- or post-padded, and a row of
+    padding only: the ONNX engine packs the tokens to the front for its trunk and gives NumPy's probabilities."""
+    config, weights, ids, _ = _keras_case(name)
+    holes = ids.copy()
+    holes[np.random.default_rng(2).random(ids.shape) < 0.3] = 0
+    holes[0] = 0
+    for rows in (holes, ids[:, ::-1], holes[:, ::-1]):
+        with np.errstate(invalid="ignore"):  # mean pooling of the row without tokens: 0 / 0 in both engines
+            expected = Network(weights, config).proba(rows)
+            actual = onnx_network(weights, config).proba(rows)  # type: ignore[attr-defined]
+        np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -94,9 +128,10 @@ def test_spec_names_every_weight_and_keras_layer(name: str) -> None:
 def test_every_engine_implements_every_block_kind() -> None:
     from lstmcli.nn.inference import NUMPY
     from lstmcli.nn.model import KERAS
+    from lstmcli.nn.ort import ONNX
     from lstmcli.nn.spec import BLOCK_KINDS
 
-    for engine in (KERAS, NUMPY):
+    for engine in (KERAS, NUMPY, ONNX):
         assert set(engine.implementations) == set(BLOCK_KINDS), engine.name
 
 

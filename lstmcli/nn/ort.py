@@ -194,7 +194,10 @@ def _pooling(block: spec.Pooling, graph: _Graph) -> None:
         x = graph.x
         if block.masked:
             x = graph.node("Where", [filled, x, graph.constant(np.array(-1e9, np.float32))])
-        pooled.append(graph.node("ReduceMax", [x, axis], keepdims=0))
+        # (n, features, steps) for GlobalMaxPool: onnxruntime's ReduceMax over the first axis is several times
+        # slower than this transpose and pool (and its optimizer turns a ReduceMax over the last axis back).
+        steps_last = graph.node("GlobalMaxPool", [graph.node("Transpose", [x], perm=[1, 2, 0])])
+        pooled.append(graph.node("Reshape", [steps_last, graph.constant(np.array([0, -1], np.int64))]))
     if block.mode in ("mean", "maxmean"):
         if block.masked:
             valid = graph.node("Cast", [filled], to=1)  # 1: FLOAT
