@@ -31,8 +31,9 @@ BATCH = 2048  # texts read, labelled and written at a time: memory stays flat on
 SUB_BATCH = 256  # texts of similar length run through the network together
 ENGINE_VARIABLE = "LSTMCLI_ENGINE"
 ENGINES = ("auto", "numpy", "onnx")
-# Rows "auto" labels in NumPy before it builds an ONNX Runtime session, which costs about a second (importing
-# onnx most of it): a single text or a short file never pays it, a long stream or a server soon does.
+# Rows "auto" labels in NumPy before it builds an ONNX Runtime session: about what a session costs (0.6 to 1 s,
+# importing onnx most of it) in the time ONNX Runtime saves per row on two cores (30 to 40 us on sst2's default
+# model). A single text or a short file never pays it, a long stream or a server soon does.
 ONNX_ROWS = 20_000
 ONNX_SUB_BATCH = 64  # ONNX's recurrent operators compute padded steps too: smaller groups waste fewer
 
@@ -55,9 +56,14 @@ def engine_setting(engine: str | None = None) -> str:
     return given
 
 
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+def cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@lru_cache(maxsize=2)
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers)
 
 
 def _single_threaded_blas() -> Any:
@@ -96,11 +102,16 @@ class Predictor:
         self.network = Network(self.weights, self.config)
         self.encoder = Encoder(self.config, self.vocab)
         self._onnx: ort.OnnxNetwork | None = None
-        self._rows = 0  # rows labelled so far: "auto" switches engines once they repay a session
+        self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
+        self.ran = ""  # the engine that labelled the latest rows: "numpy" or "onnx"
 
     def engine_for(self, rows: int) -> Network | ort.OnnxNetwork:
-        """The engine that runs the next ``rows`` rows, building the ONNX Runtime session when it is time."""
-        self._rows += rows
+        """The engine that runs the next ``rows`` rows, building the ONNX Runtime session when it is time.
+
+        "auto" switches once the rows labelled before reach :data:`ONNX_ROWS`, a session's cost in NumPy rows (as
+        one rents skis until the rent paid equals their price): a stream of any length costs at most about twice
+        what the better choice for its length, unknown in advance, would have cost.
+        """
         if self._onnx is None and self._wants_onnx():
             try:
                 self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network)
@@ -108,6 +119,7 @@ class Predictor:
                 if self.engine == "onnx":
                     raise
                 self.engine = "numpy"  # auto: NumPy computes the same, so a session that fails is not an error
+        self._rows += rows
         return self._onnx or self.network
 
     def _wants_onnx(self) -> bool:
@@ -147,12 +159,15 @@ class Predictor:
         as explain's occluded copies do: a group is cut to its widest row's extent, from its first token to its
         last). Without masking, padding changes the result, so inference pads as training did: not at all after
         length-grouped training (each group holds texts of one length), else to ``max_len`` (a random batch's
-        longest text is near it). Groups run on two threads (NumPy and ONNX Runtime release the GIL).
+        longest text is near it). Groups run on two threads in NumPy (which releases the GIL in its
+        arithmetic), on a thread per core in ONNX Runtime (one session run per group, each on one thread: the
+        groups are independent, where the threads of one run wait for each other at every step).
         """
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         if not len(ids):
             return out
         network, config = self.engine_for(len(ids)), self.config
+        self.ran = "numpy" if network is self.network else "onnx"
         if network is self.network:
             self.network.warm(ids)
         lengths = extents(ids, config.padding) if config.mask else lengths_of(ids)
@@ -168,7 +183,7 @@ class Predictor:
             if len(batches) == 1:
                 run(batches[0])
             else:
-                list(_pool().map(run, batches))
+                list(_pool(min(2, cores()) if network is self.network else cores()).map(run, batches))
         return out
 
     def proba(self, texts: list[str]) -> np.ndarray:

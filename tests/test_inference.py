@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from lstmcli.cli import app
 from lstmcli.config import Config, make_config
+from lstmcli.errors import ConfigError
 from lstmcli.nn.inference import Network, Weights, predict_proba, weight_names
 from lstmcli.nn.spec import network_spec
+from lstmcli.rundir import RunDir
 
 VOCAB, CLASSES, MAX_LEN = 50, 3, 12
 
@@ -183,3 +191,74 @@ def test_mixed_hash_spreads_ngrams_like_a_random_hash(n: int) -> None:
     ideal = 200_000 * (1 - np.exp(-len(grams) / 200_000))
     assert distinct["mixed"] >= 0.97 * ideal
     assert distinct["linear"] < 0.5 * ideal
+
+
+# --- the Predictor's choice of engine ---
+
+TEXTS = ["goal team win match", "rain storm wind", "bake flour oven", "the report came today"]
+
+
+def test_predictor_engines_agree(trained_run: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from lstmcli.nn.ort import OnnxNetwork
+    from lstmcli.predictor import Predictor
+
+    numpy_predictor, onnx_predictor = Predictor(RunDir(trained_run), "numpy"), Predictor(RunDir(trained_run), "onnx")
+    assert numpy_predictor.engine_for(10**9) is numpy_predictor.network
+    np.testing.assert_allclose(onnx_predictor.proba(TEXTS * 100), numpy_predictor.proba(TEXTS * 100), atol=1e-5)
+    assert (numpy_predictor.ran, onnx_predictor.ran) == ("numpy", "onnx")
+    assert isinstance(onnx_predictor.engine_for(0), OnnxNetwork)
+
+
+def test_auto_engine_switches_to_onnx_runtime_once_enough_rows_are_labelled(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from lstmcli import predictor as module
+    from lstmcli.nn.ort import OnnxNetwork
+
+    monkeypatch.setattr(module, "ONNX_ROWS", 300)
+    monkeypatch.delenv(module.ENGINE_VARIABLE, raising=False)
+    predictor = module.Predictor(RunDir(trained_run))
+    predictor.network.lstm_silent = False  # a staged run of one epoch may publish its LSTM at weight 0 (auto's
+    # NumPy then leaves it out, and so would not switch)
+    first = predictor.proba(TEXTS * 100)  # 400 rows, none labelled before: NumPy
+    assert predictor.ran == "numpy"
+    np.testing.assert_allclose(predictor.proba(TEXTS * 100), first, atol=1e-5)
+    assert predictor.ran == "onnx" and isinstance(predictor.engine_for(0), OnnxNetwork)
+
+
+def test_auto_engine_stays_in_numpy_without_onnx_runtime(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstmcli import predictor as module
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # find_spec and import both fail, as uninstalled
+    monkeypatch.setattr(module, "ONNX_ROWS", 0)
+    predictor = module.Predictor(RunDir(trained_run), "auto")
+    predictor.network.lstm_silent = False
+    predictor.proba(TEXTS)
+    predictor.proba(TEXTS)
+    assert predictor.ran == "numpy"
+    with pytest.raises(ConfigError, match=r"^the onnx engine needs onnx and onnxruntime: pip install onnx onnxrun"):
+        module.Predictor(RunDir(trained_run), "onnx")
+
+
+def test_engine_variable_is_checked(runner: CliRunner, trained_run: Path) -> None:
+    result = runner.invoke(app, ["predict", "-r", str(trained_run)], input="rain\n", env={"LSTMCLI_ENGINE": "fast"})
+    assert result.exit_code == 1
+    assert result.stderr == "Error: LSTMCLI_ENGINE is 'fast'; engines are: auto, numpy, onnx\n"
+    for engine in ("numpy", "onnx", "auto", ""):
+        result = runner.invoke(app, ["predict", "-r", str(trained_run)], input="rain\n", env={"LSTMCLI_ENGINE": engine})
+        assert result.exit_code == 0 and result.stdout.startswith("weather\t"), (engine, result.output)
+
+
+def test_a_single_text_imports_neither_onnx_nor_onnx_runtime(trained_run: Path) -> None:
+    """The cold ``echo text | lstmcli predict`` stays in NumPy, whatever is installed."""
+    code = (
+        "import atexit, sys; atexit.register(lambda: print(sorted(m for m in ('onnx', 'onnxruntime') if m in "
+        f"sys.modules), file=sys.stderr)); sys.argv = ['lstmcli', 'predict', '-r', {str(trained_run)!r}]; "
+        "from lstmcli.cli import main; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LSTMCLI_ENGINE"}
+    result = subprocess.run([sys.executable, "-c", code], input="rain\n", capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and result.stdout.startswith("weather\t"), result.stderr
+    assert result.stderr.splitlines()[-1] == "[]"
