@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -18,6 +19,9 @@ from lstmcli.errors import ConfigError
 from lstmcli.nn.inference import Network, Weights, predict_proba, weight_names
 from lstmcli.nn.spec import network_spec
 from lstmcli.rundir import RunDir
+
+if TYPE_CHECKING:
+    from lstmcli.nn.ort import OnnxNetwork
 
 VOCAB, CLASSES, MAX_LEN = 50, 3, 12
 
@@ -70,7 +74,7 @@ def _config(name: str) -> Config:
     )
 
 
-@lru_cache(maxsize=None)  # one Keras model per variant, for both engines
+@cache  # one Keras model per variant, for both engines
 def _keras_case(name: str) -> tuple[Config, Weights, np.ndarray, np.ndarray]:
     """A variant's config, its Keras model's exported weights, ids and Keras's probabilities for them."""
     from lstmcli.nn.model import build_model, export_weights
@@ -84,7 +88,7 @@ def _keras_case(name: str) -> tuple[Config, Weights, np.ndarray, np.ndarray]:
     return config, export_weights(model, config), ids, model.predict(ids, verbose=0)
 
 
-def onnx_network(weights: Weights, config: Config) -> object:
+def onnx_network(weights: Weights, config: Config) -> OnnxNetwork:
     """The ONNX Runtime engine of the weights (skips the test without onnx and onnxruntime)."""
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
@@ -98,7 +102,7 @@ def onnx_network(weights: Weights, config: Config) -> object:
 def test_engine_matches_keras(name: str, engine: str) -> None:
     config, weights, ids, expected = _keras_case(name)
     network = Network(weights, config) if engine == "numpy" else onnx_network(weights, config)
-    np.testing.assert_allclose(network.proba(ids), expected, atol=1e-5)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(network.proba(ids), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["default", "pool-last-masked", "ngrams-joint", "two-layers-bidirectional"])
@@ -112,7 +116,7 @@ def test_onnx_reads_padding_anywhere_as_numpy_does(name: str) -> None:
     for rows in (holes, ids[:, ::-1], holes[:, ::-1]):
         with np.errstate(invalid="ignore"):  # mean pooling of the row without tokens: 0 / 0 in both engines
             expected = Network(weights, config).proba(rows)
-            actual = onnx_network(weights, config).proba(rows)  # type: ignore[attr-defined]
+            actual = onnx_network(weights, config).proba(rows)
         np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
