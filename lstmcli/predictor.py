@@ -20,7 +20,7 @@ import numpy as np
 from lstmcli.config import Config
 from lstmcli.errors import ConfigError, DataError, RunDirError
 from lstmcli.nn import ort
-from lstmcli.nn.inference import Network, predict_proba, weight_names
+from lstmcli.nn.inference import Network, weight_names
 from lstmcli.rundir import RunDir
 from lstmcli.text.batching import cut, extents, length_batches, lengths_of
 from lstmcli.text.encoder import Encoder
@@ -98,8 +98,7 @@ class Predictor:
                 f"{run.path}: the model has {self.weights['output_bias'].shape[0]} outputs but "
                 f"{len(self.labels)} labels; train the run again"
             )
-        self._check_fit(run)
-        self.network = Network(self.weights, self.config)
+        self.network = self._check_fit(run)
         self.encoder = Encoder(self.config, self.vocab)
         self._onnx: ort.OnnxNetwork | None = None
         self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
@@ -127,8 +126,9 @@ class Predictor:
             return self.engine == "onnx"
         return self._rows >= ONNX_ROWS and not self.network.lstm_silent and ort.available()
 
-    def _check_fit(self, run: RunDir) -> None:
-        """Raises RunDirError unless the weights fit the vocabulary and the config (files of one run)."""
+    def _check_fit(self, run: RunDir) -> Network:
+        """The NumPy network of the weights; raises RunDirError unless they fit the vocabulary and the config
+        (files of one run)."""
         rows = self.weights["embedding"].shape[0] if self.weights["embedding"].ndim == 2 else -1
         if rows != len(self.vocab):
             raise RunDirError(
@@ -136,7 +136,8 @@ class Predictor:
                 "the files come from different runs: train the run again"
             )
         try:  # one short text through the network: a layer that does not fit fails here, not mid-stream
-            probs = predict_proba(self.weights, self.config, np.array([[OOV_ID, OOV_ID]], dtype=np.int32))
+            network = Network(self.weights, self.config)
+            probs = network.proba(np.array([[OOV_ID, OOV_ID]], dtype=np.int32))
         except (ValueError, IndexError, KeyError) as exc:
             raise RunDirError(
                 f"{run.path}: weights.npz does not fit config.json ({type(exc).__name__}); train the run again"
@@ -146,6 +147,7 @@ class Predictor:
                 f"{run.path}: weights.npz gives {probs.shape[-1]} outputs for {len(self.labels)} labels; "
                 "train the run again"
             )
+        return network
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Padded ids ``(n, max_len)`` built exactly as prepare built the training data."""
