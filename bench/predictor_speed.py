@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 "load_seconds": load_seconds,
                 "texts_per_second": statistics.median(rates),
                 "passes": rates,
-                "engine": predictor.ran,
+                "engine": predictor.engine_in_use,
             }
         )
     )

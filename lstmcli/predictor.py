@@ -100,9 +100,13 @@ class Predictor:
             )
         self.network = self._check_fit(run)
         self.encoder = Encoder(self.config, self.vocab)
-        self._onnx: ort.OnnxNetwork | None = None
         self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
-        self.ran = ""  # the engine that labelled the latest rows: "numpy" or "onnx"
+        self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network) if self.engine == "onnx" else None
+
+    @property
+    def engine_in_use(self) -> str:
+        """``onnx`` once the ONNX Runtime session is built (it then runs every row), else ``numpy``."""
+        return "numpy" if self._onnx is None else "onnx"
 
     def engine_for(self, rows: int) -> Network | ort.OnnxNetwork:
         """The engine that runs the next ``rows`` rows, building the ONNX Runtime session when it is time.
@@ -111,20 +115,26 @@ class Predictor:
         one rents skis until the rent paid equals their price): a stream of any length costs at most about twice
         what the better choice for its length, unknown in advance, would have cost.
         """
-        if self._onnx is None and self._wants_onnx():
-            try:
-                self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network)
-            except Exception:
-                if self.engine == "onnx":
-                    raise
-                self.engine = "numpy"  # auto: NumPy computes the same, so a session that fails is not an error
+        if self._onnx is None and self.engine == "auto" and self._rows >= ONNX_ROWS:
+            self._switch()
         self._rows += rows
         return self._onnx or self.network
 
-    def _wants_onnx(self) -> bool:
-        if self.engine != "auto":
-            return self.engine == "onnx"
-        return self._rows >= ONNX_ROWS and not self.network.lstm_silent and ort.available()
+    def warm_up(self) -> None:
+        """Builds now what a long-lived caller (a server) would otherwise build mid-stream: under "auto", the ONNX
+        Runtime session (when onnxruntime is installed and the LSTM takes part), faster from the first text on."""
+        if self._onnx is None and self.engine == "auto":
+            self._switch()
+
+    def _switch(self) -> None:
+        """Auto's move to ONNX Runtime, decided once: it stays in NumPy when the LSTM is silent (NumPy then runs
+        the n-gram classifier alone), without onnxruntime, or when a session fails (NumPy computes the same)."""
+        if not self.network.lstm_silent and ort.available():
+            try:
+                self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network)
+            except Exception:  # an onnxruntime that refuses the graph is no reason to stop labelling
+                self._onnx = None
+        self.engine = self.engine_in_use
 
     def _check_fit(self, run: RunDir) -> Network:
         """The NumPy network of the weights; raises RunDirError unless they fit the vocabulary and the config
@@ -169,7 +179,6 @@ class Predictor:
         if not len(ids):
             return out
         network, config = self.engine_for(len(ids)), self.config
-        self.ran = "numpy" if network is self.network else "onnx"
         if network is self.network:
             self.network.warm(ids)
         lengths = extents(ids, config.padding) if config.mask else lengths_of(ids)

@@ -210,7 +210,7 @@ def test_predictor_engines_agree(trained_run: Path) -> None:
     numpy_predictor, onnx_predictor = Predictor(RunDir(trained_run), "numpy"), Predictor(RunDir(trained_run), "onnx")
     assert numpy_predictor.engine_for(10**9) is numpy_predictor.network
     np.testing.assert_allclose(onnx_predictor.proba(TEXTS * 100), numpy_predictor.proba(TEXTS * 100), atol=1e-5)
-    assert (numpy_predictor.ran, onnx_predictor.ran) == ("numpy", "onnx")
+    assert (numpy_predictor.engine_in_use, onnx_predictor.engine_in_use) == ("numpy", "onnx")
     assert isinstance(onnx_predictor.engine_for(0), OnnxNetwork)
 
 
@@ -224,12 +224,27 @@ def test_auto_engine_switches_to_onnx_runtime_once_enough_rows_are_labelled(
     monkeypatch.setattr(module, "ONNX_ROWS", 300)
     monkeypatch.delenv(module.ENGINE_VARIABLE, raising=False)
     predictor = module.Predictor(RunDir(trained_run))
-    predictor.network.lstm_silent = False  # a staged run of one epoch may publish its LSTM at weight 0 (auto's
-    # NumPy then leaves it out, and so would not switch)
+    predictor.network.lstm_silent = False  # a run of one epoch may publish its LSTM at weight 0: auto stays in NumPy
     first = predictor.proba(TEXTS * 100)  # 400 rows, none labelled before: NumPy
-    assert predictor.ran == "numpy"
+    assert predictor.engine_in_use == "numpy"
     np.testing.assert_allclose(predictor.proba(TEXTS * 100), first, atol=1e-5)
-    assert predictor.ran == "onnx" and isinstance(predictor.engine_for(0), OnnxNetwork)
+    assert predictor.engine_in_use == "onnx" and isinstance(predictor.engine_for(0), OnnxNetwork)
+
+
+def test_warm_up_builds_the_session_auto_would_build_later(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnxruntime")
+    from lstmcli.nn.ort import OnnxNetwork
+    from lstmcli.predictor import Predictor
+
+    monkeypatch.delenv("LSTMCLI_ENGINE", raising=False)
+    predictor = Predictor(RunDir(trained_run))
+    predictor.network.lstm_silent = False
+    assert predictor.engine_in_use == "numpy"
+    predictor.warm_up()
+    assert predictor.engine_in_use == "onnx" and isinstance(predictor.engine_for(len(TEXTS)), OnnxNetwork)
+    numpy_predictor = Predictor(RunDir(trained_run), "numpy")
+    numpy_predictor.warm_up()
+    assert numpy_predictor.engine_in_use == "numpy" and numpy_predictor.engine_for(10**9) is numpy_predictor.network
 
 
 def test_auto_engine_stays_in_numpy_without_onnx_runtime(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,7 +256,7 @@ def test_auto_engine_stays_in_numpy_without_onnx_runtime(trained_run: Path, monk
     predictor.network.lstm_silent = False
     predictor.proba(TEXTS)
     predictor.proba(TEXTS)
-    assert predictor.ran == "numpy"
+    assert predictor.engine_in_use == predictor.engine == "numpy"
     with pytest.raises(ConfigError, match=r"^the onnx engine needs onnx and onnxruntime: pip install onnx onnxrun"):
         module.Predictor(RunDir(trained_run), "onnx")
 
