@@ -32,9 +32,9 @@ SUB_BATCH = 256  # texts of similar length run through the network together
 ENGINE_VARIABLE = "LSTMCLI_ENGINE"
 ENGINES = ("auto", "numpy", "onnx")
 # Rows "auto" labels in NumPy before it builds an ONNX Runtime session: about what a session costs (0.6 to 1 s,
-# importing onnx most of it) in the time ONNX Runtime saves per row on two cores (30 to 40 us on sst2's default
-# model). A single text or a short file never pays it, a long stream or a server soon does.
-ONNX_ROWS = 20_000
+# importing onnx most of it) over the time ONNX Runtime saves per row (10 to 40 us on sst2's default model, on a
+# shared machine of two cores: 22,000 to 90,000 rows). A single text or a short file never pays it.
+ONNX_ROWS = 50_000
 ONNX_SUB_BATCH = 64  # ONNX's recurrent operators compute padded steps too: smaller groups waste fewer
 
 
