@@ -13,7 +13,7 @@ classifier's logits (``ngram_logits`` ``(n, classes)``) and the joint model's ba
 
 onnx and onnxruntime are imported only here, inside the functions that need them: importing onnx takes about a
 second (its ml_dtypes registers many NumPy types), so :class:`lstmcli.predictor.Predictor` builds a session only
-once it has enough rows to repay it.
+where that pays: once it has labelled enough rows, or as a server starts.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ class OnnxNetwork:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.log_severity_level = 3  # errors only: a pipeline's stderr stays clean
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # a busy machine: wait, not spin
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # threads > 1, a busy machine: wait
         self.session = onnxruntime.InferenceSession(build(weights, config), options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.network, self.config = network, config
@@ -278,9 +278,9 @@ class OnnxNetwork:
         if lengths is not None:
             feeds["lens"] = lengths
         if "ngram_logits" in self.inputs:
-            feeds["ngram_logits"] = self.network.ngram_logits(ids).astype(np.float32)
+            feeds["ngram_logits"] = self.network.ngram_logits(ids).astype(np.float32, copy=False)
         if "bag" in self.inputs:
             block = next(b for b in self.network.spec.blocks if isinstance(b, spec.NgramBag))
             weights = self.network.weights
-            feeds["bag"] = bag(ids, weights[block.tokens], weights[block.table], block).astype(np.float32)
+            feeds["bag"] = bag(ids, weights[block.tokens], weights[block.table], block).astype(np.float32, copy=False)
         return np.asarray(self.session.run([OUTPUT], feeds)[0])
