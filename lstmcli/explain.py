@@ -1,4 +1,4 @@
-"""``explain``: which tokens made the model choose its label, in NumPy, on the published model.
+"""``explain``: which tokens made the model choose its label, on the published model.
 
 Two methods, both taking tokens out of the text and labelling it again (negative scores: the token spoke
 against the predicted class):
@@ -22,9 +22,7 @@ from typing import Any
 import numpy as np
 
 from lstmcli.errors import ConfigError
-from lstmcli.nn.inference import predict_proba
-from lstmcli.predictor import SUB_BATCH, Predictor
-from lstmcli.text.batching import cut, extents, length_batches
+from lstmcli.predictor import Predictor
 from lstmcli.text.vocab import OOV_ID, PAD_ID
 
 CHUNK = 64  # texts whose occluded copies run through the network together
@@ -79,7 +77,9 @@ def _explain_chunk(predictor: Predictor, texts: list[str], method: str) -> list[
         _Plan.of(predictor.vocab.ids([tokens[i] for i in kept]), predictor.config.mask, method)
         for tokens, kept in zip(token_lists, kept_lists, strict=True)
     ]
-    probs = occluded_proba(predictor, encoder.pad([row for plan in plans for row in plan.rows]))
+    # Every row of the chunk in one call: length groups on the predictor's threads and engine. A masked row may
+    # hold padding between its tokens; Predictor.proba_ids cuts its group to the widest extent.
+    probs = predictor.proba_ids(encoder.pad([row for plan in plans for row in plan.rows]))
     out, start = [], 0
     for text, tokens, kept, plan in zip(texts, token_lists, kept_lists, plans, strict=True):
         block = probs[start : start + len(plan.rows)]
@@ -148,21 +148,6 @@ def occluded_rows(ids: list[int], mask: bool) -> list[list[int]]:
         occluded = ids[:i] + [PAD_ID if mask else OOV_ID] + ids[i + 1 :]
         rows.append(occluded if any(occluded) else [OOV_ID])
     return rows
-
-
-def occluded_proba(predictor: Predictor, ids: np.ndarray) -> np.ndarray:
-    """Probabilities ``(n, n_classes)`` for padded ids ``(n, max_len)`` that may hold padding between tokens.
-
-    Like :meth:`Predictor.proba_ids`, rows run in groups of similar extent, each cut to its widest row; the
-    extent runs from the first to the last token, since a row's token count no longer tells where it starts.
-    """
-    config = predictor.config
-    if not config.mask:
-        return predictor.proba_ids(ids)
-    out = np.zeros((len(ids), len(predictor.labels)), dtype=np.float32)
-    for rows, width in length_batches(extents(ids, config.padding), SUB_BATCH):
-        out[rows] = predict_proba(predictor.weights, config, cut(ids[rows], width, config.padding))
-    return out
 
 
 def _explanation(

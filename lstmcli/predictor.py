@@ -1,6 +1,9 @@
-"""``predict``: label texts with a trained run, in NumPy, streaming in batches.
+"""``predict``: label texts with a trained run, streaming in batches.
 
-Nothing here imports TensorFlow: :mod:`lstmcli.nn.inference` runs the network from the exported weights.
+Nothing here imports TensorFlow: :mod:`lstmcli.nn.inference` (NumPy) or :mod:`lstmcli.nn.ort` (ONNX Runtime)
+runs the network from the exported weights. ``LSTMCLI_ENGINE`` picks the engine: ``auto`` (the default) runs
+NumPy until the predictor has labelled :data:`ONNX_ROWS` rows, then ONNX Runtime when it is installed and the
+recurrent layers take part; ``numpy`` and ``onnx`` force one.
 """
 
 from __future__ import annotations
@@ -15,21 +18,52 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.errors import DataError, RunDirError
-from lstmcli.nn.inference import Network, predict_proba, weight_names
+from lstmcli.errors import ConfigError, DataError, RunDirError
+from lstmcli.nn import ort
+from lstmcli.nn.inference import Network, weight_names
 from lstmcli.rundir import RunDir
-from lstmcli.text.batching import cut, length_batches, lengths_of
+from lstmcli.text.batching import cut, extents, length_batches, lengths_of
 from lstmcli.text.encoder import Encoder
 from lstmcli.text.tokens import check_tokenizer
 from lstmcli.text.vocab import OOV_ID, Vocabulary
 
 BATCH = 2048  # texts read, labelled and written at a time: memory stays flat on any input size
 SUB_BATCH = 256  # texts of similar length run through the network together
+ENGINE_VARIABLE = "LSTMCLI_ENGINE"
+ENGINES = ("auto", "numpy", "onnx")
+# Rows "auto" labels in NumPy before it builds an ONNX Runtime session: about what a session costs (0.6 to 1 s,
+# importing onnx most of it) over the time ONNX Runtime saves per row (10 to 40 us on sst2's default model, on a
+# shared machine of two cores: 22,000 to 90,000 rows). A single text or a short file never pays it.
+ONNX_ROWS = 50_000
+ONNX_SUB_BATCH = 64  # ONNX's recurrent operators compute padded steps too: smaller groups waste fewer
 
 
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+def engine_setting(engine: str | None = None) -> str:
+    """``engine``, else ``$LSTMCLI_ENGINE``, else ``auto``, checked.
+
+    Raises:
+        ConfigError: not one of :data:`ENGINES`, or ``onnx`` without onnx and onnxruntime installed.
+    """
+    given = engine if engine is not None else os.environ.get(ENGINE_VARIABLE, "") or "auto"
+    if given not in ENGINES:
+        source = "engine" if engine is not None else ENGINE_VARIABLE
+        raise ConfigError(f"{source} is '{given}'; engines are: {', '.join(ENGINES)}")
+    if given == "onnx" and not ort.available():
+        raise ConfigError(
+            f"the onnx engine needs {' and '.join(ort.PACKAGES)}: pip install {' '.join(ort.PACKAGES)} "
+            f"(or set {ENGINE_VARIABLE}=numpy)"
+        )
+    return given
+
+
+def cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@lru_cache(maxsize=2)
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers)
 
 
 def _single_threaded_blas() -> Any:
@@ -41,9 +75,13 @@ def _single_threaded_blas() -> Any:
 
 
 class Predictor:
-    """A trained run, loaded once: texts in, class probabilities out."""
+    """A trained run, loaded once: texts in, class probabilities out.
 
-    def __init__(self, run: RunDir) -> None:
+    ``engine`` is ``auto``, ``numpy`` or ``onnx`` (see the module's docstring); None reads ``$LSTMCLI_ENGINE``.
+    """
+
+    def __init__(self, run: RunDir, engine: str | None = None) -> None:
+        self.engine = engine_setting(engine)
         run.check("trained")
         self.config: Config = run.read_config()
         check_tokenizer(self.config.tokenizer)
@@ -60,12 +98,47 @@ class Predictor:
                 f"{run.path}: the model has {self.weights['output_bias'].shape[0]} outputs but "
                 f"{len(self.labels)} labels; train the run again"
             )
-        self._check_fit(run)
-        self.network = Network(self.weights, self.config)
+        self.network = self._check_fit(run)
         self.encoder = Encoder(self.config, self.vocab)
+        self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
+        self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network) if self.engine == "onnx" else None
 
-    def _check_fit(self, run: RunDir) -> None:
-        """Raises RunDirError unless the weights fit the vocabulary and the config (files of one run)."""
+    @property
+    def engine_in_use(self) -> str:
+        """``onnx`` once the ONNX Runtime session is built (it then runs every row), else ``numpy``."""
+        return "numpy" if self._onnx is None else "onnx"
+
+    def engine_for(self, rows: int) -> Network | ort.OnnxNetwork:
+        """The engine that runs the next ``rows`` rows, building the ONNX Runtime session when it is time.
+
+        "auto" switches once the rows labelled before reach :data:`ONNX_ROWS`, a session's cost in NumPy rows (as
+        one rents skis until the rent paid equals their price): a stream of any length costs at most about twice
+        what the better choice for its length, unknown in advance, would have cost.
+        """
+        if self._onnx is None and self.engine == "auto" and self._rows >= ONNX_ROWS:
+            self._switch()
+        self._rows += rows
+        return self._onnx or self.network
+
+    def warm_up(self) -> None:
+        """Builds now what a long-lived caller (a server) would otherwise build mid-stream: under "auto", the ONNX
+        Runtime session (when onnxruntime is installed and the LSTM takes part), faster from the first text on."""
+        if self._onnx is None and self.engine == "auto":
+            self._switch()
+
+    def _switch(self) -> None:
+        """Auto's move to ONNX Runtime, decided once: it stays in NumPy when the LSTM is silent (NumPy then runs
+        the n-gram classifier alone), without onnxruntime, or when a session fails (NumPy computes the same)."""
+        if not self.network.lstm_silent and ort.available():
+            try:
+                self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network)
+            except Exception:  # an onnxruntime that refuses the graph is no reason to stop labelling
+                self._onnx = None
+        self.engine = self.engine_in_use
+
+    def _check_fit(self, run: RunDir) -> Network:
+        """The NumPy network of the weights; raises RunDirError unless they fit the vocabulary and the config
+        (files of one run)."""
         rows = self.weights["embedding"].shape[0] if self.weights["embedding"].ndim == 2 else -1
         if rows != len(self.vocab):
             raise RunDirError(
@@ -73,7 +146,8 @@ class Predictor:
                 "the files come from different runs: train the run again"
             )
         try:  # one short text through the network: a layer that does not fit fails here, not mid-stream
-            probs = predict_proba(self.weights, self.config, np.array([[OOV_ID, OOV_ID]], dtype=np.int32))
+            network = Network(self.weights, self.config)
+            probs = network.proba(np.array([[OOV_ID, OOV_ID]], dtype=np.int32))
         except (ValueError, IndexError, KeyError) as exc:
             raise RunDirError(
                 f"{run.path}: weights.npz does not fit config.json ({type(exc).__name__}); train the run again"
@@ -83,6 +157,7 @@ class Predictor:
                 f"{run.path}: weights.npz gives {probs.shape[-1]} outputs for {len(self.labels)} labels; "
                 "train the run again"
             )
+        return network
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Padded ids ``(n, max_len)`` built exactly as prepare built the training data."""
@@ -92,28 +167,34 @@ class Predictor:
         """Probabilities ``(n, n_classes)`` for padded ids ``(n, max_len)``.
 
         Rows run in groups of similar length, each cut to its longest row: with masking the result is
-        the same as on the full padding, only faster. Without masking, padding changes the result, so
-        inference pads as training did: not at all after length-grouped training (each group holds
-        texts of one length), else to ``max_len`` (a random batch's longest text is near it). Groups run on
-        two threads (NumPy releases the GIL in its arithmetic).
+        the same as on the full padding, only faster (and a masked row may hold padding between its tokens,
+        as explain's occluded copies do: a group is cut to its widest row's extent, from its first token to its
+        last). Without masking, padding changes the result, so inference pads as training did: not at all after
+        length-grouped training (each group holds texts of one length), else to ``max_len`` (a random batch's
+        longest text is near it). Groups run on two threads in NumPy (which releases the GIL in its
+        arithmetic), on a thread per core in ONNX Runtime (one session run per group, each on one thread: the
+        groups are independent, where the threads of one run wait for each other at every step).
         """
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         if not len(ids):
             return out
-        self.network.warm(ids)
-        config = self.config
-        batches = length_batches(lengths_of(ids), SUB_BATCH, same_length=not config.mask and config.length_grouped)
+        network, config = self.engine_for(len(ids)), self.config
+        if network is self.network:
+            self.network.warm(ids)
+        lengths = extents(ids, config.padding) if config.mask else lengths_of(ids)
+        size = SUB_BATCH if network is self.network else ONNX_SUB_BATCH
+        batches = length_batches(lengths, size, same_length=not config.mask and config.length_grouped)
         full = not config.mask and not config.length_grouped
 
         def run(batch: tuple[np.ndarray, int]) -> None:
             rows, width = batch
-            out[rows] = self.network.proba(cut(ids[rows], ids.shape[1] if full else width, config.padding))
+            out[rows] = network.proba(cut(ids[rows], ids.shape[1] if full else width, config.padding))
 
         with _single_threaded_blas():
             if len(batches) == 1:
                 run(batches[0])
             else:
-                list(_pool().map(run, batches))
+                list(_pool(min(2, cores()) if network is self.network else cores()).map(run, batches))
         return out
 
     def proba(self, texts: list[str]) -> np.ndarray:

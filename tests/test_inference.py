@@ -1,13 +1,27 @@
-"""The NumPy forward pass gives Keras's probabilities for every preset and architecture option."""
+"""The NumPy and ONNX Runtime forward passes give Keras's probabilities for every preset and architecture option."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from lstmcli.cli import app
 from lstmcli.config import Config, make_config
-from lstmcli.nn.inference import predict_proba, weight_names
+from lstmcli.errors import ConfigError
+from lstmcli.nn.inference import Network, Weights, predict_proba, weight_names
 from lstmcli.nn.spec import network_spec
+from lstmcli.rundir import RunDir
+
+if TYPE_CHECKING:
+    from lstmcli.nn.ort import OnnxNetwork
 
 VOCAB, CLASSES, MAX_LEN = 50, 3, 12
 
@@ -24,6 +38,7 @@ VARIANTS = {
     "no-mask-post": {"mask": False, "padding": "post"},
     "no-dense": {"dense_units": 0},
     "sigmoid-dense": {"dense_activation": "sigmoid", "activation": "sigmoid"},
+    "linear-lstm": {"activation": "linear", "dense_activation": "tanh"},
     "no-ngrams": {"ngram_buckets": 0},
     "ngrams-post-padding": {"ngram_buckets": 7, "padding": "post"},
     "ngrams-bigrams-only": {"ngram_buckets": 7, "ngram_order": 2},
@@ -59,8 +74,9 @@ def _config(name: str) -> Config:
     )
 
 
-@pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_numpy_matches_keras(name: str) -> None:
+@cache  # one Keras model per variant, for both engines
+def _keras_case(name: str) -> tuple[Config, Weights, np.ndarray, np.ndarray]:
+    """A variant's config, its Keras model's exported weights, ids and Keras's probabilities for them."""
     from lstmcli.nn.model import build_model, export_weights
 
     config = _config(name)
@@ -69,9 +85,39 @@ def test_numpy_matches_keras(name: str) -> None:
     for weight in model.weights:
         weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape).astype("float32"))
     ids = _ids(config.padding, config.truncating)
-    expected = model.predict(ids, verbose=0)
-    actual = predict_proba(export_weights(model, config), config, ids)
-    np.testing.assert_allclose(actual, expected, atol=1e-5)
+    return config, export_weights(model, config), ids, model.predict(ids, verbose=0)
+
+
+def onnx_network(weights: Weights, config: Config) -> OnnxNetwork:
+    """The ONNX Runtime engine of the weights (skips the test without onnx and onnxruntime)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from lstmcli.nn.ort import OnnxNetwork
+
+    return OnnxNetwork(weights, config, Network(weights, config))
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+@pytest.mark.parametrize("engine", ["numpy", "onnx"])
+def test_engine_matches_keras(name: str, engine: str) -> None:
+    config, weights, ids, expected = _keras_case(name)
+    network = Network(weights, config) if engine == "numpy" else onnx_network(weights, config)
+    np.testing.assert_allclose(network.proba(ids), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["default", "pool-last-masked", "ngrams-joint", "two-layers-bidirectional"])
+def test_onnx_reads_padding_anywhere_as_numpy_does(name: str) -> None:
+    """Masked rows with padding between tokens (explain's occluded copies), pre- or post-padded, and a row of
+    padding only: the ONNX engine packs the tokens to the front for its trunk and gives NumPy's probabilities."""
+    config, weights, ids, _ = _keras_case(name)
+    holes = ids.copy()
+    holes[np.random.default_rng(2).random(ids.shape) < 0.3] = 0
+    holes[0] = 0
+    for rows in (holes, ids[:, ::-1], holes[:, ::-1]):
+        with np.errstate(invalid="ignore"):  # mean pooling of the row without tokens: 0 / 0 in both engines
+            expected = Network(weights, config).proba(rows)
+            actual = onnx_network(weights, config).proba(rows)
+        np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -94,9 +140,10 @@ def test_spec_names_every_weight_and_keras_layer(name: str) -> None:
 def test_every_engine_implements_every_block_kind() -> None:
     from lstmcli.nn.inference import NUMPY
     from lstmcli.nn.model import KERAS
+    from lstmcli.nn.ort import ONNX
     from lstmcli.nn.spec import BLOCK_KINDS
 
-    for engine in (KERAS, NUMPY):
+    for engine in (KERAS, NUMPY, ONNX):
         assert set(engine.implementations) == set(BLOCK_KINDS), engine.name
 
 
@@ -148,3 +195,92 @@ def test_mixed_hash_spreads_ngrams_like_a_random_hash(n: int) -> None:
     ideal = 200_000 * (1 - np.exp(-len(grams) / 200_000))
     assert distinct["mixed"] >= 0.97 * ideal
     assert distinct["linear"] < 0.5 * ideal
+
+
+# --- the Predictor's choice of engine ---
+
+TEXTS = ["goal team win match", "rain storm wind", "bake flour oven", "the report came today"]
+
+
+def test_predictor_engines_agree(trained_run: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from lstmcli.nn.ort import OnnxNetwork
+    from lstmcli.predictor import Predictor
+
+    numpy_predictor, onnx_predictor = Predictor(RunDir(trained_run), "numpy"), Predictor(RunDir(trained_run), "onnx")
+    assert numpy_predictor.engine_for(10**9) is numpy_predictor.network
+    np.testing.assert_allclose(onnx_predictor.proba(TEXTS * 100), numpy_predictor.proba(TEXTS * 100), atol=1e-5)
+    assert (numpy_predictor.engine_in_use, onnx_predictor.engine_in_use) == ("numpy", "onnx")
+    assert isinstance(onnx_predictor.engine_for(0), OnnxNetwork)
+
+
+def test_auto_engine_switches_to_onnx_runtime_once_enough_rows_are_labelled(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from lstmcli import predictor as module
+    from lstmcli.nn.ort import OnnxNetwork
+
+    monkeypatch.setattr(module, "ONNX_ROWS", 300)
+    monkeypatch.delenv(module.ENGINE_VARIABLE, raising=False)
+    predictor = module.Predictor(RunDir(trained_run))
+    predictor.network.lstm_silent = False  # a run of one epoch may publish its LSTM at weight 0: auto stays in NumPy
+    first = predictor.proba(TEXTS * 100)  # 400 rows, none labelled before: NumPy
+    assert predictor.engine_in_use == "numpy"
+    np.testing.assert_allclose(predictor.proba(TEXTS * 100), first, atol=1e-5)
+    assert predictor.engine_in_use == "onnx" and isinstance(predictor.engine_for(0), OnnxNetwork)
+
+
+def test_warm_up_builds_the_session_auto_would_build_later(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnxruntime")
+    from lstmcli.nn.ort import OnnxNetwork
+    from lstmcli.predictor import Predictor
+
+    monkeypatch.delenv("LSTMCLI_ENGINE", raising=False)
+    predictor = Predictor(RunDir(trained_run))
+    predictor.network.lstm_silent = False
+    assert predictor.engine_in_use == "numpy"
+    predictor.warm_up()
+    assert predictor.engine_in_use == "onnx" and isinstance(predictor.engine_for(len(TEXTS)), OnnxNetwork)
+    numpy_predictor = Predictor(RunDir(trained_run), "numpy")
+    numpy_predictor.warm_up()
+    assert numpy_predictor.engine_in_use == "numpy" and numpy_predictor.engine_for(10**9) is numpy_predictor.network
+
+
+def test_auto_engine_stays_in_numpy_without_onnx_runtime(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstmcli import predictor as module
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # find_spec and import both fail, as uninstalled
+    monkeypatch.setattr(module, "ONNX_ROWS", 0)
+    predictor = module.Predictor(RunDir(trained_run), "auto")
+    predictor.network.lstm_silent = False
+    predictor.proba(TEXTS)
+    predictor.proba(TEXTS)
+    assert predictor.engine_in_use == predictor.engine == "numpy"
+    with pytest.raises(ConfigError, match=r"^the onnx engine needs onnx and onnxruntime: pip install onnx onnxrun"):
+        module.Predictor(RunDir(trained_run), "onnx")
+
+
+def test_engine_variable_is_checked(runner: CliRunner, trained_run: Path) -> None:
+    result = runner.invoke(app, ["predict", "-r", str(trained_run)], input="rain\n", env={"LSTMCLI_ENGINE": "fast"})
+    assert result.exit_code == 1
+    assert result.stderr == "Error: LSTMCLI_ENGINE is 'fast'; engines are: auto, numpy, onnx\n"
+    labels = set()
+    for engine in ("numpy", "onnx", "auto", ""):
+        result = runner.invoke(app, ["predict", "-r", str(trained_run)], input="rain\n", env={"LSTMCLI_ENGINE": engine})
+        assert result.exit_code == 0, (engine, result.output)
+        labels.add(result.stdout.split("\t")[0])
+    assert len(labels) == 1 and labels <= {"cooking", "sports", "weather"}
+
+
+def test_a_single_text_imports_neither_onnx_nor_onnx_runtime(trained_run: Path) -> None:
+    """The cold ``echo text | lstmcli predict`` stays in NumPy, whatever is installed."""
+    code = (
+        "import atexit, sys; atexit.register(lambda: print(sorted(m for m in ('onnx', 'onnxruntime') if m in "
+        f"sys.modules), file=sys.stderr)); sys.argv = ['lstmcli', 'predict', '-r', {str(trained_run)!r}]; "
+        "from lstmcli.cli import main; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LSTMCLI_ENGINE"}
+    result = subprocess.run([sys.executable, "-c", code], input="rain\n", capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and result.stdout.split("\t")[0] in ("cooking", "sports", "weather"), result.stderr
+    assert result.stderr.splitlines()[-1] == "[]"

@@ -17,7 +17,7 @@ from lstmcli.errors import DataError
 from lstmcli.io.inputs import InputCounter, read_inputs
 from lstmcli.io.tables import read_labelled
 from lstmcli.rundir import RunDir
-from lstmcli.text.batching import length_batches
+from lstmcli.text.batching import length_batches, to_front
 from lstmcli.text.encoder import Encoder, pad
 from lstmcli.text.tokens import _ASCII_TOKEN, _TOKEN, _URL, _may_hold_url, clean, tokenize
 from lstmcli.text.vocab import OOV_ID, PAD_ID, Vocabulary
@@ -192,6 +192,16 @@ def test_length_batches_hold_every_row_once(lengths: list[int], size: int, same_
     for group, width in batches:
         assert 1 <= len(group) <= size and width == max(1, int(array[group].max()))
         assert not same_length or len(set(array[group].tolist())) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.lists(st.integers(0, 3), min_size=6, max_size=6), min_size=1, max_size=12))
+def test_to_front_keeps_each_rows_tokens_in_order(rows: list[list[int]]) -> None:
+    """Padding anywhere (id 0): each row's tokens move to its front in order, the rows cut to the longest."""
+    packed, lengths = to_front(np.array(rows, dtype=np.int32))
+    tokens = [[t for t in row if t] for row in rows]
+    assert lengths.tolist() == [len(t) for t in tokens] and packed.shape == (len(rows), max(1, *map(len, tokens)))
+    assert packed.tolist() == [t + [0] * (packed.shape[1] - len(t)) for t in tokens]
 
 
 # ---------------------------------------------------------------------------------------------------------------

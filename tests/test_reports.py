@@ -353,7 +353,14 @@ def test_explain_for_people_names_the_decisive_tokens(runner: CliRunner, decider
     assert lines[2].startswith("  most decisive: alpha +")
 
 
-def test_explain_scores_are_the_drop_with_each_token_padded(runner: CliRunner, trained_run: Path) -> None:
+@pytest.mark.parametrize("engine", ["numpy", "onnx"])
+def test_explain_scores_are_the_drop_with_each_token_padded(
+    runner: CliRunner, trained_run: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Either engine labels the occluded copies (padding between tokens), as NumPy labels each alone."""
+    if engine == "onnx":
+        pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("LSTMCLI_ENGINE", engine)
     text = "rain goal storm recipe wind"
     result = runner.invoke(app, ["explain", "-r", str(trained_run), "--json", "--method", "occlusion", text])
     row = json.loads(result.stdout)

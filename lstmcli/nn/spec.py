@@ -1,8 +1,9 @@
 """The network, described once: the blocks a config builds, in order, each with its weights and Keras layer names.
 
 Every engine walks this one description: :mod:`lstmcli.nn.model` builds the Keras layers from it and exports
-their weights by it, :mod:`lstmcli.nn.inference` runs it in NumPy and checks a weights file against it. Adding a
-layer kind means a block class here, a line in :func:`network_spec`, and one builder per engine.
+their weights by it, :mod:`lstmcli.nn.inference` runs it in NumPy and checks a weights file against it, and
+:mod:`lstmcli.nn.ort` builds an ONNX graph from it. Adding a layer kind means a block class here, a line in
+:func:`network_spec`, and one builder per engine.
 
 The names are those of every earlier version (weights.npz keys and Keras layer names), so old runs keep loading.
 Pure Python: no TensorFlow, no NumPy.
@@ -252,7 +253,7 @@ BLOCK_KINDS: tuple[type, ...] = get_args(Block)
 
 
 class Engine:
-    """One engine's implementation of each block kind (the Keras builder, the NumPy forward pass)."""
+    """One engine's implementation of each block kind (the Keras builder, the NumPy forward pass, the ONNX graph)."""
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -87,6 +87,7 @@ def load_run(path: Path) -> Model:
         )
     run = RunDir(path)
     predictor = Predictor(run)
+    predictor.warm_up()  # a server runs long enough to repay an ONNX Runtime session before its first request
     trained_with = run.read_manifest().get("versions", {})
     return Model(predictor, {"run_dir": str(path.resolve()), "trained_with": trained_with})
 
@@ -190,6 +191,7 @@ def _add_service_routes(app: FastAPI, state: _State, limits: Limits, batching: B
             **state.model.about,
             "config": {key: config[key] for key in CONFIG_SUMMARY},
             "network": "n-gram classifier alone" if predictor.network.lstm_silent else "full",
+            "engine": predictor.engine_in_use,  # numpy or onnx (ONNX Runtime)
             "loaded_at": state.loaded_at,
             "reloads": state.reloads,
             "versions": serving_versions(),

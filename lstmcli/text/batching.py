@@ -40,6 +40,22 @@ def cut(ids: A, width: Any, padding: str) -> A:
     return ids[:, -width:] if padding == "pre" else ids[:, :width]  # type: ignore[index]
 
 
+def to_front(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's tokens moved to its front, in order, and cut to the longest row: what a masked network reads,
+    right-padded (wherever the padding stood, also between tokens).
+
+    Returns:
+        ids ``(n, max(1, longest))`` of ``ids``'s dtype, and int32 token counts ``(n,)``.
+    """
+    filled = ids != 0
+    lengths = filled.sum(axis=1).astype(np.int32)
+    width = max(int(lengths.max(initial=0)), 1)
+    if (filled == (np.arange(ids.shape[1]) < lengths[:, None])).all():  # post-padded already: no sort
+        return ids[:, :width], lengths
+    order = np.argsort(~filled, axis=1, kind="stable")[:, :width]
+    return np.take_along_axis(ids, order, axis=1), lengths
+
+
 def length_batches(lengths: np.ndarray, size: int, same_length: bool = False) -> list[tuple[np.ndarray, int]]:
     """Row indices in batches of up to ``size`` rows of similar length, each with the width to cut it to.
 

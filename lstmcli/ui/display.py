@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from lstmcli.dataset.prepare import PrepareReport
+from lstmcli.dataset.report import PrepareReport
 from lstmcli.ui.console import console
 from lstmcli.ui.progress import rows_progress
 

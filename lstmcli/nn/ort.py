@@ -1,0 +1,286 @@
+"""The network's forward pass in ONNX Runtime, from the weights training exported.
+
+A third engine beside Keras (:mod:`lstmcli.nn.model`, training) and NumPy (:mod:`lstmcli.nn.inference`): the
+builders of :data:`ONNX`, one per block kind of :func:`lstmcli.nn.spec.network_spec`, add each block's nodes to
+one ONNX graph, built with ``onnx.helper`` straight from weights.npz (no TensorFlow, no tf2onnx). Recurrent
+layers become ONNX's own LSTM and GRU operators, which project every step's input in one matrix product and run
+the steps in ONNX Runtime's vectorised kernels, ``sequence_lens`` leaving out a masked model's padding.
+
+The graph is time-major: ``ids`` ``(steps, n)`` int32, and ``lens`` ``(n,)`` int32 for a masked model, whose rows
+:class:`OnnxNetwork` first packs to the front (a masked layer skips padding wherever it stands, so the trunk sees
+the same steps). What is cheap gathers, NumPy computes on the rows as given and feeds in: the staged n-gram
+classifier's logits (``ngram_logits`` ``(n, classes)``) and the joint model's bag (``bag`` ``(n, features)``).
+
+onnx and onnxruntime are imported only here, inside the functions that need them: importing onnx takes about a
+second (its ml_dtypes registers many NumPy types), so :class:`lstmcli.predictor.Predictor` builds a session only
+where that pays: once it has labelled enough rows, or as a server starts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lstmcli.config import Config
+from lstmcli.nn import spec
+from lstmcli.nn.inference import Network, Weights, bag
+from lstmcli.text.batching import to_front
+
+OPSET = 18  # ReduceMax and ReduceMean take their axes as an input from 18; onnxruntime >= 1.14 runs it
+IR_VERSION = 8  # the oldest IR that opset 18 allows: read by every onnxruntime that runs the opset
+PACKAGES = ("onnx", "onnxruntime")
+INPUTS = ("ids", "lens", "bag", "ngram_logits")  # every input a graph may take, in this order
+OUTPUT = "probabilities"
+# Keras's activation names as the ONNX recurrent operators spell them; "linear" is Affine with alpha 1, beta 0.
+RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "linear": "Affine"}
+DENSE_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax", "linear": ""}
+
+
+def available() -> bool:
+    """Whether onnx and onnxruntime are installed (found, not imported)."""
+    return all(importlib.util.find_spec(name) is not None for name in PACKAGES)
+
+
+@dataclass
+class _Graph:
+    """The graph so far: its nodes, initializers and inputs, and the name of the latest block's output ``x``."""
+
+    weights: Weights
+    x: str = "ids"
+    nodes: list[Any] = field(default_factory=list)
+    initializers: list[Any] = field(default_factory=list)
+    inputs: set[str] = field(default_factory=lambda: {"ids"})
+    _names: int = 0
+
+    def name(self, stem: str) -> str:
+        self._names += 1
+        return f"{stem}_{self._names}"
+
+    def constant(self, array: np.ndarray, stem: str = "const") -> str:
+        from onnx import numpy_helper
+
+        name = self.name(stem)
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def weight(self, key: str) -> str:
+        """The weights.npz array ``key`` as an initializer of that name (added once)."""
+        if all(init.name != key for init in self.initializers):
+            from onnx import numpy_helper
+
+            self.initializers.append(numpy_helper.from_array(np.asarray(self.weights[key], np.float32), key))
+        return key
+
+    def node(self, op: str, inputs: list[str], outputs: int = 1, **attributes: Any) -> Any:
+        """Adds one ``op`` node; returns its output's name (a list of ``outputs`` names if more than one)."""
+        from onnx import helper
+
+        names = [self.name(op.lower()) for _ in range(outputs)]
+        self.nodes.append(helper.make_node(op, inputs, names, **attributes))
+        return names[0] if outputs == 1 else names
+
+    def filled(self) -> str:
+        """Bool ``(steps, n, 1)``: true at a token, false at padding (of packed rows: the steps past ``lens``)."""
+        filled = self.node("Not", [self.node("Equal", ["ids", self.constant(np.array(0, np.int32))])])
+        return self.node("Unsqueeze", [filled, self.constant(np.array([2], np.int64))])
+
+
+def build(weights: Weights, config: Config) -> bytes:
+    """The serialised ONNX model of the network ``config`` describes, with ``weights`` (weights.npz's arrays).
+
+    Inputs: those of :data:`INPUTS` the network reads (see the module's docstring); output ``probabilities``
+    ``(n, classes)`` float32.
+
+    Raises:
+        NotImplementedError: a block kind has no ONNX builder.
+    """
+    from onnx import TensorProto, helper
+
+    graph = _Graph(weights)
+    for block in spec.network_spec(config).blocks:
+        ONNX[block](block, graph)
+    graph.nodes.append(helper.make_node("Identity", [graph.x], [OUTPUT]))
+    shapes = {"ids": ["steps", "n"], "lens": ["n"], "bag": ["n", "features"], "ngram_logits": ["n", "classes"]}
+    types = {"ids": TensorProto.INT32, "lens": TensorProto.INT32}
+    inputs = [
+        helper.make_tensor_value_info(name, types.get(name, TensorProto.FLOAT), shapes[name])
+        for name in INPUTS
+        if name in graph.inputs
+    ]
+    output = helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n", "classes"])
+    onnx_graph = helper.make_graph(graph.nodes, "lstmcli", inputs, [output], graph.initializers)
+    model = helper.make_model(
+        onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION, producer_name="lstmcli"
+    )
+    return bytes(model.SerializeToString())
+
+
+# Each builder adds the ONNX nodes of one kind of spec block after ``graph.x``; ``inference.NUMPY`` runs them too.
+ONNX = spec.Engine("ONNX")
+
+
+@ONNX.implements(spec.Embedding)
+def _embedding(block: spec.Embedding, graph: _Graph) -> None:
+    graph.x = graph.node("Gather", [graph.weight(block.key), graph.x])  # (steps, n, dim)
+
+
+@ONNX.implements(spec.SpatialDropout, spec.Dropout)
+def _dropout(block: spec.Block, graph: _Graph) -> None:
+    """Identity at inference."""
+
+
+@ONNX.implements(spec.Recurrent)
+def _recurrent(block: spec.Recurrent, graph: _Graph) -> None:
+    """ONNX's LSTM or GRU over ``(steps, n, features)``; its outputs laid out as Keras's (forward units first)."""
+    lstm = block.cell == "lstm"
+    directions = block.directions
+    kernel, recurrent, bias = (
+        np.stack([_gates(graph.weights[block.key(d, part)], lstm) for d in directions])
+        for part in ("kernel", "recurrent", "bias")
+    )
+    if lstm:  # Keras adds one bias; ONNX adds an input bias and a recurrent bias
+        bias = np.concatenate([bias, np.zeros_like(bias)], axis=-1)
+    else:  # reset_after: Keras's (2, 3 units), the input half then the recurrent half
+        bias = bias.reshape(len(directions), -1)
+    if block.masked:
+        graph.inputs.add("lens")
+    names = [graph.constant(kernel.transpose(0, 2, 1), "W"), graph.constant(recurrent.transpose(0, 2, 1), "R")]
+    inputs = [graph.x, *names, graph.constant(bias, "B"), "lens" if block.masked else ""]
+    outputs = graph.node("LSTM" if lstm else "GRU", inputs, 2, **_rnn_attributes(block))
+    if block.return_sequences:  # Y (steps, directions, n, units) to (steps, n, directions * units)
+        steps = graph.node("Transpose", [outputs[0]], perm=[0, 2, 1, 3])
+        graph.x = graph.node("Reshape", [steps, graph.constant(np.array([0, 0, -1], np.int64))])
+    else:  # Y_h (directions, n, units) to (n, directions * units)
+        final = graph.node("Transpose", [outputs[1]], perm=[1, 0, 2])
+        graph.x = graph.node("Reshape", [final, graph.constant(np.array([0, -1], np.int64))])
+
+
+def _gates(array: np.ndarray, lstm: bool) -> np.ndarray:
+    """Keras's gate blocks along the last axis in ONNX's order: LSTM i, f, c, o to i, o, f, c (GRU z, r, h as is)."""
+    if not lstm:
+        return array
+    i, f, c, o = np.split(array, 4, axis=-1)
+    return np.concatenate([i, o, f, c], axis=-1)
+
+
+def _rnn_attributes(block: spec.Recurrent) -> dict[str, Any]:
+    """The operator's attributes: Keras's sigmoid gates, and its ``activation`` for the candidate (and the
+    LSTM's output); a GRU applies its reset gate after the recurrent product, as Keras's ``reset_after``."""
+    activation = RNN_ACTIVATIONS[block.activation]
+    per_direction = ["Sigmoid", activation, activation] if block.cell == "lstm" else ["Sigmoid", activation]
+    activations = per_direction * len(block.directions)
+    attributes: dict[str, Any] = {
+        "hidden_size": block.units,
+        "direction": "bidirectional" if block.bidirectional else "forward",
+        "activations": activations,
+    }
+    affine = activations.count("Affine")
+    if affine:
+        attributes.update(activation_alpha=[1.0] * affine, activation_beta=[0.0] * affine)
+    if block.cell == "gru":
+        attributes["linear_before_reset"] = 1
+    return attributes
+
+
+@ONNX.implements(spec.Pooling)
+def _pooling(block: spec.Pooling, graph: _Graph) -> None:
+    """As ``inference.pool``, over the steps (axis 0); masked, the padding is left out."""
+    axis, filled = graph.constant(np.array([0], np.int64)), graph.filled() if block.masked else ""
+    pooled = []
+    if block.mode in ("max", "maxmean"):
+        x = graph.x
+        if block.masked:
+            x = graph.node("Where", [filled, x, graph.constant(np.array(-1e9, np.float32))])
+        # (n, features, steps) for GlobalMaxPool: onnxruntime's ReduceMax over the first axis is several times
+        # slower than this transpose and pool (and its optimizer turns a ReduceMax over the last axis back).
+        steps_last = graph.node("GlobalMaxPool", [graph.node("Transpose", [x], perm=[1, 2, 0])])
+        pooled.append(graph.node("Reshape", [steps_last, graph.constant(np.array([0, -1], np.int64))]))
+    if block.mode in ("mean", "maxmean"):
+        if block.masked:
+            valid = graph.node("Cast", [filled], to=1)  # 1: FLOAT
+            total = graph.node("ReduceSum", [graph.node("Mul", [graph.x, valid]), axis], keepdims=0)
+            pooled.append(graph.node("Div", [total, graph.node("ReduceSum", [valid, axis], keepdims=0)]))
+        else:
+            pooled.append(graph.node("ReduceMean", [graph.x, axis], keepdims=0))
+    graph.x = pooled[0] if len(pooled) == 1 else graph.node("Concat", pooled, axis=-1)
+
+
+@ONNX.implements(spec.NgramBag)
+def _ngram_bag(block: spec.NgramBag, graph: _Graph) -> None:
+    """The bag (``inference.bag``) is an input, computed in NumPy on the rows as given."""
+    graph.inputs.add("bag")
+    graph.x = graph.node("Concat", [graph.x, "bag"], axis=-1) if block.beside_trunk else "bag"
+
+
+@ONNX.implements(spec.Dense)
+def _dense(block: spec.Dense, graph: _Graph) -> None:
+    product = graph.node("MatMul", [graph.x, graph.weight(block.kernel)])
+    graph.x = graph.node("Add", [product, graph.weight(block.bias)])
+    activation = DENSE_ACTIVATIONS[block.activation]
+    if activation:
+        graph.x = graph.node(activation, [graph.x], **({"axis": -1} if activation == "Softmax" else {}))
+
+
+@ONNX.implements(spec.NgramClassifier)
+def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
+    """The n-gram classifier's logits are an input (``Network.ngram_logits``), added to the trunk's."""
+    graph.inputs.add("ngram_logits")
+    graph.x = graph.node("Softmax", [graph.node("Add", [graph.x, "ngram_logits"])], axis=-1)
+
+
+class OnnxNetwork:
+    """The trained network in an ONNX Runtime session: padded ids in, probabilities out, as :meth:`Network.proba`.
+
+    ``network`` (the NumPy pass of the same weights) computes what the graph takes as inputs, and the rows
+    without any token, which ONNX's recurrent operators refuse (``sequence_lens`` 0).
+    """
+
+    def __init__(self, weights: Weights, config: Config, network: Network, threads: int = 1) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        options.log_severity_level = 3  # errors only: a pipeline's stderr stays clean
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # threads > 1, a busy machine: wait
+        self.session = onnxruntime.InferenceSession(build(weights, config), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.network, self.config = network, config
+        self.classes = weights[network.spec.output.bias].shape[0]
+
+    def proba(self, ids: np.ndarray) -> np.ndarray:
+        """Class probabilities for padded ids.
+
+        Args:
+            ids: int array ``(n, steps)``; 0 is padding (for a masked model, anywhere in a row).
+
+        Returns:
+            float32 array ``(n, n_classes)``, rows summing to 1.
+        """
+        ids = np.asarray(ids, dtype=np.int32)
+        if not self.config.mask:
+            return self._run(ids, ids, None)
+        packed, lengths = to_front(ids)
+        empty = lengths == 0
+        if not empty.any():
+            return self._run(ids, packed, lengths)
+        out = np.empty((len(ids), self.classes), np.float32)
+        out[empty] = self.network.proba(ids[empty])
+        if not empty.all():
+            out[~empty] = self._run(ids[~empty], packed[~empty], lengths[~empty])
+        return out
+
+    def _run(self, ids: np.ndarray, packed: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+        """Runs the session on ``packed`` (the rows' ids as the trunk reads them), NumPy's inputs from ``ids``."""
+        feeds = {"ids": np.ascontiguousarray(packed.T)}
+        if lengths is not None:
+            feeds["lens"] = lengths
+        if "ngram_logits" in self.inputs:
+            feeds["ngram_logits"] = self.network.ngram_logits(ids).astype(np.float32, copy=False)
+        if "bag" in self.inputs:
+            block = next(b for b in self.network.spec.blocks if isinstance(b, spec.NgramBag))
+            weights = self.network.weights
+            feeds["bag"] = bag(ids, weights[block.tokens], weights[block.table], block).astype(np.float32, copy=False)
+        return np.asarray(self.session.run([OUTPUT], feeds)[0])
