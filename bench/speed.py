@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=CORPORA)
     parser.add_argument("--baseline", type=Path, help="a checkout of an earlier lstmcli, run beside this one")
+    parser.add_argument("--baseline-skip", default="", help="corpora the baseline is not run on (comma-separated)")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--write-results", action="store_true", help="write the section of bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     for corpus in args.corpora.split(","):
         systems: dict[str, Any] = {"fasttext": run_fasttext(corpus, args.timeout)}
         systems["lstmcli"] = run_lstmcli(ROOT, corpus, "lstmcli", args.timeout)
-        if args.baseline:
+        if args.baseline and corpus not in args.baseline_skip.split(","):
             systems["lstmcli-before"] = run_lstmcli(args.baseline.resolve(), corpus, "before", args.timeout)
         results["corpora"][corpus] = systems
         print(corpus, json.dumps(systems), file=sys.stderr, flush=True)
