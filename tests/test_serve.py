@@ -246,7 +246,8 @@ def test_reload_swaps_only_a_run_that_loads(start: Any, trained_run: Path, tmp_p
     response = httpx.post(f"{server.url}/reload")
     assert response.status_code == 200 and response.json()["labels"] == ["food", "sport", "sky"]
     after = httpx.post(f"{server.url}/predict", json=texts).json()["predictions"][0]
-    assert after["label"] == "sport" and after["probability"] == before["probability"]
+    renamed = dict(zip(json.loads((trained_run / "labels.json").read_text()), ["food", "sport", "sky"], strict=True))
+    assert after["label"] == renamed[before["label"]] and after["probability"] == before["probability"]
     assert httpx.get(f"{server.url}/info").json()["reloads"] == 1
 
 
