@@ -47,7 +47,7 @@ def _train(corpus: str, name: str) -> Path:
         child = run_child(
             [*CLI, "train", str(DATASETS / corpus / "train.csv"), "-r", str(run_dir), "--overwrite", *RUNS[name]], 7200
         )
-        if child.returncode:
+        if child.rc:
             raise RuntimeError(f"training {corpus}/{name} failed: {child.stderr.strip().splitlines()[-1:]}")
     return run_dir
 
@@ -60,7 +60,7 @@ def _lstm_weight(run_dir: Path) -> float | None:
 def _end_to_end(run_dir: Path, texts: Path, lines: int) -> float:
     out = WORK / "predictions.tsv"
     child = run_child([*CLI, "predict", str(texts), "-r", str(run_dir)], 600, out)
-    if child.returncode or sum(1 for _ in out.open(encoding="utf-8")) != lines:
+    if child.rc or sum(1 for _ in out.open(encoding="utf-8")) != lines:
         raise RuntimeError(f"predict failed: {child.stderr.strip().splitlines()[-1:]}")
     return lines / child.wall
 
@@ -84,7 +84,7 @@ def _occlusion(run_dir: Path, text: str) -> float:
         "print((time.perf_counter() - t) / 5)"
     )
     child = run_child([sys.executable, "-c", code, str(run_dir), text], 300)
-    return float(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else float("nan")
+    return float(child.stdout.strip().splitlines()[-1]) if child.rc == 0 else float("nan")
 
 
 def _fasttext(corpus: str, texts: Path) -> float:
@@ -98,7 +98,7 @@ def _fasttext(corpus: str, texts: Path) -> float:
         "t = time.perf_counter(); m.predict(lines, k=1); print(len(lines) / (time.perf_counter() - t))"
     )
     child = run_child([sys.executable, "-c", code, str(DATASETS / corpus / "train.csv"), str(texts)], 600)
-    return float(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else float("nan")
+    return float(child.stdout.strip().splitlines()[-1]) if child.rc == 0 else float("nan")
 
 
 def _forty_tokens(corpus: str) -> str:

@@ -71,15 +71,15 @@ def run_lstmcli(checkout: Path, corpus: str, name: str, timeout: float) -> dict[
     run_dir = WORK / "runs" / corpus / name
     shutil.rmtree(run_dir, ignore_errors=True)
     train = run_child([*cli, "train", str(DATASETS / corpus / "train.csv"), "-r", str(run_dir)], timeout)
-    if train.returncode != 0:
-        return {"error": train.stderr.strip().splitlines()[-1:] or [f"exit {train.returncode}"]}
+    if train.rc != 0:
+        return {"error": train.stderr.strip().splitlines()[-1:] or [f"exit {train.rc}"]}
     history = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
     tokens = _train_tokens(run_dir)
     stages = _stages(history, tokens)
     scored = run_child(
         [*cli, "evaluate", "-r", str(run_dir), "--data", str(DATASETS / corpus / "test.csv"), "--json"], timeout
     )
-    accuracy = json.loads(scored.stdout.strip().splitlines()[-1])["accuracy"] if scored.returncode == 0 else None
+    accuracy = json.loads(scored.stdout.strip().splitlines()[-1])["accuracy"] if scored.rc == 0 else None
     epochs_seconds = sum(s["total_seconds"] for s in stages.values())
     return {
         "wall": round(train.wall, 2),
@@ -104,7 +104,7 @@ def run_fasttext(corpus: str, timeout: float) -> dict[str, Any]:
         ],
         timeout,
     )
-    if child.returncode != 0:
+    if child.rc != 0:
         return {"error": child.stderr.strip().splitlines()[-1:]}
     result = child.last_json()
     return {
