@@ -196,8 +196,9 @@ class Config:
     def for_training(self, train_rows: int) -> Config:
         """This config with an auto (0) batch size and learning rate resolved for ``train_rows`` training rows.
 
-        At least about :data:`AUTO_BATCHES` batches an epoch, and no more than 256 texts a batch: small files
-        still get enough steps, large ones the throughput of large batches (four times 64's on two cores).
+        About :data:`AUTO_BATCHES` batches an epoch or more (fewer only below 32 x 40 rows, at the smallest
+        batch), and no more than 256 texts a batch: small files still get steps, large ones the throughput of
+        large batches (four times 64's on two cores).
         The learning rate grows with the square root of the batch, as the gradient's noise shrinks.
         """
         low, high = AUTO_BATCH_SIZES

@@ -149,9 +149,10 @@ class Prepared:
 
 @dataclass
 class TrainState:
-    """Where a training stands after each epoch, saved in ``checkpoint/state.json`` for ``--resume``.
+    """Where a training stands, saved in ``checkpoint/state.json`` for ``--resume``.
 
-    Mutable: the fit loop updates it epoch by epoch, then writes it after the checkpoint's models.
+    Mutable: the fit loop updates it epoch by epoch, and writes it after the checkpoint's models whenever it
+    writes them (a stage's first epoch, then at most every 30 seconds, and its end: see ``nn/fit.py``).
     """
 
     epoch: int = 0  # epochs finished
@@ -220,6 +221,10 @@ class TrainingRecord:
     ngram_weight: float | None = None
     lstm_weight: float | None = None
     parts: dict[str, dict[str, float]] | None = None
+    # What an auto (0) batch size and learning rate came to (config.json keeps the 0s: a later training with
+    # other options resolves them afresh); None in runs trained before they were recorded.
+    batch_size: int | None = None
+    learning_rate: float | None = None
 
     @classmethod
     def from_history(cls, history: list[dict[str, Any]]) -> TrainingRecord | None:
@@ -630,6 +635,8 @@ class RunDir:
                     None if data.get("ngram_weight") is None else float(data["ngram_weight"]),
                     None if data.get("lstm_weight") is None else float(data["lstm_weight"]),
                     data.get("parts") if isinstance(data.get("parts"), dict) else None,
+                    None if data.get("batch_size") is None else int(data["batch_size"]),
+                    None if data.get("learning_rate") is None else float(data["learning_rate"]),
                 )
             except (KeyError, TypeError, ValueError):
                 raise RunDirError(f"{self._file(TRAINING)} is damaged; train the run again") from None

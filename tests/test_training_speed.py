@@ -162,8 +162,14 @@ def test_a_trained_run_records_the_batch_size_and_rate_it_trained_with(tmp_path:
     data = write_csv(tmp_path / "t.csv", make_rows(30))
     settings = {k: v for k, v in TINY.items() if k != "batch_size"}
     train(data, tmp_path / "run", epochs=2, ngram_epochs=1, **{k: v for k, v in settings.items() if "epochs" not in k})
-    config = RunDir(tmp_path / "run").read_config()
-    assert (config.batch_size, config.learning_rate) == (32, 0.001414)  # 81 training rows: the smallest batch
+    run = RunDir(tmp_path / "run")
+    record = run.read_training()
+    assert record is not None and (record.batch_size, record.learning_rate) == (32, 0.001414)  # the smallest batch
+    # config.json keeps auto: trained again with another batch size, the rate follows it
+    assert (run.read_config().batch_size, run.read_config().learning_rate) == (0, 0.0)
+    train(run_dir=tmp_path / "run", overwrite=True, epochs=2, ngram_epochs=1, batch_size=64)
+    record = run.read_training()
+    assert record is not None and (record.batch_size, record.learning_rate) == (64, 0.002)
 
 
 def test_epochs_1_on_streamed_data_trains_one_epoch_in_all(tmp_path: Path) -> None:
@@ -175,3 +181,56 @@ def test_epochs_1_on_streamed_data_trains_one_epoch_in_all(tmp_path: Path) -> No
     result = train(data, tmp_path / "run", streaming=True, epochs=1, **settings)
     assert RunDir(tmp_path / "run").is_sharded()
     assert result.epochs_run == 1 and [row["stage"] for row in result.history] == ["ngrams"]
+
+
+def test_fit_takes_the_sparse_path_a_row_no_batch_looks_up_stays_put() -> None:
+    from lstmcli.nn.backend import keras
+    from lstmcli.nn.optimizer import SparseAdam
+
+    def rows_after(optimizer: object) -> np.ndarray:
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential(
+            [
+                keras.Input((2,), dtype="int32"),
+                keras.layers.Embedding(6, 4),
+                keras.layers.Flatten(),
+                keras.layers.Dense(2),
+            ]
+        )
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.train_on_batch(np.array([[0, 1], [2, 3]]), np.array([0, 1]))
+        before = model.get_weights()[0].copy()
+        model.train_on_batch(np.array([[4, 5], [4, 5]]), np.array([0, 1]))  # rows 0-3 not looked up
+        return model.get_weights()[0][:4] - before[:4]  # type: ignore[no-any-return]
+
+    assert np.abs(rows_after(keras.optimizers.Adam(0.01))).max() > 1e-4  # dense Adam's momentum moves them
+    np.testing.assert_array_equal(rows_after(SparseAdam(0.01)), 0.0)
+
+
+def test_the_tutorial_keeps_keras_adam_and_nothing_is_xla_compiled() -> None:
+    from lstmcli.config import make_config
+    from lstmcli.nn.backend import keras
+    from lstmcli.nn.model import build_model
+    from lstmcli.nn.optimizer import SparseAdam
+
+    tutorial = build_model(make_config("tutorial", embedding_dim=8, units=(8, 8)), 50, 3)
+    assert type(tutorial.optimizer) is keras.optimizers.Adam and not tutorial.jit_compile
+    default = build_model(make_config("default", embedding_dim=8, units=(8,), dense_units=8), 50, 3)
+    assert isinstance(default.optimizer, SparseAdam) and not default.jit_compile
+
+
+def test_a_resumed_training_shuffles_its_epochs_as_an_uninterrupted_one() -> None:
+    from lstmcli.config import make_config
+    from lstmcli.nn.data import make_dataset
+
+    x = np.random.default_rng(0).integers(1, 50, size=(200, 12)).astype(np.int32)
+    y = np.arange(200, dtype=np.int32) % 3
+    config = make_config("default", batch_size=16)
+
+    def epochs(first: int, n: int) -> list[list[int]]:
+        ds, _ = make_dataset(x, y, config, shuffle=True, first_epoch=first)
+        return [[int(v) for _, labels in ds for v in labels.numpy()] for _ in range(n)]
+
+    whole = epochs(0, 3)
+    assert whole[0] != whole[1] != whole[2]
+    assert epochs(2, 1) == whole[2:]  # resumed after two epochs: the third epoch's order

@@ -21,7 +21,9 @@ SHUFFLE_BYTES = 64 << 20  # training's shuffle buffer over shard rows
 BLOCK_ROWS = 1024  # rows a shard reader hands to tf.data at a time
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) -> tuple[tf.data.Dataset, int]:
+def make_dataset(
+    x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool, first_epoch: int = 0
+) -> tuple[tf.data.Dataset, int]:
     """A ``tf.data`` pipeline of ``(ids, labels)`` batches of in-memory arrays, each cut to its own longest text.
 
     Each epoch's batches are planned in NumPy (:func:`lstmcli.text.batching.epoch_batches`: length buckets
@@ -32,6 +34,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) ->
     Args:
         x: padded ids ``(n, max_len)``.
         y: label indices ``(n,)``.
+        first_epoch: the epoch the first pass over the dataset is (each pass is the next): epoch ``e``'s order
+            comes from the seed and ``e`` alone, so that a resumed training shuffles as an uninterrupted one.
 
     Returns:
         The dataset and its number of batches per epoch.
@@ -39,10 +43,12 @@ def make_dataset(x: np.ndarray, y: np.ndarray, config: Config, shuffle: bool) ->
     lengths = np.minimum(lengths_of(x), x.shape[1])
     boundaries = bucket_boundaries(lengths, x.shape[1]) if config.length_grouped else []
     steps = count_batches(lengths, boundaries, config.batch_size)
-    rng = np.random.default_rng(config.seed) if shuffle else None
     labels = np.asarray(y, dtype=np.int32)
+    epoch = [first_epoch]
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng([config.seed, epoch[0]]) if shuffle else None
+        epoch[0] += 1
         for rows, width in epoch_batches(lengths, boundaries, config.batch_size, rng):
             ids = np.asarray(x[rows], dtype=np.int32)
             yield (cut(ids, width, config.padding) if config.bucketing else ids), labels[rows]

@@ -1,13 +1,15 @@
-"""``train``: fit the Keras model on a prepared run, checkpoint every epoch, and publish the best model.
+"""``train``: fit the Keras model on a prepared run, checkpoint it, and publish the best model.
 
 During training everything goes to ``checkpoint/`` (the last epoch's model with its optimizer, the best
-model, the early-stopping state); a finished or interrupted run publishes the best model, its exported
-weights and the history; ``--resume`` picks up ``checkpoint/`` after a crash.
+model, the early-stopping state), written on each stage's first epoch, then at most every
+:data:`CHECKPOINT_SECONDS` and at the stage's end; a finished or interrupted run publishes the best model, its
+exported weights and the history; ``--resume`` picks up ``checkpoint/`` after a crash.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 import time
@@ -64,14 +66,19 @@ class TrainResult:
     blend: Blend | None = None  # a staged model whose LSTM stage ran: the LSTM's weight and each part's scores
 
 
-def _datasets(run: RunDir, config: Config, placement: Placement) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
-    """Training and validation batches, from the prepared arrays or streamed from a streamed prepare's shards."""
+def _datasets(
+    run: RunDir, config: Config, placement: Placement, first_epoch: int
+) -> tuple[tf.data.Dataset, tf.data.Dataset, int]:
+    """Training and validation batches, from the prepared arrays or streamed from a streamed prepare's shards;
+    ``first_epoch`` (the epochs done, when resuming) picks the in-memory batches' first shuffle."""
     if run.is_sharded():
         train_ds, steps = shard_dataset(run, "train", config, shuffle=True)
         val_ds, _ = shard_dataset(run, "val", config, shuffle=False)
     else:
         prepared = run.read_prepared()
-        train_ds, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
+        train_ds, steps = make_dataset(
+            prepared.train_x, prepared.train_y, config, shuffle=True, first_epoch=first_epoch
+        )
         val_ds, _ = make_dataset(prepared.val_x, prepared.val_y, config, shuffle=False)
     return placement.distribute(train_ds), placement.distribute(val_ds), steps
 
@@ -180,8 +187,9 @@ def _set_optimizer_values(model: keras.Model, values: list[np.ndarray]) -> None:
 
 
 @contextlib.contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Holds back Ctrl-C and SIGTERM until the block ends, then lets their handler raise what it raises."""
+def _sigint_deferred(replay: bool = True) -> Iterator[None]:
+    """Holds back Ctrl-C and SIGTERM until the block ends, then lets their handler raise what it raises
+    (``replay``), or drops them (training is already stopping for one)."""
     # Only Python-level handlers are replaced (Ctrl-C's KeyboardInterrupt, the CLI's SIGTERM), and only from
     # the main thread (the one place they can be).
     if threading.current_thread() is not threading.main_thread():
@@ -197,7 +205,7 @@ def _sigint_deferred() -> Iterator[None]:
     finally:
         for signum, handler in deferred.items():
             signal.signal(signum, handler)
-    if caught:
+    if caught and replay:
         deferred[caught[0]](caught[0], None)
 
 
@@ -253,7 +261,8 @@ def train(
     Args:
         run: a prepared run directory.
         config: the run's config, with training options possibly changed since prepare; an auto (0) batch size
-            and learning rate are resolved here for the run's training rows (:meth:`Config.for_training`).
+            and learning rate are resolved for each replica's share of the training rows
+            (:meth:`Config.for_training`): config.json keeps the 0s, training.json the values used.
         resume: continue from ``checkpoint/`` (left by a crash or Ctrl-C) instead of starting afresh.
         progress: receives batch and epoch updates.
         strategy: ``auto``, ``one``, ``mirrored`` or ``multi-worker`` (:mod:`lstmcli.nn.distribute`);
@@ -265,14 +274,13 @@ def train(
         LstmcliError: interrupted before the first epoch ended (nothing to save), or another machine failed.
     """
     progress = progress or SilentProgress()
-    config = config.for_training(train_rows(run))
     session = _open(run, config, resume, progress, strategy)
     started = time.monotonic()
     interrupted = _run_stages(session)
     state = session.state
     if state.best_epoch == 0:
         raise LstmcliError("training was interrupted before its first epoch ended; nothing was saved")
-    blend = _publish(run, config, state, keep_checkpoint=interrupted) if session.placement.is_chief else None
+    blend = _publish(run, session, keep_checkpoint=interrupted) if session.placement.is_chief else None
     return TrainResult(
         epochs_run=state.epoch,
         best_epoch=state.best_epoch,
@@ -290,7 +298,8 @@ class _Session:
     """One training process: where it runs and writes, its model and state, and its data."""
 
     out: RunDir  # the chief writes the run directory, other workers a temporary one
-    config: Config
+    given: Config  # as the user gave it (auto batch size and learning rate 0): what config.json keeps
+    config: Config  # what trains: the auto values resolved
     placement: Placement
     model: keras.Model
     state: TrainState
@@ -303,6 +312,7 @@ class _Session:
 def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, strategy: str) -> _Session:
     """Places the training, builds or resumes the model and reads the data; the progress display starts."""
     placement = place(strategy)  # first: MultiWorkerMirroredStrategy must exist before other TensorFlow work
+    given, config = config, config.for_training(max(train_rows(run) // placement.replicas, 1))
     out = placement.output(run)
     n_classes = len(run.read_labels())
     with placement.strategy.scope():
@@ -310,11 +320,11 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
         model, state = _start(out, config, resume and placement.is_chief, (len(run.read_vocab()), n_classes), vectors)
         state = placement.sync(model, state, run, config)
     global_batch = config.replace(batch_size=config.batch_size * placement.replicas)
-    train_ds, val_ds, steps = _datasets(run, global_batch, placement)
-    out.write_checkpoint_config(config)  # config.json itself changes only when the new model is published
+    train_ds, val_ds, steps = _datasets(run, global_batch, placement, state.epoch)
+    out.write_checkpoint_config(given)  # config.json itself changes only when the new model is published
     progress.start(config.epochs, state.epoch, steps)
     weights = class_weights(run, config, n_classes)
-    return _Session(out, config, placement, model, state, train_ds, val_ds, progress, weights)
+    return _Session(out, given, config, placement, model, state, train_ds, val_ds, progress, weights)
 
 
 def _run_stages(session: _Session) -> bool:
@@ -350,17 +360,23 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
             verbose=0,
         )
     except KeyboardInterrupt:
-        with _sigint_deferred():
-            if callback.best is not None or callback.last is not None:
-                callback.flush()  # the finished epochs that waited in memory
+        with _sigint_deferred(replay=False):  # a second Ctrl-C while saving must not lose what is being saved
+            _flush_waiting(callback)
         return True
     except session.placement.failures as exc:
+        _flush_waiting(callback)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LstmcliError(
             f"training across machines stopped ({first}); once every machine is up, run "
             "the same command with --resume on each"
         ) from None
     return False
+
+
+def _flush_waiting(callback: _Checkpoint) -> None:
+    """Writes the finished epochs that waited in memory, so that ``--resume`` starts from the latest."""
+    if callback.best is not None or callback.last is not None:
+        callback.flush()
 
 
 def _next_stage(run: RunDir, model: keras.Model, state: TrainState) -> None:
@@ -437,20 +453,22 @@ def _start(
     return model, state
 
 
-def _publish(run: RunDir, config: Config, state: TrainState, keep_checkpoint: bool) -> Blend | None:
+def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | None:
     """Moves the best model into place with its exported weights, history and the decision that chose it.
 
     The weights are written last: they make the run trained.
     """
+    config, state = session.config, session.state
     best = load_model(str(run.best_model_path()))
     blend = _blend(run, best, config, state)
     if blend is not None:
         _save_model(best, run.best_model_path())
     run.write_history(state.history)
     weights = (blend.ngram_weight, blend.lstm_weight, blend.scores) if blend else (None, None, None)
-    run.write_training(TrainingRecord(state.best_epoch, config.monitor, state.epoch, *weights))
+    record = TrainingRecord(state.best_epoch, config.monitor, state.epoch, *weights)
+    run.write_training(dataclasses.replace(record, batch_size=config.batch_size, learning_rate=config.learning_rate))
     run.publish_model(run.best_model_path())
-    run.write_config(config)
+    run.write_config(session.given)
     run.write_weights(export_weights(best, config))
     if not keep_checkpoint:
         run.clear_checkpoint()
