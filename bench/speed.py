@@ -43,7 +43,7 @@ BEGIN, END = "<!-- bench/speed.py: begin -->", "<!-- bench/speed.py: end -->"
 
 
 def _lstmcli(checkout: Path) -> list[str]:
-    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-m", "lstmcli"]
+    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-m", "lstmcli"]  # -P: PYTHONPATH, not the cwd
 
 
 def _train_tokens(run_dir: Path) -> int:
@@ -115,7 +115,7 @@ def run_fasttext(corpus: str, timeout: float) -> dict[str, Any]:
 
 
 def tensorflow_import(checkout: Path) -> float:
-    command = ["env", f"PYTHONPATH={checkout}", sys.executable, "-c", "import lstmcli.nn.backend"]
+    command = ["env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-c", "import lstmcli.nn.backend"]
     return round(statistics.median(run_child(command, 120).wall for _ in range(3)), 2)
 
 
