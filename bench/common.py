@@ -55,3 +55,18 @@ def emit(result: dict[str, Any], as_json: bool) -> None:
         for key, value in result.items():
             print(f"{key}: {value}")
     sys.stdout.flush()
+
+
+def write_marked_section(path: Path, script: str, text: str) -> None:
+    """Puts ``text`` between ``<!-- {script}: begin -->`` and ``<!-- {script}: end -->`` in ``path`` (replacing
+    what a run before left there, else appended), so that each script rewrites its own section only."""
+    begin, end = f"<!-- {script}: begin -->", f"<!-- {script}: end -->"
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{begin}\n{text}{end}\n"
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        after = rest.split(end, 1)[1].lstrip("\n")
+        current = head + block + ("\n" + after if after else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    path.write_text(current, encoding="utf-8")

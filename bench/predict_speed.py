@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import is_chinese, read_corpus  # noqa: E402
+from common import is_chinese, read_corpus, write_marked_section  # noqa: E402
 from run import _distinct_texts, _write_lines, run_child  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,6 @@ WORK = ROOT / "bench" / "work" / "predict"
 CLI = [sys.executable, "-m", "lstmcli"]
 RUNS = {"default": [], "lstm": ["--ngram-buckets", "0"], "ngrams": ["--epochs", "1"]}
 TEXTS = 20_000
-BEGIN, END = "<!-- bench/predict_speed.py: begin -->", "<!-- bench/predict_speed.py: end -->"
 
 
 def _train(corpus: str, name: str) -> Path:
@@ -146,18 +145,6 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{text}{END}\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        current = current.rstrip("\n") + "\n\n" + block
-    path.write_text(current, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default="sst2,ag_news")
@@ -175,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(results)
     print(text)
     if args.write_results:
-        write_section(text)
+        write_marked_section(ROOT / "bench" / "RESULTS.md", "bench/predict_speed.py", text)
     return 0
 
 

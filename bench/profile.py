@@ -36,6 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_marked_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 WORK = ROOT / "bench" / "work" / "profile"
@@ -158,7 +161,6 @@ def profile(corpus: str, batch_size: int = 0) -> dict[str, Any]:
 
 
 COMPONENTS = ("input", "forward", "forward_backward", "optimizer", "train_epoch", "validation", "checkpoint")
-BEGIN, END = "<!-- bench/profile.py: begin -->", "<!-- bench/profile.py: end -->"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -185,18 +187,6 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{t['tokens_per_second']:,.0f} | {f'{bare:,.0f}' if bare else ''} | {share} |"
                 )
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
-    block = f"{BEGIN}\n{text}{END}\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        current = current.rstrip("\n") + "\n\n" + block
-    path.write_text(current, encoding="utf-8")
 
 
 def _child(checkout: Path, corpora: str, batch_size: int, out: Path) -> dict[str, Any]:
@@ -249,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(results)
     print(text)
     if args.write_results:
-        write_section(text)
+        write_marked_section(ROOT / "bench" / "RESULTS.md", "bench/profile.py", text)
     return 0
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_marked_section  # noqa: E402
 from run import Child, run_child  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +40,6 @@ WORK = ROOT / "bench" / "work" / "speed"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 CORPORA = "sms_spam,sst2,airline_tweets,ag_news,emotion,chnsenticorp,online_shopping_10_cats"
 TARGET_RATIO = 8.0
-BEGIN, END = "<!-- bench/speed.py: begin -->", "<!-- bench/speed.py: end -->"
 
 
 def _lstmcli(checkout: Path) -> list[str]:
@@ -149,17 +149,6 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    current = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else ""
-    block = f"{BEGIN}\n{text}{END}\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        current = current.rstrip("\n") + "\n\n" + block
-    RESULTS_MD.write_text(current, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=CORPORA)
@@ -189,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(results)
     print(text)
     if args.write_results:
-        write_section(text)
+        write_marked_section(ROOT / "bench" / "RESULTS.md", "bench/speed.py", text)
     return 0
 
 
