@@ -207,6 +207,12 @@ class Config:
         return self.replace(batch_size=batch, learning_rate=rate)
 
     @property
+    def sparse_updates(self) -> bool:
+        """Whether Adam updates only the embedding rows a batch looks up; the tutorial preset keeps the article's
+        Keras Adam."""
+        return self.preset != "tutorial"
+
+    @property
     def length_grouped(self) -> bool:
         """Whether training batches hold texts of similar length, each cut to its longest text."""
         return self.bucketing and self.group_lengths

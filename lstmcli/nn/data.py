@@ -6,6 +6,7 @@ longest text; the in-memory arrays' batches are planned in NumPy, the shards' in
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -44,11 +45,10 @@ def make_dataset(
     boundaries = bucket_boundaries(lengths, x.shape[1]) if config.length_grouped else []
     steps = count_batches(lengths, boundaries, config.batch_size)
     labels = np.asarray(y, dtype=np.int32)
-    epoch = [first_epoch]
+    epochs = itertools.count(first_epoch)  # tf.data calls batches() once a pass
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        rng = np.random.default_rng([config.seed, epoch[0]]) if shuffle else None
-        epoch[0] += 1
+        rng = np.random.default_rng([config.seed, next(epochs)]) if shuffle else None
         for rows, width in epoch_batches(lengths, boundaries, config.batch_size, rng):
             ids = np.asarray(x[rows], dtype=np.int32)
             yield (cut(ids, width, config.padding) if config.bucketing else ids), labels[rows]

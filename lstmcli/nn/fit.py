@@ -242,13 +242,6 @@ def class_weights(run: RunDir, config: Config, n_classes: int) -> dict[int, floa
     return {i: float(counts.sum() / (n_classes * present[i])) for i in range(n_classes)}
 
 
-def train_rows(run: RunDir) -> int:
-    """The training rows of a prepared run, from its shard index or its arrays' shape."""
-    if run.is_sharded():
-        return int(sum(run.read_shard_index()["parts"]["train"]["length_counts"]))
-    return len(run.read_prepared().train_y)
-
-
 def _save_model(model: keras.Model, path: Path) -> None:
     atomic_write(path, model.save)  # the temporary name keeps the .keras suffix Keras requires
 
@@ -312,7 +305,7 @@ class _Session:
 def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, strategy: str) -> _Session:
     """Places the training, builds or resumes the model and reads the data; the progress display starts."""
     placement = place(strategy)  # first: MultiWorkerMirroredStrategy must exist before other TensorFlow work
-    given, config = config, config.for_training(max(train_rows(run) // placement.replicas, 1))
+    given, config = config, config.for_training(max(run.train_rows() // placement.replicas, 1))
     out = placement.output(run)
     n_classes = len(run.read_labels())
     with placement.strategy.scope():

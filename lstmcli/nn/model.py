@@ -231,7 +231,7 @@ def _compile(model: keras.Model, config: Config) -> None:
     """Adam (the tutorial preset: Keras's own, as the article; else :class:`SparseAdam`), sparse categorical
     cross-entropy and accuracy. Not XLA-compiled: SparseAdam's row updates have data-dependent shapes."""
     rate = config.learning_rate or AUTO_LEARNING_RATE  # auto: resolved by fit, else batch 64's
-    optimizer = keras.optimizers.Adam(rate) if config.preset == "tutorial" else SparseAdam(rate)
+    optimizer = SparseAdam(rate) if config.sparse_updates else keras.optimizers.Adam(rate)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
 
 
