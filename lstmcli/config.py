@@ -144,8 +144,8 @@ class Config:
     ngram_hash: str = "mixed"  # how n-grams map to buckets ("linear": runs from before; it collides far more)
     ngram_mode: str = setting(
         "staged",
-        "staged: the bag is a linear classifier of its own, trained first, and the LSTM then learns what it "
-        "misses; joint: one hidden layer over both.",
+        "staged: the bag is a linear classifier of its own, trained first, then the LSTM alone, and the "
+        "published model weighs both on validation; joint: one hidden layer over both.",
         "train",
     )
     ngram_epochs: int = setting(10, "Most epochs of the staged bag's own training (it stops early too).", "train")

@@ -35,3 +35,27 @@ def test_training_records_the_blend_and_publishes_exactly_it(trained_run: Path, 
     # evaluate runs the published weights.npz: the blend's validation score is that model's
     assert round(metrics["accuracy"], 4) == record["parts"]["published"]["accuracy"]
     assert abs(metrics["loss"] - record["parts"]["published"]["loss"]) < 1e-3
+
+
+def test_the_lstm_stage_trains_the_recurrent_network_alone() -> None:
+    """The LSTM stage's model is the trunk with its own softmax: the n-gram classifier neither feeds it nor moves."""
+    import keras
+
+    from lstmcli.config import make_config
+    from lstmcli.nn.inference import Network
+    from lstmcli.nn.model import build_model, export_weights, stage_model
+
+    config = make_config("default", embedding_dim=8, units=(8,), dense_units=8, ngram_buckets=64, seed=3)
+    model = build_model(config, 40, 3)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 40, (16, 7)).astype("int32")
+    ngram_before = model.get_layer("ngram_output").get_weights()[0].copy()
+    lstm = stage_model(model, config, "lstm")
+    assert not {"ngram_embedding", "ngram_output", "ngrams"} & {layer.name for layer in lstm.layers}
+    for _ in range(3):
+        lstm.train_on_batch(ids, rng.integers(0, 3, 16))
+    np.testing.assert_array_equal(model.get_layer("ngram_output").get_weights()[0], ngram_before)
+    _, trunk_logits = Network(export_weights(model, config), config).part_logits(ids)
+    assert np.abs(trunk_logits).max() > 0  # the trunk learned, from an output layer that started at zero
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(trunk_logits))
+    np.testing.assert_allclose(lstm.predict(ids, verbose=0), expected, atol=1e-5)

@@ -1,11 +1,10 @@
 """How a staged model publishes its two parts: a weight for the n-gram classifier's logits and one for the LSTM's.
 
-The LSTM stage learns what the frozen n-gram classifier leaves, while the classifier is dropped for half the
-texts, so its logits are partly a classifier of their own: added whole, they count the evidence twice. And the
-n-gram classifier, trained alone to a near-perfect training fit, is over-confident beside them. The published
-model is ``softmax(a * ngram + b * lstm)``, the weights (``a`` 0 to 2, ``b`` 0 to 3) those with the lowest
-validation loss. ``a = 1, b = 0`` is the n-gram classifier alone, so the published model is never worse on
-validation than the first stage.
+Each part is trained apart, a whole classifier (:func:`lstmcli.nn.model.stage_model`): added as they are, their
+logits would count the shared evidence twice, and the n-gram classifier, trained to a near-perfect training fit,
+is over-confident beside the LSTM. The published model is ``softmax(a * ngram + b * lstm)``, the weights (``a``
+0 to 2, ``b`` 0 to 3) those with the lowest validation loss. ``a = 1, b = 0`` is the n-gram classifier alone, so
+the published model is never worse on validation than the first stage.
 """
 
 from __future__ import annotations

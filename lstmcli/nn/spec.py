@@ -19,9 +19,6 @@ from lstmcli.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# While the LSTM trains, the staged n-gram classifier's logits are dropped for this share of the texts.
-NGRAM_BRANCH_DROPOUT = 0.5
-
 
 @dataclass(frozen=True)
 class Weight:
@@ -219,17 +216,15 @@ class _Group:
 class NgramClassifier(_Group):
     """The staged n-gram classifier beside the trunk, and the sum that joins them.
 
-    A linear classifier (``output``) over the bag of its own token ``embedding``; in training its logits pass
-    a ``BranchDropout`` of ``branch_dropout``. The network's output is ``softmax(ngram logits + trunk logits)``.
+    A linear classifier (``output``) over the bag of its own token ``embedding``. The network's output is
+    ``softmax(ngram logits + trunk logits)``, each part's weight folded into its output layer. (Earlier runs
+    have a ``BranchDropout`` layer before the sum, identity at inference; nothing reads it.)
     """
 
     embedding: Embedding
     bag: NgramBag
     dropout: Dropout | None
     output: Dense
-    branch_dropout: float
-    seed: int
-    branch_layer: str = "ngram_branch_dropout"
     logits_layer: str = "logits"
     probabilities_layer: str = "probabilities"
 
@@ -240,7 +235,7 @@ class NgramClassifier(_Group):
 
     @property
     def layers(self) -> tuple[str, ...]:
-        return super().layers + (self.branch_layer, self.logits_layer, self.probabilities_layer)
+        return super().layers + (self.logits_layer, self.probabilities_layer)
 
     @property
     def weighted_layers(self) -> frozenset[str]:
@@ -388,6 +383,4 @@ def _ngram_classifier(config: Config, vocab_size: int, n_classes: int) -> NgramC
         bag=_bag(config, "ngram_words", "ngrams", "ngram_features", "ngram_embedding", "ngram_table", False),
         dropout=Dropout(config.dropout, "ngram_dropout") if config.dropout else None,
         output=Dense("ngram_output", n_classes, "linear"),
-        branch_dropout=NGRAM_BRANCH_DROPOUT,
-        seed=config.seed,
     )
