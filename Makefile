@@ -4,6 +4,12 @@ PYTHON ?= .venv/bin/python
 bench:  ## Full benchmark (hours): bench/RESULTS.md and bench/results.json; BENCH_ARGS="--quick" for a smoke test
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
+.PHONY: bench-vectors
+bench-vectors:  ## lstmcli with and without GloVe 6B 50d beside fastText (both ways) and TF-IDF + LR, with the parts
+	$(PYTHON) bench/vectors.py --corpora sms_spam,sst2,airline_tweets,ag_news,emotion --systems lstmcli,lstmcli-glove,fasttext,fasttext-glove,tfidf
+	$(PYTHON) bench/vectors.py --corpora chnsenticorp,online_shopping_10_cats --systems lstmcli,fasttext,tfidf
+	$(PYTHON) bench/vectors.py --corpora sms_spam,emotion --systems lstmcli-balanced
+
 .PHONY: install demo test lint
 install:  ## A virtual environment with lstmcli and the development tools
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'

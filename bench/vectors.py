@@ -94,7 +94,8 @@ def parts_on_test(run: Path, test_csv: Path) -> dict[str, Any]:
         chunks = [network.part_logits(ids[i : i + 1024]) for i in range(0, len(ids), 1024)]
         for index, part in enumerate(("ngrams", "lstm")):
             logits = np.concatenate([c[index] for c in chunks])
-            out[part] = scores(truth, [names[k] for k in logits.argmax(1)])
+            if logits.any():  # a part the blend gave weight 0 has zero logits: nothing left to score alone
+                out[part] = scores(truth, [names[k] for k in logits.argmax(1)])
     return out
 
 
@@ -145,8 +146,9 @@ def table(results: dict[str, dict[str, Any]], systems: list[str]) -> str:
             if system == "lstmcli-balanced":
                 plain = by_system.get("lstmcli", {}).get("published", {}).get("macro_f1", float("nan"))
                 cell = f"F1 {100 * r['published']['macro_f1']:.1f} (unweighted {100 * plain:.1f}), acc {cell}"
-            if "ngrams" in r:
-                cell += f" ({100 * r['ngrams']['accuracy']:.1f} / {100 * r['lstm']['accuracy']:.1f})"
+            if "lstm" in r:  # a part the blend gave weight 0 is "weight 0"
+                ngrams, lstm = (f"{100 * r[p]['accuracy']:.1f}" if p in r else "weight 0" for p in ("ngrams", "lstm"))
+                cell += f" ({ngrams} / {lstm})"
             cells.append(cell)
         lines.append(f"| {corpus} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
