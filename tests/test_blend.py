@@ -59,3 +59,29 @@ def test_the_lstm_stage_trains_the_recurrent_network_alone() -> None:
     assert np.abs(trunk_logits).max() > 0  # the trunk learned, from an output layer that started at zero
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(trunk_logits))
     np.testing.assert_allclose(lstm.predict(ids, verbose=0), expected, atol=1e-5)
+
+
+# A staged run of commit 2df0d69, trained on conftest's tiny rows and interrupted in its LSTM stage: its models
+# have the branch-dropout layer of the LSTM stage trained on top of the n-gram classifier.
+EARLIER_RUN = Path(__file__).parent / "data" / "staged-run-2df0d69"
+
+
+def test_an_earlier_staged_run_predicts_and_resumes_through_the_lstm_trained_alone(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    import shutil
+
+    run = shutil.copytree(EARLIER_RUN, tmp_path / "run")
+    published = (run / "weights.npz").read_bytes()
+    result = runner.invoke(app, ["predict", "-r", str(run)], input="the goal of the team in the match\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split("\t")[0] == "sports"
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    assert state["stage"] == 1  # interrupted in the LSTM stage
+    result = runner.invoke(app, ["train", "-r", str(run), "--resume", "--epochs", str(state["epoch"] + 2)])
+    assert result.exit_code == 0, result.output
+    history = json.loads((run / "history.json").read_text())
+    assert [row["stage"] for row in history[-2:]] == ["lstm", "lstm"] and len(history) == state["epoch"] + 2
+    assert (run / "weights.npz").read_bytes() != published and not (run / "checkpoint").exists()
+    result = runner.invoke(app, ["evaluate", "-r", str(run), "--json"])
+    assert result.exit_code == 0, result.output
