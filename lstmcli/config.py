@@ -185,7 +185,8 @@ class Config:
 
     @property
     def staged_ngrams(self) -> bool:
-        """Whether training runs in two stages: the n-gram classifier first, then the LSTM on top of it."""
+        """Whether training runs in two stages: the n-gram classifier first, then the LSTM alone (the published model
+        weighs both)."""
         return bool(self.ngram_buckets) and self.ngram_mode == "staged"
 
     @property

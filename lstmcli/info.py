@@ -54,6 +54,6 @@ def training_summary(history: list[dict[str, Any]], record: TrainingRecord | Non
         "monitor": record.monitor,
         "best": {key: value for key, value in best_row.items() if key not in ("epoch", "stage")},
     }
-    if "stage" in best_row:  # staged training: "ngrams" if the LSTM's stage never beat the n-gram classifier
+    if "stage" in best_row:  # staged training: "ngrams" if training ended before the LSTM's stage
         summary["best_stage"] = best_row["stage"]
     return summary

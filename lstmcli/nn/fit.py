@@ -63,7 +63,7 @@ class TrainResult:
     interrupted: bool
     seconds: float
     history: list[dict[str, float]]
-    blend: Blend | None = None  # a staged model whose LSTM stage ran: the LSTM's weight and each part's scores
+    blend: Blend | None = None  # a staged model whose LSTM stage ran: both parts' weights and scores
 
 
 def _datasets(
