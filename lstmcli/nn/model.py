@@ -240,7 +240,7 @@ def stage_model(model: keras.Model, config: Config, stage: str) -> keras.Model:
 
     ``ngrams``: the n-gram classifier alone (the LSTM's logits are still zero, so it is the whole model's output,
     at a fraction of the cost). ``lstm``: the recurrent network alone, from its token embeddings to its logits,
-    with the n-gram classifier frozen and out of the way. Trained apart, each part is a whole classifier, and
+    with the n-gram classifier out of its graph. Trained apart, each part is a whole classifier, and
     the published model weighs their logits on validation (:mod:`lstmcli.nn.blend`). Trained on top of the
     n-gram classifier (earlier runs), the LSTM learned little of what a classifier that fits the training
     texts almost perfectly leaves: alone it scored 45-67% on ag_news against 81-83% trained apart.
@@ -249,12 +249,13 @@ def stage_model(model: keras.Model, config: Config, stage: str) -> keras.Model:
     ngrams = network.ngram_classifier
     if ngrams is None:
         raise ValueError(f"stage_model needs a staged n-gram model; the config's ngram_mode is {config.ngram_mode!r}")
-    for layer in model.layers:
-        if layer.weights:
-            in_stage = (layer.name in ngrams.weighted_layers) == (stage == "ngrams")
-            layer.trainable = in_stage and layer.name not in network.frozen_layers
     logits = model.get_layer(ngrams.output.layer if stage == "ngrams" else network.output.layer).output
     target = keras.Model(model.inputs, keras.layers.Activation("softmax")(logits), name=f"lstmcli_{stage}")
+    # The other part is not in the graph; every layer in it trains but frozen embeddings (runs of earlier versions
+    # were saved with the other stage's layers frozen, so a resumed one needs them set again).
+    for layer in target.layers:
+        if layer.weights:
+            layer.trainable = layer.name not in network.frozen_layers
     _compile(target, config)
     return target
 

@@ -237,11 +237,6 @@ class NgramClassifier(_Group):
     def layers(self) -> tuple[str, ...]:
         return super().layers + (self.logits_layer, self.probabilities_layer)
 
-    @property
-    def weighted_layers(self) -> frozenset[str]:
-        """The Keras layers that train in the n-gram stage (and are frozen in the LSTM's)."""
-        return frozenset(w.layer for w in self.weights)
-
 
 Block = Embedding | SpatialDropout | Recurrent | Dropout | Pooling | NgramBag | Dense | NgramClassifier
 BLOCK_KINDS: tuple[type, ...] = get_args(Block)
