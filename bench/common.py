@@ -70,3 +70,12 @@ def write_marked_section(path: Path, script: str, text: str) -> None:
     else:
         current = current.rstrip("\n") + "\n\n" + block
     path.write_text(current, encoding="utf-8")
+
+
+def publish(results: dict[str, Any], json_path: Path, text: str, script: str, write_results: bool) -> None:
+    """Writes a benchmark's raw ``results`` to ``json_path`` and prints its markdown ``text``; with
+    ``write_results`` also puts ``text`` in the script's own section of bench/RESULTS.md."""
+    json_path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(text)
+    if write_results:
+        write_marked_section(Path(__file__).resolve().parent / "RESULTS.md", script, text)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import is_chinese, read_corpus, write_marked_section  # noqa: E402
+from common import is_chinese, publish, read_corpus  # noqa: E402
 from run import _distinct_texts, _write_lines, run_child  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,11 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "corpora": {c: measure(c) for c in args.corpora.split(",")},
         "load_end": os.getloadavg(),
     }
-    (WORK / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    text = markdown(results)
-    print(text)
-    if args.write_results:
-        write_marked_section(ROOT / "bench" / "RESULTS.md", "bench/predict_speed.py", text)
+    publish(results, WORK / "results.json", markdown(results), "bench/predict_speed.py", args.write_results)
     return 0
 
 

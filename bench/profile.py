@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_marked_section  # noqa: E402
+from common import publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -235,11 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, checkout in checkouts:
         results["runs"][name] = _child(checkout, args.corpora, args.batch_size, WORK / f"profile-{name}.json")
     results["load_end"] = os.getloadavg()
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    text = markdown(results)
-    print(text)
-    if args.write_results:
-        write_marked_section(ROOT / "bench" / "RESULTS.md", "bench/profile.py", text)
+    publish(results, Path(args.out), markdown(results), "bench/profile.py", args.write_results)
     return 0
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_marked_section  # noqa: E402
+from common import publish  # noqa: E402
 from run import Child, run_child  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,11 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         print(corpus, json.dumps(systems), file=sys.stderr, flush=True)
         (WORK / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     results["load_end"] = os.getloadavg()
-    (WORK / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    text = markdown(results)
-    print(text)
-    if args.write_results:
-        write_marked_section(ROOT / "bench" / "RESULTS.md", "bench/speed.py", text)
+    publish(results, WORK / "results.json", markdown(results), "bench/speed.py", args.write_results)
     return 0
 
 
