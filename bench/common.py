@@ -79,3 +79,11 @@ def publish(results: dict[str, Any], json_path: Path, text: str, script: str, wr
     print(text)
     if write_results:
         write_marked_section(Path(__file__).resolve().parent / "RESULTS.md", script, text)
+
+
+def command_and_load(results: dict[str, Any]) -> str:
+    """The sentence a section starts with: the command that made ``results`` and the load average around it."""
+    return (
+        f"Command: `{results['command']}`; load average {results['load'][0]:.2f} at the start, "
+        f"{results['load_end'][0]:.2f} at the end."
+    )

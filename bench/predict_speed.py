@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import is_chinese, publish, read_corpus  # noqa: E402
+from common import command_and_load, is_chinese, publish, read_corpus  # noqa: E402
 from run import _distinct_texts, _write_lines, run_child  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,8 +127,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Prediction speed with the recurrent network (bench/predict_speed.py)",
         "",
-        f"Command: `{results['command']}`; load average {results['load'][0]:.2f} at the start, "
-        f"{results['load_end'][0]:.2f} at the end. Texts/s on up to {TEXTS:,} distinct texts of each corpus. "
+        f"{command_and_load(results)} Texts/s on up to {TEXTS:,} distinct texts of each corpus. "
         "`lstm weight`: the weight of the LSTM's logits in the published model (None: no n-gram part; 0: the "
         "LSTM does not run).",
         "",

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import publish  # noqa: E402
+from common import command_and_load, publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -167,8 +167,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Where an epoch goes (bench/profile.py)",
         "",
-        f"Command: `{results['command']}`; load average {results['load'][0]:.2f} at the start, "
-        f"{results['load_end'][0]:.2f} at the end. Seconds for one warm epoch of the training batches; "
+        f"{command_and_load(results)} Seconds for one warm epoch of the training batches; "
         "`optimizer` is the train epoch less forward and backward (Keras's own per-step work included); "
         "`checkpoint` is one save of the whole model. `bare` is the plain Keras stack of the same shapes at the "
         "same batch size.",
