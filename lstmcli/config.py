@@ -43,6 +43,7 @@ LEGACY: dict[str, Any] = {
     "header": True,
     "embeddings": "",
     "embeddings_limit": 0,
+    "unlabeled": (),
     "freeze_embeddings": False,
 }
 
@@ -52,7 +53,9 @@ AUTO_EMBEDDING_DIM = 128  # embedding_dim 0 (auto): this, or the dimension of th
 AUTO_BATCHES, AUTO_BATCH_SIZES, AUTO_LEARNING_RATE = 40, (32, 256), 0.002
 
 
-def setting(default: Any, help: str = "", stage: str = "", short: str = "", shown: str = "", flag: str = "") -> Any:
+def setting(
+    default: Any, help: str = "", stage: str = "", short: str = "", shown: str = "", flag: str = "", many: bool = False
+) -> Any:
     """A Config field with what its command-line option says about it, written once.
 
     Args:
@@ -62,8 +65,9 @@ def setting(default: Any, help: str = "", stage: str = "", short: str = "", show
         short: a short flag such as "-e".
         shown: how the help shows the default where the value itself would say little ("detected").
         flag: the option's name where it is not the field's ("--freeze-embeddings/--tune-embeddings").
+        many: the option may be given several times; the field holds a tuple of the values.
     """
-    metadata = {"help": help, "stage": stage, "short": short, "shown": shown, "flag": flag}
+    metadata = {"help": help, "stage": stage, "short": short, "shown": shown, "flag": flag, "many": many}
     return field(default=default, metadata=metadata)
 
 
@@ -101,11 +105,20 @@ class Config:
     truncating: str = setting("pre", "pre or post: the side cut from texts longer than --max-len.", "prepare")
     # Pretrained word vectors start the token embeddings; the run keeps what it uses (prediction never reads them).
     embeddings: str = setting(
-        "",
-        "Pretrained word vectors to start the token embeddings from: word2vec, GloVe or fastText text (.txt, "
-        ".vec, optionally .gz) or word2vec binary.",
+        "auto",
+        "Pretrained word vectors to start the token embeddings from: auto (installed vectors whose language fits "
+        "the training texts, else none), none, the name of packaged vectors (glove-6b-50d), or a word2vec, GloVe "
+        "or fastText file (.txt, .vec, optionally .gz; word2vec .bin).",
+        "prepare",
+    )
+    unlabeled: tuple[str, ...] = setting(
+        (),
+        "Texts without labels to learn word vectors from, with the training texts (skip-gram word2vec, beside "
+        "--embeddings' vectors): a text file (one text a line), a CSV/TSV/JSON Lines table or a directory; "
+        "repeatable.",
         "prepare",
         shown="none",
+        many=True,
     )
     embeddings_limit: int = setting(
         50000,
@@ -242,8 +255,9 @@ class Config:
         missing = sorted(names - set(data))
         if missing:
             raise ConfigError(f"config lacks the settings: {', '.join(missing)}")
-        if "units" in data and isinstance(data["units"], list):
-            data["units"] = tuple(data["units"])
+        for name in ("units", "unlabeled"):
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
         _check_types(data)
         return cls(**data)
 
@@ -264,6 +278,7 @@ PREPROCESSING = frozenset(
         "letters_only",
         "embeddings",
         "embeddings_limit",
+        "unlabeled",
         "stopwords",
         "tokenizer",
         "vocab_size",
@@ -286,6 +301,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "letters_only": True,
         "stopwords": True,
         "tokenizer": "word",
+        "embeddings": "none",
         "padding": "pre",
         "truncating": "pre",
         "embedding_dim": 45,
@@ -413,6 +429,8 @@ def _check_types(data: dict[str, Any]) -> None:
             ok = False
         if f.name == "units":
             ok = isinstance(value, tuple) and all(isinstance(u, int) for u in value)
+        if f.name == "unlabeled":
+            ok = isinstance(value, tuple) and all(isinstance(p, str) for p in value)
         if not ok:
             raise ConfigError(f"config setting '{f.name}' should be {expected.__name__}; found {value!r}")
 

@@ -6,7 +6,9 @@ Nothing here imports TensorFlow at module level, so ``--help`` and usage errors 
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -48,6 +50,11 @@ def main() -> None:
     # The NumPy forward pass runs its own two threads over small matrices: BLAS threads on top of them
     # only contend, and on a loaded machine slow it down many times. Set before NumPy loads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # The library's one-line notices (such as converting packaged vectors into the cache) go to stderr.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("lstmcli").addHandler(handler)
+    logging.getLogger("lstmcli").setLevel(logging.INFO)
     app()
 
 

@@ -229,6 +229,8 @@ def _setting(f: dataclasses.Field[Any]) -> inspect.Parameter:
         kind = str
     option = typer.Option(*flags(f), help=option_help(f), show_default=False)
     annotation = Annotated[Optional[kind], option]  # type: ignore[valid-type]
+    if f.metadata.get("many"):
+        annotation = Annotated[Optional[list[str]], option]  # type: ignore[misc]
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
@@ -270,6 +272,7 @@ def with_settings(*stages: str) -> Callable[[F], F]:
     params = list(map(_setting, cli_fields(*stages)))
 
     def parsed(given: dict[str, Any]) -> dict[str, Any]:
-        return {k: PARSERS[k](v) if k in PARSERS else v for k, v in given.items() if v is not None}
+        given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None and v != []}
+        return {k: PARSERS[k](v) if k in PARSERS else v for k, v in given.items()}
 
     return lambda func: _extended(func, "settings", params, parsed)

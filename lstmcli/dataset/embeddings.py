@@ -1,81 +1,198 @@
-"""Pretrained word vectors in a run: the vocabulary extended with the vectors' own words, and the start matrix."""
+"""Pretrained word vectors in a run: where they come from, the vocabulary extended with their words, the start matrix.
+
+Two sources, either or both:
+
+- ``--embeddings``: ``auto`` (the default: installed packaged vectors whose language fits the training texts,
+  judged by how many training tokens they cover; none when no package fits), ``none``, the name of packaged
+  vectors (:mod:`lstmcli.text.packaged`), or a vectors file;
+- ``--unlabeled``: skip-gram vectors learned from texts without labels and the training texts
+  (:mod:`lstmcli.dataset.unlabeled`).
+
+With both, each word's start vector is the two side by side: what a large general corpus says of the word,
+and what the user's own kind of text says of it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.errors import DataError
 from lstmcli.rundir import RunDir
-from lstmcli.text.vectors import coverage, embedding_matrix, normaliser, read_vectors
+from lstmcli.text import packaged
+from lstmcli.text.vectors import Vectors, coverage, embedding_matrix, normaliser, read_vectors, select_rows
 from lstmcli.text.vocab import Vocabulary
+
+# auto takes packaged vectors only where they cover at least this share of the training tokens: below it, the
+# texts are in another language than the vectors' (GloVe covers 95-99% of the English shared corpora's tokens).
+AUTO_MIN_TOKEN_SHARE = 0.5
+LEARNED_DIM = 100  # numbers per learned vector, alone; beside packaged or file vectors, as many as theirs
+_NO_VECTORS = ("", "none")
+Progress = Callable[[str, int, float], None]
 
 
 @dataclass(frozen=True)
 class Pretrained:
-    """What ``--embeddings`` gave the run: the extended vocabulary, its start vectors, and the coverage."""
+    """What the vectors gave the run: the extended vocabulary, its start vectors, and the coverage."""
 
     vocab: Vocabulary  # the training vocabulary, then the vectors' words the training texts never contain
     vectors: np.ndarray  # float32 (len(vocab), dim): row i starts the embedding of token id i
     report: dict[str, object]  # for prepare.json and the prepare report
+    source: str  # what config.embeddings becomes: the vectors' name or file, or "none"
 
     @property
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
 
-def with_vectors(vocab: Vocabulary, counts: Mapping[str, int], config: Config) -> Pretrained | None:
-    """Reads ``config.embeddings`` and extends ``vocab`` with up to ``embeddings_limit`` words of the vectors.
+def with_vectors(
+    vocab: Vocabulary,
+    counts: Mapping[str, int],
+    config: Config,
+    train_tokens: Iterable[list[str]] = (),
+    progress: Progress | None = None,
+) -> Pretrained | None:
+    """Reads or learns the run's vectors and extends ``vocab`` with up to ``embeddings_limit`` of their words each.
 
     Args:
         vocab: the vocabulary built from the training texts.
         counts: how often each token occurs in the training texts (for the coverage of training tokens).
-        config: the run's settings; ``embedding_dim`` 0 takes the vectors' dimension, another must equal it.
+        config: the run's settings, its tokenizer resolved; ``embedding_dim`` 0 takes the vectors' dimension,
+            another must equal it.
+        train_tokens: the training texts' tokens, which ``--unlabeled``'s vectors also learn from.
+        progress: told of the passes over the unlabeled texts.
 
     Returns:
-        None without ``--embeddings``.
+        None when there are no vectors (``--embeddings none``, or ``auto`` with nothing that fits, and no
+        ``--unlabeled``).
 
     Raises:
-        DataError: the vectors file is missing or malformed, or its dimension contradicts ``--embedding-dim``;
-            the message names the file and the line.
+        DataError: a vectors file or unlabeled text is missing or malformed, or the vectors' dimension contradicts
+            ``--embedding-dim``; the message names the file and the line.
     """
-    if not config.embeddings:
+    found = _given_vectors(vocab, counts, config)
+    sources = [] if found is None else [found]
+    if config.unlabeled:
+        from lstmcli.dataset.unlabeled import learn_vectors
+
+        dim = found[0].dim if found is not None else (config.embedding_dim or LEARNED_DIM)
+        learned = learn_vectors(config.unlabeled, config, train_tokens, dim, progress)
+        chosen = select_rows(learned.vectors.tokens, set(vocab.tokens), config.embeddings_limit, str)
+        kept = Vectors(chosen.tokens, learned.vectors.matrix[chosen.rows], dim, len(learned.vectors), 0, "learned")
+        sources.append((kept, {**_coverage(vocab, counts, kept), **learned.report}))
+    if not sources:
         return None
-    vectors = read_vectors(
-        Path(config.embeddings),
-        dim=config.embedding_dim or None,
-        wanted=set(vocab.tokens),
-        limit=config.embeddings_limit,
+    return _combined(vocab, counts, config, sources, found[1]["source"] if found is not None else "none")
+
+
+def _given_vectors(
+    vocab: Vocabulary, counts: Mapping[str, int], config: Config
+) -> tuple[Vectors, dict[str, Any]] | None:
+    """``--embeddings``'s vectors and their report, or None (``none``, or ``auto`` with nothing that fits)."""
+    value = config.embeddings
+    if value in _NO_VECTORS:
+        return None
+    if value == "auto":
+        return _auto(vocab, counts, config)
+    if value in packaged.PACKAGES and not os.path.exists(value):
+        vectors = _packaged(value, vocab, config)
+    elif not os.path.exists(value) and os.sep not in value and "." not in value:
+        raise DataError(
+            f"--embeddings '{value}' is neither a file nor the name of packaged vectors; names are: "
+            f"{', '.join(packaged.PACKAGES)} (or pass a vectors file, auto or none)"
+        )
+    else:
+        vectors = read_vectors(
+            Path(value), dim=config.embedding_dim or None, wanted=set(vocab.tokens), limit=config.embeddings_limit,
+            normalise=normaliser(config.unicode_form, config.lowercase),
+        )  # fmt: skip
+    return vectors, {"file": value, "source": value, **_coverage(vocab, counts, vectors)}
+
+
+def _auto(vocab: Vocabulary, counts: Mapping[str, int], config: Config) -> tuple[Vectors, dict[str, Any]] | None:
+    """The first installed packaged vectors that cover at least :data:`AUTO_MIN_TOKEN_SHARE` of training tokens."""
+    if config.embedding_dim or config.tokenizer in ("char", "jieba"):
+        return None  # a size the user chose, or texts written without spaces: no packaged vectors fit
+    for name in packaged.PACKAGES:
+        if not packaged.installed(name):
+            continue
+        vectors = _packaged(name, vocab, config)
+        report = _coverage(vocab, counts, vectors)
+        if float(report["token_share"]) >= AUTO_MIN_TOKEN_SHARE:
+            return vectors, {"file": name, "source": name, "chosen": "auto", **report}
+    return None
+
+
+def _packaged(name: str, vocab: Vocabulary, config: Config) -> Vectors:
+    return packaged.read_packaged(
+        name, wanted=set(vocab.tokens), limit=config.embeddings_limit,
         normalise=normaliser(config.unicode_form, config.lowercase),
-    )
-    known = set(vocab.tokens)
-    extended = Vocabulary((*vocab.tokens, *(tok for tok in vectors.tokens if tok not in known)))
+    )  # fmt: skip
+
+
+def _coverage(vocab: Vocabulary, counts: Mapping[str, int], vectors: Vectors) -> dict[str, Any]:
     found = coverage(vocab.tokens, counts, vectors)
-    report: dict[str, object] = {
-        "file": config.embeddings,
+    return {
         "format": vectors.format,
         "dim": vectors.dim,
         "vectors_read": vectors.rows,
         "vocab_share": round(found.type_share, 4),
         "token_share": round(found.token_share, 4),
-        "added_words": len(extended) - len(vocab),
     }
-    return Pretrained(extended, embedding_matrix(extended.tokens, vectors, config.seed), report)
+
+
+def _combined(
+    vocab: Vocabulary,
+    counts: Mapping[str, int],
+    config: Config,
+    sources: list[tuple[Vectors, dict[str, Any]]],
+    source: str,
+) -> Pretrained:
+    """The vocabulary extended by every source's words, and the sources' start matrices side by side."""
+    tokens = dict.fromkeys(vocab.tokens)
+    for vectors, _ in sources:
+        tokens.update(dict.fromkeys(vectors.tokens))
+    extended = Vocabulary(tuple(tokens))
+    matrix = np.hstack([embedding_matrix(extended.tokens, v, config.seed + i) for i, (v, _) in enumerate(sources)])
+    union = {tok for vectors, _ in sources for tok in vectors.tokens}
+    found = coverage(vocab.tokens, counts, union)
+    first = sources[0][1]
+    report: dict[str, object] = {
+        "file": " + ".join(str(r.get("file", "vectors learned from --unlabeled")) for _, r in sources),
+        "format": " + ".join(str(r["format"]) for _, r in sources),
+        "dim": int(matrix.shape[1]),
+        "vectors_read": first["vectors_read"],
+        "vocab_share": round(found.type_share, 4),
+        "token_share": round(found.token_share, 4),
+        "added_words": len(extended) - len(vocab),
+        "sources": [r for _, r in sources],
+    }
+    return Pretrained(extended, matrix.astype(np.float32), report, source)
 
 
 def attach_vectors(
-    run: RunDir, vocab: Vocabulary, counts: Mapping[str, int], config: Config
+    run: RunDir,
+    vocab: Vocabulary,
+    counts: Mapping[str, int],
+    config: Config,
+    train_tokens: Iterable[list[str]] = (),
+    progress: Progress | None = None,
 ) -> tuple[Vocabulary, Config, dict[str, object] | None]:
-    """The run's vocabulary and its config with ``embedding_dim`` resolved; the start vectors saved in the run.
+    """The run's vocabulary and its config with ``embeddings`` and ``embedding_dim`` resolved; the start vectors
+    saved in the run.
 
     Returns:
-        The vocabulary (extended by ``--embeddings``), the config, and the coverage report (None without vectors).
+        The vocabulary (extended by the vectors' words), the config, and the coverage report (None without vectors).
     """
-    pretrained = with_vectors(vocab, counts, config)
+    pretrained = with_vectors(vocab, counts, config, train_tokens, progress)
     if pretrained is None:
-        return vocab, config.replace(embedding_dim=config.embedding_size), None
+        embeddings = "none" if config.embeddings not in _NO_VECTORS else config.embeddings
+        return vocab, config.replace(embeddings=embeddings, embedding_dim=config.embedding_size), None
     run.write_embeddings(pretrained.vectors)
-    return pretrained.vocab, config.replace(embedding_dim=pretrained.dim), pretrained.report
+    return pretrained.vocab, config.replace(embeddings=pretrained.source, embedding_dim=pretrained.dim), pretrained.report

@@ -51,10 +51,12 @@ def prepare(
     """
     if streaming or (streaming is None and shards.wants_streaming(data_file)):
         return shards.prepare_streaming(data_file, run, config, progress=progress)
-    return prepare_in_memory(data_file, run, config)
+    return prepare_in_memory(data_file, run, config, progress)
 
 
-def prepare_in_memory(data_file: Path, run: RunDir, config: Config) -> tuple[Config, PrepareReport]:
+def prepare_in_memory(
+    data_file: Path, run: RunDir, config: Config, progress: Callable[[str, int, float], None] | None = None
+) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` read whole, split by scikit-learn's stratified split, into the run's arrays.
 
     Raises:
@@ -70,7 +72,8 @@ def prepare_in_memory(data_file: Path, run: RunDir, config: Config) -> tuple[Con
     tokens = [tokenize(t, config) for t in data.texts]
     counts = Counter(tok for i in train_idx for tok in tokens[i])
     vocab = Vocabulary.from_counts(counts.items(), config.vocab_size, config.min_count)
-    vocab, config, vectors = attach_vectors(run, vocab, counts, config)
+    train_tokens = (tokens[i] for i in train_idx)
+    vocab, config, vectors = attach_vectors(run, vocab, counts, config, train_tokens, progress)
     ids, lengths = Encoder(config, vocab).flat_ids(tokens)
     config, auto = resolve_max_len(config, lengths[train_idx])
     x = Encoder(config, vocab).pad_flat(ids, lengths)

@@ -150,6 +150,30 @@ def read_vectors(
     return Vectors(tuple(selector.keys), matrix, dim, rows, selector.duplicates, kind)
 
 
+@dataclass(frozen=True)
+class Selected:
+    """The rows of a token list that :func:`select_rows` keeps.
+
+    Attributes:
+        tokens: the kept tokens, normalised, in list order.
+        rows: the list index of each kept token.
+        duplicates: tokens dropped because an earlier one normalises to the same form.
+    """
+
+    tokens: tuple[str, ...]
+    rows: list[int]
+    duplicates: int
+
+
+def select_rows(
+    tokens: Iterable[str], wanted: Collection[str] | None, limit: int | None, normalise: Callable[[str], str]
+) -> Selected:
+    """Which of ``tokens`` (the rows of vectors held elsewhere) to keep, by :func:`read_vectors`'s rules."""
+    selector = _Selector(wanted, limit, normalise)
+    rows = [i for i, token in enumerate(tokens) if selector.take(token)]
+    return Selected(tuple(selector.keys), rows, selector.duplicates)
+
+
 class _Selector:
     """Decides, row by row, which tokens are kept: the first of each normalised form, wanted or within limit."""
 

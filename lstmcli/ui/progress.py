@@ -81,7 +81,8 @@ class RowsPerSecond:
             self.tasks[phase] = self.progress.add_task(phase.capitalize(), total=1.0, rows="")
             self.started[phase] = time.monotonic()
         rate = rows / max(time.monotonic() - self.started[phase], 1e-6)
-        self.progress.update(self.tasks[phase], completed=fraction, rows=f"{rows:,} rows, {rate:,.0f} rows/s")
+        shown = f"epoch {rows}" if phase == "pretraining" else f"{rows:,} rows, {rate:,.0f} rows/s"
+        self.progress.update(self.tasks[phase], completed=fraction, rows=shown)
 
     def stop(self) -> None:
         if self.tasks:
