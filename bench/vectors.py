@@ -30,8 +30,10 @@ from peers import fasttext_text, run_tfidf  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 ENGLISH = ["sms_spam", "sst2", "airline_tweets", "ag_news", "emotion"]
-SYSTEMS = ["lstmcli", "lstmcli-glove", "lstmcli-balanced", "fasttext", "fasttext-glove", "tfidf"]
-EXTRA = {"lstmcli": [], "lstmcli-balanced": ["--class-weight", "balanced"]}  # lstmcli-glove: --embeddings
+SYSTEMS = ["lstmcli", "lstmcli-none", "lstmcli-glove", "lstmcli-balanced", "fasttext", "fasttext-glove", "tfidf"]
+# lstmcli: the default as installed (--embeddings auto: the packaged GloVe 6B 50d where it fits); lstmcli-glove:
+# the same vectors as a file, as fastText reads them
+EXTRA = {"lstmcli": [], "lstmcli-none": ["--embeddings", "none"], "lstmcli-balanced": ["--class-weight", "balanced"]}
 LSTMCLI = [sys.executable, "-m", "lstmcli"]
 
 
@@ -99,7 +101,7 @@ def parts_on_test(run: Path, test_csv: Path) -> dict[str, Any]:
     return out
 
 
-def run_fasttext(corpus: Path, vectors: Path | None) -> dict[str, Any]:
+def run_fasttext(corpus: Path, vectors: Path | None, dim: int = 50) -> dict[str, Any]:
     import fasttext
 
     train, test = read_corpus(corpus / "train.csv"), read_corpus(corpus / "test.csv")
@@ -111,7 +113,7 @@ def run_fasttext(corpus: Path, vectors: Path | None) -> dict[str, Any]:
             fh.write(f"{tag[label]} {fasttext_text(text, chinese)}\n")
     options: dict[str, Any] = {"wordNgrams": 2, "epoch": 25, "verbose": 0, "thread": 2}
     if vectors is not None:
-        options.update(pretrainedVectors=str(vectors), dim=50)
+        options.update(pretrainedVectors=str(vectors), dim=dim)
     started = time.perf_counter()
     model = fasttext.train_supervised(path, **options)
     fit = time.perf_counter() - started

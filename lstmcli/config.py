@@ -44,6 +44,7 @@ LEGACY: dict[str, Any] = {
     "embeddings": "",
     "embeddings_limit": 0,
     "unlabeled": (),
+    "init_from": "",
     "freeze_embeddings": False,
 }
 
@@ -54,7 +55,14 @@ AUTO_BATCHES, AUTO_BATCH_SIZES, AUTO_LEARNING_RATE = 40, (32, 256), 0.002
 
 
 def setting(
-    default: Any, help: str = "", stage: str = "", short: str = "", shown: str = "", flag: str = "", many: bool = False
+    default: Any,
+    help: str = "",
+    stage: str = "",
+    short: str = "",
+    shown: str = "",
+    flag: str = "",
+    many: bool = False,
+    metavar: str = "",
 ) -> Any:
     """A Config field with what its command-line option says about it, written once.
 
@@ -66,8 +74,11 @@ def setting(
         shown: how the help shows the default where the value itself would say little ("detected").
         flag: the option's name where it is not the field's ("--freeze-embeddings/--tune-embeddings").
         many: the option may be given several times; the field holds a tuple of the values.
+        metavar: how the help names the option's value, where its type says little ("RUN").
     """
-    metadata = {"help": help, "stage": stage, "short": short, "shown": shown, "flag": flag, "many": many}
+    metadata = {
+        "help": help, "stage": stage, "short": short, "shown": shown, "flag": flag, "many": many, "metavar": metavar
+    }  # fmt: skip
     return field(default=default, metadata=metadata)
 
 
@@ -110,6 +121,7 @@ class Config:
         "the training texts, else none), none, the name of packaged vectors (glove-6b-50d), or a word2vec, GloVe "
         "or fastText file (.txt, .vec, optionally .gz; word2vec .bin).",
         "prepare",
+        metavar="auto|none|NAME|PATH",
     )
     unlabeled: tuple[str, ...] = setting(
         (),
@@ -119,6 +131,15 @@ class Config:
         "prepare",
         shown="none",
         many=True,
+        metavar="PATH",
+    )
+    init_from: str = setting(
+        "",
+        "A run directory whose vocabulary and start vectors (its --embeddings and --unlabeled ones) start this run's, "
+        "so one pretraining on unlabeled text serves several labelled tasks.",
+        "prepare",
+        shown="none",
+        metavar="RUN",
     )
     embeddings_limit: int = setting(
         50000,
@@ -279,6 +300,7 @@ PREPROCESSING = frozenset(
         "embeddings",
         "embeddings_limit",
         "unlabeled",
+        "init_from",
         "stopwords",
         "tokenizer",
         "vocab_size",

@@ -227,7 +227,7 @@ def _setting(f: dataclasses.Field[Any]) -> inspect.Parameter:
     kind = {"bool": bool, "int": int, "float": float}.get(str(f.type), str)
     if f.name in PARSERS:
         kind = str
-    option = typer.Option(*flags(f), help=option_help(f), show_default=False)
+    option = typer.Option(*flags(f), help=option_help(f), show_default=False, metavar=f.metadata["metavar"] or None)
     annotation = Annotated[Optional[kind], option]  # type: ignore[valid-type]
     if f.metadata.get("many"):
         annotation = Annotated[Optional[list[str]], option]  # type: ignore[misc]

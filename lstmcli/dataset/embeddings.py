@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.errors import DataError
+from lstmcli.errors import ConfigError, DataError
 from lstmcli.rundir import RunDir
 from lstmcli.text import packaged
 from lstmcli.text.vectors import Vectors, coverage, embedding_matrix, normaliser, read_vectors, select_rows
@@ -96,6 +96,10 @@ def _given_vectors(
 ) -> tuple[Vectors, dict[str, Any]] | None:
     """``--embeddings``'s vectors and their report, or None (``none``, or ``auto`` with nothing that fits)."""
     value = config.embeddings
+    if config.init_from:
+        if value not in ("auto", *_NO_VECTORS):
+            raise ConfigError("--init-from takes the start vectors of another run; leave out --embeddings")
+        return _from_run(Path(config.init_from), vocab, counts, config)
     if value in _NO_VECTORS:
         return None
     if value == "auto":
@@ -113,6 +117,26 @@ def _given_vectors(
             normalise=normaliser(config.unicode_form, config.lowercase),
         )  # fmt: skip
     return vectors, {"file": value, "source": value, **_coverage(vocab, counts, vectors)}
+
+
+def _from_run(
+    path: Path, vocab: Vocabulary, counts: Mapping[str, int], config: Config
+) -> tuple[Vectors, dict[str, Any]]:
+    """The start vectors of the run in ``path``, keyed by its vocabulary (``--init-from``)."""
+    run = RunDir(path)
+    run.check("prepared")
+    matrix = run.read_embeddings()
+    if matrix is None:
+        raise DataError(
+            f"--init-from {path}: that run has no start vectors (it was prepared with --embeddings none and no "
+            "--unlabeled); prepare it with --unlabeled TEXTS, or leave out --init-from"
+        )
+    tokens = run.read_vocab().tokens
+    chosen = select_rows(tokens[2:], set(vocab.tokens), config.embeddings_limit, str)
+    rows = [row + 2 for row in chosen.rows]  # padding and unknown have no vector of their own
+    vectors = Vectors(chosen.tokens, matrix[rows], int(matrix.shape[1]), len(tokens) - 2, 0, "start vectors of a run")
+    source = run.read_config().embeddings
+    return vectors, {"file": f"run {path}", "source": source, "init_from": str(path), **_coverage(vocab, counts, vectors)}
 
 
 def _auto(vocab: Vocabulary, counts: Mapping[str, int], config: Config) -> tuple[Vectors, dict[str, Any]] | None:

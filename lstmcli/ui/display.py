@@ -53,16 +53,38 @@ def show_prepare(report: PrepareReport) -> None:
         f"Vocabulary: {report.vocab_size} ids (padding and unknown included); "
         f"validation OOV rate {report.val_oov_rate:.1%}"
     )
-    if report.embeddings:
-        vectors = report.embeddings
-        err.print(
-            f"Embeddings: {escape(str(vectors['file']))} ({vectors['format']}, dim {vectors['dim']}): vectors for "
-            f"{vectors['vocab_share']:.1%} of the vocabulary and {vectors['token_share']:.1%} of training tokens; "
-            f"{vectors['added_words']} words of the vectors added for prediction"
-        )
+    for line in vectors_lines(report.embeddings):
+        err.print(escape(line))
     if report.mode == "streaming":
         for note in report.notes:
             err.print(f"Streaming: {note}")
+
+
+def vectors_lines(embeddings: dict[str, Any] | None) -> list[str]:
+    """What prepare's report says of the run's pretrained vectors, a line per source, for people."""
+    if not embeddings:
+        return ["Embeddings: none (random start)"]
+    sources = embeddings.get("sources") or [embeddings]
+    lines = []
+    for source in sources:
+        if "paths" in source:
+            lines.append(
+                f"Unlabeled: {source['texts']:,} texts ({source['unlabeled_tokens']:,} tokens) from "
+                f"{', '.join(source['paths'])}, with the {source['training_texts']:,} training texts: "
+                f"{source['method']} of {source['words']:,} words, dim {source['dim']}, {source['epochs']} epochs, "
+                f"{source['seconds']} s; they cover {source['token_share']:.1%} of training tokens"
+            )
+        else:
+            how = ", chosen by auto" if source.get("chosen") == "auto" else ""
+            lines.append(
+                f"Embeddings: {source['file']} ({source['format']}, dim {source['dim']}{how}): vectors for "
+                f"{source['vocab_share']:.1%} of the vocabulary and {source['token_share']:.1%} of training tokens"
+            )
+    lines.append(
+        f"Start vectors: dim {embeddings['dim']}, {embeddings['token_share']:.1%} of training tokens covered; "
+        f"{embeddings['added_words']} words of the vectors added for prediction"
+    )
+    return lines
 
 
 def _tokenizer(report: PrepareReport) -> str:

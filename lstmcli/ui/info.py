@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
+
+from lstmcli.ui.display import vectors_lines
 
 SUMMARY_METRICS = ("accuracy", "loss", "macro_f1", "n")
 
@@ -62,6 +65,7 @@ def _data_table(data: dict[str, Any]) -> Table:
         "tokens", f"{data['tokenizer']}; max length {data['max_len']} ({data['truncated_rows']} texts truncated)"
     )
     table.add_row("vocabulary", f"{data['vocab_size']} ids; validation OOV rate {data['val_oov_rate']:.1%}")
+    table.add_row("vectors", escape("\n".join(vectors_lines(data.get("embeddings")))))
     return table
 
 

