@@ -1,10 +1,13 @@
-"""Generate the bundled example data set ``examples/tickets.csv``.
+"""Generate the bundled example data: ``examples/tickets.csv`` and ``examples/unlabeled.txt``.
 
 Writes about 1,500 synthetic customer-support tickets (UTF-8 CSV with the
 header ``text,label``) in four classes: billing, technical, shipping, account.
 Tickets are composed from per-class templates, slot fillers and shared
 openers/closers, with occasional typos and a share of deliberately ambiguous
 tickets, so that a classifier scores well but not perfectly.
+
+``unlabeled.txt`` holds 3,000 more tickets of the same kinds, one per line and without their labels, none of
+them in ``tickets.csv``: the texts a support desk has plenty of before anyone labels them (``--unlabeled``).
 
 The output is deterministic (fixed random seed). Rerun with:
 
@@ -19,6 +22,8 @@ from pathlib import Path
 
 SEED = 20240601
 OUTPUT = Path(__file__).resolve().parent / "tickets.csv"
+UNLABELED = OUTPUT.with_name("unlabeled.txt")
+UNLABELED_ROWS = 3000
 TARGETS: dict[str, int] = {"billing": 450, "technical": 400, "shipping": 350, "account": 300}
 AMBIGUOUS_SHARE = 0.12
 NEWLINE_PROB = 0.005
@@ -348,21 +353,23 @@ def compose(body: str, rng: random.Random) -> str:
     return text.strip()
 
 
-def generate_rows(rng: random.Random) -> list[tuple[str, str]]:
-    """Generate unique (text, label) rows matching TARGETS."""
-    seen: set[str] = set()
+def generate_rows(
+    rng: random.Random, targets: dict[str, int] = TARGETS, seen: set[str] | None = None
+) -> list[tuple[str, str]]:
+    """Generate unique (text, label) rows matching ``targets``, none of whose texts is in ``seen``."""
+    seen = set() if seen is None else seen
     rows: list[tuple[str, str]] = []
     counts = {label: 0 for label in TARGETS}
-    n_ambiguous = int(sum(TARGETS.values()) * AMBIGUOUS_SHARE)
+    n_ambiguous = int(sum(targets.values()) * AMBIGUOUS_SHARE)
     while len(rows) < n_ambiguous:
         template, pair = rng.choice(AMBIGUOUS)
         label = rng.choice(pair)
         text = compose(template, rng)
-        if text.lower() not in seen and counts[label] < TARGETS[label]:
+        if text.lower() not in seen and counts[label] < targets[label]:
             seen.add(text.lower())
             rows.append((text, label))
             counts[label] += 1
-    for label, target in TARGETS.items():
+    for label, target in targets.items():
         while counts[label] < target:
             text = compose(rng.choice(TEMPLATES[label]), rng)
             if text.lower() not in seen:
@@ -382,10 +389,15 @@ def write_csv(rows: list[tuple[str, str]], path: Path) -> None:
 
 
 def main() -> None:
-    """Generate the tickets and write them to examples/tickets.csv."""
+    """Generate the tickets and write them to examples/tickets.csv, and more of them, unlabeled, to unlabeled.txt."""
     rows = generate_rows(random.Random(SEED))
     write_csv(rows, OUTPUT)
     print(f"wrote {len(rows)} rows to {OUTPUT}")
+    total = sum(TARGETS.values())
+    targets = {label: n * UNLABELED_ROWS // total for label, n in TARGETS.items()}
+    more = generate_rows(random.Random(SEED + 1), targets, {text.lower() for text, _ in rows})
+    UNLABELED.write_text("".join(" ".join(text.split()) + "\n" for text, _ in more), encoding="utf-8")
+    print(f"wrote {len(more)} texts to {UNLABELED}")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,12 @@ def write_csv(
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Packaged vectors are converted into a cache of the test session's own, never the user's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

@@ -284,13 +284,7 @@ def start_embeddings(model: keras.Model, config: Config, vectors: np.ndarray) ->
     Raises:
         ConfigError: the model's embeddings are not of the vectors' shape (an --embedding-dim that contradicts them).
     """
-    import os
-
-    network = spec.network_spec(config)
-    blocks = [network.embedding]
-    if os.environ.get("LSTMCLI_EXP_NGRAM_VECTORS") and network.ngram_classifier is not None:
-        blocks.append(network.ngram_classifier.embedding)
-    for block in blocks:
+    for block in (spec.network_spec(config).embedding,):
         layer = model.get_layer(block.layer)
         shape = tuple(layer.get_weights()[0].shape)
         if shape != vectors.shape:
