@@ -190,7 +190,9 @@ def test_init_from_starts_a_run_from_another_runs_vectors_and_vocabulary(runner:
     first = ["prepare", str(data), "-r", str(tmp_path / "pre"), "--embeddings", "none", "--unlabeled", str(more)]
     assert runner.invoke(app, first).exit_code == 0
     other = write_csv(tmp_path / "other.csv", make_rows(20, seed=9))
-    result = runner.invoke(app, ["train", str(other), "-r", str(tmp_path / "task"), "--init-from", str(tmp_path / "pre"), *TINY])
+    result = runner.invoke(
+        app, ["train", str(other), "-r", str(tmp_path / "task"), "--init-from", str(tmp_path / "pre"), *TINY]
+    )
     assert result.exit_code == 0, result.output
     pre, task = RunDir(tmp_path / "pre"), RunDir(tmp_path / "task")
     pre_vectors, task_vectors = pre.read_embeddings(), task.read_embeddings()
@@ -205,7 +207,11 @@ def test_init_from_starts_a_run_from_another_runs_vectors_and_vocabulary(runner:
 
 def test_init_from_a_run_without_vectors_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
     data = write_csv(tmp_path / "tiny.csv", make_rows())
-    assert runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "pre"), "--embeddings", "none"]).exit_code == 0
-    result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "task"), "--init-from", str(tmp_path / "pre")])
+    assert (
+        runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "pre"), "--embeddings", "none"]).exit_code == 0
+    )
+    result = runner.invoke(
+        app, ["prepare", str(data), "-r", str(tmp_path / "task"), "--init-from", str(tmp_path / "pre")]
+    )
     assert result.exit_code == 1
     assert "Error: --init-from" in result.output and "has no start vectors" in result.output

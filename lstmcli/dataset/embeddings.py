@@ -136,7 +136,12 @@ def _from_run(
     rows = [row + 2 for row in chosen.rows]  # padding and unknown have no vector of their own
     vectors = Vectors(chosen.tokens, matrix[rows], int(matrix.shape[1]), len(tokens) - 2, 0, "start vectors of a run")
     source = run.read_config().embeddings
-    return vectors, {"file": f"run {path}", "source": source, "init_from": str(path), **_coverage(vocab, counts, vectors)}
+    return vectors, {
+        "file": f"run {path}",
+        "source": source,
+        "init_from": str(path),
+        **_coverage(vocab, counts, vectors),
+    }
 
 
 def _auto(vocab: Vocabulary, counts: Mapping[str, int], config: Config) -> tuple[Vectors, dict[str, Any]] | None:
@@ -219,4 +224,8 @@ def attach_vectors(
         embeddings = "none" if config.embeddings not in _NO_VECTORS else config.embeddings
         return vocab, config.replace(embeddings=embeddings, embedding_dim=config.embedding_size), None
     run.write_embeddings(pretrained.vectors)
-    return pretrained.vocab, config.replace(embeddings=pretrained.source, embedding_dim=pretrained.dim), pretrained.report
+    return (
+        pretrained.vocab,
+        config.replace(embeddings=pretrained.source, embedding_dim=pretrained.dim),
+        pretrained.report,
+    )

@@ -65,8 +65,7 @@ def learn_vectors(
         ConfigError: gensim is not installed.
     """
     try:
-        from gensim.models import Word2Vec
-        from gensim.models.callbacks import CallbackAny2Vec
+        import gensim  # noqa: F401
     except ImportError:
         raise ConfigError("--unlabeled needs gensim: pip install gensim") from None
     started = time.perf_counter()
@@ -76,29 +75,7 @@ def learn_vectors(
         if counts["tokens"] < 2 * WINDOW:
             raise DataError(f"the --unlabeled texts hold {counts['tokens']} words; too few to learn word vectors from")
         epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_TOKENS / counts["tokens"])))
-
-        class _Epochs(CallbackAny2Vec):  # type: ignore[misc]
-            def __init__(self) -> None:
-                self.done = 0
-
-            def on_epoch_end(self, model: Any) -> None:
-                self.done += 1
-                if progress is not None:
-                    progress("pretraining", self.done, self.done / epochs)
-
-        model = Word2Vec(
-            corpus_file=str(corpus),
-            vector_size=dim,
-            window=WINDOW,
-            min_count=MIN_COUNT,
-            max_final_vocab=MAX_WORDS,
-            sg=1,
-            negative=NEGATIVE,
-            epochs=epochs,
-            workers=os.cpu_count() or 1,
-            seed=config.seed,
-            callbacks=[_Epochs()],
-        )
+        model = _skipgram(corpus, dim, epochs, config.seed, progress)
     words = tuple(model.wv.index_to_key)
     if not words:
         raise DataError(f"no word occurs {MIN_COUNT} times in the --unlabeled texts; nothing to learn vectors for")
@@ -115,7 +92,38 @@ def learn_vectors(
     return Learned(vectors, report)
 
 
-def _write_corpus(corpus: Path, paths: Sequence[str], config: Config, train_tokens: Iterable[list[str]]) -> dict[str, int]:
+def _skipgram(corpus: Path, dim: int, epochs: int, seed: int, progress: Progress | None) -> Any:
+    """gensim's skip-gram word2vec trained on ``corpus`` (a token file) with every core."""
+    from gensim.models import Word2Vec
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class _Epochs(CallbackAny2Vec):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.done = 0
+
+        def on_epoch_end(self, model: Any) -> None:
+            self.done += 1
+            if progress is not None:
+                progress("pretraining", self.done, self.done / epochs)
+
+    return Word2Vec(
+        corpus_file=str(corpus),
+        vector_size=dim,
+        window=WINDOW,
+        min_count=MIN_COUNT,
+        max_final_vocab=MAX_WORDS,
+        sg=1,
+        negative=NEGATIVE,
+        epochs=epochs,
+        workers=os.cpu_count() or 1,
+        seed=seed,
+        callbacks=[_Epochs()],
+    )
+
+
+def _write_corpus(
+    corpus: Path, paths: Sequence[str], config: Config, train_tokens: Iterable[list[str]]
+) -> dict[str, int]:
     """Writes each text's tokens, space-joined, one text a line; returns counts of texts and tokens read."""
     spec = InputSpec(trained_column=config.text_column, encoding="auto")
     counter = InputCounter()

@@ -114,7 +114,9 @@ def _cached(package: Package) -> tuple[list[str], np.ndarray]:
         tokens = tokens_file.read_text(encoding="utf-8").split("\n")
         matrix = np.load(matrix_file, mmap_mode="r")
     except (OSError, ValueError) as exc:
-        raise DataError(f"the cached vectors in {folder} are unreadable ({exc}); delete that folder and retry") from None
+        raise DataError(
+            f"the cached vectors in {folder} are unreadable ({exc}); delete that folder and retry"
+        ) from None
     if matrix.ndim != 2 or len(tokens) != matrix.shape[0]:
         raise DataError(f"the cached vectors in {folder} do not match their tokens; delete that folder and retry")
     return tokens, matrix

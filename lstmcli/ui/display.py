@@ -23,6 +23,7 @@ from rich.table import Table
 
 from lstmcli.dataset.report import PrepareReport
 from lstmcli.ui.console import console
+from lstmcli.ui.info import vectors_lines
 from lstmcli.ui.progress import rows_progress
 
 err = console(stderr=True)
@@ -58,33 +59,6 @@ def show_prepare(report: PrepareReport) -> None:
     if report.mode == "streaming":
         for note in report.notes:
             err.print(f"Streaming: {note}")
-
-
-def vectors_lines(embeddings: dict[str, Any] | None) -> list[str]:
-    """What prepare's report says of the run's pretrained vectors, a line per source, for people."""
-    if not embeddings:
-        return ["Embeddings: none (random start)"]
-    sources = embeddings.get("sources") or [embeddings]
-    lines = []
-    for source in sources:
-        if "paths" in source:
-            lines.append(
-                f"Unlabeled: {source['texts']:,} texts ({source['unlabeled_tokens']:,} tokens) from "
-                f"{', '.join(source['paths'])}, with the {source['training_texts']:,} training texts: "
-                f"{source['method']} of {source['words']:,} words, dim {source['dim']}, {source['epochs']} epochs, "
-                f"{source['seconds']} s; they cover {source['token_share']:.1%} of training tokens"
-            )
-        else:
-            how = ", chosen by auto" if source.get("chosen") == "auto" else ""
-            lines.append(
-                f"Embeddings: {source['file']} ({source['format']}, dim {source['dim']}{how}): vectors for "
-                f"{source['vocab_share']:.1%} of the vocabulary and {source['token_share']:.1%} of training tokens"
-            )
-    lines.append(
-        f"Start vectors: dim {embeddings['dim']}, {embeddings['token_share']:.1%} of training tokens covered; "
-        f"{embeddings['added_words']} words of the vectors added for prediction"
-    )
-    return lines
 
 
 def _tokenizer(report: PrepareReport) -> str:

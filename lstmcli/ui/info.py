@@ -8,8 +8,6 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from lstmcli.ui.display import vectors_lines
-
 SUMMARY_METRICS = ("accuracy", "loss", "macro_f1", "n")
 
 
@@ -52,6 +50,33 @@ def render_info(info: dict[str, Any]) -> RenderableType:
         parts.append(f"[bold]Metrics[/] on {metrics.get('data', '?')}: {summary}")
     parts.append(_files_table(info["files"]))
     return Group(*parts)
+
+
+def vectors_lines(embeddings: dict[str, Any] | None) -> list[str]:
+    """What prepare's report says of the run's pretrained vectors, a line per source, for people."""
+    if not embeddings:
+        return ["Embeddings: none (random start)"]
+    sources = embeddings.get("sources") or [embeddings]
+    lines = []
+    for source in sources:
+        if "paths" in source:
+            lines.append(
+                f"Unlabeled: {source['texts']:,} texts ({source['unlabeled_tokens']:,} tokens) from "
+                f"{', '.join(source['paths'])}, with the {source['training_texts']:,} training texts: "
+                f"{source['method']} of {source['words']:,} words, dim {source['dim']}, {source['epochs']} epochs, "
+                f"{source['seconds']} s; they cover {source['token_share']:.1%} of training tokens"
+            )
+        else:
+            how = ", chosen by auto" if source.get("chosen") == "auto" else ""
+            lines.append(
+                f"Embeddings: {source['file']} ({source['format']}, dim {source['dim']}{how}): vectors for "
+                f"{source['vocab_share']:.1%} of the vocabulary and {source['token_share']:.1%} of training tokens"
+            )
+    lines.append(
+        f"Start vectors: dim {embeddings['dim']}, {embeddings['token_share']:.1%} of training tokens covered; "
+        f"{embeddings['added_words']} words of the vectors added for prediction"
+    )
+    return lines
 
 
 def _data_table(data: dict[str, Any]) -> Table:
