@@ -215,3 +215,14 @@ def test_init_from_a_run_without_vectors_is_one_line(runner: CliRunner, tmp_path
     )
     assert result.exit_code == 1
     assert "Error: --init-from" in result.output and "has no start vectors" in result.output
+
+
+def test_a_size_asked_at_training_wins_over_vectors_auto_chose(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    assert runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run")]).exit_code == 0
+    assert RunDir(tmp_path / "run").read_config().embedding_dim == DIM
+    result = runner.invoke(app, ["train", "-r", str(tmp_path / "run"), *TINY, "--embedding-dim", "4"])
+    assert result.exit_code == 0, result.output
+    assert RunDir(tmp_path / "run").read_weights()["embedding"].shape[1] == 4

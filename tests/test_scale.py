@@ -54,9 +54,10 @@ def test_chunked_prepare_matches_the_in_memory_encoding(
 ) -> None:
     data = write_csv(tmp_path / "d.csv", _rows())
     monkeypatch.setattr(stream, "CHUNK_ROWS", 7)
-    report = _prepare(runner, data, tmp_path / "chunked", "--streaming")
+    # Without vectors: the vocabulary is the training rows' alone, as Vocabulary.build makes it below.
+    report = _prepare(runner, data, tmp_path / "chunked", "--streaming", "--embeddings", "none")
     monkeypatch.setattr(stream, "CHUNK_ROWS", 100_000)
-    _prepare(runner, data, tmp_path / "whole", "--streaming")
+    _prepare(runner, data, tmp_path / "whole", "--streaming", "--embeddings", "none")
 
     assert (report["mode"], report["split"]) == ("streaming", "hashed")
     assert report["rows_read"] == 93 and report["dropped"] == {"empty text": 1, "empty label": 0}

@@ -309,7 +309,7 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
     out = placement.output(run)
     n_classes = len(run.read_labels())
     with placement.strategy.scope():
-        vectors = run.read_embeddings()
+        vectors = start_vectors(run, config)
         model, state = _start(out, config, resume and placement.is_chief, (len(run.read_vocab()), n_classes), vectors)
         state = placement.sync(model, state, run, config)
     global_batch = config.replace(batch_size=config.batch_size * placement.replicas)
@@ -418,6 +418,22 @@ def _validation_rows(run: RunDir, most: int = 20_000) -> tuple[np.ndarray, np.nd
         if n >= most:
             break
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def start_vectors(run: RunDir, config: Config) -> np.ndarray | None:
+    """The vectors prepare kept for a new model's token embeddings, ``(vocab, dim)``, or None.
+
+    None too where training asks for another embedding size than that of vectors ``--embeddings auto`` chose
+    (``train --embedding-dim 8`` or ``--preset tutorial`` on a prepared run): a size the user asked for wins
+    over the default's choice, and the embeddings start from random. Vectors asked for by name, file or
+    ``--unlabeled`` are kept, and a size that contradicts them is an error (:func:`start_embeddings`).
+    """
+    vectors = run.read_embeddings()
+    if vectors is None or vectors.shape[1] == config.embedding_size:
+        return vectors
+    report = run.read_prepare_report() or {}
+    sources = (report.get("embeddings") or {}).get("sources") or []
+    return None if sources and all(source.get("chosen") == "auto" for source in sources) else vectors
 
 
 def _start(
