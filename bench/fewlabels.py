@@ -36,11 +36,12 @@ SKIPGRAM_DIM = 100
 
 
 def cut(corpus: str, work: Path, rows: int, seed: int) -> Path:
-    """``work/CORPUS``: train.csv (``rows`` stratified rows), unlabeled.txt (the others' texts), test/dev links."""
+    """``work/CORPUS-ROWS-SEED``: train.csv (``rows`` stratified rows), unlabeled.txt (the others' texts), and
+    links to test.csv and dev.csv."""
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    out = work / corpus
+    out = work / f"{corpus}-{rows}-{seed}"
     if (out / "unlabeled.txt").is_file():
         return out
     out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +106,8 @@ def run_system(system: str, corpus: Path, work: Path) -> dict[str, Any]:
 
 def table(results: dict[str, dict[str, Any]], systems: list[str]) -> str:
     """Test accuracy % per corpus and system; lstmcli's cells add dev accuracy where the corpus has dev.csv."""
-    lines = ["| corpus | " + " | ".join(systems) + " | best peer | margin |", "|---|" + "---:|" * (len(systems) + 2)]
+    head = " | best peer | margin: lstmcli | margin: lstmcli --unlabeled |"
+    lines = ["| corpus | " + " | ".join(systems) + head, "|---|" + "---:|" * (len(systems) + 3)]
     for corpus, by_system in results.items():
         cells, accuracy = [], {}
         for system in systems:
@@ -120,8 +122,8 @@ def table(results: dict[str, dict[str, Any]], systems: list[str]) -> str:
             cells.append(cell)
         peers = [accuracy[s] for s in ("fasttext", "fasttext-skipgram", "tfidf") if s in accuracy]
         best = max(peers) if peers else float("nan")
-        ours = accuracy.get("lstmcli-unlabeled", accuracy.get("lstmcli", float("nan")))
-        lines.append(f"| {corpus} | " + " | ".join(cells) + f" | {best:.1f} | {ours - best:+.1f} |")
+        margins = [accuracy.get(s, float("nan")) - best for s in ("lstmcli", "lstmcli-unlabeled")]
+        lines.append(f"| {corpus} | " + " | ".join(cells) + f" | {best:.1f} | {margins[0]:+.1f} | {margins[1]:+.1f} |")
     return "\n".join(lines)
 
 
@@ -139,11 +141,11 @@ def main() -> int:
     for name in args.corpora.split(","):
         corpus = cut(name, args.work, args.rows, args.seed)
         for system in args.systems.split(","):
-            print(f"{name} {system} ...", file=sys.stderr, flush=True)
+            print(f"{corpus.name} {system} ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             result = run_system(system, corpus, args.work)
             result["wall_seconds"] = round(time.perf_counter() - started, 1)
-            results.setdefault(name, {})[system] = result
+            results.setdefault(corpus.name, {})[system] = result
             store.write_text(json.dumps(results, indent=1))
             print(json.dumps(result), file=sys.stderr, flush=True)
     text = table(results, [s for s in SYSTEMS if any(s in r for r in results.values())])

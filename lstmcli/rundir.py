@@ -46,7 +46,8 @@ PREPARE_REPORT = "prepare.json"
 DATA_DIR = "data"
 ARRAYS = ("train_x", "train_y", "val_x", "val_y")
 VAL_TEXTS = "val_texts.json"
-EMBEDDINGS = "embeddings.npy"  # under data/: the pretrained vectors (--embeddings) a new model's embeddings start from
+EMBEDDINGS = "embeddings.npy"  # under data/: the start vectors (--embeddings, --unlabeled) of a new model's embeddings
+EMBEDDINGS_FOUND = "embeddings_found.npy"  # under data/: which rows of them a source gave (the others are random)
 SHARDS_DIR = f"{DATA_DIR}/shards"  # a streamed prepare's arrays: .npy shards per part, listed in the index
 SHARD_INDEX = f"{SHARDS_DIR}/index.json"
 SHARD_PARTS = ("train", "val")
@@ -427,12 +428,32 @@ class RunDir:
     def _array_path(self, name: str) -> Path:
         return self._file(f"{DATA_DIR}/{name}.npy")
 
-    def write_embeddings(self, vectors: np.ndarray) -> None:
-        """Keeps the pretrained vectors ``(vocab, dim)``, row ``i`` for token id ``i``, for training to start from."""
+    def write_embeddings(self, vectors: np.ndarray, found: np.ndarray | None = None) -> None:
+        """Keeps the start vectors ``(vocab, dim)``, row ``i`` for token id ``i``, for training to start from, and
+        ``found`` ``(vocab,)``, whether each row came from the vectors' sources (else it was drawn at random)."""
         atomic_write(self._file(f"{DATA_DIR}/{EMBEDDINGS}"), functools.partial(_save_npy, array=vectors))
+        if found is not None:
+            atomic_write(self._file(f"{DATA_DIR}/{EMBEDDINGS_FOUND}"), functools.partial(_save_npy, array=found))
+
+    def read_embeddings_found(self) -> np.ndarray | None:
+        """Which rows of the start vectors a source gave, bool ``(vocab,)``; None where the run did not record it.
+
+        Raises:
+            RunDirError: the file is damaged.
+        """
+        path = self._file(f"{DATA_DIR}/{EMBEDDINGS_FOUND}")
+        if not path.is_file():
+            return None
+        try:
+            found = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path} is damaged ({exc}); prepare the run again") from None
+        if found.ndim != 1 or found.dtype != np.bool_:
+            raise RunDirError(f"{path} is not a vector of booleans; prepare the run again")
+        return found
 
     def read_embeddings(self) -> np.ndarray | None:
-        """The pretrained vectors prepare kept, or None for a run prepared without ``--embeddings``.
+        """The start vectors prepare kept, or None for a run prepared without any (``--embeddings none``).
 
         Raises:
             RunDirError: the file is damaged.

@@ -188,7 +188,10 @@ def _training_config(run: RunDir, resume: bool, preset: str | None, settings: di
     """The prepared run's config (the interrupted training's own, when resuming) with a preset and settings."""
     config = run.read_checkpoint_config() if resume and run.has_checkpoint_config() else run.read_config()
     if preset is not None:
-        config = config.replace(**preset_training(preset))
+        values = preset_training(preset)
+        if "embedding_dim" not in PRESETS[preset] and run.read_embeddings() is not None:
+            del values["embedding_dim"]  # the start vectors' size, as prepare resolved it
+        config = config.replace(**values)
     return config.replace(**settings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_packaged_vectors_are_converted_once_then_read_from_the_cache(
     with caplog.at_level(logging.INFO, logger="lstmcli"):
         first = packaged.read_packaged("tiny-vectors", wanted={"goal", "rain"}, limit=1)
     assert [r.message for r in caplog.records if "Converting" in r.message] != []
-    assert (tmp_path / "cache" / "lstmcli" / "vectors" / "tiny-vectors" / "vectors.npy").is_file()
+    assert [p.name for p in (tmp_path / "cache" / "lstmcli" / "vectors").glob("tiny-vectors-*/*")] != []
     assert first.tokens == ("match", "goal", "rain")  # the wanted ones, and the first other one (limit 1)
     assert first.dim == DIM and first.rows == len(WORDS)
     shutil.rmtree(tmp_path / "site" / tiny_package.module / "data")  # the cache alone must serve now
@@ -163,16 +164,81 @@ def test_unlabeled_texts_of_every_form_learn_vectors_beside_the_packaged_ones(
     assert predicted.exit_code == 0 and predicted.output.strip() in TOPICS
 
 
-def test_unlabeled_alone_learns_vectors_where_no_package_fits(runner: CliRunner, tmp_path: Path) -> None:
-    data = write_csv(tmp_path / "tiny.csv", make_rows())
-    more = _unlabeled_inputs(tmp_path)[0]
-    args = ["prepare", str(data), "-r", str(tmp_path / "run"), "--embeddings", "none", "--unlabeled", str(more)]
-    result = runner.invoke(app, args)
+def _other_language(path: Path) -> Path:
+    return write_csv(path, [(f"wort{i % 7} satz{i % 5} ding{i % 3} und", "ab"[i % 2]) for i in range(60)])
+
+
+def test_unlabeled_alone_learns_vectors_where_no_package_fits(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    data = _other_language(tmp_path / "other.csv")
+    more = tmp_path / "more.txt"
+    more.write_text("".join(f"wort{i % 11} satz{i % 3} ding{i % 5} und\n" for i in range(200)), encoding="utf-8")
+    result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run"), "--unlabeled", str(more)])
     assert result.exit_code == 0, result.output
     run = RunDir(tmp_path / "run")
     assert run.read_config().embedding_dim == 100 and run.read_config().embeddings == "none"
+    report = run.read_prepare_report()
+    assert report is not None and [s["format"] for s in report["embeddings"]["sources"]] == ["word2vec skip-gram"]
     matrix = run.read_embeddings()
     assert matrix is not None and matrix.shape[1] == 100
+
+
+def test_streaming_prepare_learns_from_the_unlabeled_texts_alone(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    more = _unlabeled_inputs(tmp_path)[0]
+    args = ["prepare", str(data), "-r", str(tmp_path / "run"), "--streaming", "--embeddings", "none"]
+    result = runner.invoke(app, [*args, "--unlabeled", str(more)])
+    assert result.exit_code == 0, result.output
+    run = RunDir(tmp_path / "run")
+    report = run.read_prepare_report()
+    assert report is not None and report["mode"] == "streaming"
+    (learned,) = report["embeddings"]["sources"]
+    assert learned["texts"] == 40 and learned["training_texts"] == 0 and learned["dim"] == 100
+    matrix = run.read_embeddings()
+    assert matrix is not None and matrix.shape == (len(run.read_vocab()), 100)
+
+
+def test_texts_whose_words_never_repeat_teach_nothing_and_say_so(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "tiny.csv", [(f"w{i} x{i} y{i} z{i}", "ab"[i % 2]) for i in range(40)])
+    args = ["prepare", str(data), "-r", str(tmp_path / "run"), "--embeddings", "none", "--unlabeled", os.devnull]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "Error: no word occurs 2 times in the --unlabeled texts" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_embedding_dim_that_contradicts_named_vectors_fails(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    args = ["train", str(data), "-r", str(tmp_path / "run"), "--embeddings", "tiny-vectors", "--embedding-dim", "9"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert f"Error: tiny-vectors has {DIM} numbers per word but --embedding-dim is 9" in result.output
+
+
+def test_an_unwritable_cache_reads_the_package_itself(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    vectors = packaged.read_packaged("tiny-vectors", wanted={"goal"}, limit=0)
+    assert vectors.tokens == ("goal",) and vectors.dim == DIM
+
+
+def test_a_preset_applied_to_a_prepared_run_keeps_the_start_vectors(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    assert runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run")]).exit_code == 0
+    result = runner.invoke(app, ["train", "-r", str(tmp_path / "run"), "--preset", "default", *TINY])
+    assert result.exit_code == 0, result.output
+    run = RunDir(tmp_path / "run")
+    start = run.read_embeddings()
+    assert run.read_config().embedding_dim == DIM and start is not None
+    assert run.read_weights()["embedding"].shape == start.shape
 
 
 def test_a_missing_unlabeled_file_fails_before_any_work(runner: CliRunner, tmp_path: Path) -> None:
@@ -203,6 +269,34 @@ def test_init_from_starts_a_run_from_another_runs_vectors_and_vocabulary(runner:
     assert task.read_config().init_from == str(tmp_path / "pre")
     report = task.read_prepare_report()
     assert report is not None and report["embeddings"]["sources"][0]["init_from"] == str(tmp_path / "pre")
+
+
+def test_init_from_refuses_more_unlabeled_text_and_other_tokens(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    more = _unlabeled_inputs(tmp_path)[0]
+    first = ["prepare", str(data), "-r", str(tmp_path / "pre"), "--embeddings", "none", "--unlabeled", str(more)]
+    assert runner.invoke(app, first).exit_code == 0
+    task = ["prepare", str(data), "-r", str(tmp_path / "task"), "--init-from", str(tmp_path / "pre")]
+    both = runner.invoke(app, [*task, "--unlabeled", str(more)])
+    assert both.exit_code == 1 and "Error: --init-from reuses the vectors that run learned" in both.output
+    other = runner.invoke(app, [*task, "--no-lowercase", "--punctuation", "remove"])
+    assert other.exit_code == 1
+    assert "that run made its tokens otherwise; pass --lowercase True, --punctuation keep" in other.output
+    assert not (tmp_path / "task").exists()
+
+
+def test_init_from_takes_only_the_rows_a_source_gave(
+    runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
+) -> None:
+    rows = [(f"{text} zebra", label) for text, label in make_rows()]  # "zebra": no vector, a random row
+    data = write_csv(tmp_path / "tiny.csv", rows)
+    assert runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "pre")]).exit_code == 0
+    pre = RunDir(tmp_path / "pre").read_prepare_report()
+    task = ["prepare", str(data), "-r", str(tmp_path / "task"), "--init-from", str(tmp_path / "pre")]
+    assert runner.invoke(app, task).exit_code == 0
+    report = RunDir(tmp_path / "task").read_prepare_report()
+    assert pre is not None and report is not None
+    assert report["embeddings"]["vocab_share"] == pre["embeddings"]["vocab_share"] < 1.0  # "." has no vector
 
 
 def test_init_from_a_run_without_vectors_is_one_line(runner: CliRunner, tmp_path: Path) -> None:

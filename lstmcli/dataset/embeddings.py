@@ -15,7 +15,7 @@ and what the user's own kind of text says of it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.dataset.report import Progress
 from lstmcli.errors import ConfigError, DataError
 from lstmcli.rundir import RunDir
 from lstmcli.text import packaged
@@ -34,7 +35,11 @@ from lstmcli.text.vocab import Vocabulary
 AUTO_MIN_TOKEN_SHARE = 0.5
 LEARNED_DIM = 100  # numbers per learned vector, alone; beside packaged or file vectors, as many as theirs
 _NO_VECTORS = ("", "none")
-Progress = Callable[[str, int, float], None]
+# The settings that make a text's tokens: --init-from's vectors are keyed by tokens, so both runs must share them.
+TOKEN_SETTINGS = (
+    "unicode_form", "lowercase", "strip_html", "urls", "numbers", "punctuation", "letters_only", "stopwords",
+    "tokenizer",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Pretrained:
 
     vocab: Vocabulary  # the training vocabulary, then the vectors' words the training texts never contain
     vectors: np.ndarray  # float32 (len(vocab), dim): row i starts the embedding of token id i
+    found: np.ndarray  # bool (len(vocab),): whether row i is a source's vector (else random, or padding)
     report: dict[str, object]  # for prepare.json and the prepare report
     source: str  # what config.embeddings becomes: the vectors' name or file, or "none"
 
@@ -51,54 +57,87 @@ class Pretrained:
         return int(self.vectors.shape[1])
 
 
+def check_sources(config: Config) -> None:
+    """Raises ConfigError (or DataError for a missing path) when the vectors' sources cannot be used together;
+    called before any data is read."""
+    missing = [path for path in config.unlabeled if not os.path.exists(path)]
+    if missing:
+        raise DataError(f"--unlabeled {missing[0]}: no such file or directory")
+    if not config.init_from:
+        return
+    if config.embeddings not in ("auto", *_NO_VECTORS):
+        raise ConfigError("--init-from takes the start vectors of another run; leave out --embeddings")
+    if config.unlabeled:
+        raise ConfigError(
+            "--init-from reuses the vectors that run learned from its --unlabeled texts; leave out --unlabeled, or "
+            "prepare a new run with all the unlabeled texts and start from it"
+        )
+    RunDir(Path(config.init_from)).check("prepared")
+
+
 def with_vectors(
     vocab: Vocabulary,
     counts: Mapping[str, int],
     config: Config,
     train_tokens: Iterable[list[str]] = (),
     progress: Progress | None = None,
+    workdir: Path | None = None,
 ) -> Pretrained | None:
-    """Reads or learns the run's vectors and extends ``vocab`` with up to ``embeddings_limit`` of their words each.
+    """Reads or learns the run's vectors and extends ``vocab`` with up to ``embeddings_limit`` words of each source.
 
     Args:
         vocab: the vocabulary built from the training texts.
         counts: how often each token occurs in the training texts (for the coverage of training tokens).
         config: the run's settings, its tokenizer resolved; ``embedding_dim`` 0 takes the vectors' dimension,
-            another must equal it.
+            another must equal it (with ``--unlabeled`` beside other vectors: both together).
         train_tokens: the training texts' tokens, which ``--unlabeled``'s vectors also learn from.
         progress: told of the passes over the unlabeled texts.
+        workdir: where the unlabeled texts' tokens are written while vectors learn from them.
 
     Returns:
         None when there are no vectors (``--embeddings none``, or ``auto`` with nothing that fits, and no
         ``--unlabeled``).
 
     Raises:
-        DataError: a vectors file or unlabeled text is missing or malformed, or the vectors' dimension contradicts
-            ``--embedding-dim``; the message names the file and the line.
+        DataError: a vectors file or unlabeled text is missing or malformed; the message names the file and line.
+        ConfigError: the vectors' dimension contradicts ``--embedding-dim``, or another run (``--init-from``)
+            made its tokens otherwise.
     """
     found = _given_vectors(vocab, counts, config)
     sources = [] if found is None else [found]
     if config.unlabeled:
         from lstmcli.dataset.unlabeled import learn_vectors
 
-        dim = found[0].dim if found is not None else (config.embedding_dim or LEARNED_DIM)
-        learned = learn_vectors(config.unlabeled, config, train_tokens, dim, progress)
-        chosen = select_rows(learned.vectors.tokens, set(vocab.tokens), config.embeddings_limit, str)
-        kept = Vectors(chosen.tokens, learned.vectors.matrix[chosen.rows], dim, len(learned.vectors), 0, "learned")
+        dim = _learned_dim(config, found[0] if found is not None else None)
+        learned = learn_vectors(config.unlabeled, config, train_tokens, dim, progress, workdir)
+        kept = _subset(learned.vectors, vocab, config)
         sources.append((kept, {**_coverage(vocab, counts, kept), **learned.report}))
     if not sources:
         return None
     return _combined(vocab, counts, config, sources, found[1]["source"] if found is not None else "none")
 
 
+def _learned_dim(config: Config, given: Vectors | None) -> int:
+    """Numbers per learned vector: ``--embedding-dim`` less the given vectors', else as many as theirs, else 100."""
+    if given is None:
+        return config.embedding_dim or LEARNED_DIM
+    if not config.embedding_dim:
+        return given.dim
+    if config.embedding_dim <= given.dim:
+        raise ConfigError(
+            f"with --unlabeled beside {given.dim}-number vectors, --embedding-dim must be more than {given.dim} (the "
+            f"rest is learned); received {config.embedding_dim}; leave out --embedding-dim"
+        )
+    return config.embedding_dim - given.dim
+
+
 def _given_vectors(
     vocab: Vocabulary, counts: Mapping[str, int], config: Config
 ) -> tuple[Vectors, dict[str, Any]] | None:
-    """``--embeddings``'s vectors and their report, or None (``none``, or ``auto`` with nothing that fits)."""
+    """``--embeddings``'s (or ``--init-from``'s) vectors and their report, or None (``none``, or ``auto`` with
+    nothing that fits)."""
     value = config.embeddings
     if config.init_from:
-        if value not in ("auto", *_NO_VECTORS):
-            raise ConfigError("--init-from takes the start vectors of another run; leave out --embeddings")
         return _from_run(Path(config.init_from), vocab, counts, config)
     if value in _NO_VECTORS:
         return None
@@ -106,6 +145,7 @@ def _given_vectors(
         return _auto(vocab, counts, config)
     if value in packaged.PACKAGES and not os.path.exists(value):
         vectors = _packaged(value, vocab, config)
+        _check_dim(vectors, config, value)
     elif not os.path.exists(value) and os.sep not in value and "." not in value:
         raise DataError(
             f"--embeddings '{value}' is neither a file nor the name of packaged vectors; names are: "
@@ -113,35 +153,61 @@ def _given_vectors(
         )
     else:
         vectors = read_vectors(
-            Path(value), dim=config.embedding_dim or None, wanted=set(vocab.tokens), limit=config.embeddings_limit,
+            Path(value), dim=_file_dim(config), wanted=set(vocab.tokens), limit=config.embeddings_limit,
             normalise=normaliser(config.unicode_form, config.lowercase),
         )  # fmt: skip
     return vectors, {"file": value, "source": value, **_coverage(vocab, counts, vectors)}
 
 
+def _file_dim(config: Config) -> int | None:
+    """The dimension a vectors file must have: ``--embedding-dim``'s, unless ``--unlabeled`` learns a part of it."""
+    return None if config.unlabeled else (config.embedding_dim or None)
+
+
+def _check_dim(vectors: Vectors, config: Config, what: str) -> None:
+    if config.embedding_dim and not config.unlabeled and vectors.dim != config.embedding_dim:
+        raise ConfigError(
+            f"{what} has {vectors.dim} numbers per word but --embedding-dim is {config.embedding_dim}; leave out "
+            f"--embedding-dim (or pass --embedding-dim {vectors.dim})"
+        )
+
+
 def _from_run(
     path: Path, vocab: Vocabulary, counts: Mapping[str, int], config: Config
 ) -> tuple[Vectors, dict[str, Any]]:
-    """The start vectors of the run in ``path``, keyed by its vocabulary (``--init-from``)."""
+    """The start vectors of the run in ``path``, keyed by its vocabulary (``--init-from``): only the rows that
+    came from its sources, not those it drew at random for words they lack."""
     run = RunDir(path)
-    run.check("prepared")
-    matrix = run.read_embeddings()
+    matrix, theirs = run.read_embeddings(), run.read_config()
     if matrix is None:
         raise DataError(
             f"--init-from {path}: that run has no start vectors (it was prepared with --embeddings none and no "
             "--unlabeled); prepare it with --unlabeled TEXTS, or leave out --init-from"
         )
+    differ = [name for name in TOKEN_SETTINGS if getattr(theirs, name) != getattr(config, name)]
+    if differ:
+        flags = ", ".join(f"--{name.replace('_', '-')} {getattr(theirs, name)}" for name in differ)
+        raise ConfigError(f"--init-from {path}: that run made its tokens otherwise; pass {flags} as it did")
     tokens = run.read_vocab().tokens
-    chosen = select_rows(tokens[2:], set(vocab.tokens), config.embeddings_limit, str)
-    rows = [row + 2 for row in chosen.rows]  # padding and unknown have no vector of their own
-    vectors = Vectors(chosen.tokens, matrix[rows], int(matrix.shape[1]), len(tokens) - 2, 0, "start vectors of a run")
-    source = run.read_config().embeddings
+    mask = run.read_embeddings_found()
+    rows = [i for i in range(2, len(tokens)) if mask is None or mask[i]]  # not padding, unknown or random rows
+    theirs_vectors = Vectors(
+        tuple(tokens[i] for i in rows), matrix[rows], int(matrix.shape[1]), len(rows), 0, "start vectors of a run"
+    )
+    vectors = _subset(theirs_vectors, vocab, config)
+    _check_dim(vectors, config, f"--init-from {path}")
     return vectors, {
         "file": f"run {path}",
-        "source": source,
+        "source": "none",
         "init_from": str(path),
         **_coverage(vocab, counts, vectors),
     }
+
+
+def _subset(vectors: Vectors, vocab: Vocabulary, config: Config) -> Vectors:
+    """The vectors of ``vocab``'s tokens and of up to ``embeddings_limit`` others, in ``vectors``' order."""
+    chosen = select_rows(vectors.tokens, set(vocab.tokens), config.embeddings_limit, str)
+    return Vectors(chosen.tokens, vectors.matrix[chosen.rows], vectors.dim, vectors.rows, 0, vectors.format)
 
 
 def _auto(vocab: Vocabulary, counts: Mapping[str, int], config: Config) -> tuple[Vectors, dict[str, Any]] | None:
@@ -191,18 +257,18 @@ def _combined(
     matrix = np.hstack([embedding_matrix(extended.tokens, v, config.seed + i) for i, (v, _) in enumerate(sources)])
     union = {tok for vectors, _ in sources for tok in vectors.tokens}
     found = coverage(vocab.tokens, counts, union)
-    first = sources[0][1]
     report: dict[str, object] = {
         "file": " + ".join(str(r.get("file", "vectors learned from --unlabeled")) for _, r in sources),
         "format": " + ".join(str(r["format"]) for _, r in sources),
         "dim": int(matrix.shape[1]),
-        "vectors_read": first["vectors_read"],
+        "vectors_read": sources[0][1]["vectors_read"],
         "vocab_share": round(found.type_share, 4),
         "token_share": round(found.token_share, 4),
         "added_words": len(extended) - len(vocab),
         "sources": [r for _, r in sources],
     }
-    return Pretrained(extended, matrix.astype(np.float32), report, source)
+    mask = np.array([tok in union for tok in extended.tokens], dtype=bool)
+    return Pretrained(extended, matrix.astype(np.float32), mask, report, source)
 
 
 def attach_vectors(
@@ -219,13 +285,10 @@ def attach_vectors(
     Returns:
         The vocabulary (extended by the vectors' words), the config, and the coverage report (None without vectors).
     """
-    pretrained = with_vectors(vocab, counts, config, train_tokens, progress)
+    pretrained = with_vectors(vocab, counts, config, train_tokens, progress, run.path)
     if pretrained is None:
         embeddings = "none" if config.embeddings not in _NO_VECTORS else config.embeddings
         return vocab, config.replace(embeddings=embeddings, embedding_dim=config.embedding_size), None
-    run.write_embeddings(pretrained.vectors)
-    return (
-        pretrained.vocab,
-        config.replace(embeddings=pretrained.source, embedding_dim=pretrained.dim),
-        pretrained.report,
-    )
+    run.write_embeddings(pretrained.vectors, pretrained.found)
+    config = config.replace(embeddings=pretrained.source, embedding_dim=pretrained.dim)
+    return pretrained.vocab, config, pretrained.report

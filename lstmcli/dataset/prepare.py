@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +10,12 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.dataset import shards
-from lstmcli.dataset.embeddings import attach_vectors
+from lstmcli.dataset.embeddings import attach_vectors, check_sources
 from lstmcli.dataset.report import (
     Built,
     EncodedTally,
     PrepareReport,
+    Progress,
     build_report,
     check_classes,
     resolve_max_len,
@@ -37,25 +37,28 @@ def prepare(
     run: RunDir,
     config: Config,
     streaming: bool | None = None,
-    progress: Callable[[str, int, float], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` into ``run`` and returns the resolved config and a report.
 
     Args:
         streaming: read the file in chunks into shards (:func:`lstmcli.dataset.shards.prepare_streaming`) instead of
             all at once; None decides by the file's size.
-        progress: told ``(phase, rows, fraction of the file)`` while streaming.
+        progress: told ``(phase, rows, fraction of the file)`` while streaming, and of the passes over
+            ``--unlabeled`` texts.
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
+        ConfigError: the vectors' sources contradict each other (checked before anything is read).
     """
+    check_sources(config)
     if streaming or (streaming is None and shards.wants_streaming(data_file)):
         return shards.prepare_streaming(data_file, run, config, progress=progress)
     return prepare_in_memory(data_file, run, config, progress)
 
 
 def prepare_in_memory(
-    data_file: Path, run: RunDir, config: Config, progress: Callable[[str, int, float], None] | None = None
+    data_file: Path, run: RunDir, config: Config, progress: Progress | None = None
 ) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` read whole, split by scikit-learn's stratified split, into the run's arrays.
 

@@ -4,7 +4,7 @@ the files written beside the prepared data."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,10 @@ from lstmcli.errors import DataError
 from lstmcli.rundir import RunDir
 from lstmcli.text.tokens import choose_tokenizer
 from lstmcli.text.vocab import OOV_ID, Vocabulary
+
+Progress = Callable[[str, int, float], None]
+"""Called as ``progress(phase, done, fraction)`` during prepare: rows while a file streams, epochs while word
+vectors learn from unlabeled text (phase ``pretraining``)."""
 
 
 @dataclass
@@ -42,7 +46,7 @@ class PrepareReport:
     notes: list[str] = field(default_factory=list)
     mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.dataset.shards)
     split: str = "stratified"  # scikit-learn's exact stratified split; "hashed": by a hash of each text
-    embeddings: dict[str, Any] | None = None  # --embeddings: the file, its coverage of the vocabulary, words added
+    embeddings: dict[str, Any] | None = None  # the start vectors: their sources, coverage, words added
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from lstmcli.dataset.report import (
     Built,
     EncodedTally,
     PrepareReport,
+    Progress,
     build_report,
     check_classes,
     resolve_max_len,
@@ -44,9 +45,6 @@ STREAMING_BYTES = 64 << 20  # CSV files larger than this are prepared by streami
 TOKENIZER_SAMPLE = 20_000  # rows at the head of the file that tokenizer=auto looks at
 RESERVOIR_ROWS = 100_000  # training lengths sampled for max_len=auto and the length percentiles
 MAX_TOKEN_TYPES = 2_000_000  # distinct tokens counted; tokens first seen after that become unknown
-
-Progress = Callable[[str, int, float], None]
-"""Called as ``progress(phase, rows_done, fraction_of_file_read)`` while prepare streams."""
 
 
 def _silent(phase: str, rows: int, fraction: float) -> None:
@@ -197,11 +195,16 @@ def _check_tally(tally: _Tally, source: LabelledCsv, config: Config) -> None:
         )
 
 
-def _vocabulary(run: RunDir, tally: _Tally, config: Config) -> tuple[Vocabulary, Config, dict[str, object] | None]:
-    """The vocabulary :meth:`Vocabulary.build` makes from the same training rows, with ``--embeddings``'s words."""
+def _vocabulary(
+    run: RunDir, tally: _Tally, config: Config, progress: Progress
+) -> tuple[Vocabulary, Config, dict[str, object] | None]:
+    """The vocabulary :meth:`Vocabulary.build` makes from the same training rows, with the vectors' words.
+
+    ``--unlabeled`` vectors learn from the unlabeled texts alone here: the training texts were not kept.
+    """
     counts = {tok: int(tally.token_counts[i]) for tok, i in tally.token_ids.items()}
     vocab = Vocabulary.from_counts(counts.items(), config.vocab_size, config.min_count)
-    return attach_vectors(run, vocab, counts, config)
+    return attach_vectors(run, vocab, counts, config, progress=progress)
 
 
 # --- pass two: encode and write shards ---
@@ -298,7 +301,7 @@ def prepare_streaming(
         val_texts.discard()
         shutil.rmtree(spill, ignore_errors=True)
         raise
-    vocab, config, vectors = _vocabulary(run, tally, config)
+    vocab, config, vectors = _vocabulary(run, tally, config, progress)
     labels = sorted(tally.class_counts)
     config, auto = resolve_max_len(config, tally.lengths.lengths)
     written = _encode_pass(run, spill, tally, vocab, labels, config, progress)

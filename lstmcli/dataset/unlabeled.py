@@ -15,7 +15,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.dataset.report import Progress
 from lstmcli.errors import ConfigError, DataError
 from lstmcli.io.inputs import InputCounter, InputSpec, read_rows
 from lstmcli.text.tokens import tokenize
@@ -31,9 +32,8 @@ from lstmcli.text.vectors import Vectors
 # Passes over the texts: enough that a small corpus sees about TARGET_TOKENS token visits, within these bounds.
 TARGET_TOKENS, MIN_EPOCHS, MAX_EPOCHS = 5_000_000, 5, 40
 WINDOW, NEGATIVE, MIN_COUNT = 5, 5, 2
-MAX_WORDS = 500_000  # most distinct words the learned vectors keep (the rarest dropped), bounding memory
-
-Progress = Callable[[str, int, float], None]
+MAX_WORDS = 500_000  # most distinct words the learned vectors keep (the rarest dropped)
+MAX_SCANNED = 10_000_000  # most distinct words counted while scanning (gensim prunes the rarest): bounds memory
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def learn_vectors(
     train_tokens: Iterable[list[str]],
     dim: int,
     progress: Progress | None = None,
+    workdir: Path | None = None,
 ) -> Learned:
     """Trains skip-gram word vectors on the unlabeled files and the training texts.
 
@@ -59,26 +60,35 @@ def learn_vectors(
         train_tokens: the training texts' tokens, learned from beside the unlabeled ones.
         dim: numbers per vector.
         progress: told ``("pretraining", epoch, fraction done)`` after each pass.
+        workdir: where the texts' tokens are written (the run directory being prepared); None: the system's.
 
     Raises:
         DataError: a file is missing or unreadable, or the texts hold too few words to learn from.
         ConfigError: gensim is not installed.
+
+    The texts' tokens are written to a temporary file in ``workdir`` (streamed, line by line), and the vectors
+    learn from that file: memory is bounded by the vectors and the word counts, whatever the number of lines.
     """
     try:
         import gensim  # noqa: F401
     except ImportError:
         raise ConfigError("--unlabeled needs gensim: pip install gensim") from None
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="lstmcli-unlabeled-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=".unlabeled-", dir=workdir) as tmp:
         corpus = Path(tmp) / "tokens.txt"
         counts = _write_corpus(corpus, paths, config, train_tokens)
         if counts["tokens"] < 2 * WINDOW:
-            raise DataError(f"the --unlabeled texts hold {counts['tokens']} words; too few to learn word vectors from")
+            raise DataError(
+                f"the --unlabeled and training texts hold {counts['tokens']} words; too few to learn word vectors from"
+            )
         epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_TOKENS / counts["tokens"])))
-        model = _skipgram(corpus, dim, epochs, config.seed, progress)
-    words = tuple(model.wv.index_to_key)
-    if not words:
+        try:
+            model = _skipgram(corpus, dim, epochs, config.seed, progress)
+        except RuntimeError:  # gensim: "you must first build vocabulary"
+            model = None
+    if model is None or not model.wv.index_to_key:
         raise DataError(f"no word occurs {MIN_COUNT} times in the --unlabeled texts; nothing to learn vectors for")
+    words = tuple(model.wv.index_to_key)
     vectors = Vectors(words, np.asarray(model.wv.vectors, dtype=np.float32), dim, len(words), 0, "word2vec skip-gram")
     report = {
         "paths": list(paths),
@@ -112,6 +122,7 @@ def _skipgram(corpus: Path, dim: int, epochs: int, seed: int, progress: Progress
         window=WINDOW,
         min_count=MIN_COUNT,
         max_final_vocab=MAX_WORDS,
+        max_vocab_size=MAX_SCANNED,
         sg=1,
         negative=NEGATIVE,
         epochs=epochs,
@@ -144,6 +155,6 @@ def _write_corpus(
 
 def _existing(paths: Sequence[str]) -> Sequence[str]:
     missing = [p for p in paths if not Path(p).exists()]
-    if missing:
+    if missing:  # checked before prepare reads anything too (embeddings.check_sources); a file may go meanwhile
         raise DataError(f"--unlabeled {missing[0]}: no such file or directory")
     return paths

@@ -423,17 +423,25 @@ def _validation_rows(run: RunDir, most: int = 20_000) -> tuple[np.ndarray, np.nd
 def start_vectors(run: RunDir, config: Config) -> np.ndarray | None:
     """The vectors prepare kept for a new model's token embeddings, ``(vocab, dim)``, or None.
 
-    None too where training asks for another embedding size than that of vectors ``--embeddings auto`` chose
-    (``train --embedding-dim 8`` or ``--preset tutorial`` on a prepared run): a size the user asked for wins
-    over the default's choice, and the embeddings start from random. Vectors asked for by name, file or
-    ``--unlabeled`` are kept, and a size that contradicts them is an error (:func:`start_embeddings`).
+    Where training asks for another embedding size than that of the vectors ``--embeddings auto`` chose
+    (``train --embedding-dim 8`` or ``--preset tutorial`` on a prepared run), a size the user asked for wins over
+    the default's choice: the embeddings start from random, as Keras starts them, but for the words only the
+    vectors brought (for prediction), which start at zero, since no training text will move them. Vectors asked
+    for by name, file, ``--unlabeled`` or ``--init-from`` are kept, and a size that contradicts them is an error
+    (:func:`start_embeddings`).
     """
     vectors = run.read_embeddings()
     if vectors is None or vectors.shape[1] == config.embedding_size:
         return vectors
-    report = run.read_prepare_report() or {}
-    sources = (report.get("embeddings") or {}).get("sources") or []
-    return None if sources and all(source.get("chosen") == "auto" for source in sources) else vectors
+    embeddings = (run.read_prepare_report() or {}).get("embeddings") or {}
+    sources = embeddings.get("sources") or []
+    if not sources or any(source.get("chosen") != "auto" for source in sources):
+        return vectors
+    rng = np.random.default_rng(config.seed)
+    start = rng.uniform(-0.05, 0.05, (len(vectors), config.embedding_size)).astype(np.float32)
+    start[0] = 0.0
+    start[len(start) - int(embeddings.get("added_words", 0)) :] = 0.0
+    return start
 
 
 def _start(

