@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,15 @@ def test_export_errors_are_one_line(trained_run: Path, tmp_path: Path) -> None:
     assert (tmp_path / "taken" / "file.txt").read_text() == "mine"
     result = runner.invoke(app, ["export", "-r", str(tmp_path / "none"), "-f", "onnx"])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_the_readmes_python_feeds_the_export_as_predict_does(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snippet the export's README gives runs as written, in a directory holding config.json and vocab.txt."""
+    from lstmcli import export
+
+    snippet = export.README.split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(trained_run)  # it holds config.json and vocab.txt, as the export does
+    scope: dict[str, object] = {"texts": TEXTS}
+    exec(textwrap.dedent(snippet), scope)
+    predictor = Predictor(RunDir(trained_run))
+    np.testing.assert_array_equal(scope["ids"], predictor.encode(TEXTS))
