@@ -3,7 +3,7 @@
 The export holds the graph, ``vocab.txt``, ``labels.json``, ``config.json`` (the preprocessing settings),
 ``export.json`` (names, shapes, the check's result) and a README on feeding it. Before it is put in place,
 its probabilities on the run's validation texts are compared with the NumPy path's (:class:`Predictor`).
-TensorFlow is imported (through :mod:`lstmcli.backend`) only inside the functions that need it.
+TensorFlow is imported (through :mod:`lstmcli.nn.backend`) only inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def export_run(run: RunDir, export_format: str, out: Path | None = None, overwri
 
 def _require(export_format: str) -> None:
     """Raises ConfigError unless the packages the format needs are installed (found, not imported: tf2onnx
-    would import TensorFlow before :mod:`lstmcli.backend` can quiet it)."""
+    would import TensorFlow before :mod:`lstmcli.nn.backend` can quiet it)."""
     missing = [name for name in EXTRAS.get(export_format, ()) if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(f"exporting to {export_format} needs {', '.join(missing)}; pip install 'lstmcli[export]'")
@@ -135,7 +135,8 @@ def _rename_output(graph: Any, name: str) -> None:
 
 
 def _check_texts(run: RunDir, predictor: Predictor) -> list[str]:
-    """The validation texts, or (a streamed prepare keeps none) the vocabulary's tokens a few at a time."""
+    """The validation texts (every prepare keeps them, a streamed one too), or, for a run prepared before
+    ``val_texts.json`` was written, the vocabulary's tokens a few at a time."""
     try:
         texts = [text for text in run.read_val_texts() if text.strip()][:CHECK_TEXTS]
     except RunDirError:
