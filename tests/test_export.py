@@ -134,7 +134,9 @@ def test_export_errors_are_one_line(trained_run: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "does not exist" in result.output
 
 
-def test_the_readmes_python_feeds_the_export_as_predict_does(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readmes_python_feeds_the_export_as_predict_does(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The snippet the export's README gives runs as written, in a directory holding config.json and vocab.txt."""
     from lstmcli import export
 

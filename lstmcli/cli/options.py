@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 import typer
 from typer import Option
 
-from lstmcli.config import PRESETS, Config, parse_max_len, parse_monitor, parse_units
+from lstmcli.config import PRESETS, Config, parse_batch_size, parse_max_len, parse_monitor, parse_units
 
 if TYPE_CHECKING:
     from lstmcli.rundir import RunDir
@@ -182,7 +182,12 @@ class Options:
 
 
 # Options typed as text on the command line and parsed into the field's own type.
-PARSERS: dict[str, Callable[[str], Any]] = {"units": parse_units, "max_len": parse_max_len, "monitor": parse_monitor}
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "units": parse_units,
+    "max_len": parse_max_len,
+    "batch_size": parse_batch_size,
+    "monitor": parse_monitor,
+}
 
 
 def columns_list(text: str) -> tuple[str, ...]:
