@@ -180,8 +180,25 @@ def _train_prepared(
                 f"run directory {path} already holds a trained model; pass --overwrite to train it "
                 "again, or --resume to continue an interrupted training"
             )
+        if resume and run.is_trained() and not (run.has_checkpoint() or run.has_checkpoint_config()):
+            raise ConfigError(_complete(run, path))
         config = _training_config(run, resume, preset, settings)
         return _fit(run, config, resume, progress, strategy, hooks)
+
+
+def _complete(run: RunDir, path: Path) -> str:
+    """What ``--resume`` says of a training that ended without interruption, and how to train longer."""
+    config, record = run.read_config(), run.read_training()
+    ran = f"{record.epochs_run} of {config.epochs} epochs" if record else "it ended"
+    if record and record.epochs_run < config.epochs and config.early_stopping:
+        ran = f"stopped early after {record.epochs_run} of {config.epochs} epochs"
+        longer = f"--patience {config.patience * 2}, or --no-early-stopping"
+    else:
+        longer = f"--epochs {config.epochs * 2}"
+    return (
+        f"the training in {path} is complete ({ran}), so there is nothing to resume; to train longer, train it "
+        f"again from the start: lstmcli train --run-dir {path} --overwrite {longer}"
+    )
 
 
 def _training_config(run: RunDir, resume: bool, preset: str | None, settings: dict[str, Any]) -> Config:
