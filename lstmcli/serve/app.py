@@ -8,6 +8,7 @@ breaks a limit is answered 413 and the error names the limit (``"limit": "max_te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import platform
@@ -23,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from lstmcli import __version__
 from lstmcli.errors import ConfigError, RunDirError
@@ -49,6 +51,10 @@ CONFIG_SUMMARY = (
     "ngram_mode",
     "dense_units",
 )
+
+
+# A refused body is still read (and dropped) up to this size and for this long, so that the client reads the 413.
+LINGER_BYTES, LINGER_SECONDS = 64 << 20, 10.0
 
 
 @dataclass(frozen=True)
@@ -266,15 +272,39 @@ async def _read_body(request: Request, limit: int) -> bytes:
         max=limit,
     )
     declared = request.headers.get("content-length", "")
+    stream = request.stream()
     if declared.isdigit() and int(declared) > limit:
+        await _discard(request, stream)
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
+            await _discard(request, stream)
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _discard(request: Request, stream: AsyncIterator[bytes]) -> None:
+    """Reads and drops the rest of a refused body, as nginx's lingering close does, within bounds.
+
+    A client that writes its whole body before it reads (Python's urllib) would otherwise find the connection
+    reset, the 413 unread: closing a socket with unread data sends a reset. A client that waits for
+    ``100 Continue`` has sent nothing yet: it gets the 413 at once.
+    """
+    if "100-continue" in request.headers.get("expect", "").lower():
+        return
+
+    async def drain() -> None:
+        read = 0
+        async for chunk in stream:
+            read += len(chunk)
+            if read > LINGER_BYTES:
+                return
+
+    with contextlib.suppress(asyncio.TimeoutError, ClientDisconnect):
+        await asyncio.wait_for(drain(), LINGER_SECONDS)
 
 
 def _validation_message(exc: ValidationError) -> str:
