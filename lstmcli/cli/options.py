@@ -20,6 +20,7 @@ import typer
 from typer import Option
 
 from lstmcli.config import PRESETS, Config, parse_batch_size, parse_max_len, parse_monitor, parse_units
+from lstmcli.io.formats import formats_help
 
 if TYPE_CHECKING:
     from lstmcli.rundir import RunDir
@@ -85,7 +86,7 @@ class Options:
     data: Annotated[
         Optional[Path],
         _said(
-            "--data", "-d", help="Labelled CSV, TSV or JSON Lines file to score [default: the run's validation part]."
+            "--data", "-d", help="Labelled table to score (see --input-format) [default: the run's validation part]."
         ),
     ] = None
     encoding: Annotated[Optional[str], _said("--encoding", help="Text encoding of the input [default: detected].")] = (
@@ -103,8 +104,7 @@ class Options:
         str,
         Option(
             "--input-format",
-            help="auto (by extension: .csv, .tsv/.tab and .jsonl/.ndjson are tables, anything else text), "
-            "text (one text per line), csv, tsv or jsonl.",
+            help=formats_help(),
         ),
     ] = "auto"
     header: Annotated[

@@ -1,4 +1,4 @@
-"""``prepare``: read a labelled CSV, tokenize, build the vocabulary, split, pad, and save it all."""
+"""``prepare``: read a labelled table, tokenize, build the vocabulary, split, pad, and save it all."""
 
 from __future__ import annotations
 
@@ -38,29 +38,36 @@ def prepare(
     config: Config,
     streaming: bool | None = None,
     progress: Callable[[str, int, float], None] | None = None,
+    input_format: str = "auto",
 ) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` into ``run`` and returns the resolved config and a report.
 
     Args:
+        data_file: a labelled table: CSV, TSV, JSON Lines or fastText lines (:mod:`lstmcli.io.formats`).
         streaming: read the file in chunks into shards (:func:`lstmcli.dataset.shards.prepare_streaming`) instead of
             all at once; None decides by the file's size.
         progress: told ``(phase, rows, fraction of the file)`` while streaming.
+        input_format: the table's format, or ``auto`` (by extension, else its first line, else CSV).
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
     if streaming or (streaming is None and shards.wants_streaming(data_file)):
-        return shards.prepare_streaming(data_file, run, config, progress=progress)
-    return prepare_in_memory(data_file, run, config)
+        return shards.prepare_streaming(data_file, run, config, progress=progress, input_format=input_format)
+    return prepare_in_memory(data_file, run, config, input_format)
 
 
-def prepare_in_memory(data_file: Path, run: RunDir, config: Config) -> tuple[Config, PrepareReport]:
+def prepare_in_memory(
+    data_file: Path, run: RunDir, config: Config, input_format: str = "auto"
+) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` read whole, split by scikit-learn's stratified split, into the run's arrays.
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
-    data = read_labelled(data_file, config.text_column, config.label_column, config.encoding, config.header)
+    data = read_labelled(
+        data_file, config.text_column, config.label_column, config.encoding, config.header, input_format
+    )
     _check_classes(data, config.val_size, data_file)
     tokenizer, reason = resolve_tokenizer(config, data.texts)
     config = config.replace(text_column=data.text_column, label_column=data.label_column, tokenizer=tokenizer)

@@ -1,1 +1,2 @@
-"""Reading files: CSV/TSV tables, text inputs and their encodings."""
+"""Reading files: the table formats (CSV, TSV, JSON Lines, fastText), labelled tables, text inputs and their
+encodings."""
