@@ -270,8 +270,19 @@ def table_frames(
     Raises:
         DataError: the table is malformed, or (``errors="strict"``) its bytes do not decode.
     """
-    whole = io.BufferedReader(_Rewound(head, stream)) if head else stream
-    yield from FORMATS[fmt].reader(Source(whole, head, name, codec, header, errors), chunk_rows)  # type: ignore[arg-type]
+    whole = _rewound(head, stream)
+    yield from FORMATS[fmt].reader(Source(whole, head, name, codec, header, errors), chunk_rows)
+
+
+def _rewound(head: bytes, stream: BinaryIO) -> BinaryIO:
+    """``stream`` from where ``head`` began: sought back where it can be (no copy on the way), else wrapped."""
+    if not head:
+        return stream
+    with contextlib.suppress(OSError, ValueError):
+        if stream.seekable():
+            stream.seek(stream.tell() - len(head))
+            return stream
+    return io.BufferedReader(_Rewound(head, stream))  # type: ignore[return-value]
 
 
 class _Rewound(io.RawIOBase):
