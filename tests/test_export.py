@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -18,7 +20,6 @@ from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir
 
 onnxruntime = pytest.importorskip("onnxruntime")
-pytest.importorskip("tf2onnx")
 
 # Texts the model never saw, one longer than max_len, one with no known token, one empty.
 TEXTS = [text for text, _ in make_rows(10, seed=7)] + ["goal " * 40 + "rain", "zzz qqq", ""]
@@ -73,6 +74,24 @@ def test_onnx_export_of_the_default_run_matches_predictor(trained_run: Path, tmp
     readme = (out / "README.md").read_text()
     side = "**front**" if predictor.config.padding == "pre" else "**end**"
     assert f"`max_len` = {predictor.config.max_len}" in readme and side in readme
+
+
+def test_onnx_export_needs_neither_tensorflow_nor_tf2onnx(trained_run: Path, tmp_path: Path) -> None:
+    """The core install exports ONNX: the graph is built from weights.npz, as the ONNX Runtime engine's."""
+    out = tmp_path / "onnx"
+    code = (
+        "import sys\n"
+        "for name in ('tensorflow', 'keras', 'tf2onnx'):\n"
+        "    sys.modules[name] = None  # importing any of them now fails\n"
+        "from lstmcli.cli import main\n"
+        f"sys.argv = ['lstmcli', 'export', '-r', {str(trained_run)!r}, '-f', 'onnx', '-o', {str(out)!r}]\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Exported onnx to" in result.stderr
+    predictor = Predictor(RunDir(trained_run))
+    np.testing.assert_allclose(onnx_proba(out, predictor, TEXTS), predictor.proba(TEXTS), atol=1e-5)
 
 
 def test_savedmodel_export_matches_predictor(trained_run: Path, tmp_path: Path) -> None:
