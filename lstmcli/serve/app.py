@@ -27,10 +27,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from lstmcli import __version__
-from lstmcli.errors import ConfigError, RunDirError
+from lstmcli.errors import RunDirError
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir, package_versions, writer_pid
-from lstmcli.serve.batcher import Batching, MicroBatcher
+from lstmcli.serve.batcher import MicroBatcher
+from lstmcli.serve.settings import Batching, Limits
 
 # What /info shows of the run's config: the settings that say how text becomes ids and what the network is.
 CONFIG_SUMMARY = (
@@ -55,20 +56,6 @@ CONFIG_SUMMARY = (
 
 # A refused body is still read (and dropped) up to this size and for this long, so that the client reads the 413.
 LINGER_BYTES, LINGER_SECONDS = 64 << 20, 10.0
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may hold; a request over a limit is answered 413 naming it."""
-
-    max_body_bytes: int = 1 << 20  # the request body, in bytes
-    max_texts: int = 1024  # texts in one request
-    max_text_chars: int = 10_000  # characters in one text
-
-    def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_texts", "max_text_chars"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1; received {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
