@@ -16,8 +16,8 @@ from lstmcli.dataset.report import (
     Built,
     EncodedTally,
     PrepareReport,
-    build_report,
     check_classes,
+    make_prepare_report,
     resolve_max_len,
     resolve_tokenizer,
     save_prepared,
@@ -86,7 +86,7 @@ def prepare_in_memory(
     measured = EncodedTally()
     measured.add(ids, lengths, val, config.max_len)
     built = Built((tokenizer, reason), lengths[train_idx], measured, len(vocab), auto, vectors)
-    report = build_report(_read(data_file, data, len(train_idx)), built, config)
+    report = make_prepare_report(_read(data_file, data, len(train_idx)), built, config)
     run.write_prepared(Prepared(x[train_idx], y[train_idx], x[val_idx], y[val_idx]), [data.texts[i] for i in val_idx])
     save_prepared(run, vocab, labels, config, report, data_file)
     return config, report

@@ -26,8 +26,8 @@ from lstmcli.dataset.report import (
     Built,
     EncodedTally,
     PrepareReport,
-    build_report,
     check_classes,
+    make_prepare_report,
     resolve_max_len,
     resolve_tokenizer,
     save_prepared,
@@ -315,7 +315,7 @@ def prepare_streaming(
     config, auto = resolve_max_len(config, tally.lengths.lengths)
     written = _encode_pass(run, spill, tally, vocab, labels, config, progress)
     built = Built((tokenizer, reason), tally.lengths.lengths, written.measured, len(vocab), auto, vectors)
-    report = build_report(_read(data_file, source, tally), built, config, **_how(tally, chunk_rows))
+    report = make_prepare_report(_read(data_file, source, tally), built, config, **_how(tally, chunk_rows))
     run.write_shard_index(
         config.max_len,
         {part: {**entry, "length_counts": entry["length_counts"].tolist()} for part, entry in written.parts.items()},

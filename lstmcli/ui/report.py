@@ -44,7 +44,7 @@ img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
 """
 
 
-def build_report(run: RunDir, n_wrong: int = 10) -> str:
+def report_page(run: RunDir, n_wrong: int = 10) -> str:
     """The HTML page of a trained run, scored again on its validation part.
 
     Args:
@@ -90,7 +90,7 @@ def write_report(run: RunDir, out: Path | None = None, n_wrong: int = 10) -> Pat
     path = out if out is not None else run.report_path()
     if path.is_dir():
         raise ConfigError(f"--out {path} is a directory; pass a file name such as {path / REPORT}")
-    page = build_report(run, n_wrong)
+    page = report_page(run, n_wrong)
     try:
         write_text(path, page)
     except OSError as exc:
