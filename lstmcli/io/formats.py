@@ -57,13 +57,15 @@ class TableFormat:
     """A format: its name (``--input-format``), the extensions that tell it, and its reader.
 
     ``reader(source, chunk_rows)`` yields the table ``chunk_rows`` rows at a time (None: all at once), at least
-    one frame. ``sniff``, if any, tells the format from a file's first line whatever its extension.
+    one frame. ``sniff``, if any, tells the format from a file's first line whatever its extension. A ``binary``
+    format (Parquet, say) is neither refused for its NUL bytes nor decoded: its reader gets the bytes.
     """
 
     name: str
     suffixes: tuple[str, ...]
     reader: Reader
     sniff: Callable[[str], bool] | None = None
+    binary: bool = False
 
 
 def read_csv(source: Any, sep: str, encoding: str, header: bool = True, **options: Any) -> Any:
@@ -235,6 +237,11 @@ def format_of(path: Path, given: str = "auto", default: str = "text") -> str:
     if given != "auto":
         return given
     return _BY_SUFFIX.get(path.suffix.lower(), default) if str(path) != "-" else default
+
+
+def is_binary(name: str) -> bool:
+    """Whether ``name`` is a table format whose files are bytes, not text."""
+    return name in FORMATS and FORMATS[name].binary
 
 
 def labelled_format_of(path: Path, given: str, first_line: str) -> str:

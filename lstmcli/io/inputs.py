@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from lstmcli.errors import ConfigError, DataError
 from lstmcli.io.encoding import codec_name, looks_binary, sniff_encoding
-from lstmcli.io.formats import FORMATS, format_of, lines, table_frames
+from lstmcli.io.formats import FORMATS, format_of, is_binary, lines, table_frames
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,10 +100,10 @@ def read_rows(
         with _opened(path, stdin) as stream:
             source = str(path)
             head = stream.read(_HEAD_BYTES)
-            if looks_binary(head):
+            fmt = format_of(path, spec.input_format)
+            if looks_binary(head) and not is_binary(fmt):
                 name = "stdin" if source == "-" else source
                 raise DataError(f"{name} looks like a binary file (it contains NUL bytes); expected text")
-            fmt = format_of(path, spec.input_format)
             if fmt == "text":
                 if spec.keep_columns:
                     raise ConfigError("--keep-columns needs a table: a .csv, .tsv or .jsonl file, or --input-format")

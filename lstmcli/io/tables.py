@@ -11,7 +11,7 @@ import pandas as pd
 
 from lstmcli.errors import DataError
 from lstmcli.io.encoding import BOMS, codec_name, sniff_encoding
-from lstmcli.io.formats import labelled_format_of, table_frames
+from lstmcli.io.formats import format_of, is_binary, labelled_format_of, table_frames
 
 TEXT_COLUMNS = (
     "text",
@@ -322,9 +322,12 @@ def open_table(path: Path, encoding: str = "auto", header: bool = True, input_fo
         sample = fh.read(_SAMPLE_BYTES)
     if not sample.strip():
         raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row")
+    size, named = path.stat().st_size, format_of(path, input_format, default="")
+    if is_binary(named):
+        return TableFile(path, named, "binary", size, header)
     encoding = detect_encoding(path, sample) if encoding == "auto" else codec_name(encoding)
     first_line = sample.decode(encoding, errors="replace").split("\n", 1)[0]
-    return TableFile(path, labelled_format_of(path, input_format, first_line), encoding, path.stat().st_size, header)
+    return TableFile(path, labelled_format_of(path, input_format, first_line), encoding, size, header)
 
 
 @dataclass
