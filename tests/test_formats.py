@@ -27,20 +27,32 @@ def _fasttext(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
+def _parquet(path: Path, rows: list[tuple[str, str]]) -> Path:
+    import pandas as pd
+
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"id": range(len(rows)), "text": [t for t, _ in rows], "label": [lab for _, lab in rows]})
+    frame.to_parquet(path)
+    return path
+
+
+WRITERS = {".jsonl": _jsonl, ".ndjson": _jsonl, ".txt": _fasttext, ".train": _fasttext, ".parquet": _parquet}
+
+
 def _arrays(run: Path) -> dict[str, np.ndarray]:
     data = run / "data"
     return {p.name: np.load(p) for p in sorted(data.rglob("*.npy"))}
 
 
 @pytest.mark.parametrize("streaming", ["--in-memory", "--streaming"])
-@pytest.mark.parametrize("name", ["t.jsonl", "t.ndjson", "t.txt", "t.train"])
+@pytest.mark.parametrize("name", ["t.jsonl", "t.ndjson", "t.txt", "t.train", "t.parquet"])
 def test_prepare_reads_json_lines_and_fasttext_as_the_same_rows_in_a_csv(
     runner: CliRunner, tmp_path: Path, name: str, streaming: str
 ) -> None:
     csv_run, other_run = tmp_path / "csv-run", tmp_path / "other-run"
     data = write_csv(tmp_path / "t.csv", ROWS)
     assert runner.invoke(app, ["prepare", str(data), "-r", str(csv_run), streaming]).exit_code == 0
-    other = (_jsonl if "json" in name else _fasttext)(tmp_path / name, ROWS)
+    other = WRITERS[Path(name).suffix](tmp_path / name, ROWS)
     result = runner.invoke(app, ["prepare", str(other), "-r", str(other_run), streaming, "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -85,7 +97,7 @@ def test_input_format_names_the_format_whatever_the_extension(runner: CliRunner,
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["prepare", str(path), "-r", str(tmp_path / "r2"), "--input-format", "text"])
     assert result.exit_code == 1 and "Error: --input-format text" in result.stderr
-    assert "csv, tsv, jsonl, fasttext" in result.stderr
+    assert "csv, tsv, jsonl, fasttext, parquet" in result.stderr
 
 
 def test_evaluate_and_predict_read_fasttext_through_the_same_registry(
@@ -100,8 +112,19 @@ def test_evaluate_and_predict_read_fasttext_through_the_same_registry(
     assert len(result.stdout.splitlines()) == 12
 
 
+def test_evaluate_and_predict_read_parquet(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
+    path = _parquet(tmp_path / "t.parquet", make_rows(4, seed=5))
+    result = runner.invoke(app, ["evaluate", "-r", str(trained_run), "--data", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n"] == 12
+    result = runner.invoke(app, ["predict", "-r", str(trained_run), str(path), "--keep-columns", "id", "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith(",id") and lines[1].endswith(",0") and len(lines) == 13
+
+
 def test_one_registry_tells_every_format() -> None:
-    assert list(FORMATS) == ["csv", "tsv", "jsonl", "fasttext"]
+    assert list(FORMATS) == ["csv", "tsv", "jsonl", "fasttext", "parquet"]
     assert [format_of(Path(name)) for name in ("a.csv", "a.tab", "a.ndjson", "a.txt", "-")] == [
         "csv",
         "tsv",

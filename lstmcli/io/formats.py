@@ -211,6 +211,30 @@ def _fasttext(source: Source, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
     return _records(source, chunk_rows, parse, ["text", "label"])
 
 
+def _parquet(source: Source, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+    """A Parquet file's rows, a record batch of at most ``chunk_rows`` at a time, every cell a string; needs pyarrow."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigError("reading Parquet needs pyarrow, which is not installed; pip install pyarrow") from None
+    try:
+        table = pq.ParquetFile(source.stream)
+        batches = table.iter_batches(batch_size=chunk_rows or max(table.metadata.num_rows, 1))
+        yielded = False
+        for batch in batches:
+            yield _strings(batch.to_pandas())
+            yielded = True
+        if not yielded:
+            yield _strings(table.schema_arrow.empty_table().to_pandas())
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(f"{source.name} is not a readable Parquet file ({_first_line(exc)})") from None
+
+
+def _strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as a string, as the text formats read them: missing values empty, others as ``str`` shows them."""
+    return frame.apply(lambda column: column.map(lambda v: "" if v is None or v != v else str(v))).astype(str)
+
+
 FORMATS: dict[str, TableFormat] = {
     f.name: f
     for f in (
@@ -218,6 +242,7 @@ FORMATS: dict[str, TableFormat] = {
         TableFormat("tsv", (".tsv", ".tab"), _delimited(tab=True)),
         TableFormat("jsonl", (".jsonl", ".ndjson"), _jsonl),
         TableFormat("fasttext", (), _fasttext, sniff=lambda first_line: first_line.startswith(FASTTEXT_LABEL)),
+        TableFormat("parquet", (".parquet", ".pq"), _parquet, binary=True),
     )
 }
 _BY_SUFFIX = {suffix: f.name for f in FORMATS.values() for suffix in f.suffixes}
