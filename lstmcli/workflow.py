@@ -83,7 +83,7 @@ def prepare(
     """Cleans, tokenizes and splits a labelled table into a new run directory.
 
     Args:
-        data: the labelled table: CSV, TSV, JSON Lines or fastText's ``__label__`` lines.
+        data: the labelled table, of a format of :mod:`lstmcli.io.formats`.
         run_dir: where the run goes (see :func:`run_dir_of`); a run already there is replaced only with
             ``overwrite``, and only once the new one is complete.
         preset: ``default`` or ``tutorial``; ``settings`` override it.
@@ -243,8 +243,8 @@ def evaluate(
 
     Args:
         table: how to read ``data`` (see :func:`lstmcli.scoring.evaluate`): ``text_column``, ``label_column``
-            (default: the run's, else obvious names), ``input_format`` (``auto``: by extension, ``csv``,
-            ``tsv`` or ``jsonl``) and ``header`` (None: as the run was prepared).
+            (default: the run's, else obvious names), ``input_format`` (``auto``, or a format of
+            :mod:`lstmcli.io.formats`) and ``header`` (None: as the run was prepared).
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n``, ...

@@ -10,9 +10,7 @@ import typer
 from lstmcli.cli.app import command
 from lstmcli.cli.options import Options, with_options, with_settings
 
-DataArg = Annotated[
-    Path, typer.Argument(help="Labelled table: CSV, TSV, JSON Lines or fastText's __label__ lines.", show_default=False)
-]
+DataArg = Annotated[Path, typer.Argument(help="Labelled table (see --input-format).", show_default=False)]
 
 
 @command

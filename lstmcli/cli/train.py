@@ -13,7 +13,7 @@ from lstmcli.cli.options import Options, with_options, with_settings
 DataArg = Annotated[
     Optional[Path],
     typer.Argument(
-        help="Labelled table (CSV, TSV, JSON Lines, fastText): prepared first. Without it, train the prepared run.",
+        help="Labelled table (see --input-format): prepared first. Without it, train the prepared run.",
         show_default=False,
     ),
 ]

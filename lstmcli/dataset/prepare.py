@@ -43,7 +43,7 @@ def prepare(
     """Prepares ``data_file`` into ``run`` and returns the resolved config and a report.
 
     Args:
-        data_file: a labelled table: CSV, TSV, JSON Lines or fastText lines (:mod:`lstmcli.io.formats`).
+        data_file: a labelled table, of a format of :mod:`lstmcli.io.formats`.
         streaming: read the file in chunks into shards (:func:`lstmcli.dataset.shards.prepare_streaming`) instead of
             all at once; None decides by the file's size.
         progress: told ``(phase, rows, fraction of the file)`` while streaming.

@@ -1,2 +1,1 @@
-"""Reading files: the table formats (CSV, TSV, JSON Lines, fastText), labelled tables, text inputs and their
-encodings."""
+"""Reading files: the registry of table formats, labelled tables, text inputs and their encodings."""

@@ -106,7 +106,7 @@ def read_rows(
                 raise DataError(f"{name} looks like a binary file (it contains NUL bytes); expected text")
             if fmt == "text":
                 if spec.keep_columns:
-                    raise ConfigError("--keep-columns needs a table: a .csv, .tsv or .jsonl file, or --input-format")
+                    raise ConfigError(f"--keep-columns needs a table: {', '.join(FORMATS)} (see --input-format)")
                 yield from _text_rows(head, stream, source, spec, counter)
             else:
                 codec = _input_encoding(head, spec.encoding)
