@@ -152,8 +152,7 @@ def _eval_chunks(
     """Yields the texts and labels of ``path``, ``chunk_rows`` rows at a time, rows with an empty one left out."""
     config = predictor.config
     encoding = encoding if encoding != "auto" else config.encoding
-    source = open_labelled(
-        path, config.text_column, config.label_column, encoding, 1, True, table.header, table.given, table.input_format
-    )
+    columns, head_rows = (config.text_column, config.label_column), 1000  # JSON Lines records may lack a key
+    source = open_labelled(path, *columns, encoding, head_rows, True, table.header, table.given, table.input_format)
     for chunk in source.chunks(chunk_rows):
         yield chunk.texts, chunk.labels
