@@ -58,7 +58,8 @@ def training_summary(history: list[dict[str, Any]], record: TrainingRecord | Non
     }
     if "stage" in best_row:  # staged training: "ngrams" if training ended before the LSTM's stage
         summary["best_stage"] = best_row["stage"]
-    if record.parts and record.ngram_weight is not None and record.lstm_weight is not None:
+    staged = any(row.get("stage") == "ngrams" for row in history)
+    if staged and record.parts and record.ngram_weight is not None and record.lstm_weight is not None:
         summary["published"] = _published(history, record)
     return summary
 
