@@ -203,7 +203,8 @@ def _training_html(history: list[dict[str, float]], record: TrainingRecord | Non
         return "<p>No training history was saved for this run (history.json is missing).</p>"
     curves = _img(training_curves_png(history, summary["best_epoch"]), "Training curves")
     if "published" in summary:
-        return f"<p>{summary['epochs_run']} epochs; {escape(published_text(summary['published']))}.</p>\n" + curves
+        published = published_text(summary["published"], summary["monitor"])
+        return f"<p>{summary['epochs_run']} epochs; {escape(published)}.</p>\n" + curves
     best = ", ".join(f"{key} {value:.4f}" for key, value in summary["best"].items())
     stage = f", {summary['best_stage']} stage" if "best_stage" in summary else ""
     chosen_by = "highest validation accuracy" if summary["monitor"] == "val_accuracy" else "lowest validation loss"
