@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -294,7 +294,7 @@ def table_frames(
     header: bool = True,
     chunk_rows: int | None = CHUNK_ROWS,
     errors: str = "replace",
-) -> Iterator[pd.DataFrame]:
+) -> Generator[pd.DataFrame, None, None]:
     """Yields the table ``fmt`` of ``stream`` ``chunk_rows`` rows at a time (None: whole), every cell a string.
 
     ``head`` is what was already read of ``stream``; it is put back in front.

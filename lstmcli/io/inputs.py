@@ -111,7 +111,8 @@ def read_rows(
             else:
                 codec = _input_encoding(head, spec.encoding)
                 frames = table_frames(head, stream, source, fmt, codec, spec.header)
-                yield from _table_rows(frames, source, spec, counter)
+                with contextlib.closing(frames):  # the reader goes before the file it reads, whatever stops it
+                    yield from _table_rows(frames, source, spec, counter)
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ cannot be used, whole or in chunks."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,8 +306,9 @@ class TableFile:
             frames = table_frames(
                 head, fh, str(self.path), self.format, self.encoding, self.header, chunk_rows, "strict"
             )
-            for frame in frames:
-                yield frame, min(1.0, fh.tell() / max(self.size, 1))
+            with contextlib.closing(frames):  # the reader goes before the file it reads, whatever stops it
+                for frame in frames:
+                    yield frame, min(1.0, fh.tell() / max(self.size, 1))
 
 
 def open_table(path: Path, encoding: str = "auto", header: bool = True, input_format: str = "auto") -> TableFile:
