@@ -381,14 +381,24 @@ def parse_monitor(text: str) -> str:
 
 def parse_max_len(text: str) -> int:
     """Parses ``--max-len`` (an integer or ``auto``) into an int, 0 meaning auto."""
+    return _positive_or_auto(text, "--max-len")
+
+
+def parse_batch_size(text: str) -> int:
+    """Parses ``--batch-size`` (an integer or ``auto``) into an int, 0 meaning auto."""
+    return _positive_or_auto(text, "--batch-size")
+
+
+def _positive_or_auto(text: str, flag: str) -> int:
+    """An option's positive integer, or 0 for ``auto``; 0 itself is refused as any other size that is not one."""
     if text.strip().lower() == "auto":
         return 0
     try:
         value = int(text)
     except ValueError:
-        raise ConfigError(f"--max-len expects a positive integer or 'auto'; received '{text}'") from None
+        raise ConfigError(f"{flag} expects a positive integer or 'auto'; received '{text}'") from None
     if value <= 0:
-        raise ConfigError(f"--max-len must be a positive integer or 'auto'; received {value}")
+        raise ConfigError(f"{flag} must be a positive integer or 'auto'; received {value}")
     return value
 
 
@@ -403,7 +413,7 @@ def validate(config: Config) -> None:
         if value not in allowed:
             raise ConfigError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; received '{value}'")
     if config.batch_size < 0:
-        raise ConfigError(f"--batch-size must be 0 (auto) or positive; received {config.batch_size}")
+        raise ConfigError(f"--batch-size must be a positive integer or 'auto'; received {config.batch_size}")
     if config.embedding_dim < 0 or config.embeddings_limit < 0:
         raise ConfigError(
             f"--embedding-dim and --embeddings-limit must be 0 or more; received {config.embedding_dim} and "

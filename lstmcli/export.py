@@ -3,7 +3,8 @@
 The export holds the graph, ``vocab.txt``, ``labels.json``, ``config.json`` (the preprocessing settings),
 ``export.json`` (names, shapes, the check's result) and a README on feeding it. Before it is put in place,
 its probabilities on the run's validation texts are compared with the NumPy path's (:class:`Predictor`).
-TensorFlow is imported (through :mod:`lstmcli.backend`) only inside the functions that need it.
+The ONNX file is built from weights.npz by the builders of :mod:`lstmcli.nn.ort` (no TensorFlow); the SavedModel
+by Keras, TensorFlow imported (through :mod:`lstmcli.nn.backend`) only inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.errors import ConfigError, LstmcliError, RunDirError
+from lstmcli.nn import ort
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir, versions, write_json, write_text
 
@@ -32,7 +34,7 @@ INPUT, OUTPUT = "ids", "probabilities"
 SAVEDMODEL_VERSION = "1"  # TensorFlow Serving loads numbered versions under its --model_base_path
 ONNX_FILE = "model.onnx"
 EXPORT_INFO = "export.json"
-EXTRAS = {"onnx": ("tf2onnx", "onnx", "onnxruntime")}
+EXTRAS = {"onnx": ort.PACKAGES}
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class ExportResult:
 
 
 def export_run(run: RunDir, export_format: str, out: Path | None = None, overwrite: bool = False) -> ExportResult:
-    """Exports the run's published model (``model.keras``) to ``out`` (default: ``RUN/export/FORMAT``).
+    """Exports the run's published model (ONNX: from weights.npz; SavedModel: ``model.keras``) to ``out``
+    (default: ``RUN/export/FORMAT``).
 
     The export is written beside ``out`` and renamed into place once it has passed the check, so ``out``
     never holds half an export; an existing ``out`` is replaced only with ``overwrite``.
@@ -65,12 +68,13 @@ def export_run(run: RunDir, export_format: str, out: Path | None = None, overwri
         raise ConfigError(f"{out} already holds files; pass --overwrite to replace them, or another --out")
     _require(export_format)
     predictor = Predictor(run)
-    run.model_path()  # raises when the run holds no Keras model
+    if export_format == "savedmodel":
+        run.model_path()  # raises when the run holds no Keras model
     stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     try:
-        _write_graph(_network(run, predictor), stage, export_format)
+        _write_graph(run, predictor, stage, export_format)
         texts = _check_texts(run, predictor)
         diff = _max_abs_diff(predictor, texts, stage, export_format)
         if not diff <= TOLERANCE:
@@ -87,11 +91,10 @@ def export_run(run: RunDir, export_format: str, out: Path | None = None, overwri
 
 
 def _require(export_format: str) -> None:
-    """Raises ConfigError unless the packages the format needs are installed (found, not imported: tf2onnx
-    would import TensorFlow before :mod:`lstmcli.backend` can quiet it)."""
+    """Raises ConfigError unless the packages the format needs are installed (found, not imported)."""
     missing = [name for name in EXTRAS.get(export_format, ()) if importlib.util.find_spec(name) is None]
     if missing:
-        raise ConfigError(f"exporting to {export_format} needs {', '.join(missing)}; pip install 'lstmcli[export]'")
+        raise ConfigError(f"exporting to {export_format} needs {', '.join(missing)}; pip install {' '.join(missing)}")
 
 
 def _network(run: RunDir, predictor: Predictor) -> Any:
@@ -104,38 +107,29 @@ def _network(run: RunDir, predictor: Predictor) -> Any:
     from lstmcli.nn.model import load_model
 
     model = load_model(str(run.model_path()))
-    if not predictor.network.lstm_silent:
+    ngrams = predictor.network.spec.ngram_classifier
+    if not predictor.network.lstm_silent or ngrams is None:
         return model
-    logits = model.get_layer("ngram_output").output
+    logits = model.get_layer(ngrams.output.layer).output
     return keras.Model(model.inputs, keras.layers.Activation("softmax", name=OUTPUT)(logits), name="lstmcli_ngrams")
 
 
-def _write_graph(model: Any, stage: Path, export_format: str) -> None:
+def _write_graph(run: RunDir, predictor: Predictor, stage: Path, export_format: str) -> None:
+    if export_format == "onnx":  # the graph ort builds for its engine, made standalone: ids in, as prepare pads them
+        network = predictor.network
+        model = ort.build(run.read_weights(), predictor.config, standalone=True, ngrams_only=network.lstm_silent)
+        (stage / ONNX_FILE).write_bytes(model)
+        return
     from lstmcli.nn.backend import tf
 
     signature = [tf.TensorSpec((None, None), tf.int32, name=INPUT)]
-    if export_format == "savedmodel":
-        model.export(str(stage / SAVEDMODEL_VERSION), format="tf_saved_model", verbose=False, input_signature=signature)
-        return
-    import onnx
-
-    model.export(str(stage / ONNX_FILE), format="onnx", verbose=False, input_signature=signature)
-    graph = onnx.load(str(stage / ONNX_FILE))
-    _rename_output(graph, OUTPUT)
-    onnx.save(graph, str(stage / ONNX_FILE))
-
-
-def _rename_output(graph: Any, name: str) -> None:
-    """Renames the ONNX graph's one output (tf2onnx calls it ``Identity:0``) to ``name``."""
-    old = graph.graph.output[0].name
-    for node in graph.graph.node:
-        node.output[:] = [name if value == old else value for value in node.output]
-        node.input[:] = [name if value == old else value for value in node.input]
-    graph.graph.output[0].name = name
+    model = _network(run, predictor)
+    model.export(str(stage / SAVEDMODEL_VERSION), format="tf_saved_model", verbose=False, input_signature=signature)
 
 
 def _check_texts(run: RunDir, predictor: Predictor) -> list[str]:
-    """The validation texts, or (a streamed prepare keeps none) the vocabulary's tokens a few at a time."""
+    """The validation texts (every prepare keeps them, a streamed one too), or, for a run prepared before
+    ``val_texts.json`` was written, the vocabulary's tokens a few at a time."""
     try:
         texts = [text for text in run.read_val_texts() if text.strip()][:CHECK_TEXTS]
     except RunDirError:

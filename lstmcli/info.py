@@ -17,7 +17,8 @@ def run_info(run: RunDir) -> dict[str, Any]:
 
     Returns:
         ``run_dir``, ``trained``, ``labels``, ``data`` (prepare's report), ``config``, ``training``
-        (epochs run, best epoch, its monitor and its metrics; None before training), ``metrics`` (the last
+        (epochs run, best epoch, its monitor and its metrics, and for a staged run what was published; None
+        before training), ``metrics`` (the last
         evaluate's, or None), ``files`` (``path`` and ``bytes``, sorted) and ``manifest``.
 
     Raises:
@@ -39,7 +40,8 @@ def run_info(run: RunDir) -> dict[str, Any]:
 
 
 def training_summary(history: list[dict[str, Any]], record: TrainingRecord | None) -> dict[str, Any] | None:
-    """Epochs run, the restored best epoch, the monitor that chose it and its metrics.
+    """Epochs run, the restored best epoch, the monitor that chose it and its metrics; for a staged model that
+    blends both parts, ``published``: each part's best epoch, weight and validation scores, and the blend's.
 
     Args:
         history: ``history.json``'s rows.
@@ -56,4 +58,34 @@ def training_summary(history: list[dict[str, Any]], record: TrainingRecord | Non
     }
     if "stage" in best_row:  # staged training: "ngrams" if training ended before the LSTM's stage
         summary["best_stage"] = best_row["stage"]
+    staged = any(row.get("stage") == "ngrams" for row in history)
+    if staged and record.parts and record.ngram_weight is not None and record.lstm_weight is not None:
+        summary["published"] = _published(history, record)
     return summary
+
+
+def _published(history: list[dict[str, Any]], record: TrainingRecord) -> dict[str, Any]:
+    """What a staged run published: each part's best epoch, weight and validation scores, then the blend's.
+
+    The n-gram part is its stage's best epoch (kept when the LSTM's stage began), the LSTM part the record's.
+    """
+    parts = record.parts or {}
+    epochs = {"ngrams": _stage_best(history, "ngrams", record.monitor), "lstm": record.best_epoch}
+    weights = {"ngrams": record.ngram_weight, "lstm": record.lstm_weight}
+    published: dict[str, Any] = {
+        part: {"best_epoch": epochs[part], "weight": weights[part], **_val(parts[part])} for part in epochs
+    }
+    return {**published, **_val(parts["published"])}
+
+
+def _val(scores: dict[str, float]) -> dict[str, float]:
+    return {"val_accuracy": scores["accuracy"], "val_loss": scores["loss"]}
+
+
+def _stage_best(history: list[dict[str, Any]], stage: str, monitor: str) -> int:
+    """The epoch a stage kept, as training chose it: the first with the lowest val_loss, or with the highest
+    val_accuracy (ties: the lowest val_loss)."""
+    rows = [row for row in history if row.get("stage") == stage]
+    if monitor == "val_loss":
+        return int(min(rows, key=lambda row: row["val_loss"])["epoch"])
+    return int(min(rows, key=lambda row: (-row["val_accuracy"], row["val_loss"]))["epoch"])

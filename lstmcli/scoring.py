@@ -11,10 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from lstmcli.config import Config
 from lstmcli.errors import DataError
-from lstmcli.io.inputs import format_of, read_table_frames
-from lstmcli.io.tables import open_labelled, pick_columns
+from lstmcli.io.tables import open_labelled
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir
 
@@ -38,7 +36,7 @@ def evaluate(
     the validation shards of a streamed prepare: the confusion matrix and the loss add up chunk by chunk, so
     memory stays flat however large the input.
 
-    ``data_file`` is a CSV or TSV, or a JSON Lines file (``input_format``: ``auto`` tells them by extension);
+    ``data_file`` is a table of any format of :mod:`lstmcli.io.formats` (``input_format``: ``auto`` tells it);
     its columns are ``text_column`` and ``label_column`` if given, else the run's, else obvious names; ``header``
     None reads it as the run's training file was read.
 
@@ -154,22 +152,7 @@ def _eval_chunks(
     """Yields the texts and labels of ``path``, ``chunk_rows`` rows at a time, rows with an empty one left out."""
     config = predictor.config
     encoding = encoding if encoding != "auto" else config.encoding
-    if format_of(path, table.input_format) == "jsonl":
-        yield from _jsonl_chunks(path, config, encoding, chunk_rows, table)
-        return
-    source = open_labelled(path, config.text_column, config.label_column, encoding, 1, True, table.header, table.given)
+    columns, head_rows = (config.text_column, config.label_column), 1000  # JSON Lines records may lack a key
+    source = open_labelled(path, *columns, encoding, head_rows, True, table.header, table.given, table.input_format)
     for chunk in source.chunks(chunk_rows):
         yield chunk.texts, chunk.labels
-
-
-def _jsonl_chunks(
-    path: Path, config: Config, encoding: str, chunk_rows: int, table: _Table
-) -> Iterator[tuple[list[str], list[str]]]:
-    columns: tuple[str, str] | None = None
-    for frame in read_table_frames(path, "jsonl", encoding, True, chunk_rows):
-        columns = columns or pick_columns(frame, path, config.text_column, config.label_column, True, True, table.given)
-        texts, labels = (frame[c].str.strip() if c in frame.columns else None for c in columns)
-        if texts is None or labels is None:
-            continue
-        keep = (texts != "") & (labels != "")
-        yield texts[keep].tolist(), labels[keep].tolist()

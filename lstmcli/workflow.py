@@ -77,17 +77,19 @@ def prepare(
     overwrite: bool = False,
     streaming: bool | None = None,
     progress: RowsProgress | None = None,
+    input_format: str = "auto",
     **settings: Any,
 ) -> tuple[Config, PrepareReport]:
-    """Cleans, tokenizes and splits a labelled CSV into a new run directory.
+    """Cleans, tokenizes and splits a labelled table into a new run directory.
 
     Args:
-        data: the labelled CSV or TSV.
+        data: the labelled table, of a format of :mod:`lstmcli.io.formats`.
         run_dir: where the run goes (see :func:`run_dir_of`); a run already there is replaced only with
             ``overwrite``, and only once the new one is complete.
         preset: ``default`` or ``tutorial``; ``settings`` override it.
         streaming: read the file in chunks into shards; None decides by its size.
         progress: told ``(phase, rows, fraction of the file)`` while a large file streams.
+        input_format: ``data``'s format; ``auto``: by its extension, else by its first line, else CSV.
 
     Returns:
         The resolved config (``auto`` values replaced) and what prepare read, dropped and chose.
@@ -100,7 +102,7 @@ def prepare(
     config = make_config(preset or "default", **settings)
     path = run_dir_of(run_dir)
     with locked(path), staged(path, overwrite) as run:
-        return prepare_data(Path(data), run, config, streaming=streaming, progress=progress)
+        return prepare_data(Path(data), run, config, streaming, progress, input_format)
 
 
 def train(
@@ -114,18 +116,20 @@ def train(
     strategy: str = "auto",
     progress: TrainProgress | None = None,
     hooks: TrainHooks | None = None,
+    input_format: str = "auto",
     **settings: Any,
 ) -> TrainResult:
     """Trains a run: from a CSV (prepared first, into a new run), or on the run directory's prepared data.
 
     Args:
-        data: a labelled CSV to prepare first, or None to train the prepared run in ``run_dir``.
+        data: a labelled table to prepare first, or None to train the prepared run in ``run_dir``.
         preset: without ``data``, a preset whose model and training settings replace the run's own.
         resume: continue the interrupted training in ``run_dir`` (no ``data``).
         overwrite: train again a run directory that already holds a trained model.
         strategy: ``auto``, ``one``, ``mirrored`` or ``multi-worker`` (a prepared run, on every machine).
         progress: receives batch and epoch updates.
         hooks: what a display does around the steps before training (see :class:`TrainHooks`).
+        input_format: ``data``'s format, as :func:`prepare` takes it.
         settings: Config fields; preprocessing ones need ``data``.
 
     Raises:
@@ -142,6 +146,8 @@ def train(
             "machine (or share the run directory), then the same 'lstmcli train --strategy "
             "multi-worker' on each"
         )
+    if data is None and input_format != "auto":
+        raise ConfigError("--input-format says how to read the data file: pass it too (lstmcli train DATA ...)")
     if data is None:
         return _train_prepared(run_dir_of(run_dir), preset, settings, overwrite, resume, strategy, progress, hooks)
     if resume:
@@ -150,7 +156,7 @@ def train(
     path = run_dir_of(run_dir)
     with locked(path), staged(path, overwrite) as run:
         with hooks.preparing() as rows:
-            config, report = prepare_data(Path(data), run, config, streaming=streaming, progress=rows)
+            config, report = prepare_data(Path(data), run, config, streaming, rows, input_format)
         hooks.prepared(report)
         return _fit(run, config, False, progress, strategy, hooks)
 
@@ -180,8 +186,25 @@ def _train_prepared(
                 f"run directory {path} already holds a trained model; pass --overwrite to train it "
                 "again, or --resume to continue an interrupted training"
             )
+        if resume and run.is_trained() and not (run.has_checkpoint() or run.has_checkpoint_config()):
+            raise ConfigError(_complete(run, path))
         config = _training_config(run, resume, preset, settings)
         return _fit(run, config, resume, progress, strategy, hooks)
+
+
+def _complete(run: RunDir, path: Path) -> str:
+    """What ``--resume`` says of a training that ended without interruption, and how to train longer."""
+    config, record = run.read_config(), run.read_training()
+    ran = f"{record.epochs_run} of {config.epochs} epochs" if record else "it ended"
+    if record and record.epochs_run < config.epochs and config.early_stopping:
+        ran = f"stopped early after {record.epochs_run} of {config.epochs} epochs"
+        longer = f"--patience {config.patience * 2}, or --no-early-stopping"
+    else:
+        longer = f"--epochs {config.epochs * 2}"
+    return (
+        f"the training in {path} is complete ({ran}), so there is nothing to resume; to train longer, train it "
+        f"again from the start: lstmcli train --run-dir {path} --overwrite {longer}"
+    )
 
 
 def _training_config(run: RunDir, resume: bool, preset: str | None, settings: dict[str, Any]) -> Config:
@@ -223,8 +246,8 @@ def evaluate(
 
     Args:
         table: how to read ``data`` (see :func:`lstmcli.scoring.evaluate`): ``text_column``, ``label_column``
-            (default: the run's, else obvious names), ``input_format`` (``auto``: by extension, ``csv``,
-            ``tsv`` or ``jsonl``) and ``header`` (None: as the run was prepared).
+            (default: the run's, else obvious names), ``input_format`` (``auto``, or a format of
+            :mod:`lstmcli.io.formats`) and ``header`` (None: as the run was prepared).
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n``, ...

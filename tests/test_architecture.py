@@ -85,3 +85,21 @@ def test_functions_are_short_and_commands_thin() -> None:
     assert commands and all(len(p.read_text().splitlines()) < 80 for p in commands), [
         (p.name, len(p.read_text().splitlines())) for p in commands
     ]
+
+
+def test_every_lstmcli_name_the_source_mentions_exists() -> None:
+    """A docstring or comment naming ``lstmcli.x.y`` names a module (or what a module defines) that is there."""
+    import importlib
+    import re
+
+    named = {m for path in _modules().values() for m in re.findall(r"\blstmcli(?:\.\w+)+", path.read_text("utf-8"))}
+    missing = []
+    for name in sorted(named):
+        parts = name.split(".")
+        depth = max(i for i in range(1, len(parts) + 1) if ".".join(parts[:i]) in _modules() or i == 1)
+        found: object = importlib.import_module(".".join(parts[:depth]))
+        for attr in parts[depth:]:
+            found = getattr(found, attr, None)
+        if found is None:
+            missing.append(name)
+    assert not missing

@@ -117,6 +117,16 @@ def test_train_without_csv_uses_prepared_run(runner: CliRunner, tiny_csv: Path, 
     assert result.exit_code == 1 and "--overwrite" in result.output
 
 
+def test_batch_size_auto_is_spelled_auto(runner: CliRunner, tiny_csv: Path, tmp_path: Path) -> None:
+    """``--batch-size auto`` as ``--max-len auto``: config.json keeps auto, training.json the size it came to."""
+    run_dir = tmp_path / "run"
+    tiny = [*TINY_MODEL[: TINY_MODEL.index("--batch-size")], "--ngram-buckets", "0"]
+    result = runner.invoke(app, ["train", str(tiny_csv), "-r", str(run_dir), *tiny, "--batch-size", "auto"])
+    assert result.exit_code == 0, result.output
+    assert Config.from_json((run_dir / rundir.CONFIG).read_text()).batch_size == 0
+    assert json.loads((run_dir / rundir.TRAINING).read_text())["batch_size"] == 32  # 108 training rows: the least
+
+
 def test_tutorial_preset_builds_the_article_model(runner: CliRunner, tiny_csv: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = runner.invoke(app, ["train", str(tiny_csv), "-r", str(run_dir), "--preset", "tutorial", "--epochs", "1"])

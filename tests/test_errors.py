@@ -361,7 +361,9 @@ BAD_OPTIONS: list[tuple[str, list[str], str, int]] = [
     ("epochs-0", ["train", "{csv}", "--epochs", "0"], "--epochs must be a positive integer; received 0", 1),
     ("epochs-negative", ["train", "{csv}", "--epochs", "-3"], "--epochs must be a positive integer; received -3", 1),
     ("epochs-not-a-number", ["train", "{csv}", "--epochs", "many"], "Invalid value for '--epochs'", 2),
-    ("batch-size-negative", ["train", "{csv}", "-b", "-1"], "--batch-size must be 0 (auto) or positive", 1),
+    ("batch-size-negative", ["train", "{csv}", "-b", "-1"], "--batch-size must be a positive integer or 'auto'", 1),
+    ("batch-size-0", ["train", "{csv}", "-b", "0"], "--batch-size must be a positive integer or 'auto'; received 0", 1),
+    ("batch-size-word", ["train", "{csv}", "-b", "big"], "--batch-size expects a positive integer or 'auto'", 1),
     ("max-len-0", ["prepare", "{csv}", "--max-len", "0"], "--max-len must be a positive integer or 'auto'", 1),
     ("max-len-negative", ["train", "{csv}", "--max-len", "-5"], "--max-len must be a positive integer or 'auto'", 1),
     ("max-len-word", ["prepare", "{csv}", "--max-len", "long"], "--max-len expects a positive integer or 'auto'", 1),
@@ -628,7 +630,7 @@ RUNDIR_CASES: list[tuple[str, Damage, list[str], str]] = [
     ("prepare-over-a-run", _nothing, ["prepare", "{csv}"], "pass --overwrite to replace it"),
     ("train-csv-over-a-run", _nothing, ["train", "{csv}"], "pass --overwrite to replace it"),
     ("train-again", _nothing, ["train"], "pass --overwrite to train it again"),
-    ("resume-finished-run", _nothing, ["train", "--resume"], "nothing to resume"),
+    ("resume-finished-run", _nothing, ["train", "--resume"], "is complete (2 of 2 epochs), so there is nothing"),
     ("resume-state-missing", _resume_state(None), ["train", "--resume"], "nothing to resume"),
     ("resume-state-garbage", _resume_state(b"{{{"), ["train", "--resume"], "state.json is damaged"),
     ("resume-state-incomplete", _resume_state(b'{"epoch": 1}'), ["train", "--resume"], "state.json is damaged"),
@@ -665,6 +667,17 @@ def test_bad_run_dir_is_refused_and_left_alone(
     assert_error(result, message)
     assert snapshot(run_dir) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".run")) in ([], [".run.lock"])
+
+
+def test_resume_of_a_complete_training_says_so_and_how_to_train_longer(
+    runner: CliRunner, tmp_path: Path, trained_run: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    result = run_cli(runner, ["train", "--run-dir", run_dir, "--resume"])
+    assert_error(result, f"the training in {run_dir} is complete (2 of 2 epochs), so there is nothing to resume")
+    assert f"lstmcli train --run-dir {run_dir} --overwrite --epochs 4" in result.stderr
+    assert "no interrupted training found" not in result.stderr
 
 
 def test_model_keras_missing_still_predicts(runner: CliRunner, tmp_path: Path, trained_run: Path) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,6 @@ from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir
 
 onnxruntime = pytest.importorskip("onnxruntime")
-pytest.importorskip("tf2onnx")
 
 # Texts the model never saw, one longer than max_len, one with no known token, one empty.
 TEXTS = [text for text, _ in make_rows(10, seed=7)] + ["goal " * 40 + "rain", "zzz qqq", ""]
@@ -72,6 +74,24 @@ def test_onnx_export_of_the_default_run_matches_predictor(trained_run: Path, tmp
     readme = (out / "README.md").read_text()
     side = "**front**" if predictor.config.padding == "pre" else "**end**"
     assert f"`max_len` = {predictor.config.max_len}" in readme and side in readme
+
+
+def test_onnx_export_needs_neither_tensorflow_nor_tf2onnx(trained_run: Path, tmp_path: Path) -> None:
+    """The core install exports ONNX: the graph is built from weights.npz, as the ONNX Runtime engine's."""
+    out = tmp_path / "onnx"
+    code = (
+        "import sys\n"
+        "for name in ('tensorflow', 'keras', 'tf2onnx'):\n"
+        "    sys.modules[name] = None  # importing any of them now fails\n"
+        "from lstmcli.cli import main\n"
+        f"sys.argv = ['lstmcli', 'export', '-r', {str(trained_run)!r}, '-f', 'onnx', '-o', {str(out)!r}]\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Exported onnx to" in result.stderr
+    predictor = Predictor(RunDir(trained_run))
+    np.testing.assert_allclose(onnx_proba(out, predictor, TEXTS), predictor.proba(TEXTS), atol=1e-5)
 
 
 def test_savedmodel_export_matches_predictor(trained_run: Path, tmp_path: Path) -> None:
@@ -131,3 +151,17 @@ def test_export_errors_are_one_line(trained_run: Path, tmp_path: Path) -> None:
     assert (tmp_path / "taken" / "file.txt").read_text() == "mine"
     result = runner.invoke(app, ["export", "-r", str(tmp_path / "none"), "-f", "onnx"])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_the_readmes_python_feeds_the_export_as_predict_does(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snippet the export's README gives runs as written, in a directory holding config.json and vocab.txt."""
+    from lstmcli import export
+
+    snippet = export.README.split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(trained_run)  # it holds config.json and vocab.txt, as the export does
+    scope: dict[str, object] = {"texts": TEXTS}
+    exec(textwrap.dedent(snippet), scope)
+    predictor = Predictor(RunDir(trained_run))
+    np.testing.assert_array_equal(scope["ids"], predictor.encode(TEXTS))

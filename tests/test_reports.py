@@ -422,8 +422,57 @@ def test_info_for_people(runner: CliRunner, trained_run: Path) -> None:
     result = runner.invoke(app, ["info", "-r", str(trained_run)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "(trained); 3 classes: cooking, sports, weather" in result.stdout
-    assert re.search(r"2 epochs; best epoch (1 \(restored, ngrams stage\)|2 \(restored, lstm stage\))", result.stdout)
+    assert re.search(
+        r"2 epochs; (best epoch 1 \(restored, ngrams stage\)|published .* x the LSTM \(best epoch 2)", result.stdout
+    )
     assert rundir.WEIGHTS in result.stdout and "total" in result.stdout
+
+
+def _blended_run(trained_run: Path, tmp_path: Path) -> Path:
+    """A staged run whose history and record are the issue's: the n-gram part's best epoch 3 (val_accuracy 0.65),
+    the LSTM's 4 (0.61), published with weights 0.9 and 1.2 at val_accuracy 0.68."""
+    run = _copy(trained_run, tmp_path)
+    scores = [(0.50, 1.0), (0.60, 0.9), (0.65, 0.8), (0.61, 0.85), (0.58, 0.95)]
+    history = [
+        {"epoch": i + 1, "loss": 1.0, "accuracy": 0.5, "val_accuracy": acc, "val_loss": loss, "seconds": 1.0}
+        | {"stage": "ngrams" if i < 3 else "lstm"}
+        for i, (acc, loss) in enumerate(scores)
+    ]
+    (run / rundir.HISTORY).write_text(json.dumps(history))
+    parts = {
+        "ngrams": {"accuracy": 0.65, "loss": 0.8},
+        "lstm": {"accuracy": 0.61, "loss": 0.85},
+        "published": {"accuracy": 0.68, "loss": 0.75},
+    }
+    record = {"best_epoch": 4, "monitor": "val_loss", "epochs_run": 5, "ngram_weight": 0.9, "lstm_weight": 1.2}
+    (run / rundir.TRAINING).write_text(json.dumps(record | {"parts": parts}))
+    return run
+
+
+def test_info_of_a_staged_run_says_what_was_published(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
+    run = _blended_run(trained_run, tmp_path)
+    info = json.loads(runner.invoke(app, ["info", "-r", str(run), "--json"]).stdout)
+    assert info["training"]["published"] == {
+        "ngrams": {"best_epoch": 3, "weight": 0.9, "val_accuracy": 0.65, "val_loss": 0.8},
+        "lstm": {"best_epoch": 4, "weight": 1.2, "val_accuracy": 0.61, "val_loss": 0.85},
+        "val_accuracy": 0.68,
+        "val_loss": 0.75,
+    }
+    text = " ".join(runner.invoke(app, ["info", "-r", str(run)], env={"COLUMNS": "300"}).stdout.split())
+    said = (
+        "published 0.9 x the n-gram classifier (best epoch 3: val_accuracy 0.6500, val_loss 0.8000) + 1.2 x the "
+        "LSTM (best epoch 4: val_accuracy 0.6100, val_loss 0.8500): val_accuracy 0.6800, val_loss 0.7500"
+    )
+    assert said in text and "best epoch 4 (restored" not in text
+
+
+def test_report_of_a_staged_run_says_what_was_published(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
+    run = _blended_run(trained_run, tmp_path)
+    assert runner.invoke(app, ["report", "-r", str(run)]).exit_code == 0
+    page = " ".join((run / rundir.REPORT).read_text(encoding="utf-8").split())
+    assert "0.9 x the n-gram classifier (best epoch 3: val_accuracy 0.6500, val_loss 0.8000)" in page
+    assert "1.2 x the LSTM (best epoch 4: val_accuracy 0.6100, val_loss 0.8500)" in page
+    assert "val_accuracy 0.6800, val_loss 0.7500" in page
 
 
 def test_info_on_a_prepared_run_has_no_training(runner: CliRunner, tiny_csv: Path, tmp_path: Path) -> None:

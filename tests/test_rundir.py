@@ -61,7 +61,7 @@ def test_info_report_and_curves_name_the_epoch_training_kept(
     page_path = tmp_path / "page.html"
     assert runner.invoke(app, ["report", "-r", str(run_dir), "--out", str(page_path)]).exit_code == 0
     page = page_path.read_text(encoding="utf-8")
-    assert "the one from epoch 2 (highest validation accuracy, lstm stage)" in page
+    assert "x the LSTM (best epoch 2: " in page and "epoch chosen by the highest val_accuracy" in page
     from matplotlib.axes import Axes
 
     marked: list[float] = []

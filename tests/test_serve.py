@@ -168,6 +168,23 @@ def test_body_limit_holds_without_content_length(shared: Server) -> None:
     assert response.status_code == 413 and response.json()["error"]["limit"] == "max_body_bytes"
 
 
+def test_a_client_that_sends_the_whole_oversized_body_first_gets_its_413(start: Any) -> None:
+    """urllib writes all 20 MB before it reads: the server reads the rest of the body, then answers 413."""
+    import urllib.error
+    import urllib.request
+
+    server = start()  # the default limit: 1 MiB
+    body = json.dumps({"text": "word " * 4_000_000}).encode()
+    request = urllib.request.Request(f"{server.url}/predict", body, {"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=60)
+    assert caught.value.code == 413
+    assert json.loads(caught.value.read())["error"]["limit"] == "max_body_bytes"
+    small = urllib.request.Request(f"{server.url}/predict", b'{"text": "goal"}', {"Content-Type": "application/json"})
+    with urllib.request.urlopen(small, timeout=60) as response:
+        assert response.status == 200
+
+
 def test_health_info_and_docs(shared: Server, trained_run: Path) -> None:
     assert httpx.get(f"{shared.url}/health").json() == {"status": "ok"}
     info = httpx.get(f"{shared.url}/info").json()

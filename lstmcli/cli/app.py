@@ -70,9 +70,9 @@ def _echo_err(line: str) -> None:
 
 
 def _silence(stream: Any) -> None:
-    """Points a stream whose reader has gone at /dev/null, so that Python's flush at exit does not complain."""
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    from lstmcli.ui.console import silence
+
+    silence(stream)
 
 
 _signals: list[int] = []  # the signals that interrupted this process

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 import typer
 from typer import Option
 
-from lstmcli.config import PRESETS, Config, parse_max_len, parse_monitor, parse_units
+from lstmcli.config import PRESETS, Config, parse_batch_size, parse_max_len, parse_monitor, parse_units
+from lstmcli.io.formats import formats_help
+from lstmcli.serve.settings import Batching, Limits
 
 if TYPE_CHECKING:
     from lstmcli.rundir import RunDir
@@ -85,7 +87,7 @@ class Options:
     data: Annotated[
         Optional[Path],
         _said(
-            "--data", "-d", help="Labelled CSV, TSV or JSON Lines file to score [default: the run's validation part]."
+            "--data", "-d", help="Labelled table to score (see --input-format) [default: the run's validation part]."
         ),
     ] = None
     encoding: Annotated[Optional[str], _said("--encoding", help="Text encoding of the input [default: detected].")] = (
@@ -103,8 +105,7 @@ class Options:
         str,
         Option(
             "--input-format",
-            help="auto (by extension: .csv, .tsv/.tab and .jsonl/.ndjson are tables, anything else text), "
-            "text (one text per line), csv, tsv or jsonl.",
+            help=formats_help(),
         ),
     ] = "auto"
     header: Annotated[
@@ -158,15 +159,17 @@ class Options:
         str, Option("--host", help="Address to listen on; 0.0.0.0 for every interface (anyone who can reach it).")
     ] = "127.0.0.1"
     port: Annotated[int, Option("--port", "-p", help="TCP port; 0 picks a free one.")] = 8000
-    max_body_bytes: Annotated[int, Option("--max-body-bytes", help="Largest request body.")] = 1 << 20
-    max_texts: Annotated[int, Option("--max-texts", help="Most texts in one request.")] = 1024
-    max_text_chars: Annotated[int, Option("--max-text-chars", help="Most characters in one text.")] = 10_000
+    max_body_bytes: Annotated[int, Option("--max-body-bytes", help="Largest request body.")] = Limits.max_body_bytes
+    max_texts: Annotated[int, Option("--max-texts", help="Most texts in one request.")] = Limits.max_texts
+    max_text_chars: Annotated[int, Option("--max-text-chars", help="Most characters in one text.")] = (
+        Limits.max_text_chars
+    )
     batch_wait_ms: Annotated[
         float, Option("--batch-wait-ms", help="How long an idle server waits for more requests.")
-    ] = 3.0
+    ] = Batching.max_wait_ms
     max_batch: Annotated[
         int, Option("--max-batch", help="Most texts labelled in one batch (a larger request runs alone).")
-    ] = 256
+    ] = Batching.max_batch
     access_log: Annotated[bool, Option("--access-log", help="Log every request on stderr.")] = False
 
     def run(self) -> RunDir:
@@ -182,7 +185,12 @@ class Options:
 
 
 # Options typed as text on the command line and parsed into the field's own type.
-PARSERS: dict[str, Callable[[str], Any]] = {"units": parse_units, "max_len": parse_max_len, "monitor": parse_monitor}
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "units": parse_units,
+    "max_len": parse_max_len,
+    "batch_size": parse_batch_size,
+    "monitor": parse_monitor,
+}
 
 
 def columns_list(text: str) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from lstmcli.cli.options import Options, columns_list, with_options
 InputsArg = Annotated[
     Optional[list[Path]],
     typer.Argument(
-        help="Text files (one text per line), CSV/TSV/JSON Lines tables, directories, or - for stdin.",
+        help="Text files (one text per line), tables (see --input-format), directories, or - for stdin.",
         show_default=False,
     ),
 ]
@@ -26,7 +26,7 @@ InputsArg = Annotated[
 def predict(inputs: InputsArg = None, *, opts: Options) -> None:
     """Label new text: one output line per input text, in input order, on stdout.
 
-    Reads text files (a text per line), tables (.csv, .tsv, .jsonl: a row each), directories or stdin.
+    Reads text files (a text per line), tables (a row each), directories or stdin.
 
     Example: lstmcli predict test.csv --keep-columns id --format csv > predictions.csv
     """

@@ -10,12 +10,12 @@ import typer
 from lstmcli.cli.app import command
 from lstmcli.cli.options import Options, with_options, with_settings
 
-DataArg = Annotated[Path, typer.Argument(help="Labelled CSV or TSV file.", show_default=False)]
+DataArg = Annotated[Path, typer.Argument(help="Labelled table (see --input-format).", show_default=False)]
 
 
 @command
 @with_settings("prepare")
-@with_options("run_dir preset overwrite streaming report_json")
+@with_options("run_dir preset overwrite streaming input_format report_json")
 def prepare(data: DataArg, *, opts: Options, settings: dict[str, Any]) -> None:
     """Clean, tokenize and pad a labelled CSV into the run directory.
 
@@ -30,7 +30,7 @@ def prepare(data: DataArg, *, opts: Options, settings: dict[str, Any]) -> None:
 
     with rows_progress() as rows:
         _, report = workflow.prepare(
-            data, opts.run_dir, progress=rows, **opts.picked("preset overwrite streaming"), **settings
+            data, opts.run_dir, progress=rows, **opts.picked("preset overwrite streaming input_format"), **settings
         )
     show_prepare(report)
     if opts.report_json:

@@ -19,9 +19,8 @@ def serve(*, opts: Options) -> None:
     from lstmcli.serve import require_packages
 
     require_packages()
-    from lstmcli.serve.app import Limits
-    from lstmcli.serve.batcher import Batching
     from lstmcli.serve.server import serve_run
+    from lstmcli.serve.settings import Batching, Limits
     from lstmcli.workflow import run_dir_of
 
     limits = Limits(**opts.picked("max_body_bytes max_texts max_text_chars"))

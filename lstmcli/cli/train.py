@@ -12,13 +12,16 @@ from lstmcli.cli.options import Options, with_options, with_settings
 
 DataArg = Annotated[
     Optional[Path],
-    typer.Argument(help="Labelled CSV: prepare it first. Without it, train on the prepared run.", show_default=False),
+    typer.Argument(
+        help="Labelled table (see --input-format): prepared first. Without it, train the prepared run.",
+        show_default=False,
+    ),
 ]
 
 
 @command
 @with_settings("prepare", "train")
-@with_options("run_dir preset resume overwrite verbose strategy streaming report_json")
+@with_options("run_dir preset resume overwrite verbose strategy streaming input_format report_json")
 def train(data: DataArg = None, *, opts: Options, settings: dict[str, Any]) -> None:
     """Build and fit the LSTM classifier, saving the best model to the run directory.
 
@@ -33,7 +36,7 @@ def train(data: DataArg = None, *, opts: Options, settings: dict[str, Any]) -> N
 
     quiet_tensorflow(opts.verbose)
     progress, hooks = RichProgress(), TerminalHooks()
-    run = opts.picked("preset resume overwrite streaming strategy")
+    run = opts.picked("preset resume overwrite streaming strategy input_format")
     try:
         result = workflow.train(data, opts.run_dir, progress=progress, hooks=hooks, **run, **settings)
     finally:

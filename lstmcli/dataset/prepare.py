@@ -1,4 +1,4 @@
-"""``prepare``: read a labelled CSV, tokenize, build the vocabulary, split, pad, and save it all."""
+"""``prepare``: read a labelled table, tokenize, build the vocabulary, split, pad, and save it all."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from lstmcli.dataset.report import (
     EncodedTally,
     PrepareReport,
     Progress,
-    build_report,
     check_classes,
+    make_prepare_report,
     resolve_max_len,
     resolve_tokenizer,
     save_prepared,
@@ -38,14 +38,17 @@ def prepare(
     config: Config,
     streaming: bool | None = None,
     progress: Progress | None = None,
+    input_format: str = "auto",
 ) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` into ``run`` and returns the resolved config and a report.
 
     Args:
+        data_file: a labelled table, of a format of :mod:`lstmcli.io.formats`.
         streaming: read the file in chunks into shards (:func:`lstmcli.dataset.shards.prepare_streaming`) instead of
             all at once; None decides by the file's size.
         progress: told ``(phase, rows, fraction of the file)`` while streaming, and of the passes over
             ``--unlabeled`` texts.
+        input_format: the table's format, or ``auto`` (by extension, else its first line, else CSV).
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
@@ -53,19 +56,21 @@ def prepare(
     """
     check_sources(config)
     if streaming or (streaming is None and shards.wants_streaming(data_file)):
-        return shards.prepare_streaming(data_file, run, config, progress=progress)
-    return prepare_in_memory(data_file, run, config, progress)
+        return shards.prepare_streaming(data_file, run, config, progress=progress, input_format=input_format)
+    return prepare_in_memory(data_file, run, config, input_format, progress)
 
 
 def prepare_in_memory(
-    data_file: Path, run: RunDir, config: Config, progress: Progress | None = None
+    data_file: Path, run: RunDir, config: Config, input_format: str = "auto", progress: Progress | None = None
 ) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` read whole, split by scikit-learn's stratified split, into the run's arrays.
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
-    data = read_labelled(data_file, config.text_column, config.label_column, config.encoding, config.header)
+    data = read_labelled(
+        data_file, config.text_column, config.label_column, config.encoding, config.header, input_format
+    )
     _check_classes(data, config.val_size, data_file)
     tokenizer, reason = resolve_tokenizer(config, data.texts)
     config = config.replace(text_column=data.text_column, label_column=data.label_column, tokenizer=tokenizer)
@@ -85,7 +90,7 @@ def prepare_in_memory(
     measured = EncodedTally()
     measured.add(ids, lengths, val, config.max_len)
     built = Built((tokenizer, reason), lengths[train_idx], measured, len(vocab), auto, vectors)
-    report = build_report(_read(data_file, data, len(train_idx)), built, config)
+    report = make_prepare_report(_read(data_file, data, len(train_idx)), built, config)
     run.write_prepared(Prepared(x[train_idx], y[train_idx], x[val_idx], y[val_idx]), [data.texts[i] for i in val_idx])
     save_prepared(run, vocab, labels, config, report, data_file)
     return config, report

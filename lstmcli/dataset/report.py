@@ -64,7 +64,7 @@ class Built:
     embeddings: dict[str, Any] | None  # --embeddings' coverage report, or None
 
 
-def build_report(read: Mapping[str, Any], built: Built, config: Config, **how: Any) -> PrepareReport:
+def make_prepare_report(read: Mapping[str, Any], built: Built, config: Config, **how: Any) -> PrepareReport:
     """The report from what reading the file found (``data_file`` to ``val_rows``), what prepare built, and how
     it ran (``notes``, ``mode``, ``split`` where not the in-memory defaults)."""
     return PrepareReport(

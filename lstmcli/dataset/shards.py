@@ -1,4 +1,4 @@
-"""Corpora larger than memory: prepare a CSV chunk by chunk into shards on disk, and read them back in pieces.
+"""Corpora larger than memory: prepare a table chunk by chunk into shards on disk, and read them back in pieces.
 
 Prepare passes over the data twice. Pass one reads the CSV in chunks (pandas ``chunksize``), tokenizes each
 text once, counts tokens and classes, puts each row on its side of the split by a hash of its text, samples
@@ -27,14 +27,14 @@ from lstmcli.dataset.report import (
     EncodedTally,
     PrepareReport,
     Progress,
-    build_report,
     check_classes,
+    make_prepare_report,
     resolve_max_len,
     resolve_tokenizer,
     save_prepared,
 )
 from lstmcli.errors import DataError
-from lstmcli.io.tables import LabelledChunk, LabelledCsv, open_labelled
+from lstmcli.io.tables import LabelledChunk, LabelledTable, open_labelled
 from lstmcli.rundir import SHARD_PARTS, SPILL_DIR, RunDir  # noqa: F401 (SPILL_DIR: tests look it up here)
 from lstmcli.text.encoder import Encoder
 from lstmcli.text.tokens import tokenize
@@ -148,7 +148,7 @@ class _Tally:
 
 
 def _count_pass(
-    source: LabelledCsv, config: Config, spill: Path, val_texts: Any, chunk_rows: int, progress: Progress
+    source: LabelledTable, config: Config, spill: Path, val_texts: Any, chunk_rows: int, progress: Progress
 ) -> _Tally:
     """Pass one: tokenizes each chunk once, counts, and spills its token ids to ``spill``."""
     tally = _Tally()
@@ -184,7 +184,7 @@ def _spill_chunk(tally: _Tally, chunk: LabelledChunk, config: Config, path: Path
         np.savez(fh, ids=ids, lengths=lengths, labels=labels, val=val)
 
 
-def _check_tally(tally: _Tally, source: LabelledCsv, config: Config) -> None:
+def _check_tally(tally: _Tally, source: LabelledTable, config: Config) -> None:
     """Raises DataError when the rows cannot make a classifier, as the in-memory path does."""
     check_classes(tally.class_counts, source.file.path, source.text_column, source.label_column)
     if not tally.val_rows or not tally.train_rows:
@@ -270,7 +270,12 @@ def _write_chunk(
 
 
 def prepare_streaming(
-    data_file: Path, run: RunDir, config: Config, chunk_rows: int | None = None, progress: Progress | None = None
+    data_file: Path,
+    run: RunDir,
+    config: Config,
+    chunk_rows: int | None = None,
+    progress: Progress | None = None,
+    input_format: str = "auto",
 ) -> tuple[Config, PrepareReport]:
     """Prepares ``data_file`` into ``run`` chunk by chunk: shards on disk, memory bounded by the chunk size.
 
@@ -281,13 +286,20 @@ def prepare_streaming(
     Args:
         chunk_rows: rows per chunk, :data:`CHUNK_ROWS` by default.
         progress: told the phase, the rows done and the share of the file read, after every chunk.
+        input_format: the table's format (:mod:`lstmcli.io.formats`); ``auto`` tells it.
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
     """
     chunk_rows, progress = chunk_rows or CHUNK_ROWS, progress or _silent
     source = open_labelled(
-        data_file, config.text_column, config.label_column, config.encoding, TOKENIZER_SAMPLE, header=config.header
+        data_file,
+        config.text_column,
+        config.label_column,
+        config.encoding,
+        TOKENIZER_SAMPLE,
+        header=config.header,
+        input_format=input_format,
     )
     tokenizer, reason = resolve_tokenizer(config, source.head_texts)
     config = config.replace(text_column=source.text_column, label_column=source.label_column, tokenizer=tokenizer)
@@ -306,7 +318,7 @@ def prepare_streaming(
     config, auto = resolve_max_len(config, tally.lengths.lengths)
     written = _encode_pass(run, spill, tally, vocab, labels, config, progress)
     built = Built((tokenizer, reason), tally.lengths.lengths, written.measured, len(vocab), auto, vectors)
-    report = build_report(_read(data_file, source, tally), built, config, **_how(tally, chunk_rows))
+    report = make_prepare_report(_read(data_file, source, tally), built, config, **_how(tally, chunk_rows))
     run.write_shard_index(
         config.max_len,
         {part: {**entry, "length_counts": entry["length_counts"].tolist()} for part, entry in written.parts.items()},
@@ -315,7 +327,7 @@ def prepare_streaming(
     return config, report
 
 
-def _read(data_file: Path, source: LabelledCsv, tally: _Tally) -> dict[str, Any]:
+def _read(data_file: Path, source: LabelledTable, tally: _Tally) -> dict[str, Any]:
     """What reading the file found, for the report."""
     return {
         "data_file": str(data_file),

@@ -1,1 +1,1 @@
-"""Reading files: CSV/TSV tables, text inputs and their encodings."""
+"""Reading files: the registry of table formats, labelled tables, text inputs and their encodings."""

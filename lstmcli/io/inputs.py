@@ -1,15 +1,14 @@
-"""Texts to label: lines of text files, or rows of CSV, TSV and JSON Lines tables, from files, directories and stdin.
+"""Texts to label: lines of text files, or rows of tables (:mod:`lstmcli.io.formats`), from files, directories and
+stdin.
 
-Everything streams: text is decoded incrementally and tables are read ``CHUNK_ROWS`` rows at a time, so memory
-stays flat on any input size. Invalid bytes become U+FFFD and are counted for one warning.
+Everything streams: text is decoded incrementally and tables are read a chunk of rows at a time, so memory stays
+flat on any input size. Invalid bytes become U+FFFD and are counted for one warning.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
-import io
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +17,13 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from lstmcli.errors import ConfigError, DataError
 from lstmcli.io.encoding import codec_name, looks_binary, sniff_encoding
+from lstmcli.io.formats import FORMATS, format_of, is_binary, lines, table_frames
 
 if TYPE_CHECKING:
     import pandas as pd
 
 _HEAD_BYTES = 1 << 16  # the start of an input read to tell its encoding
-CHUNK_ROWS = 2048  # table rows read at a time
-INPUT_FORMATS = ("auto", "text", "csv", "tsv", "jsonl")
-_BY_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+INPUT_FORMATS = ("auto", "text", *FORMATS)
 
 
 class InputCounter:
@@ -40,8 +38,8 @@ class InputSpec:
     """How to read the inputs.
 
     Attributes:
-        input_format: ``auto`` (by the file's extension: .csv, .tsv/.tab, .jsonl/.ndjson, else text), ``text``
-            (one text per line), ``csv``, ``tsv`` or ``jsonl``.
+        input_format: ``auto`` (by the file's extension, else text), ``text`` (one text per line), or a table
+            format of :data:`lstmcli.io.formats.FORMATS`.
         encoding: a Python codec name, or ``auto``.
         per_file: each text file is one text.
         text_column: a table's text column; "" picks the trained one, else an obvious one (as prepare does).
@@ -62,7 +60,7 @@ class InputSpec:
         """Raises ConfigError for options that contradict each other."""
         if self.input_format not in INPUT_FORMATS:
             raise ConfigError(f"unknown input format '{self.input_format}'; formats are: {', '.join(INPUT_FORMATS)}")
-        if self.per_file and self.input_format in ("csv", "tsv", "jsonl"):
+        if self.per_file and self.input_format in FORMATS:
             raise ConfigError("--per-file reads each text file as one text; it does not apply to tables")
 
 
@@ -73,13 +71,6 @@ class InputRow:
     source: str
     text: str
     kept: tuple[str, ...] = ()
-
-
-def format_of(path: Path, given: str) -> str:
-    """The format of ``path``: the one given, else told by its extension (stdin and others: text)."""
-    if given != "auto":
-        return given
-    return _BY_SUFFIX.get(path.suffix.lower(), "text") if str(path) != "-" else "text"
 
 
 def names_files(inputs: list[Path], per_file: bool) -> bool:
@@ -109,17 +100,19 @@ def read_rows(
         with _opened(path, stdin) as stream:
             source = str(path)
             head = stream.read(_HEAD_BYTES)
-            if looks_binary(head):
+            fmt = format_of(path, spec.input_format)
+            if looks_binary(head) and not is_binary(fmt):
                 name = "stdin" if source == "-" else source
                 raise DataError(f"{name} looks like a binary file (it contains NUL bytes); expected text")
-            fmt = format_of(path, spec.input_format)
             if fmt == "text":
                 if spec.keep_columns:
-                    raise ConfigError("--keep-columns needs a table: a .csv, .tsv or .jsonl file, or --input-format")
+                    raise ConfigError(f"--keep-columns needs a table: {', '.join(FORMATS)} (see --input-format)")
                 yield from _text_rows(head, stream, source, spec, counter)
             else:
-                frames = table_frames(head, stream, source, fmt, spec.encoding, spec.header)
-                yield from _table_rows(frames, source, spec, counter)
+                codec = _input_encoding(head, spec.encoding)
+                frames = table_frames(head, stream, source, fmt, codec, spec.header)
+                with contextlib.closing(frames):  # the reader goes before the file it reads, whatever stops it
+                    yield from _table_rows(frames, source, spec, counter)
 
 
 @contextlib.contextmanager
@@ -156,26 +149,9 @@ def _text_rows(
         counter.replaced += text.count("\ufffd")
         yield InputRow(source, " ".join(text.split()))
         return
-    for line in _lines(head, stream, codec):
+    for line in lines(stream, codec, head=head):
         counter.replaced += line.count("\ufffd")
         yield InputRow(source, line)
-
-
-def _lines(head: bytes, stream: BinaryIO, codec: str) -> Iterator[str]:
-    """The decoded lines of ``head`` and the rest of ``stream``, without their line ends."""
-    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
-    pending = ""
-    chunk = head
-    while chunk:
-        pending += decoder.decode(chunk)
-        lines = pending.split("\n")
-        pending = lines.pop()
-        for line in lines:
-            yield line.rstrip("\r")
-        chunk = stream.read(1 << 16)
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        yield pending.rstrip("\r")
 
 
 def _input_encoding(head: bytes, encoding: str) -> str:
@@ -189,95 +165,6 @@ def _input_encoding(head: bytes, encoding: str) -> str:
 
 
 # --- tables ---
-
-
-def table_frames(
-    head: bytes,
-    stream: BinaryIO,
-    source: str,
-    fmt: str,
-    encoding: str,
-    header: bool,
-    chunk_rows: int = CHUNK_ROWS,
-    errors: str = "replace",
-) -> Iterator[pd.DataFrame]:
-    """Yields a CSV, TSV or JSON Lines table ``chunk_rows`` rows at a time, every cell a string.
-
-    ``head`` is what was already read of ``stream``. Without ``header`` a CSV's columns are named 1, 2, ...
-    ``errors="strict"`` refuses bytes that do not decode, instead of replacing them with U+FFFD.
-
-    Raises:
-        DataError: the table is malformed.
-    """
-    from lstmcli.io.tables import csv_errors, delimiter_of, named, read_csv
-
-    codec = _input_encoding(head, encoding)
-    if fmt == "jsonl":
-        yield from _jsonl_frames(head, stream, source, codec, chunk_rows)
-        return
-    sep = "\t" if fmt == "tsv" else delimiter_of(head.decode(codec, errors="replace"))
-    raw = io.BufferedReader(_Rewound(head, stream))
-    with csv_errors(Path(source), codec):
-        with read_csv(raw, sep, codec, header, encoding_errors=errors, chunksize=chunk_rows) as reader:
-            for frame in reader:
-                yield named(frame, header)
-
-
-def read_table_frames(
-    path: Path, fmt: str, encoding: str, header: bool, chunk_rows: int = CHUNK_ROWS
-) -> Iterator[pd.DataFrame]:
-    """A table file's frames (see :func:`table_frames`), its bytes decoded strictly.
-
-    Raises:
-        DataError: the file is missing, empty, binary, does not decode or is malformed.
-    """
-    if not path.is_file():
-        raise DataError(f"{path} is a directory; expected a file" if path.is_dir() else f"file not found: {path}")
-    with _opened(path, None) as stream:
-        head = stream.read(_HEAD_BYTES)
-        if looks_binary(head):
-            raise DataError(f"{path} looks like a binary file (it contains NUL bytes); expected text")
-        if not head.strip():
-            raise DataError(f"{path} is empty; expected one row per text")
-        yield from table_frames(head, stream, str(path), fmt, encoding, header, chunk_rows, errors="strict")
-
-
-def _jsonl_frames(head: bytes, stream: BinaryIO, source: str, codec: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    import pandas as pd
-
-    rows: list[dict[str, str]] = []
-    for number, line in enumerate(_lines(head, stream, codec), start=1):
-        try:
-            record = json.loads(line) if line.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"line {number} of {source} is not valid JSON ({exc.msg}); expected one object per line"
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(f"line {number} of {source} is not a JSON object; expected one object per line")
-        rows.append({str(k): v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in record.items()})
-        if len(rows) == chunk_rows:
-            yield pd.DataFrame.from_records(rows).fillna("")
-            rows = []
-    if rows:
-        yield pd.DataFrame.from_records(rows).fillna("")
-
-
-class _Rewound(io.RawIOBase):
-    """``stream`` with the ``head`` already read from it put back in front."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self.head = head
-        self.stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.head[: len(buffer)] if self.head else self.stream.read(len(buffer))
-        self.head = self.head[len(data) :] if self.head else b""
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _table_rows(
@@ -301,7 +188,7 @@ def text_column_of(frame: pd.DataFrame, source: str, spec: InputSpec) -> str:
     Raises:
         DataError: no column fits; the message lists the columns.
     """
-    from lstmcli.io.tables import TEXT_COLUMNS, pick_column
+    from lstmcli.io.tables import TEXT_COLUMNS, longest_column, pick_column
 
     columns = [str(c) for c in frame.columns]
     if spec.text_column:
@@ -311,7 +198,7 @@ def text_column_of(frame: pd.DataFrame, source: str, spec: InputSpec) -> str:
     if len(columns) == 1:
         return columns[0]
     if not spec.header:
-        return max(columns, key=lambda c: frame[c].str.len().mean())
+        return longest_column(frame)
     return pick_column(frame, "", TEXT_COLUMNS, "text", Path(source))
 
 

@@ -1,18 +1,18 @@
-"""Reading labelled CSV/TSV files: encoding, delimiter, column choice, and rows that cannot be used."""
+"""Reading labelled tables (any format of :mod:`lstmcli.io.formats`): encoding, column choice, and rows that
+cannot be used, whole or in chunks."""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from lstmcli.errors import DataError
 from lstmcli.io.encoding import BOMS, codec_name, sniff_encoding
+from lstmcli.io.formats import format_of, is_binary, labelled_format_of, table_frames
 
 TEXT_COLUMNS = (
     "text",
@@ -71,21 +71,27 @@ def detect_encoding(path: Path, sample: bytes | None = None) -> str:
 
 
 def read_labelled(
-    path: Path, text_column: str = "", label_column: str = "", encoding: str = "auto", header: bool = True
+    path: Path,
+    text_column: str = "",
+    label_column: str = "",
+    encoding: str = "auto",
+    header: bool = True,
+    input_format: str = "auto",
 ) -> LabelledTexts:
-    """Reads a CSV or TSV of texts and labels.
+    """Reads a table of texts and labels whole.
 
     Args:
-        path: the file; ``.tsv``/``.tab`` files are tab-separated, others sniffed among , ; | and tab.
+        path: the file; a CSV's delimiter is sniffed among , ; | and tab.
         text_column: the text column, or "" to pick an obvious one.
         label_column: the label column, or "" to pick an obvious one.
         encoding: a Python codec name, or "auto".
         header: whether the first row names the columns; without, they are named 1, 2, ...
+        input_format: a format of :data:`lstmcli.io.formats.FORMATS`, or ``auto`` (:func:`labelled_format_of`).
 
     Raises:
         DataError: unreadable file, unknown columns or no usable rows.
     """
-    frame, encoding = read_table(path, encoding, header)
+    frame, encoding = read_table(path, encoding, header, input_format)
     text_col, label_col = pick_columns(frame, path, text_column, label_column, header=header)
     rows = _usable_rows(frame, text_col, label_col)
     return LabelledTexts(
@@ -100,68 +106,12 @@ def read_labelled(
     )
 
 
-def read_table(path: Path, encoding: str = "auto", header: bool = True) -> tuple[pd.DataFrame, str]:
+def read_table(
+    path: Path, encoding: str = "auto", header: bool = True, input_format: str = "auto"
+) -> tuple[pd.DataFrame, str]:
     """Reads the whole file as strings (no NA guessing), returning the frame and the encoding used."""
-    encoding, sep = sniff_csv(path, encoding)
-    with csv_errors(path, encoding):
-        frame = named(read_csv(path, sep, encoding, header), header)
-    return _checked_frame(frame, path), encoding
-
-
-def read_csv(source: Any, sep: str, encoding: str, header: bool = True, **options: Any) -> Any:
-    """pandas' C reader with every cell a string (no NA guessing); ``options`` such as ``chunksize`` pass on."""
-    return pd.read_csv(
-        source,
-        sep=sep,
-        dtype=str,
-        keep_default_na=False,
-        encoding=encoding,
-        engine="c",
-        skip_blank_lines=True,
-        header=0 if header else None,
-        **options,
-    )
-
-
-def named(frame: pd.DataFrame, header: bool) -> pd.DataFrame:
-    """A table read without a header gets its columns named 1, 2, ... (``--text-column 2``, as ``cut -f2``)."""
-    if not header:
-        frame.columns = [str(i + 1) for i in range(len(frame.columns))]
-    return frame
-
-
-def sniff_csv(path: Path, encoding: str = "auto") -> tuple[str, str]:
-    """Tells a CSV's encoding (``auto``: detected) and delimiter from its first megabyte.
-
-    Raises:
-        DataError: missing, empty or binary file, or an unknown encoding.
-    """
-    _check_file(path)
-    with path.open("rb") as fh:
-        sample = fh.read(_SAMPLE_BYTES)
-    if not sample.strip():
-        raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row")
-    encoding = detect_encoding(path, sample) if encoding == "auto" else codec_name(encoding)
-    return encoding, _delimiter(path, sample, encoding)
-
-
-@contextlib.contextmanager
-def csv_errors(path: Path, encoding: str) -> Iterator[None]:
-    """Turns pandas' and the csv module's parse errors into one-line DataErrors naming the fix."""
-    try:
-        yield
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path} is not valid {encoding} (byte {exc.start}); pass --encoding with the file's encoding"
-        ) from None
-    except pd.errors.ParserError as exc:
-        raise DataError(
-            f"{path} is not a well-formed CSV: {_first_line(exc)}; check quoting and the delimiter"
-        ) from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row") from None
-    except csv.Error as exc:
-        raise DataError(f"{path} is not a well-formed CSV: {exc}") from None
+    file = open_table(path, encoding, header, input_format)
+    return _checked_frame(next(file.frames(None))[0], path), file.encoding
 
 
 def _check_file(path: Path) -> None:
@@ -169,20 +119,6 @@ def _check_file(path: Path) -> None:
         raise DataError(f"file not found: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a directory; expected a CSV file")
-
-
-def _delimiter(path: Path, sample: bytes, encoding: str) -> str:
-    if path.suffix.lower() in (".tsv", ".tab"):
-        return "\t"
-    return delimiter_of(sample.decode(encoding, errors="replace"))
-
-
-def delimiter_of(head: str) -> str:
-    """The delimiter of a CSV starting with ``head``: the most frequent of , tab ; | in its first line."""
-    first_line = head.split("\n", 1)[0]
-    counts = {sep: first_line.count(sep) for sep in (",", "\t", ";", "|")}
-    best = max(counts, key=lambda s: counts[s])
-    return best if counts[best] else ","
 
 
 def _checked_frame(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -262,9 +198,14 @@ def _headerless_columns(frame: pd.DataFrame, text_column: str, label_column: str
     """Named columns as given; else the longest column holds the text, and the label is the remaining column with
     the fewest distinct values."""
     columns = [str(c) for c in frame.columns]
-    text = text_column or max(columns, key=lambda c: frame[c].str.len().mean())
+    text = text_column or longest_column(frame)
     label = label_column or min((c for c in columns if c != text), key=lambda c: frame[c].nunique())
     return text, label
+
+
+def longest_column(frame: pd.DataFrame) -> str:
+    """The column of a table without a header that holds the text: the longest in mean length."""
+    return max((str(c) for c in frame.columns), key=lambda c: frame[c].str.len().mean())
 
 
 def _header_looks_like_data(frame: pd.DataFrame) -> bool:
@@ -340,39 +281,55 @@ def pick_column(frame: pd.DataFrame, wanted: str, candidates: tuple[str, ...], r
 
 
 @dataclass(frozen=True)
-class CsvFile:
-    """A CSV or TSV read in chunks, its encoding and delimiter resolved from its first bytes."""
+class TableFile:
+    """A table file read in chunks, its format and encoding resolved from its first bytes."""
 
     path: Path
+    format: str
     encoding: str
-    sep: str
     size: int
-    header: bool = True  # whether the first row names the columns; without, they are named 1, 2, ...
+    header: bool = True  # whether a CSV's first row names the columns; without, they are named 1, 2, ...
 
     def head(self, rows: int) -> pd.DataFrame:
         """The first ``rows`` rows, checked like a whole file (duplicate columns, no rows)."""
         return _checked_frame(next(self.frames(rows))[0], self.path)
 
-    def frames(self, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, float]]:
-        """Yields ``(frame, fraction of the file read)`` for each chunk of ``chunk_rows`` rows, cells as strings.
+    def frames(self, chunk_rows: int | None) -> Iterator[tuple[pd.DataFrame, float]]:
+        """Yields ``(frame, fraction of the file read)`` for each chunk of ``chunk_rows`` rows (None: one frame of
+        them all), cells as strings.
 
         Raises:
-            DataError: the bytes do not decode or the CSV is malformed, in whichever chunk that shows.
+            DataError: the bytes do not decode or the table is malformed, in whichever chunk that shows.
         """
-        with self.path.open("rb") as fh, csv_errors(self.path, self.encoding):
-            with read_csv(fh, self.sep, self.encoding, self.header, chunksize=chunk_rows) as reader:
-                for frame in reader:
-                    yield named(frame, self.header), min(1.0, fh.tell() / max(self.size, 1))
+        with self.path.open("rb") as fh:
+            head = fh.read(_SAMPLE_BYTES)
+            frames = table_frames(
+                head, fh, str(self.path), self.format, self.encoding, self.header, chunk_rows, "strict"
+            )
+            with contextlib.closing(frames):  # the reader goes before the file it reads, whatever stops it
+                for frame in frames:
+                    yield frame, min(1.0, fh.tell() / max(self.size, 1))
 
 
-def open_csv(path: Path, encoding: str = "auto", header: bool = True) -> CsvFile:
-    """Resolves how to read ``path`` in chunks from its first megabyte, as :func:`read_table` does.
+def open_table(path: Path, encoding: str = "auto", header: bool = True, input_format: str = "auto") -> TableFile:
+    """Resolves how to read ``path`` from its first megabyte: its format (``auto``: by extension, else by its
+    first line, else CSV) and its encoding (``auto``: detected).
 
     Raises:
         DataError: missing, empty or binary file, or an unknown encoding.
+        ConfigError: ``input_format`` is not a table format.
     """
-    encoding, sep = sniff_csv(path, encoding)
-    return CsvFile(path, encoding, sep, path.stat().st_size, header)
+    _check_file(path)
+    with path.open("rb") as fh:
+        sample = fh.read(_SAMPLE_BYTES)
+    if not sample.strip():
+        raise DataError(f"{path} is empty; expected a CSV with a header row and one text per row")
+    size, named = path.stat().st_size, format_of(path, input_format, default="")
+    if is_binary(named):
+        return TableFile(path, named, "binary", size, header)
+    encoding = detect_encoding(path, sample) if encoding == "auto" else codec_name(encoding)
+    first_line = sample.decode(encoding, errors="replace").split("\n", 1)[0]
+    return TableFile(path, labelled_format_of(path, input_format, first_line), encoding, size, header)
 
 
 @dataclass
@@ -389,7 +346,9 @@ class LabelledChunk:
 
 def _usable_rows(frame: pd.DataFrame, text_col: str, label_col: str, fraction: float = 1.0) -> LabelledChunk:
     """The stripped texts and labels of ``frame``, rows with an empty one dropped and counted."""
-    texts, labels = frame[text_col].str.strip(), frame[label_col].str.strip()
+    texts, labels = (
+        frame[c].str.strip() if c in frame.columns else pd.Series("", frame.index) for c in (text_col, label_col)
+    )
     empty_text, empty_label = texts == "", labels == ""
     keep = ~(empty_text | empty_label)
     return LabelledChunk(
@@ -402,11 +361,16 @@ def _usable_rows(frame: pd.DataFrame, text_col: str, label_col: str, fraction: f
     )
 
 
-@dataclass(frozen=True)
-class LabelledCsv:
-    """A labelled CSV read in chunks, its text and label columns chosen from its head."""
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or empty strings where a chunk lacks it (JSON Lines records need not all hold every key)."""
+    return frame[name] if name in frame.columns else pd.Series("", index=frame.index, dtype=str)
 
-    file: CsvFile
+
+@dataclass(frozen=True)
+class LabelledTable:
+    """A labelled table read in chunks, its text and label columns chosen from its head."""
+
+    file: TableFile
     text_column: str
     label_column: str
     head_texts: list[str]
@@ -426,19 +390,17 @@ def open_labelled(
     trained: bool = False,
     header: bool = True,
     given: tuple[str, str] = ("", ""),
-) -> LabelledCsv:
-    """Opens a labelled CSV for chunked reading, choosing columns from its first ``head_rows`` rows as
-    :func:`pick_columns` does (with ``trained``); their non-empty texts are kept for the tokenizer's choice.
+    input_format: str = "auto",
+) -> LabelledTable:
+    """Opens a labelled table for chunked reading (see :func:`open_table`), choosing columns from its first
+    ``head_rows`` rows as :func:`pick_columns` does (with ``trained``); their non-empty texts are kept for the
+    tokenizer's choice.
 
     Raises:
         DataError: unreadable file, unknown columns, or no rows.
     """
-    file = open_csv(path, encoding, header)
+    file = open_table(path, encoding, header, input_format)
     head = file.head(head_rows)
     text_col, label_col = pick_columns(head, path, text_column, label_column, trained, header, given)
     texts = head[text_col].str.strip()
-    return LabelledCsv(file, text_col, label_col, texts[texts != ""].tolist())
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return LabelledTable(file, text_col, label_col, texts[texts != ""].tolist())

@@ -6,10 +6,14 @@ one ONNX graph, built with ``onnx.helper`` straight from weights.npz (no TensorF
 layers become ONNX's own LSTM and GRU operators, which project every step's input in one matrix product and run
 the steps in ONNX Runtime's vectorised kernels, ``sequence_lens`` leaving out a masked model's padding.
 
-The graph is time-major: ``ids`` ``(steps, n)`` int32, and ``lens`` ``(n,)`` int32 for a masked model, whose rows
-:class:`OnnxNetwork` first packs to the front (a masked layer skips padding wherever it stands, so the trunk sees
-the same steps). What is cheap gathers, NumPy computes on the rows as given and feeds in: the staged n-gram
-classifier's logits (``ngram_logits`` ``(n, classes)``) and the joint model's bag (``bag`` ``(n, features)``).
+The engine's graph is time-major: ``ids`` ``(steps, n)`` int32, and ``lens`` ``(n,)`` int32 for a masked model,
+whose rows :class:`OnnxNetwork` first packs to the front (a masked layer skips padding wherever it stands, so the
+trunk sees the same steps). What is cheap gathers, NumPy computes on the rows as given and feeds in: the staged
+n-gram classifier's logits (``ngram_logits`` ``(n, classes)``) and the joint model's bag (``bag`` ``(n, features)``).
+
+``build(..., standalone=True)`` is the graph ``lstmcli export --format onnx`` writes, for any ONNX runtime: one
+input, ``ids`` ``(n, steps)`` int32 as prepare pads them, and the same builders, the packing, the bag and the
+n-gram classifier's logits computed in the graph itself.
 
 onnx and onnxruntime are imported only here, inside the functions that need them: importing onnx takes about a
 second (its ml_dtypes registers many NumPy types), so :class:`lstmcli.predictor.Predictor` builds a session only
@@ -26,7 +30,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.nn import spec
-from lstmcli.nn.inference import Network, Weights, bag
+from lstmcli.nn.inference import HASH_MIXER, HASH_MULTIPLIER, HASH_PRIME, Network, Weights, bag
 from lstmcli.text.batching import to_front
 
 OPSET = 18  # ReduceMax and ReduceMean take their axes as an input from 18; onnxruntime >= 1.14 runs it
@@ -46,13 +50,20 @@ def available() -> bool:
 
 @dataclass
 class _Graph:
-    """The graph so far: its nodes, initializers and inputs, and the name of the latest block's output ``x``."""
+    """The graph so far: its nodes, initializers and inputs, and the name of the latest block's output ``x``.
+
+    ``ids`` and ``lens`` name the time-major ids and the token counts the trunk reads; ``rows``, in a standalone
+    graph, the ids as given ``(n, steps)``, from which the graph computes what NumPy feeds the engine's.
+    """
 
     weights: Weights
     x: str = "ids"
     nodes: list[Any] = field(default_factory=list)
     initializers: list[Any] = field(default_factory=list)
     inputs: set[str] = field(default_factory=lambda: {"ids"})
+    ids: str = "ids"
+    lens: str = "lens"
+    rows: str = ""
     _names: int = 0
 
     def name(self, stem: str) -> str:
@@ -84,15 +95,26 @@ class _Graph:
 
     def filled(self) -> str:
         """Bool ``(steps, n, 1)``: true at a token, false at padding (of packed rows: the steps past ``lens``)."""
-        filled = self.node("Not", [self.node("Equal", ["ids", self.constant(np.array(0, np.int32))])])
-        return self.node("Unsqueeze", [filled, self.constant(np.array([2], np.int64))])
+        return self.unsqueezed(self.node("Not", [self.node("Equal", [self.ids, self.constant(np.array(0, np.int32))])]))
+
+    def unsqueezed(self, x: str, axis: int = 2) -> str:
+        return self.node("Unsqueeze", [x, self.constant(np.array([axis], np.int64))])
+
+    def summed(self, x: str, axis: int) -> str:
+        return self.node("ReduceSum", [x, self.constant(np.array([axis], np.int64))], keepdims=0)
 
 
-def build(weights: Weights, config: Config) -> bytes:
+def build(weights: Weights, config: Config, standalone: bool = False, ngrams_only: bool = False) -> bytes:
     """The serialised ONNX model of the network ``config`` describes, with ``weights`` (weights.npz's arrays).
 
-    Inputs: those of :data:`INPUTS` the network reads (see the module's docstring); output ``probabilities``
-    ``(n, classes)`` float32.
+    Args:
+        standalone: the graph an export holds: its one input ``ids`` ``(n, steps)`` int32 as prepare pads them;
+            otherwise the engine's, whose inputs are those of :data:`INPUTS` the network reads (see the module's
+            docstring).
+        ngrams_only: (standalone) the staged n-gram classifier alone, for a run whose LSTM's logits are all zero.
+
+    Returns:
+        The model; its output ``probabilities`` is ``(n, classes)`` float32.
 
     Raises:
         NotImplementedError: a block kind has no ONNX builder.
@@ -100,10 +122,17 @@ def build(weights: Weights, config: Config) -> bytes:
     from onnx import TensorProto, helper
 
     graph = _Graph(weights)
-    for block in spec.network_spec(config).blocks:
-        ONNX[block](block, graph)
+    network = spec.network_spec(config)
+    if standalone:
+        _standalone_ids(graph, config.mask)
+    if ngrams_only and network.ngram_classifier is not None:
+        graph.x = graph.node("Softmax", [_ngram_logits(graph, network.ngram_classifier)], axis=-1)
+    else:
+        for block in network.blocks:
+            ONNX[block](block, graph)
     graph.nodes.append(helper.make_node("Identity", [graph.x], [OUTPUT]))
-    shapes = {"ids": ["steps", "n"], "lens": ["n"], "bag": ["n", "features"], "ngram_logits": ["n", "classes"]}
+    shapes = {"ids": ["n", "steps"] if standalone else ["steps", "n"], "lens": ["n"], "bag": ["n", "features"]}
+    shapes["ngram_logits"] = ["n", "classes"]
     types = {"ids": TensorProto.INT32, "lens": TensorProto.INT32}
     inputs = [
         helper.make_tensor_value_info(name, types.get(name, TensorProto.FLOAT), shapes[name])
@@ -116,6 +145,87 @@ def build(weights: Weights, config: Config) -> bytes:
         onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION, producer_name="lstmcli"
     )
     return bytes(model.SerializeToString())
+
+
+def _standalone_ids(graph: _Graph, masked: bool) -> None:
+    """The ids as the trunk reads them from the input ``(n, steps)``: time-major, and masked, each row's tokens
+    moved to its front (as :func:`lstmcli.text.batching.to_front`) with their counts as ``lens``."""
+    graph.rows = "ids"
+    packed = graph.rows
+    if masked:
+        filled = graph.node("Not", [graph.node("Equal", [graph.rows, graph.constant(np.array(0, np.int32))])])
+        counts = graph.summed(graph.node("Cast", [filled], to=6), 1)  # 6: INT32
+        graph.lens = graph.node("Max", [counts, graph.constant(np.array(1, np.int32))])  # ONNX refuses length 0
+        steps = graph.node("Gather", [graph.node("Shape", [graph.rows]), graph.constant(np.array(1, np.int64))])
+        one, two = graph.constant(np.array(1, np.int64)), graph.constant(np.array(2, np.int64))
+        positions = graph.node("Range", [graph.constant(np.array(0, np.int64)), steps, one])
+        # Tokens first, each kind in order: the key of a token falls with its position, above every padding's.
+        tokens_first = graph.node("Mul", [graph.node("Cast", [filled], to=7), graph.node("Mul", [steps, two])])  # INT64
+        key = graph.node("Sub", [tokens_first, positions])
+        k = graph.node("Reshape", [steps, graph.constant(np.array([1], np.int64))])
+        order = graph.node("TopK", [key, k], 2, axis=1, largest=1, sorted=1)[1]
+        packed = graph.node("GatherElements", [graph.rows, order], axis=1)
+    graph.ids = graph.x = graph.node("Transpose", [packed], perm=[1, 0])
+
+
+def _mean_rows(graph: _Graph, table: str) -> str:
+    """The mean of the ``table`` rows each row's tokens pick ``(n, dim)``, as ``inference.pool``'s mean."""
+    gathered = graph.node("Gather", [table, graph.rows])  # (n, steps, dim)
+    filled = graph.node("Not", [graph.node("Equal", [graph.rows, graph.constant(np.array(0, np.int32))])])
+    valid = graph.node("Cast", [graph.unsqueezed(filled)], to=1)  # 1: FLOAT
+    return graph.node("Div", [graph.summed(graph.node("Mul", [gathered, valid]), 1), graph.summed(valid, 1)])
+
+
+def _ngram_mean(graph: _Graph, table: str, block: spec.NgramBag) -> str:
+    """The mean ``table`` row of every hashed n-gram, n = 2..order, ``(n, dim)``, as ``inference.ngram_bag``."""
+    ids = graph.node("Cast", [graph.rows], to=7)  # 7: INT64
+    total = count = ""
+    for n in range(2, block.order + 1):
+        grams, valid = _hashed_ngrams(graph, ids, n, block)
+        valid = graph.node("Cast", [graph.unsqueezed(valid)], to=1)
+        found = graph.summed(graph.node("Mul", [graph.node("Gather", [table, grams]), valid]), 1)
+        total = graph.node("Add", [total, found]) if total else found
+        count = graph.node("Add", [count, graph.summed(valid, 1)]) if count else graph.summed(valid, 1)
+    return graph.node("Div", [total, graph.node("Max", [count, graph.constant(np.array(1.0, np.float32))])])
+
+
+def _hashed_ngrams(graph: _Graph, ids: str, n: int, block: spec.NgramBag) -> tuple[str, str]:
+    """``inference.hashed_ngrams`` in int64 nodes: the bucket of each run of ``n`` ids ``(n, steps - n + 1)``, 0
+    where one is padding, and where none is."""
+
+    def part(k: int) -> str:  # ids[:, k : steps - (n - 1 - k)]
+        end = -(n - 1 - k) if n - 1 - k else np.iinfo(np.int64).max
+        bounds = [graph.constant(np.array([v], np.int64)) for v in (k, end, 1)]
+        return graph.node("Slice", [ids, bounds[0], bounds[1], bounds[2]])
+
+    def const(value: int) -> str:
+        return graph.constant(np.array(value, np.int64))
+
+    zero = const(0)
+    hashed = part(0)
+    valid = graph.node("Greater", [hashed, zero])
+    for k in range(1, n):
+        nxt = part(k)
+        if block.hashing == "linear":
+            hashed = graph.node("Add", [graph.node("Mul", [hashed, const(HASH_MULTIPLIER)]), nxt])
+        else:
+            mixed = graph.node("Mul", [graph.node("Add", [hashed, const(1)]), const(HASH_MIXER)])
+            mixed = graph.node("Mod", [graph.node("Add", [mixed, nxt]), const(HASH_PRIME)])
+            hashed = graph.node("Mod", [graph.node("Mul", [mixed, mixed]), const(HASH_PRIME)])
+        valid = graph.node("And", [valid, graph.node("Greater", [nxt, zero])])
+    bucket = graph.node("Add", [graph.node("Mod", [hashed, const(block.buckets)]), const(1)])
+    return graph.node("Where", [valid, bucket, zero]), valid
+
+
+def _ngram_logits(graph: _Graph, block: spec.NgramClassifier) -> str:
+    """The staged n-gram classifier's logits ``(n, classes)``, as ``Network.ngram_logits``: linear in the mean
+    token and the mean n-gram embedding, so each table row carries its logits."""
+    weights, bag = graph.weights, block.bag
+    kernel = weights[block.output.kernel]
+    split = weights[bag.tokens].shape[1]
+    words = _mean_rows(graph, graph.constant(weights[bag.tokens] @ kernel[:split], "token_logits"))
+    ngrams = _ngram_mean(graph, graph.constant(weights[bag.table] @ kernel[split:], "ngram_logits"), bag)
+    return graph.node("Add", [graph.node("Add", [words, ngrams]), graph.weight(block.output.bias)])
 
 
 # Each builder adds the ONNX nodes of one kind of spec block after ``graph.x``; ``inference.NUMPY`` runs them too.
@@ -145,10 +255,10 @@ def _recurrent(block: spec.Recurrent, graph: _Graph) -> None:
         bias = np.concatenate([bias, np.zeros_like(bias)], axis=-1)
     else:  # reset_after: Keras's (2, 3 units), the input half then the recurrent half
         bias = bias.reshape(len(directions), -1)
-    if block.masked:
+    if block.masked and not graph.rows:
         graph.inputs.add("lens")
     names = [graph.constant(kernel.transpose(0, 2, 1), "W"), graph.constant(recurrent.transpose(0, 2, 1), "R")]
-    inputs = [graph.x, *names, graph.constant(bias, "B"), "lens" if block.masked else ""]
+    inputs = [graph.x, *names, graph.constant(bias, "B"), graph.lens if block.masked else ""]
     outputs = graph.node("LSTM" if lstm else "GRU", inputs, 2, **_rnn_attributes(block))
     if block.return_sequences:  # Y (steps, directions, n, units) to (steps, n, directions * units)
         steps = graph.node("Transpose", [outputs[0]], perm=[0, 2, 1, 3])
@@ -210,9 +320,15 @@ def _pooling(block: spec.Pooling, graph: _Graph) -> None:
 
 @ONNX.implements(spec.NgramBag)
 def _ngram_bag(block: spec.NgramBag, graph: _Graph) -> None:
-    """The bag (``inference.bag``) is an input, computed in NumPy on the rows as given."""
-    graph.inputs.add("bag")
-    graph.x = graph.node("Concat", [graph.x, "bag"], axis=-1) if block.beside_trunk else "bag"
+    """The bag (``inference.bag``) is an input, computed in NumPy on the rows as given (in a standalone graph, by
+    the graph)."""
+    features = "bag"
+    if graph.rows:
+        words = _mean_rows(graph, graph.weight(block.tokens))
+        features = graph.node("Concat", [words, _ngram_mean(graph, graph.weight(block.table), block)], axis=-1)
+    else:
+        graph.inputs.add("bag")
+    graph.x = graph.node("Concat", [graph.x, features], axis=-1) if block.beside_trunk else features
 
 
 @ONNX.implements(spec.Dense)
@@ -226,9 +342,12 @@ def _dense(block: spec.Dense, graph: _Graph) -> None:
 
 @ONNX.implements(spec.NgramClassifier)
 def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
-    """The n-gram classifier's logits are an input (``Network.ngram_logits``), added to the trunk's."""
-    graph.inputs.add("ngram_logits")
-    graph.x = graph.node("Softmax", [graph.node("Add", [graph.x, "ngram_logits"])], axis=-1)
+    """The n-gram classifier's logits are an input (``Network.ngram_logits``; in a standalone graph, computed by
+    the graph), added to the trunk's."""
+    logits = _ngram_logits(graph, block) if graph.rows else "ngram_logits"
+    if not graph.rows:
+        graph.inputs.add("ngram_logits")
+    graph.x = graph.node("Softmax", [graph.node("Add", [graph.x, logits])], axis=-1)
 
 
 class OnnxNetwork:

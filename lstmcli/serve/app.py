@@ -8,6 +8,7 @@ breaks a limit is answered 413 and the error names the limit (``"limit": "max_te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import platform
@@ -23,12 +24,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from lstmcli import __version__
-from lstmcli.errors import ConfigError, RunDirError
+from lstmcli.errors import RunDirError
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir, package_versions, writer_pid
-from lstmcli.serve.batcher import Batching, MicroBatcher
+from lstmcli.serve.batcher import MicroBatcher
+from lstmcli.serve.settings import Batching, Limits
 
 # What /info shows of the run's config: the settings that say how text becomes ids and what the network is.
 CONFIG_SUMMARY = (
@@ -51,18 +54,8 @@ CONFIG_SUMMARY = (
 )
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one request may hold; a request over a limit is answered 413 naming it."""
-
-    max_body_bytes: int = 1 << 20  # the request body, in bytes
-    max_texts: int = 1024  # texts in one request
-    max_text_chars: int = 10_000  # characters in one text
-
-    def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_texts", "max_text_chars"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1; received {getattr(self, name)}")
+# A refused body is still read (and dropped) up to this size and for this long, so that the client reads the 413.
+LINGER_BYTES, LINGER_SECONDS = 64 << 20, 10.0
 
 
 @dataclass(frozen=True)
@@ -266,15 +259,39 @@ async def _read_body(request: Request, limit: int) -> bytes:
         max=limit,
     )
     declared = request.headers.get("content-length", "")
+    stream = request.stream()
     if declared.isdigit() and int(declared) > limit:
+        await _discard(request, stream)
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
+            await _discard(request, stream)
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _discard(request: Request, stream: AsyncIterator[bytes]) -> None:
+    """Reads and drops the rest of a refused body, as nginx's lingering close does, within bounds.
+
+    A client that writes its whole body before it reads (Python's urllib) would otherwise find the connection
+    reset, the 413 unread: closing a socket with unread data sends a reset. A client that waits for
+    ``100 Continue`` has sent nothing yet: it gets the 413 at once.
+    """
+    if "100-continue" in request.headers.get("expect", "").lower():
+        return
+
+    async def drain() -> None:
+        read = 0
+        async for chunk in stream:
+            read += len(chunk)
+            if read > LINGER_BYTES:
+                return
+
+    with contextlib.suppress(asyncio.TimeoutError, ClientDisconnect):
+        await asyncio.wait_for(drain(), LINGER_SECONDS)
 
 
 def _validation_message(exc: ValidationError) -> str:

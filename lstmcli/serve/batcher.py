@@ -13,23 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from lstmcli.errors import ConfigError
 from lstmcli.predictor import Predictor, predict_texts
+from lstmcli.serve.settings import Batching
 from lstmcli.ui.writers import prediction_row, row_json
-
-
-@dataclass(frozen=True)
-class Batching:
-    """How requests are gathered into batches."""
-
-    max_wait_ms: float = 3.0  # an idle worker waits this long for more requests before it starts a batch
-    max_batch: int = 256  # texts per batch; a request with more texts runs alone, whole
-
-    def __post_init__(self) -> None:
-        if self.max_batch < 1:
-            raise ConfigError(f"--max-batch must be at least 1; received {self.max_batch}")
-        if self.max_wait_ms < 0:
-            raise ConfigError(f"--batch-wait-ms must be 0 or more; received {self.max_wait_ms}")
 
 
 @dataclass

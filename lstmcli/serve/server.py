@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 from lstmcli.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lstmcli.serve.app import Limits
-    from lstmcli.serve.batcher import Batching
+    from lstmcli.serve.settings import Batching, Limits
 
 DRAIN_SECONDS = 30  # on SIGTERM, requests in flight get this long to finish before the server stops anyway
 

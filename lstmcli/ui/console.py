@@ -11,7 +11,8 @@ import contextlib
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -56,9 +57,24 @@ class QuietStderr:
 
     @staticmethod
     def _silence() -> None:
-        """Points stderr at /dev/null so that later writes, and Python's flush at exit, go nowhere quietly."""
-        with contextlib.suppress(AttributeError, ValueError, OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        silence(sys.stderr)
+
+
+def silence(stream: Any) -> None:
+    """Points a stream whose reader has gone (``| head -1``) at /dev/null, so that later writes, and Python's
+    flush at exit, go nowhere quietly; the one place a closed pipe is handled."""
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
+@contextlib.contextmanager
+def quiet_on_closed_pipe(out: TextIO) -> Iterator[None]:
+    """Ends the output quietly when its reader has gone (``| head -1``), instead of a BrokenPipeError."""
+    try:
+        yield
+    except BrokenPipeError:
+        if out is sys.stdout or out is sys.__stdout__:
+            silence(sys.stdout)
 
 
 def console(stderr: bool) -> Console:

@@ -12,7 +12,7 @@ from rich.style import Style
 from rich.text import Text
 
 from lstmcli.explain import Explanation
-from lstmcli.ui.writers import quiet_on_closed_pipe
+from lstmcli.ui.console import quiet_on_closed_pipe
 
 
 def render_explanation(explanation: Explanation, top: int = 3) -> Text:

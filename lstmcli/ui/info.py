@@ -32,14 +32,7 @@ def render_info(info: dict[str, Any]) -> RenderableType:
     parts.append(_config_table(info["config"]))
     training = info["training"]
     if training:
-        best = "  ".join(f"{key} {value:.4f}" for key, value in training["best"].items())
-        stage = f", {training['best_stage']} stage" if "best_stage" in training else ""
-        if training.get("monitor") == "val_accuracy":  # else the lowest val_loss, as training always chose before
-            stage += ", highest val_accuracy"
-        parts.append(
-            f"[bold]Training[/] {training['epochs_run']} epochs; best epoch {training['best_epoch']} "
-            f"(restored{stage}): {best}"
-        )
+        parts.append(f"[bold]Training[/] {training_line(training)}")
     metrics = info["metrics"]
     if metrics:
         summary = "  ".join(
@@ -77,6 +70,33 @@ def vectors_lines(embeddings: dict[str, Any] | None) -> list[str]:
         f"{embeddings['added_words']} words of the vectors added for prediction"
     )
     return lines
+
+
+def training_line(training: dict[str, Any]) -> str:
+    """How training ended and which model it kept: for a staged run, what was published."""
+    if "published" in training:
+        return f"{training['epochs_run']} epochs; {published_text(training['published'], training['monitor'])}"
+    best = "  ".join(f"{key} {value:.4f}" for key, value in training["best"].items())
+    stage = f", {training['best_stage']} stage" if "best_stage" in training else ""
+    if training.get("monitor") == "val_accuracy":  # else the lowest val_loss, as training always chose before
+        stage += ", highest val_accuracy"
+    return f"{training['epochs_run']} epochs; best epoch {training['best_epoch']} (restored{stage}): {best}"
+
+
+def published_text(published: dict[str, Any], monitor: str = "val_loss") -> str:
+    """What a staged run published (:func:`lstmcli.info.training_summary`'s ``published``): each part with its
+    weight, best epoch (chosen by ``monitor``) and validation scores, then the published model's scores."""
+
+    def scores(values: dict[str, Any]) -> str:
+        return f"val_accuracy {values['val_accuracy']:.4f}, val_loss {values['val_loss']:.4f}"
+
+    ngrams, lstm = published["ngrams"], published["lstm"]
+    chosen = "highest val_accuracy" if monitor == "val_accuracy" else "lowest val_loss"
+    return (
+        f"published {ngrams['weight']:g} x the n-gram classifier (best epoch {ngrams['best_epoch']}: "
+        f"{scores(ngrams)}) + {lstm['weight']:g} x the LSTM (best epoch {lstm['best_epoch']}: {scores(lstm)}): "
+        f"{scores(published)} (each part's epoch chosen by the {chosen}, the weights by the lowest val_loss)"
+    )
 
 
 def _data_table(data: dict[str, Any]) -> Table:

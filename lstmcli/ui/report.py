@@ -20,6 +20,7 @@ from lstmcli.errors import ConfigError
 from lstmcli.info import training_summary
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import REPORT, RunDir, TrainingRecord, write_text
+from lstmcli.ui.info import published_text
 from lstmcli.ui.plots import confusion_matrix_png, training_curves_png
 
 MAX_TEXT_CHARS = 400  # longer example texts are shortened in the table
@@ -43,7 +44,7 @@ img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
 """
 
 
-def build_report(run: RunDir, n_wrong: int = 10) -> str:
+def report_page(run: RunDir, n_wrong: int = 10) -> str:
     """The HTML page of a trained run, scored again on its validation part.
 
     Args:
@@ -89,7 +90,7 @@ def write_report(run: RunDir, out: Path | None = None, n_wrong: int = 10) -> Pat
     path = out if out is not None else run.report_path()
     if path.is_dir():
         raise ConfigError(f"--out {path} is a directory; pass a file name such as {path / REPORT}")
-    page = build_report(run, n_wrong)
+    page = report_page(run, n_wrong)
     try:
         write_text(path, page)
     except OSError as exc:
@@ -200,13 +201,16 @@ def _training_html(history: list[dict[str, float]], record: TrainingRecord | Non
     summary = training_summary(history, record)
     if summary is None:
         return "<p>No training history was saved for this run (history.json is missing).</p>"
+    curves = _img(training_curves_png(history, summary["best_epoch"]), "Training curves")
+    if "published" in summary:
+        published = published_text(summary["published"], summary["monitor"])
+        return f"<p>{summary['epochs_run']} epochs; {escape(published)}.</p>\n" + curves
     best = ", ".join(f"{key} {value:.4f}" for key, value in summary["best"].items())
     stage = f", {summary['best_stage']} stage" if "best_stage" in summary else ""
     chosen_by = "highest validation accuracy" if summary["monitor"] == "val_accuracy" else "lowest validation loss"
     return (
         f"<p>{summary['epochs_run']} epochs; the model kept is the one from epoch {summary['best_epoch']} "
-        f"({chosen_by}{stage}): "
-        f"{escape(best)}.</p>\n" + _img(training_curves_png(history, summary["best_epoch"]), "Training curves")
+        f"({chosen_by}{stage}): {escape(best)}.</p>\n" + curves
     )
 
 

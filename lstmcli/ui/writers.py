@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -15,6 +13,7 @@ import numpy as np
 
 from lstmcli.errors import ConfigError
 from lstmcli.predictor import Prediction
+from lstmcli.ui.console import quiet_on_closed_pipe
 
 FORMATS = ("tsv", "csv", "jsonl", "label")
 
@@ -188,16 +187,3 @@ def _csv_header(spec: OutputSpec, top_k: int) -> list[str]:
 
 def _one_line(field: str) -> str:
     return field.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-
-
-@contextlib.contextmanager
-def quiet_on_closed_pipe(out: TextIO) -> Iterator[None]:
-    """Ends the output quietly when its reader has gone (``| head -1``), instead of a BrokenPipeError.
-
-    stdout is then pointed at /dev/null, so that Python's flush at exit does not complain either.
-    """
-    try:
-        yield
-    except BrokenPipeError:
-        if out is sys.stdout or out is sys.__stdout__:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
