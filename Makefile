@@ -4,11 +4,14 @@ PYTHON ?= .venv/bin/python
 bench:  ## Full benchmark (hours): bench/RESULTS.md and bench/results.json; BENCH_ARGS="--quick" for a smoke test
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
-.PHONY: bench-vectors
-bench-vectors:  ## lstmcli with and without GloVe 6B 50d beside fastText (both ways) and TF-IDF + LR, with the parts
-	$(PYTHON) bench/vectors.py --corpora sms_spam,sst2,airline_tweets,ag_news,emotion --systems lstmcli,lstmcli-glove,fasttext,fasttext-glove,tfidf
-	$(PYTHON) bench/vectors.py --corpora chnsenticorp,online_shopping_10_cats --systems lstmcli,fasttext,tfidf
+.PHONY: bench-vectors bench-fewlabels
+bench-vectors:  ## the default (GloVe by auto) and without vectors beside fastText (with and without GloVe) and TF-IDF + LR
+	$(PYTHON) bench/vectors.py --corpora sms_spam,sst2,ag_news,airline_tweets,emotion --systems lstmcli,lstmcli-none,fasttext,fasttext-glove,tfidf
+	$(PYTHON) bench/vectors.py --corpora chnsenticorp,online_shopping_10_cats --systems lstmcli,lstmcli-selftrained,fasttext,tfidf
 	$(PYTHON) bench/vectors.py --corpora sms_spam,emotion --systems lstmcli-balanced
+
+bench-fewlabels:  ## 1,000 labelled rows, the rest as unlabeled text: lstmcli with and without --unlabeled beside fastText (+ skip-gram) and TF-IDF + LR
+	$(PYTHON) bench/fewlabels.py
 
 .PHONY: install demo test lint
 install:  ## A virtual environment with lstmcli and the development tools
