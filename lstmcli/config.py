@@ -44,6 +44,9 @@ LEGACY: dict[str, Any] = {
     "embeddings": "",
     "embeddings_limit": 0,
     "freeze_embeddings": False,
+    "multi_label": False,
+    "label_separator": "|",
+    "label_columns": "",
 }
 
 AUTO_EMBEDDING_DIM = 128  # embedding_dim 0 (auto): this, or the dimension of the pretrained vectors
@@ -75,6 +78,19 @@ class Config:
     # --- input ---
     text_column: str = setting("", "Column with the text.", "prepare", shown="picked: text, sentence, review, ...")
     label_column: str = setting("", "Column with the label.", "prepare", shown="picked: label, category, class, ...")
+    # Multi-label: a text has any number of labels (none included), a sigmoid each; see lstmcli.dataset.multilabel.
+    multi_label: bool = setting(
+        False, "Each text has any number of labels (none included): the label column holds them joined.", "prepare"
+    )
+    label_separator: str = setting(
+        "|", "With --multi-label, what joins a text's labels in the label column.", "prepare"
+    )
+    label_columns: str = setting(
+        "",
+        "Multi-label with one 0/1 column per label, e.g. joy,love,anger (implies --multi-label).",
+        "prepare",
+        shown="none",
+    )
     encoding: str = setting("auto", "Text encoding of the CSV.", "prepare", shown="detected")
     header: bool = setting(
         True, "The CSV's first row names its columns; --no-header: it is data, and the columns are 1, 2, ...", "prepare"
@@ -190,6 +206,16 @@ class Config:
         return bool(self.ngram_buckets) and self.ngram_mode == "staged"
 
     @property
+    def output_activation(self) -> str:
+        """The output's activation: a softmax over the classes, or a sigmoid per label for a multi-label run."""
+        return "sigmoid" if self.multi_label else "softmax"
+
+    @property
+    def label_column_names(self) -> tuple[str, ...]:
+        """``--label-columns a,b,c`` as ``("a", "b", "c")``; empty when the labels are in one column."""
+        return tuple(name.strip() for name in self.label_columns.split(",") if name.strip())
+
+    @property
     def embedding_size(self) -> int:
         """The token embeddings' size: ``embedding_dim``, or for 0 (auto, before prepare resolves it) the default."""
         return self.embedding_dim or AUTO_EMBEDDING_DIM
@@ -253,6 +279,9 @@ PREPROCESSING = frozenset(
     {
         "text_column",
         "label_column",
+        "multi_label",
+        "label_separator",
+        "label_columns",
         "encoding",
         "header",
         "unicode_form",
@@ -319,6 +348,8 @@ def make_config(preset: str = "default", **options: Any) -> Config:
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset '{preset}'; presets are: {', '.join(PRESETS)}")
     given = {k: v for k, v in options.items() if v is not None}
+    if given.get("label_columns"):
+        given["multi_label"] = True  # one 0/1 column per label is multi-label by nature
     values = {"preset": preset, **PRESETS[preset], **given}
     if "padding" not in values and values.get("mask") is False:
         values["padding"] = "pre"  # unmasked, the network reads the padding: in front, where the article put it
@@ -400,6 +431,22 @@ def validate(config: Config) -> None:
         raise ConfigError(f"--dense-units must be 0 (none) or positive; received {config.dense_units}")
     if config.learning_rate < 0:
         raise ConfigError(f"--learning-rate must be 0 (auto) or positive; received {config.learning_rate}")
+    _validate_multi_label(config)
+
+
+def _validate_multi_label(config: Config) -> None:
+    if not config.label_separator.strip():
+        raise ConfigError("--label-separator must be a visible character such as | or ;; received a blank one")
+    if config.label_columns and not config.multi_label:
+        raise ConfigError("--label-columns gives one 0/1 column per label: pass it with --multi-label")
+    if config.label_columns and len(config.label_column_names) < 2:
+        raise ConfigError(
+            f"--label-columns needs at least two columns, e.g. joy,love; received '{config.label_columns}'"
+        )
+    if config.multi_label and config.class_weight != "none":
+        raise ConfigError(
+            "--class-weight balanced weighs classes of a single-label run; a multi-label run takes --class-weight none"
+        )
 
 
 def _check_types(data: dict[str, Any]) -> None:

@@ -43,6 +43,9 @@ class PrepareReport:
     mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.dataset.shards)
     split: str = "stratified"  # scikit-learn's exact stratified split; "hashed": by a hash of each text
     embeddings: dict[str, Any] | None = None  # --embeddings: the file, its coverage of the vocabulary, words added
+    # --multi-label: labels per text, texts without a label, and the labels too rare to learn (class_counts holds
+    # each label's texts)
+    multi_label: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -21,11 +21,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.decision import choose_thresholds
 from lstmcli.errors import LstmcliError, RunDirError
 from lstmcli.nn.backend import keras, tf
 from lstmcli.nn.blend import Blend, fit_blend
 from lstmcli.nn.data import make_dataset, shard_dataset
 from lstmcli.nn.distribute import Placement, place
+from lstmcli.nn.inference import Network
 from lstmcli.nn.model import build_model, export_weights, load_model, stage_model, start_embeddings
 from lstmcli.nn.spec import network_spec
 from lstmcli.rundir import RunDir, TrainingRecord, TrainState, atomic_write
@@ -405,6 +407,14 @@ def _blend(run: RunDir, model: keras.Model, config: Config, state: TrainState) -
     return blend
 
 
+def _thresholds(run: RunDir, weights: dict[str, np.ndarray], config: Config) -> dict[str, Any]:
+    """A multi-label run's decision thresholds, chosen on the published model's validation probabilities."""
+    val_x, val_y = _validation_rows(run)
+    network = Network(weights, config)
+    probabilities = np.concatenate([network.proba(val_x[i : i + 1024]) for i in range(0, len(val_x), 1024)])
+    return choose_thresholds(probabilities, val_y, config.seed).to_dict()
+
+
 def _validation_rows(run: RunDir, most: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``most`` validation rows, padded ids ``(n, max_len)`` and labels ``(n,)``: enough for one weight."""
     if not run.is_sharded():
@@ -462,7 +472,10 @@ def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | N
     run.write_training(dataclasses.replace(record, batch_size=config.batch_size, learning_rate=config.learning_rate))
     run.publish_model(run.best_model_path())
     run.write_config(session.given)
-    run.write_weights(export_weights(best, config))
+    exported = export_weights(best, config)
+    if config.multi_label:
+        run.write_thresholds(_thresholds(run, exported, config))
+    run.write_weights(exported)
     if not keep_checkpoint:
         run.clear_checkpoint()
     return blend

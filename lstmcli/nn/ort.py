@@ -228,7 +228,9 @@ def _dense(block: spec.Dense, graph: _Graph) -> None:
 def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
     """The n-gram classifier's logits are an input (``Network.ngram_logits``), added to the trunk's."""
     graph.inputs.add("ngram_logits")
-    graph.x = graph.node("Softmax", [graph.node("Add", [graph.x, "ngram_logits"])], axis=-1)
+    logits = graph.node("Add", [graph.x, "ngram_logits"])
+    activation = DENSE_ACTIVATIONS[block.activation]
+    graph.x = graph.node(activation, [logits], **({"axis": -1} if activation == "Softmax" else {}))
 
 
 class OnnxNetwork:

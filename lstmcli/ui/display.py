@@ -38,11 +38,14 @@ def show_prepare(report: PrepareReport) -> None:
     )
     split = f"{report.train_rows} train, {report.val_rows} validation ({report.split})"  # stratified or hashed
     err.print(f"Dropped rows: {dropped}. Split: {split}")
-    table = Table("class", "rows", "share", title="Classes", title_justify="left")
-    total = sum(report.class_counts.values())
-    for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
-        table.add_row(escape(label), str(n), f"{n / total:.1%}")
-    err.print(table)
+    if report.multi_label is not None:
+        _show_label_sets(report)
+    else:
+        table = Table("class", "rows", "share", title="Classes", title_justify="left")
+        total = sum(report.class_counts.values())
+        for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
+            table.add_row(escape(label), str(n), f"{n / total:.1%}")
+        err.print(table)
     lengths = ", ".join(f"{k} {v:g}" for k, v in report.length_percentiles.items())
     err.print(f"Tokenizer: {_tokenizer(report)} ({escape(report.tokenizer_reason)})")
     err.print(f"Tokens per text: {lengths}")
@@ -60,9 +63,28 @@ def show_prepare(report: PrepareReport) -> None:
             f"{vectors['vocab_share']:.1%} of the vocabulary and {vectors['token_share']:.1%} of training tokens; "
             f"{vectors['added_words']} words of the vectors added for prediction"
         )
-    if report.mode == "streaming":
-        for note in report.notes:
-            err.print(f"Streaming: {note}")
+    for note in report.notes:
+        err.print(f"Streaming: {note}" if report.mode == "streaming" else f"Note: {escape(note)}")
+
+
+def _show_label_sets(report: PrepareReport) -> None:
+    """A multi-label report's labels: texts per label and their share of the texts, labels per text, rare ones."""
+    about = report.multi_label or {}
+    texts = report.train_rows + report.val_rows
+    table = Table("label", "texts", "share of texts", title="Labels", title_justify="left")
+    for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
+        table.add_row(escape(label), str(n), f"{n / texts:.1%}")
+    err.print(table)
+    err.print(
+        f"Labels per text: {about['cardinality']:.2f} on average, at most {about['max_labels']}; "
+        f"{about['empty_label_sets']} texts without a label (kept)"
+    )
+    rare = about["too_rare"]
+    if rare:
+        shown = ", ".join(escape(name) for name in rare[:20]) + (
+            f" and {len(rare) - 20} more" if len(rare) > 20 else ""
+        )
+        err.print(f"Too rare to learn (fewer than {about['rare_rows']} training texts): {len(rare)} labels: {shown}")
 
 
 def _tokenizer(report: PrepareReport) -> str:
