@@ -222,7 +222,8 @@ def evaluate(
     Args:
         table: how to read ``data`` (see :func:`lstmcli.scoring.evaluate`): ``text_column``, ``label_column``
             (default: the run's, else obvious names), ``input_format`` (``auto``: by extension, ``csv``,
-            ``tsv`` or ``jsonl``) and ``header`` (None: as the run was prepared).
+            ``tsv`` or ``jsonl``) and ``header`` (None: as the run was prepared); and a multi-label run's
+            ``decision``: ``threshold``, ``top_k`` and ``min_labels`` (None: as trained).
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n``, ...

@@ -178,6 +178,9 @@ def show_metrics(metrics: dict[str, Any]) -> None:
     """Evaluate's tables on stdout: summary, per-class report and confusion matrix; unseen labels on stderr."""
     out = console(stderr=False)
     out.print(f"Evaluated on {escape(metrics['data'])}: {metrics['n']} texts")
+    if metrics.get("multi_label"):
+        _show_label_set_metrics(metrics, out)
+        return
     out.print(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   macro-F1 {metrics['macro_f1']:.4f}")
     report = Table("class", "precision", "recall", "F1", "support", title="Per class", title_justify="left")
     for label, row in metrics["per_class"].items():
@@ -189,6 +192,23 @@ def show_metrics(metrics: dict[str, Any]) -> None:
     for label, row in zip(metrics["labels"], metrics["confusion_matrix"]):
         matrix.add_row(escape(label), *(str(v) for v in row))
     out.print(matrix)
+    if metrics.get("unseen_labels"):
+        unseen = ", ".join(f"'{escape(k)}' ({v})" for k, v in metrics["unseen_labels"].items())
+        err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")
+
+
+def _show_label_set_metrics(metrics: dict[str, Any], out: Any) -> None:
+    """A multi-label run's summary, and per label its scores and threshold."""
+    names = ("micro_f1", "macro_f1", "samples_f1", "jaccard", "subset_accuracy", "hamming_loss", "loss")
+    out.print("   ".join(f"{name.replace('_', '-')} {metrics[name]:.4f}" for name in names))
+    per_text = metrics["labels_per_text"]
+    out.print(f"labels per text: {per_text['gold']:.2f} gold, {per_text['predicted']:.2f} predicted")
+    columns = ("label", "precision", "recall", "F1", "support", "threshold")
+    report = Table(*columns, title="Per label", title_justify="left")
+    for label, row in metrics["per_label"].items():
+        scores = (f"{row[k]:.3f}" for k in ("precision", "recall", "f1"))
+        report.add_row(escape(label), *scores, str(row["support"]), f"{metrics['thresholds'][label]:.2f}")
+    out.print(report)
     if metrics.get("unseen_labels"):
         unseen = ", ".join(f"'{escape(k)}' ({v})" for k, v in metrics["unseen_labels"].items())
         err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")
