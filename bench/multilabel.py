@@ -33,7 +33,7 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 sys.path.insert(0, str(HERE))
 from common import publish  # noqa: E402
 
-CORPORA = ("goemotions", "reuters21578")
+CORPORA = ("reuters21578", "goemotions")
 FASTTEXT_EPOCHS = 25
 SEED = 42
 LSTMCLI = str(Path(sys.executable).with_name("lstmcli"))
@@ -217,11 +217,20 @@ def table(results: dict[str, Any]) -> str:
     for corpus, row in results["corpora"].items():
         for system in ("lstmcli", "fasttext", "tfidf"):
             r = row[system]
+            if "error" in r:
+                lines.append(f"| {corpus} | {names[system]} | failed: {r['error']} | | | | |")
+                continue
             lines.append(
                 f"| {corpus} | {names[system]} | {r['micro_f1']:.4f} | {r['macro_f1']:.4f} | {r['thresholds']} | "
                 f"{r['train_wall']:.1f} | {r['fit_seconds']:.1f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def others() -> list[str]:
+    """The busiest processes of the machine but this benchmark's, for the note on what else ran."""
+    listing = subprocess.run(["ps", "-eo", "pcpu,etime,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
+    return [line.strip()[:160] for line in listing.splitlines()[1:8] if "multilabel.py" not in line]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,12 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         "command": "flock /tmp/bench.lock python bench/multilabel.py " + " ".join(argv or sys.argv[1:]),
         "load": os.getloadavg(),
         "note": args.note,
+        "others_at_start": others(),
         "corpora": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.corpora.split(","):
             results["corpora"][name] = bench_corpus(name, Path(tmp), args.datasets, args.lstmcli_options.split())
-    results["load_end"] = os.getloadavg()
+            (HERE / "multilabel.partial.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    results["load_end"], results["others_at_end"] = os.getloadavg(), others()
     publish(results, HERE / "multilabel.json", table(results), "bench/multilabel.py", args.write_results)
     return 0
 
