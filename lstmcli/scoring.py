@@ -58,7 +58,9 @@ def evaluate(
     labels = predictor.labels
     decider = predictor.decider.with_options(**(decision or {}))
     if not predictor.config.multi_label and any(v is not None for v in (decision or {}).values()):
-        raise ConfigError("--threshold, --top-k and --min-labels of evaluate are for a multi-label run; this one is not")
+        raise ConfigError(
+            "--threshold, --top-k and --min-labels of evaluate are for a multi-label run; this one is not"
+        )
     if predictor.config.multi_label:
         table = _Table((text_column, label_column), input_format, predictor.config.header if header is None else header)
         return _evaluate_label_sets(run, predictor, decider, data_file, (encoding, table))

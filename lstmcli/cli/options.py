@@ -162,6 +162,15 @@ class Options:
             "tokens back (tokens that say the same share the credit); occlusion: the drop when it alone is left out.",
         ),
     ] = "shapley"
+    explain_label: Annotated[
+        Optional[str],
+        _said(
+            "--label",
+            help="The label to explain [default: the predicted one; a multi-label run: each predicted label, or the "
+            "most probable where none is].",
+            metavar="NAME",
+        ),
+    ] = None
     # report's and export's
     report_out: Annotated[
         Optional[Path], _said("--out", "-o", help="HTML file to write [default: report.html in the run directory].")
