@@ -18,7 +18,8 @@ def run_info(run: RunDir) -> dict[str, Any]:
     Returns:
         ``run_dir``, ``trained``, ``labels``, ``data`` (prepare's report), ``config``, ``training``
         (epochs run, best epoch, its monitor and its metrics; None before training), ``metrics`` (the last
-        evaluate's, or None), ``files`` (``path`` and ``bytes``, sorted) and ``manifest``.
+        evaluate's, or None), ``thresholds`` (a multi-label run's decision thresholds, or None), ``files``
+        (``path`` and ``bytes``, sorted) and ``manifest``.
 
     Raises:
         RunDirError: the directory is missing, incomplete or written by a newer lstmcli.
@@ -33,6 +34,7 @@ def run_info(run: RunDir) -> dict[str, Any]:
         "config": dataclasses.asdict(run.read_config()),
         "training": training_summary(run.read_history(), run.read_training()),
         "metrics": run.read_metrics(),
+        "thresholds": run.read_thresholds(),  # a multi-label run's, None otherwise
         "files": run.list_files(),
         "manifest": manifest,
     }

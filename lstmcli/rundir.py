@@ -59,13 +59,20 @@ METRICS = "metrics.json"
 THRESHOLDS = "thresholds.json"  # a multi-label run's decision thresholds, chosen on validation
 CONFUSION_PNG = "confusion_matrix.png"  # evaluate --plots
 CURVES_PNG = "training_curves.png"  # evaluate --plots
+PER_LABEL_PNG = "per_label.png"  # evaluate --plots of a multi-label run, where the confusion matrix stands otherwise
 REPORT = "report.html"  # lstmcli report's default --out
 CHECKPOINT_DIR = "checkpoint"
 LAST_MODEL = "last.keras"  # under checkpoint/: the last epoch's model with its optimizer, for --resume
 BEST_MODEL = "best.keras"  # under checkpoint/: the best epoch's model so far, published as model.keras
 TRAIN_STATE = "state.json"
 CHECKPOINT_CONFIG = f"{CHECKPOINT_DIR}/{CONFIG}"  # the config of the training in progress, for --resume
-_RESULTS = (METRICS, CONFUSION_PNG, CURVES_PNG, REPORT)  # they describe one model: stale once another is published
+_RESULTS = (
+    METRICS,
+    CONFUSION_PNG,
+    CURVES_PNG,
+    PER_LABEL_PNG,
+    REPORT,
+)  # they describe one model: stale once another is published
 
 
 def resolve_run_dir(option: Path | None) -> Path:
@@ -694,6 +701,9 @@ class RunDir:
 
     def write_confusion_png(self, png: bytes) -> Path:
         return self._write_bytes(CONFUSION_PNG, png)
+
+    def write_per_label_png(self, png: bytes) -> Path:
+        return self._write_bytes(PER_LABEL_PNG, png)
 
     def write_curves_png(self, png: bytes) -> Path:
         return self._write_bytes(CURVES_PNG, png)
