@@ -216,6 +216,7 @@ class Prediction:
     probabilities: np.ndarray | None  # (n_classes,), in the order of the run's labels
     label: str | None = None  # the most probable class
     probability: float | None = None  # its probability
+    labels: tuple[str, ...] | None = None  # a multi-label run's: the labels that pass, most probable first
 
 
 def predict_texts(predictor: Predictor, texts: Iterable[tuple[str, str]]) -> Iterator[Prediction]:
@@ -240,4 +241,5 @@ def _label_batch(predictor: Predictor, batch: list[tuple[str, str]]) -> Iterator
             yield Prediction(source, None, None)
         else:
             best = int(row.argmax())
-            yield Prediction(source, text, row, predictor.labels[best], float(row[best]))
+            chosen = tuple(n for n, _ in predictor.decider.ranked(row)) if predictor.decider.multi_label else None
+            yield Prediction(source, text, row, predictor.labels[best], float(row[best]), chosen)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,8 +42,8 @@ def evaluate(
 
     ``data_file`` is a CSV or TSV, or a JSON Lines file (``input_format``: ``auto`` tells them by extension);
     its columns are ``text_column`` and ``label_column`` if given, else the run's, else obvious names; ``header``
-    None reads it as the run's training file was read. A multi-label run is scored by :func:`score_label_sets`,
-    its labels decided as ``decision`` (``top_k``, ``threshold``, ``min_labels``) says, else as trained.
+    None reads it as the run's training file was read. A multi-label run: :func:`score_label_sets`, its labels
+    decided as ``decision`` (``top_k``, ``threshold``, ``min_labels``) says, else as trained.
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n`` and more.
@@ -56,14 +55,9 @@ def evaluate(
 
     predictor = Predictor(run)
     labels = predictor.labels
-    decider = predictor.decider.with_options(**(decision or {}))
-    if not predictor.config.multi_label and any(v is not None for v in (decision or {}).values()):
-        raise ConfigError(
-            "--threshold, --top-k and --min-labels of evaluate are for a multi-label run; this one is not"
-        )
-    if predictor.config.multi_label:
-        table = _Table((text_column, label_column), input_format, predictor.config.header if header is None else header)
-        return _evaluate_label_sets(run, predictor, decider, data_file, (encoding, table))
+    table = _Table((text_column, label_column), input_format, predictor.config.header if header is None else header)
+    if predictor.config.multi_label or any(v is not None for v in (decision or {}).values()):
+        return _evaluate_label_sets(run, predictor, decision or {}, data_file, (encoding, table))
     if data_file is None and not run.is_sharded():
         prepared = run.read_prepared()
         metrics = score(predictor.proba_ids(prepared.val_x), prepared.val_y, labels)
@@ -75,9 +69,6 @@ def evaluate(
             tally.add(predictor.proba_ids(ids), y)
     else:
         index = {label: i for i, label in enumerate(labels)}
-        table = _Table((text_column, label_column), input_format, getattr(predictor.config, "header", True))
-        if header is not None:
-            table = dataclasses.replace(table, header=header)
         for texts, raw_labels in _eval_chunks(data_file, predictor, encoding, chunk_rows or stream.CHUNK_ROWS, table):
             known = [i for i, lab in enumerate(raw_labels) if lab in index]
             unseen.update(lab for lab in raw_labels if lab not in index)
@@ -152,9 +143,18 @@ def score(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]
 
 
 def _evaluate_label_sets(
-    run: RunDir, predictor: Predictor, decider: Decider, data_file: Path | None, how: tuple[str, _Table]
+    run: RunDir, predictor: Predictor, decision: dict[str, Any], data_file: Path | None, how: tuple[str, _Table]
 ) -> dict[str, Any]:
-    """A multi-label run's metrics on its validation part or on ``data_file`` (read whole, as prepare read it)."""
+    """A multi-label run's metrics on its validation part or on ``data_file`` (read whole, as prepare read it).
+
+    Raises:
+        ConfigError: ``decision`` holds options, but the run is single-label.
+    """
+    if not predictor.config.multi_label:
+        raise ConfigError(
+            "--threshold, --top-k and --min-labels of evaluate are for a multi-label run; this one is not"
+        )
+    decider = predictor.decider.with_options(**decision)
     if data_file is None:
         prepared = run.read_prepared()
         metrics = score_label_sets(predictor.proba_ids(prepared.val_x), prepared.val_y, decider)

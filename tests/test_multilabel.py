@@ -180,6 +180,15 @@ def test_thresholds_are_saved_and_override_at_predict(ml_run: Path, runner: CliR
     assert all(len(r["labels"]) == 2 for r in capped if r["labels"] is not None)
 
 
+def test_library_predictions_carry_the_chosen_labels(ml_run: Path) -> None:
+    from lstmcli import predict
+
+    predictions = list(predict(ml_run, TEXTS))
+    decider = Predictor(RunDir(ml_run)).decider
+    assert predictions[2].labels is None and predictions[0].probabilities is not None
+    assert predictions[0].labels == tuple(name for name, _ in decider.ranked(predictions[0].probabilities))
+
+
 def test_tsv_csv_and_label_formats_join_labels(ml_run: Path, runner: CliRunner, texts_file: Path) -> None:
     base = ["predict", str(texts_file), "-r", str(ml_run), "--threshold", "0", "--top-k", "2"]
     tsv = runner.invoke(app, base).stdout.splitlines()
