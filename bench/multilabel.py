@@ -186,7 +186,7 @@ def run_lstmcli(corpus: Path, workdir: Path, options: list[str]) -> dict[str, An
 
 
 def bench_corpus(
-    name: str, workdir: Path, datasets: Path = DATASETS, options: list[str] | None = None
+    name: str, workdir: Path, datasets: Path = DATASETS, options: list[str] | None = None, peers: bool = True
 ) -> dict[str, Any]:
     corpus = datasets / name
     data = split_for_thresholds(corpus)
@@ -196,8 +196,9 @@ def bench_corpus(
         ("tfidf", lambda: run_tfidf(data, labels)),
         ("fasttext", lambda: run_fasttext(data, labels)),
     ):
-        out[system] = runner()
-        print(name, system, out[system], file=sys.stderr, flush=True)
+        if peers:
+            out[system] = runner()
+            print(name, system, out[system], file=sys.stderr, flush=True)
     out["lstmcli"] = run_lstmcli(corpus, workdir, options or [])
     print(name, "lstmcli", out["lstmcli"], file=sys.stderr, flush=True)
     return out
@@ -239,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="what else ran on the machine, for RESULTS.md")
     parser.add_argument("--datasets", type=Path, default=DATASETS, help="the folder holding the corpora")
     parser.add_argument("--lstmcli-options", default="", help="extra options of lstmcli train (default: none)")
+    parser.add_argument(
+        "--peers-from", type=Path, help="a results JSON of an earlier run whose peers' figures to reuse (peers not run)"
+    )
     parser.add_argument("--write-results", action="store_true", help="put the table in bench/RESULTS.md")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
@@ -250,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.corpora.split(","):
-            results["corpora"][name] = bench_corpus(name, Path(tmp), args.datasets, args.lstmcli_options.split())
+            options = args.lstmcli_options.split()
+            results["corpora"][name] = bench_corpus(name, Path(tmp), args.datasets, options, not args.peers_from)
+            if args.peers_from:
+                earlier = json.loads(args.peers_from.read_text(encoding="utf-8"))["corpora"][name]
+                results["corpora"][name].update({k: earlier[k] for k in ("tfidf", "fasttext")})
+                results["peers_from"] = str(args.peers_from)
             (HERE / "multilabel.partial.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     results["load_end"], results["others_at_end"] = os.getloadavg(), others()
     publish(results, HERE / "multilabel.json", table(results), "bench/multilabel.py", args.write_results)
