@@ -48,7 +48,10 @@ class PrepareReport:
     multi_label: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if data["multi_label"] is None:  # a single-label report reads as before
+            del data["multi_label"]
+        return data
 
 
 @dataclass(frozen=True)
