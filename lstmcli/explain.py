@@ -56,20 +56,40 @@ class Explanation:
         }
 
 
-def explain_texts(predictor: Predictor, texts: Iterable[str], method: str = "shapley") -> Iterator[Explanation]:
+def explain_texts(
+    predictor: Predictor, texts: Iterable[str], method: str = "shapley", label: str | None = None
+) -> Iterator[Explanation]:
     """Explains each text's prediction, in input order, ``CHUNK`` texts at a time.
 
+    Args:
+        label: the label to explain; None: the predicted one (a multi-label run: each predicted label, one
+            explanation each, or the most probable where none is predicted).
+
     Raises:
-        ConfigError: ``method`` is not one of :data:`METHODS`.
+        ConfigError: ``method`` is not one of :data:`METHODS`, or ``label`` is not one of the run's.
     """
     if method not in METHODS:
         raise ConfigError(f"unknown method '{method}'; methods are: {', '.join(METHODS)}")
+    if label is not None and label not in predictor.labels:
+        raise ConfigError(
+            f"--label '{label}' is not a label of this run; its labels are: {', '.join(predictor.labels)}"
+        )
     iterator = iter(texts)
     while chunk := list(islice(iterator, CHUNK)):
-        yield from _explain_chunk(predictor, chunk, method)
+        yield from _explain_chunk(predictor, chunk, method, label)
 
 
-def _explain_chunk(predictor: Predictor, texts: list[str], method: str) -> list[Explanation]:
+def _targets(predictor: Predictor, probabilities: np.ndarray, label: str | None) -> list[int]:
+    """The outputs to explain for one text's probabilities ``(labels,)``."""
+    if label is not None:
+        return [predictor.labels.index(label)]
+    if predictor.decider.multi_label:
+        chosen = [predictor.labels.index(name) for name, _ in predictor.decider.ranked(probabilities)]
+        return chosen or [int(probabilities.argmax())]
+    return [int(probabilities.argmax())]
+
+
+def _explain_chunk(predictor: Predictor, texts: list[str], method: str, label: str | None) -> list[Explanation]:
     encoder = predictor.encoder
     token_lists = [encoder.tokens(text) for text in texts]
     kept_lists = [list(encoder.truncate(range(len(tokens)))) for tokens in token_lists]
@@ -84,7 +104,8 @@ def _explain_chunk(predictor: Predictor, texts: list[str], method: str) -> list[
     for text, tokens, kept, plan in zip(texts, token_lists, kept_lists, plans, strict=True):
         block = probs[start : start + len(plan.rows)]
         start += len(plan.rows)
-        out.append(_explanation(text, tokens, kept, block, plan, predictor.labels))
+        for target in _targets(predictor, block[0], label) if text.strip() else [0]:
+            out.append(_explanation(text, tokens, kept, block, plan, (predictor.labels, target)))
     return out
 
 
@@ -151,12 +172,13 @@ def occluded_rows(ids: list[int], mask: bool) -> list[list[int]]:
 
 
 def _explanation(
-    text: str, tokens: list[str], kept: list[int], probs: np.ndarray, plan: _Plan, labels: list[str]
+    text: str, tokens: list[str], kept: list[int], probs: np.ndarray, plan: _Plan, target: tuple[list[str], int]
 ) -> Explanation:
-    """Scores from ``probs`` ``(len(plan.rows), n_classes)``, whose first row is the whole text's."""
+    """Scores of output ``target`` (the labels and an index) from ``probs`` ``(len(plan.rows), n_classes)``, whose
+    first row is the whole text's."""
     if not text.strip():  # like predict: a blank line keeps its place with an empty result
         return Explanation(text, None, None, [], [])
-    predicted = int(probs[0].argmax())
+    labels, predicted = target
     scores: list[float | None] = [None] * len(tokens)
     for index, score in zip(kept, plan.scores(probs[:, predicted].astype(np.float64)), strict=True):
         scores[index] = float(score)

@@ -111,7 +111,8 @@ def _network(run: RunDir, predictor: Predictor) -> Any:
     if not predictor.network.lstm_silent or ngrams is None:
         return model
     logits = model.get_layer(ngrams.output.layer).output
-    return keras.Model(model.inputs, keras.layers.Activation("softmax", name=OUTPUT)(logits), name="lstmcli_ngrams")
+    output = keras.layers.Activation(predictor.config.output_activation, name=OUTPUT)(logits)  # softmax or sigmoid
+    return keras.Model(model.inputs, output, name="lstmcli_ngrams")
 
 
 def _write_graph(run: RunDir, predictor: Predictor, stage: Path, export_format: str) -> None:
@@ -201,6 +202,12 @@ def _write_sidecars(
         "padding": "none: each text unpadded, batched with texts of its length" if unpadded else config.padding,
         "truncating": config.truncating,
         "network": "n-gram classifier alone" if predictor.network.lstm_silent else "full",
+        "multi_label": config.multi_label,  # a sigmoid per label, each label predicted at its threshold
+        **(
+            {"thresholds": dict(zip(predictor.labels, predictor.decider.cutoffs.tolist()))}
+            if config.multi_label
+            else {}
+        ),
         "check": {"texts": checked, "max_abs_diff": diff, "tolerance": TOLERANCE},
         "versions": versions(),
     }
@@ -257,6 +264,7 @@ def _readme(info: dict[str, Any], config: Config) -> str:
         run_it=run_it,
         diff=info["check"]["max_abs_diff"],
         checked=info["check"]["texts"],
+        rows=MULTI_LABEL_ROWS if config.multi_label else "rows summing to 1",
     )
 
 
@@ -288,12 +296,17 @@ README = """# lstmcli export
 3. Keep at most `max_len` = {max_len} ids: a longer text loses its {cut} ids (`truncating: {truncating}`).
 4. {feeding}
 
-The input `{input}` is int32 `(batch, steps)`; the output `{output}` is float32 `(batch, {n})`, rows summing to 1.
+The input `{input}` is int32 `(batch, steps)`; the output `{output}` is float32 `(batch, {n})`, {rows}.
 
 {run_it}
 Checked at export: on {checked} validation texts the probabilities differ from `lstmcli predict`'s by at most
 {diff:.2e}.
 """
+
+MULTI_LABEL_ROWS = (
+    "a sigmoid per label (each in [0, 1], not summing to 1): a text has each label whose probability reaches its "
+    "threshold, chosen on validation in training (`thresholds` in `export.json`, `thresholds.json`)"
+)
 
 ONNX_README = """## ONNX Runtime
 

@@ -18,15 +18,16 @@ def run_info(run: RunDir) -> dict[str, Any]:
     Returns:
         ``run_dir``, ``trained``, ``labels``, ``data`` (prepare's report), ``config``, ``training``
         (epochs run, best epoch, its monitor and its metrics, and for a staged run what was published; None
-        before training), ``metrics`` (the last
-        evaluate's, or None), ``files`` (``path`` and ``bytes``, sorted) and ``manifest``.
+        before training), ``metrics`` (the last evaluate's, or None), ``files`` (``path`` and ``bytes``, sorted),
+        ``manifest``, and a multi-label run's decision ``thresholds``.
 
     Raises:
         RunDirError: the directory is missing, incomplete or written by a newer lstmcli.
     """
     run.check("prepared")
     manifest = run.read_manifest()
-    return {
+    thresholds = run.read_thresholds()
+    summary = {
         "run_dir": str(run.path),
         "trained": run.is_trained(),
         "labels": run.read_labels(),
@@ -37,6 +38,7 @@ def run_info(run: RunDir) -> dict[str, Any]:
         "files": run.list_files(),
         "manifest": manifest,
     }
+    return summary if thresholds is None else {**summary, "thresholds": thresholds}
 
 
 def training_summary(history: list[dict[str, Any]], record: TrainingRecord | None) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.decision import Decider
 from lstmcli.errors import ConfigError, DataError, RunDirError
 from lstmcli.nn import ort
 from lstmcli.nn.inference import Network, weight_names
@@ -75,7 +76,7 @@ def _single_threaded_blas() -> Any:
 
 
 class Predictor:
-    """A trained run, loaded once: texts in, class probabilities out.
+    """A trained run, loaded once: texts in, class probabilities out (a multi-label run's: a sigmoid per label).
 
     ``engine`` is ``auto``, ``numpy`` or ``onnx`` (see the module's docstring); None reads ``$LSTMCLI_ENGINE``.
     """
@@ -99,6 +100,11 @@ class Predictor:
                 f"{len(self.labels)} labels; train the run again"
             )
         self.network = self._check_fit(run)
+        thresholds = run.read_thresholds() if self.config.multi_label else None
+        per_label = np.asarray(thresholds["per_label"]) if thresholds else None
+        if per_label is not None and len(per_label) != len(self.labels):
+            raise RunDirError(f"{run.path}: thresholds.json does not fit labels.json; train the run again")
+        self.decider = Decider(self.labels, self.config.multi_label, per_label)  # the run's labelling rule
         self.encoder = Encoder(self.config, self.vocab)
         self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
         self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network) if self.engine == "onnx" else None
@@ -210,6 +216,7 @@ class Prediction:
     probabilities: np.ndarray | None  # (n_classes,), in the order of the run's labels
     label: str | None = None  # the most probable class
     probability: float | None = None  # its probability
+    labels: tuple[str, ...] | None = None  # a multi-label run's: the labels that pass, most probable first
 
 
 def predict_texts(predictor: Predictor, texts: Iterable[tuple[str, str]]) -> Iterator[Prediction]:
@@ -234,4 +241,5 @@ def _label_batch(predictor: Predictor, batch: list[tuple[str, str]]) -> Iterator
             yield Prediction(source, None, None)
         else:
             best = int(row.argmax())
-            yield Prediction(source, text, row, predictor.labels[best], float(row[best]))
+            chosen = tuple(n for n, _ in predictor.decider.ranked(row)) if predictor.decider.multi_label else None
+            yield Prediction(source, text, row, predictor.labels[best], float(row[best]), chosen)

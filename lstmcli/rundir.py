@@ -57,15 +57,23 @@ WEIGHTS = "weights.npz"
 HISTORY = "history.json"
 TRAINING = "training.json"  # what the training that published the model decided: its best epoch and monitor
 METRICS = "metrics.json"
+THRESHOLDS = "thresholds.json"  # a multi-label run's decision thresholds, chosen on validation
 CONFUSION_PNG = "confusion_matrix.png"  # evaluate --plots
 CURVES_PNG = "training_curves.png"  # evaluate --plots
+PER_LABEL_PNG = "per_label.png"  # evaluate --plots of a multi-label run, where the confusion matrix stands otherwise
 REPORT = "report.html"  # lstmcli report's default --out
 CHECKPOINT_DIR = "checkpoint"
 LAST_MODEL = "last.keras"  # under checkpoint/: the last epoch's model with its optimizer, for --resume
 BEST_MODEL = "best.keras"  # under checkpoint/: the best epoch's model so far, published as model.keras
 TRAIN_STATE = "state.json"
 CHECKPOINT_CONFIG = f"{CHECKPOINT_DIR}/{CONFIG}"  # the config of the training in progress, for --resume
-_RESULTS = (METRICS, CONFUSION_PNG, CURVES_PNG, REPORT)  # they describe one model: stale once another is published
+_RESULTS = (
+    METRICS,
+    CONFUSION_PNG,
+    CURVES_PNG,
+    PER_LABEL_PNG,
+    REPORT,
+)  # they describe one model: stale once another is published
 
 
 def resolve_run_dir(option: Path | None) -> Path:
@@ -140,7 +148,8 @@ def package_versions(*packages: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Prepared:
-    """The prepared arrays: ids ``(n, max_len)`` int32 and label indices ``(n,)`` int32."""
+    """The prepared arrays: ids ``(n, max_len)`` int32 and label indices ``(n,)`` int32, or for a multi-label run
+    a 0/1 matrix ``(n, labels)`` uint8."""
 
     train_x: np.ndarray
     train_y: np.ndarray
@@ -490,14 +499,14 @@ class RunDir:
             x, y = getattr(prepared, f"{part}_x"), getattr(prepared, f"{part}_y")
             ok = (
                 x.ndim == 2
-                and y.ndim == 1
+                and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == n_labels))  # multi-label: 0/1 per label
                 and len(x) == len(y) > 0
                 and x.dtype.kind in "iu"
                 and y.dtype.kind in "iu"
                 and x.shape[1] == prepared.train_x.shape[1]
             )
             if ok:
-                ok = 0 <= x.min() and x.max() < n_ids and 0 <= y.min() and y.max() < n_labels
+                ok = 0 <= x.min() and x.max() < n_ids and 0 <= y.min() and y.max() < (n_labels if y.ndim == 1 else 2)
             if not ok:
                 raise RunDirError(
                     f"{self._file(DATA_DIR)} is damaged: {part}_x {x.shape} and {part}_y {y.shape} do not fit "
@@ -626,8 +635,9 @@ class RunDir:
 
     def copy_description(self, dest: Path) -> None:
         """Copies what it takes to feed the model — vocabulary, labels and config — into ``dest``."""
-        for name in (VOCAB, LABELS, CONFIG):
-            shutil.copyfile(self._file(name), dest / name)
+        for name in (VOCAB, LABELS, CONFIG, THRESHOLDS):
+            if name != THRESHOLDS or self._file(name).is_file():  # a multi-label run's thresholds go with it
+                shutil.copyfile(self._file(name), dest / name)
 
     def publish_model(self, best: Path) -> None:
         """Copies the best model (``best.keras``) into place as ``model.keras``; the results of the model it
@@ -684,6 +694,24 @@ class RunDir:
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             raise RunDirError(f"{path} is damaged ({type(exc).__name__}); train the run again") from None
 
+    def write_thresholds(self, thresholds: Mapping[str, Any]) -> None:
+        """A multi-label run's decision thresholds (``lstmcli.decision.Thresholds.to_dict()``)."""
+        write_json(self._file(THRESHOLDS), dict(thresholds))
+
+    def read_thresholds(self) -> dict[str, Any] | None:
+        """The thresholds training chose, None for a run without them (single-label).
+
+        Raises:
+            RunDirError: the file is damaged.
+        """
+        if not self._file(THRESHOLDS).is_file():
+            return None
+        data = self._read_json(THRESHOLDS)
+        values = data.get("per_label") if isinstance(data, dict) else None
+        if not isinstance(values, list) or not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in values):
+            raise RunDirError(f"{self._file(THRESHOLDS)} is damaged: expected per_label probabilities; train again")
+        return data
+
     # --- evaluation results ---
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         write_json(self._file(METRICS), metrics)
@@ -694,6 +722,9 @@ class RunDir:
 
     def write_confusion_png(self, png: bytes) -> Path:
         return self._write_bytes(CONFUSION_PNG, png)
+
+    def write_per_label_png(self, png: bytes) -> Path:
+        return self._write_bytes(PER_LABEL_PNG, png)
 
     def write_curves_png(self, png: bytes) -> Path:
         return self._write_bytes(CURVES_PNG, png)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from lstmcli.errors import DataError
+from lstmcli.config import Config
+from lstmcli.decision import Decider, micro_f1
+from lstmcli.errors import ConfigError, DataError
+from lstmcli.io.formats import format_of
+from lstmcli.io.labelsets import read_label_sets
 from lstmcli.io.tables import open_labelled
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir
@@ -28,6 +31,7 @@ def evaluate(
     label_column: str = "",
     input_format: str = "auto",
     header: bool | None = None,
+    decision: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Scores the run's model on its validation part, or on ``data_file`` preprocessed with the run's settings.
 
@@ -38,7 +42,8 @@ def evaluate(
 
     ``data_file`` is a table of any format of :mod:`lstmcli.io.formats` (``input_format``: ``auto`` tells it);
     its columns are ``text_column`` and ``label_column`` if given, else the run's, else obvious names; ``header``
-    None reads it as the run's training file was read.
+    None reads it as the run's training file was read. A multi-label run: :func:`score_label_sets`, its labels
+    decided as ``decision`` (``top_k``, ``threshold``, ``min_labels``) says, else as trained.
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n`` and more.
@@ -50,6 +55,9 @@ def evaluate(
 
     predictor = Predictor(run)
     labels = predictor.labels
+    table = _Table((text_column, label_column), input_format, predictor.config.header if header is None else header)
+    if predictor.config.multi_label or any(v is not None for v in (decision or {}).values()):
+        return _evaluate_label_sets(run, predictor, decision or {}, data_file, (encoding, table))
     if data_file is None and not run.is_sharded():
         prepared = run.read_prepared()
         metrics = score(predictor.proba_ids(prepared.val_x), prepared.val_y, labels)
@@ -61,9 +69,6 @@ def evaluate(
             tally.add(predictor.proba_ids(ids), y)
     else:
         index = {label: i for i, label in enumerate(labels)}
-        table = _Table((text_column, label_column), input_format, getattr(predictor.config, "header", True))
-        if header is not None:
-            table = dataclasses.replace(table, header=header)
         for texts, raw_labels in _eval_chunks(data_file, predictor, encoding, chunk_rows or stream.CHUNK_ROWS, table):
             known = [i for i, lab in enumerate(raw_labels) if lab in index]
             unseen.update(lab for lab in raw_labels if lab not in index)
@@ -135,6 +140,91 @@ def score(probs: np.ndarray, y: np.ndarray, labels: list[str]) -> dict[str, Any]
     tally = ScoreTally(len(labels))
     tally.add(probs, y)
     return tally.metrics(labels)
+
+
+def _evaluate_label_sets(
+    run: RunDir, predictor: Predictor, decision: dict[str, Any], data_file: Path | None, how: tuple[str, _Table]
+) -> dict[str, Any]:
+    """A multi-label run's metrics on its validation part or on ``data_file`` (read whole, as prepare read it).
+
+    Raises:
+        ConfigError: ``decision`` holds options, but the run is single-label.
+    """
+    if not predictor.config.multi_label:
+        raise ConfigError(
+            "--threshold, --top-k and --min-labels of evaluate are for a multi-label run; this one is not"
+        )
+    decider = predictor.decider.with_options(**decision)
+    if data_file is None:
+        prepared = run.read_prepared()
+        metrics = score_label_sets(predictor.proba_ids(prepared.val_x), prepared.val_y, decider)
+        return {"data": "validation part", "unseen_labels": {}, **metrics}
+    texts, y, unseen = _label_set_rows(data_file, predictor.config, predictor.labels, how)
+    metrics = score_label_sets(predictor.proba(texts), y, decider)
+    return {"data": str(data_file), "unseen_labels": unseen, **metrics}
+
+
+def _label_set_rows(
+    path: Path, config: Config, labels: list[str], how: tuple[str, _Table]
+) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    """The texts of a multi-label table, their 0/1 labels ``(n, labels)``, and the labels the run never saw."""
+    encoding, table = how
+    if format_of(path, table.input_format) == "jsonl":
+        raise DataError(f"a multi-label run is evaluated on a CSV or TSV; {path} is JSON Lines")
+    text_column = table.given[0] or config.text_column
+    label_column = table.given[1] or config.label_column
+    data = read_label_sets(
+        path,
+        text_column,
+        label_column,
+        config.label_column_names,
+        config.label_separator,
+        config.encoding if encoding == "auto" else encoding,
+        table.header,
+    )
+    known = set(labels)
+    unseen = Counter(name for names in data.label_sets for name in names if name not in known)
+    index = {name: i for i, name in enumerate(labels)}
+    y = np.zeros((len(data.texts), len(labels)), dtype=np.uint8)
+    for row, names in enumerate(data.label_sets):
+        y[row, [index[name] for name in names if name in index]] = 1
+    return data.texts, y, dict(sorted(unseen.items()))
+
+
+def score_label_sets(probs: np.ndarray, y: np.ndarray, decider: Decider) -> dict[str, Any]:
+    """A multi-label run's metrics: probabilities ``(n, labels)`` decided by ``decider`` against 0/1 labels.
+
+    As scikit-learn defines them (a test holds them to it): micro-, macro- and samples-F1, the Jaccard index
+    (a text with no gold and no predicted label counts 1, as it does for samples-F1), subset accuracy, Hamming
+    loss, and per-label precision, recall, F1 (0 where undefined) and support; the loss is the mean binary
+    cross-entropy.
+    """
+    truth, predicted = np.asarray(y).astype(bool), decider.chosen(probs)
+    tp = (truth & predicted).sum(axis=0).astype(np.float64)
+    called, support = predicted.sum(axis=0).astype(np.float64), truth.sum(axis=0)
+    f1 = _ratio(2 * tp, called + support)
+    both = (truth & predicted).sum(axis=1).astype(np.float64)
+    either = (truth | predicted).sum(axis=1)
+    sizes = truth.sum(axis=1) + predicted.sum(axis=1)
+    p = np.clip(probs.astype(np.float64), EPSILON, 1.0 - EPSILON)
+    return {
+        "multi_label": True,
+        "n": len(truth),
+        "micro_f1": micro_f1(predicted, truth),
+        "macro_f1": float(f1.mean()),
+        "samples_f1": float(np.where(sizes > 0, 2 * both / np.maximum(sizes, 1), 1.0).mean()),
+        "jaccard": float(np.where(either > 0, both / np.maximum(either, 1), 1.0).mean()),
+        "subset_accuracy": float((truth == predicted).all(axis=1).mean()),
+        "hamming_loss": float((truth != predicted).mean()),
+        "loss": float(-(truth * np.log(p) + ~truth * np.log(1 - p)).mean()),
+        "labels": decider.labels,
+        "per_label": {
+            label: {"precision": float(pr), "recall": float(r), "f1": float(f), "support": int(n)}
+            for label, pr, r, f, n in zip(decider.labels, _ratio(tp, called), _ratio(tp, support), f1, support)
+        },
+        "thresholds": dict(zip(decider.labels, decider.cutoffs.tolist())),
+        "labels_per_text": {"gold": float(truth.sum(axis=1).mean()), "predicted": float(predicted.sum(axis=1).mean())},
+    }
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from lstmcli.rundir import RunDir, locked, resolve_run_dir, staged
 
 if TYPE_CHECKING:
     from lstmcli.dataset.prepare import PrepareReport
+    from lstmcli.decision import Decider
     from lstmcli.io.inputs import InputCounter, InputSpec
     from lstmcli.nn.fit import TrainProgress, TrainResult
     from lstmcli.predictor import Prediction
@@ -247,7 +248,8 @@ def evaluate(
     Args:
         table: how to read ``data`` (see :func:`lstmcli.scoring.evaluate`): ``text_column``, ``label_column``
             (default: the run's, else obvious names), ``input_format`` (``auto``, or a format of
-            :mod:`lstmcli.io.formats`) and ``header`` (None: as the run was prepared).
+            :mod:`lstmcli.io.formats`) and ``header`` (None: as the run was prepared); and a multi-label run's
+            ``decision``: ``threshold``, ``top_k`` and ``min_labels`` (None: as trained).
 
     Returns:
         ``accuracy``, ``loss``, ``macro_f1``, ``per_class``, ``confusion_matrix``, ``labels``, ``n``, ...
@@ -265,12 +267,12 @@ def evaluate(
 
 def predict_inputs(
     run_dir: PathLike | None, inputs: list[Path], spec: InputSpec, counter: InputCounter
-) -> tuple[list[str], Iterator[tuple[Prediction, tuple[str, ...]]]]:
+) -> tuple[Decider, Iterator[tuple[Prediction, tuple[str, ...]]]]:
     """Labels the texts of files, directories, stdin or tables (see :class:`lstmcli.io.inputs.InputSpec`).
 
     Returns:
-        The run's labels, and each text's prediction with the values of ``spec.keep_columns`` in its row, in
-        input order, streaming.
+        The run's labelling rule (its labels, and a multi-label run's thresholds), and each text's prediction
+        with the values of ``spec.keep_columns`` in its row, in input order, streaming.
 
     Raises:
         LstmcliError: the run holds no trained model, or an input cannot be read.
@@ -288,7 +290,7 @@ def predict_inputs(
             kept.append(row.kept)  # predict_texts yields one prediction per text, in order
             yield row.source, row.text
 
-    return predictor.labels, ((pred, kept.popleft()) for pred in predict_texts(predictor, texts()))
+    return predictor.decider, ((pred, kept.popleft()) for pred in predict_texts(predictor, texts()))
 
 
 def predict(run_dir: PathLike | None, texts: Iterable[str]) -> Iterator[Prediction]:

@@ -13,7 +13,7 @@ LAYERS = [
     ("cli", "__main__"),
     ("ui", "serve"),
     ("workflow",),
-    ("predictor", "scoring", "explain", "info", "export", "nn", "dataset"),
+    ("predictor", "scoring", "explain", "info", "export", "nn", "dataset", "decision"),
     ("rundir",),
     ("text", "io"),
     ("config",),

@@ -7,9 +7,11 @@ from lstmcli.cli.options import Options, with_options
 
 
 @command
-@with_options("run_dir data encoding as_json plots text_column label_column input_format header")
+@with_options(
+    "run_dir data encoding as_json plots text_column label_column input_format header threshold top_k min_labels"
+)
 def evaluate(*, opts: Options) -> None:
-    """Report loss, accuracy, macro-F1, per-class scores and the confusion matrix.
+    """Report loss, accuracy, macro-F1, per-class scores and the confusion matrix (multi-label: micro-F1 and more).
 
     Scores the run's validation part, or another table preprocessed with the run's saved settings.
 
@@ -20,7 +22,8 @@ def evaluate(*, opts: Options) -> None:
     from lstmcli.ui.display import show_metrics, show_plots
 
     table = opts.picked("text_column label_column input_format header")
-    metrics = workflow.evaluate(opts.run_dir, opts.data, opts.encoding or "auto", **table)
+    decision = opts.picked("top_k threshold min_labels")  # a multi-label run's; its trained thresholds by default
+    metrics = workflow.evaluate(opts.run_dir, opts.data, opts.encoding or "auto", decision=decision, **table)
     if opts.as_json:
         print_json(metrics)
     else:

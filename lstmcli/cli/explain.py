@@ -17,9 +17,9 @@ TextsArg = Annotated[
 
 
 @command
-@with_options("run_dir json_lines encoding method")
+@with_options("run_dir json_lines encoding method explain_label")
 def explain(texts: TextsArg = None, *, opts: Options) -> None:
-    """Show which tokens decided each text's label: green for the label, red against it.
+    """Show which tokens decided each text's label: green for the label, red against it (multi-label: each label).
 
     A token's score is its share of the label's probability: see --method.
 
@@ -35,5 +35,5 @@ def explain(texts: TextsArg = None, *, opts: Options) -> None:
     if not texts:
         stdin = read_inputs([stdin_or_fail("lstmcli explain")], False, opts.encoding or "auto", InputCounter())
         lines = (line for _, line in stdin)
-    explained = explain_texts(Predictor(opts.run()), lines, opts.method)
+    explained = explain_texts(Predictor(opts.run()), lines, opts.method, opts.explain_label)
     write_explanations(track(explained, "Explaining", len(texts) if texts else None), opts.json_lines)

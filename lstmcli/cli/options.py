@@ -118,7 +118,16 @@ class Options:
     ] = None
     # predict's
     output_format: Annotated[str, Option("--format", "-f", help="tsv, csv, jsonl, or label (the label alone).")] = "tsv"
-    top_k: Annotated[int, Option("--top-k", "-k", help="Labels per text, most probable first.")] = 1
+    top_k: Annotated[
+        Optional[int],
+        _said(
+            "--top-k",
+            "-k",
+            help="Labels per text, most probable first [default: 1]; a multi-label run: at most K of the labels "
+            "that pass their thresholds [default: all].",
+            metavar="K",
+        ),
+    ] = None
     with_text: Annotated[bool, Option("--with-text", help="Append the input text to each line.")] = False
     per_file: Annotated[bool, Option("--per-file", help="Each text file is one text.")] = False
     keep_columns: Annotated[
@@ -129,8 +138,17 @@ class Options:
         _said(
             "--threshold",
             help="Two classes: the second label (sorted: 1, positive, spam) when its probability is at least P, "
-            "else the first. More classes: no label (empty) when the most probable one is below P.",
+            "else the first. More classes: no label (empty) when the most probable one is below P. A multi-label "
+            "run: every label whose probability is at least P [default: the thresholds chosen in training].",
             metavar="P",
+        ),
+    ] = None
+    min_labels: Annotated[
+        Optional[int],
+        _said(
+            "--min-labels",
+            help="A multi-label run: at least N labels a text, the most probable ones where fewer pass [default: 0].",
+            metavar="N",
         ),
     ] = None
     # explain's
@@ -145,6 +163,15 @@ class Options:
             "tokens back (tokens that say the same share the credit); occlusion: the drop when it alone is left out.",
         ),
     ] = "shapley"
+    explain_label: Annotated[
+        Optional[str],
+        _said(
+            "--label",
+            help="The label to explain [default: the predicted one; a multi-label run: each predicted label, or the "
+            "most probable where none is].",
+            metavar="NAME",
+        ),
+    ] = None
     # report's and export's
     report_out: Annotated[
         Optional[Path], _said("--out", "-o", help="HTML file to write [default: report.html in the run directory].")

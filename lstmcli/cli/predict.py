@@ -21,7 +21,8 @@ InputsArg = Annotated[
 
 @command
 @with_options(
-    "run_dir output_format top_k with_text per_file encoding input_format text_column keep_columns header threshold"
+    "run_dir output_format top_k with_text per_file encoding input_format text_column keep_columns header threshold "
+    "min_labels"
 )
 def predict(inputs: InputsArg = None, *, opts: Options) -> None:
     """Label new text: one output line per input text, in input order, on stdout.
@@ -39,12 +40,14 @@ def predict(inputs: InputsArg = None, *, opts: Options) -> None:
     keep, per_file = columns_list(opts.keep_columns), opts.per_file
     inputs = inputs or [stdin_or_fail("lstmcli predict")]
     files = names_files(inputs, per_file)
-    output = OutputSpec(opts.output_format, opts.top_k, opts.with_text, files, keep, opts.threshold, per_file)
+    output = OutputSpec(
+        opts.output_format, opts.top_k, opts.with_text, files, keep, opts.threshold, per_file, opts.min_labels
+    )
     output.check()
     spec = InputSpec(
         opts.input_format, opts.encoding or "auto", per_file, opts.text_column, keep, opts.header is not False
     )
     counter = InputCounter()
-    labels, results = workflow.predict_inputs(opts.run_dir, inputs, spec, counter)
-    write_predictions(track(results, "Labelling"), labels, output)
+    decider, results = workflow.predict_inputs(opts.run_dir, inputs, spec, counter)
+    write_predictions(track(results, "Labelling"), decider, output)
     warn_replaced(counter.replaced)

@@ -7,7 +7,10 @@ from lstmcli.cli.options import Options, with_options
 
 
 @command
-@with_options("run_dir host port max_body_bytes max_texts max_text_chars batch_wait_ms max_batch access_log")
+@with_options(
+    "run_dir host port max_body_bytes max_texts max_text_chars batch_wait_ms max_batch access_log threshold top_k "
+    "min_labels"
+)
 def serve(*, opts: Options) -> None:
     """Serve predictions over HTTP: POST /predict, GET /health, GET /info, POST /reload, docs at /docs.
 
@@ -25,4 +28,5 @@ def serve(*, opts: Options) -> None:
 
     limits = Limits(**opts.picked("max_body_bytes max_texts max_text_chars"))
     batching = Batching(opts.batch_wait_ms, opts.max_batch)
-    serve_run(run_dir_of(opts.run_dir), opts.host, opts.port, limits, batching, opts.access_log)
+    decision = opts.picked("top_k threshold min_labels")
+    serve_run(run_dir_of(opts.run_dir), opts.host, opts.port, limits, batching, opts.access_log, decision)

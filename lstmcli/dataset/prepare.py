@@ -10,24 +10,14 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.dataset import shards
-from lstmcli.dataset.embeddings import attach_vectors, check_sources
-from lstmcli.dataset.report import (
-    Built,
-    EncodedTally,
-    PrepareReport,
-    Progress,
-    check_classes,
-    make_prepare_report,
-    resolve_max_len,
-    resolve_tokenizer,
-    save_prepared,
-)
+from lstmcli.dataset.embeddings import check_sources
+from lstmcli.dataset.encode import encode_split
+from lstmcli.dataset.multilabel import prepare_multi_label
+from lstmcli.dataset.report import PrepareReport, Progress, check_classes, make_prepare_report, save_prepared
 from lstmcli.errors import DataError
+from lstmcli.io.labelsets import looks_multi_label
 from lstmcli.io.tables import LabelledTexts, read_labelled
 from lstmcli.rundir import Prepared, RunDir
-from lstmcli.text.encoder import Encoder
-from lstmcli.text.tokens import tokenize
-from lstmcli.text.vocab import Vocabulary
 
 __all__ = ["PrepareReport", "prepare"]
 
@@ -55,6 +45,10 @@ def prepare(
         ConfigError: the vectors' sources contradict each other (checked before anything is read).
     """
     check_sources(config)
+    if config.multi_label:
+        if streaming:
+            raise DataError("--multi-label reads the file in memory; leave out --streaming")
+        return prepare_multi_label(data_file, run, config, progress)
     if streaming or (streaming is None and shards.wants_streaming(data_file)):
         return shards.prepare_streaming(data_file, run, config, progress=progress, input_format=input_format)
     return prepare_in_memory(data_file, run, config, input_format, progress)
@@ -72,25 +66,17 @@ def prepare_in_memory(
         data_file, config.text_column, config.label_column, config.encoding, config.header, input_format
     )
     _check_classes(data, config.val_size, data_file)
-    tokenizer, reason = resolve_tokenizer(config, data.texts)
-    config = config.replace(text_column=data.text_column, label_column=data.label_column, tokenizer=tokenizer)
+    config = config.replace(text_column=data.text_column, label_column=data.label_column)
     labels = sorted(set(data.labels))
     y = _index(data.labels, labels)
     train_idx, val_idx = _split(y, config)
-    tokens = [tokenize(t, config) for t in data.texts]
-    counts = Counter(tok for i in train_idx for tok in tokens[i])
-    vocab = Vocabulary.from_counts(counts.items(), config.vocab_size, config.min_count)
-    train_tokens = (tokens[i] for i in train_idx)
-    vocab, config, vectors = attach_vectors(run, vocab, counts, config, train_tokens, progress)
-    ids, lengths = Encoder(config, vocab).flat_ids(tokens)
-    config, auto = resolve_max_len(config, lengths[train_idx])
-    x = Encoder(config, vocab).pad_flat(ids, lengths)
-    val = np.zeros(len(y), dtype=bool)
-    val[val_idx] = True
-    measured = EncodedTally()
-    measured.add(ids, lengths, val, config.max_len)
-    built = Built((tokenizer, reason), lengths[train_idx], measured, len(vocab), auto, vectors)
+    config, x, vocab, built = encode_split(data.texts, train_idx, val_idx, run, config, progress)
     report = make_prepare_report(_read(data_file, data, len(train_idx)), built, config)
+    if looks_multi_label(data.labels, config.label_separator):
+        report.notes.append(
+            f"the label column '{data.label_column}' holds labels joined by '{config.label_separator}' in many rows: "
+            "if a text may have several labels, pass --multi-label"
+        )
     run.write_prepared(Prepared(x[train_idx], y[train_idx], x[val_idx], y[val_idx]), [data.texts[i] for i in val_idx])
     save_prepared(run, vocab, labels, config, report, data_file)
     return config, report

@@ -47,9 +47,15 @@ class PrepareReport:
     mode: str = "in-memory"  # or "streaming": read in chunks into shards (lstmcli.dataset.shards)
     split: str = "stratified"  # scikit-learn's exact stratified split; "hashed": by a hash of each text
     embeddings: dict[str, Any] | None = None  # the start vectors: their sources, coverage, words added
+    # --multi-label: labels per text, texts without a label, and the labels too rare to learn (class_counts holds
+    # each label's texts)
+    multi_label: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if data["multi_label"] is None:  # a single-label report reads as before
+            del data["multi_label"]
+        return data
 
 
 @dataclass(frozen=True)

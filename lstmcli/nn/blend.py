@@ -31,7 +31,8 @@ class Blend:
 
 
 def fit_blend(weights: dict[str, np.ndarray], config: Config, val_x: np.ndarray, val_y: np.ndarray) -> Blend:
-    """Picks both weights on the validation rows ``val_x`` ``(n, max_len)``, labels ``val_y`` ``(n,)``.
+    """Picks both weights on the validation rows ``val_x`` ``(n, max_len)``, labels ``val_y`` ``(n,)`` (or
+    ``(n, labels)``, 0/1, for a multi-label run).
 
     Args:
         weights: the exported weights of the staged model at its best epoch (both parts at weight 1).
@@ -43,8 +44,11 @@ def fit_blend(weights: dict[str, np.ndarray], config: Config, val_x: np.ndarray,
 
 
 def choose(ngram: np.ndarray, lstm: np.ndarray, y: np.ndarray) -> Blend:
-    """The weights of ``ngram`` and ``lstm`` logits ``(n, n_classes)`` with the lowest loss on labels ``y``."""
+    """The weights of ``ngram`` and ``lstm`` logits ``(n, n_classes)`` with the lowest loss on labels ``y``: label
+    indices ``(n,)`` (softmax cross-entropy), or a multi-label run's 0/1 matrix ``(n, labels)`` (binary
+    cross-entropy of a sigmoid per label)."""
     ngram, lstm, y = ngram.astype(np.float64), lstm.astype(np.float64), y.astype(np.int64)
+    _loss, _scores = (_binary_loss, _binary_scores) if y.ndim == 2 else (_softmax_loss, _softmax_scores)
     losses = np.array([[_loss(a * ngram + b * lstm, y) for b in LSTM_WEIGHTS] for a in NGRAM_WEIGHTS])
     i, j = np.unravel_index(int(np.argmin(losses)), losses.shape)  # the first minimum: the smaller weights
     a, b = float(NGRAM_WEIGHTS[i]), float(LSTM_WEIGHTS[j])
@@ -52,11 +56,25 @@ def choose(ngram: np.ndarray, lstm: np.ndarray, y: np.ndarray) -> Blend:
     return Blend(a, b, scores)
 
 
-def _loss(logits: np.ndarray, y: np.ndarray) -> float:
+def _softmax_loss(logits: np.ndarray, y: np.ndarray) -> float:
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     return float(-log_probs[np.arange(len(y)), y].mean())
 
 
-def _scores(logits: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    return {"accuracy": round(float((logits.argmax(axis=1) == y).mean()), 4), "loss": round(_loss(logits, y), 4)}
+def _softmax_scores(logits: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    accuracy = float((logits.argmax(axis=1) == y).mean())
+    return {"accuracy": round(accuracy, 4), "loss": round(_softmax_loss(logits, y), 4)}
+
+
+def _binary_loss(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean binary cross-entropy of ``sigmoid(logits)``, computed from the logits (no overflow)."""
+    return float((np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))).mean())
+
+
+def _binary_scores(logits: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Loss, the share of right 0/1 decisions at 0.5 (as training logs it) and micro-F1 at 0.5."""
+    predicted, truth = logits >= 0, y.astype(bool)
+    f1 = 2 * (predicted & truth).sum() / max(predicted.sum() + truth.sum(), 1)
+    scores = {"accuracy": float((predicted == truth).mean()), "loss": _binary_loss(logits, y), "micro_f1": float(f1)}
+    return {name: round(value, 4) for name, value in scores.items()}

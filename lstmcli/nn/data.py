@@ -34,7 +34,7 @@ def make_dataset(
 
     Args:
         x: padded ids ``(n, max_len)``.
-        y: label indices ``(n,)``.
+        y: label indices ``(n,)``, or a multi-label run's 0/1 matrix ``(n, labels)``.
         first_epoch: the epoch the first pass over the dataset is (each pass is the next): epoch ``e``'s order
             comes from the seed and ``e`` alone, so that a resumed training shuffles as an uninterrupted one.
 
@@ -44,7 +44,7 @@ def make_dataset(
     lengths = np.minimum(lengths_of(x), x.shape[1])
     boundaries = bucket_boundaries(lengths, x.shape[1]) if config.length_grouped else []
     steps = count_batches(lengths, boundaries, config.batch_size)
-    labels = np.asarray(y, dtype=np.int32)
+    labels = np.asarray(y, dtype=np.int32 if y.ndim == 1 else np.float32)  # multi-label: 0/1 per label
     epochs = itertools.count(first_epoch)  # tf.data calls batches() once a pass
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -53,7 +53,7 @@ def make_dataset(
             ids = np.asarray(x[rows], dtype=np.int32)
             yield (cut(ids, width, config.padding) if config.bucketing else ids), labels[rows]
 
-    signature = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32))
+    signature = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, *y.shape[1:]), labels.dtype))
     ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
     return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE), steps
 

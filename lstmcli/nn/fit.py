@@ -21,11 +21,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from lstmcli.config import Config
+from lstmcli.decision import choose_thresholds
 from lstmcli.errors import LstmcliError, RunDirError
 from lstmcli.nn.backend import keras, tf
 from lstmcli.nn.blend import Blend, fit_blend
 from lstmcli.nn.data import make_dataset, shard_dataset
 from lstmcli.nn.distribute import Placement, place
+from lstmcli.nn.inference import Network
 from lstmcli.nn.model import build_model, export_weights, load_model, stage_model, start_embeddings
 from lstmcli.nn.spec import network_spec
 from lstmcli.rundir import RunDir, TrainingRecord, TrainState, atomic_write
@@ -300,6 +302,7 @@ class _Session:
     val_ds: tf.data.Dataset
     progress: TrainProgress
     class_weight: dict[int, float] | None
+    prior: np.ndarray | None = None  # a multi-label run's log-odds of each label: where output biases start
 
 
 def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, strategy: str) -> _Session:
@@ -317,7 +320,13 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
     out.write_checkpoint_config(given)  # config.json itself changes only when the new model is published
     progress.start(config.epochs, state.epoch, steps)
     weights = class_weights(run, config, n_classes)
-    return _Session(out, given, config, placement, model, state, train_ds, val_ds, progress, weights)
+    prior = prior_logits(run) if config.multi_label else None
+    if prior is not None and not resume:
+        first = (
+            spec.ngram_classifier.output.layer if (spec := network_spec(config)).ngram_classifier else spec.output.layer
+        )
+        start_bias(model, first, prior)
+    return _Session(out, given, config, placement, model, state, train_ds, val_ds, progress, weights, prior)
 
 
 def _run_stages(session: _Session) -> bool:
@@ -330,7 +339,7 @@ def _run_stages(session: _Session) -> bool:
         if index == len(plan) - 1 or state.best_epoch == 0 or state.epoch >= session.config.epochs:
             break
         with _sigint_deferred():
-            _next_stage(session.out, session.model, state)
+            _next_stage(session.out, session.model, state, session.prior)
     return False
 
 
@@ -372,7 +381,7 @@ def _flush_waiting(callback: _Checkpoint) -> None:
         callback.flush()
 
 
-def _next_stage(run: RunDir, model: keras.Model, state: TrainState) -> None:
+def _next_stage(run: RunDir, model: keras.Model, state: TrainState, prior: np.ndarray | None = None) -> None:
     """Moves to the next stage from the best weights so far; early stopping starts afresh.
 
     The stage keeps its own best epoch (``state.best`` starts empty): the LSTM's logits start at zero, and how
@@ -384,8 +393,24 @@ def _next_stage(run: RunDir, model: keras.Model, state: TrainState) -> None:
             layer.set_weights(best.get_layer(layer.name).get_weights())
     state.stage, state.stage_start, state.wait, state.stopped_early = state.stage + 1, state.epoch, 0, False
     state.best = {}
+    if prior is not None:  # the LSTM's own sigmoids start at the labels' log-odds, as the n-gram classifier's did
+        start_bias(model, "output", prior)
     _save_model(model, run.last_model_path())
     run.write_train_state(state)
+
+
+def prior_logits(run: RunDir) -> np.ndarray:
+    """The log-odds of each label among a multi-label run's training texts ``(labels,)``, clipped away from 0 and 1."""
+    share = np.clip(run.read_prepared().train_y.mean(axis=0, dtype=np.float64), 1e-4, 1 - 1e-4)
+    return np.log(share / (1 - share)).astype(np.float32)
+
+
+def start_bias(model: keras.Model, layer_name: str, logits: np.ndarray) -> None:
+    """Sets a dense layer's bias to ``logits``: its sigmoids then start at each label's share of the texts, and the
+    first epochs learn the texts, not how rare each label is."""
+    layer = model.get_layer(layer_name)
+    kernel, _ = layer.get_weights()
+    layer.set_weights([kernel, logits])
 
 
 def _blend(run: RunDir, model: keras.Model, config: Config, state: TrainState) -> Blend | None:
@@ -403,6 +428,14 @@ def _blend(run: RunDir, model: keras.Model, config: Config, state: TrainState) -
         layer = model.get_layer(name)
         layer.set_weights([w * np.float32(weight) for w in layer.get_weights()])
     return blend
+
+
+def _thresholds(run: RunDir, weights: dict[str, np.ndarray], config: Config) -> dict[str, Any]:
+    """A multi-label run's decision thresholds, chosen on the published model's validation probabilities."""
+    val_x, val_y = _validation_rows(run)
+    network = Network(weights, config)
+    probabilities = np.concatenate([network.proba(val_x[i : i + 1024]) for i in range(0, len(val_x), 1024)])
+    return choose_thresholds(probabilities, val_y, config.seed).to_dict()
 
 
 def _validation_rows(run: RunDir, most: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
@@ -486,7 +519,10 @@ def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | N
     run.write_training(dataclasses.replace(record, batch_size=config.batch_size, learning_rate=config.learning_rate))
     run.publish_model(run.best_model_path())
     run.write_config(session.given)
-    run.write_weights(export_weights(best, config))
+    exported = export_weights(best, config)
+    if config.multi_label:
+        run.write_thresholds(_thresholds(run, exported, config))
+    run.write_weights(exported)
     if not keep_checkpoint:
         run.clear_checkpoint()
     return blend

@@ -99,10 +99,10 @@ class Network:
             ids: int array ``(n, steps)``; 0 is padding.
 
         Returns:
-            float32 array ``(n, n_classes)``, rows summing to 1.
+            float32 array ``(n, n_classes)``, rows summing to 1 (a multi-label run's: each in [0, 1]).
         """
         if self.lstm_silent:
-            return _softmax(self.ngram_logits(ids))
+            return ACTIVATIONS[self.spec.ngram_classifier.activation](self.ngram_logits(ids))  # type: ignore[union-attr]
         self.warm(ids)
         state = _State(ids)
         for block in self.spec.blocks:
@@ -185,7 +185,7 @@ def _dense(network: Network, block: spec.Dense, state: _State) -> None:
 
 @NUMPY.implements(spec.NgramClassifier)
 def _ngram_classifier(network: Network, block: spec.NgramClassifier, state: _State) -> None:
-    state.x = _softmax(state.x + network.ngram_logits(state.ids))
+    state.x = ACTIVATIONS[block.activation](state.x + network.ngram_logits(state.ids)).astype(np.float32)
 
 
 def _prescaled(weights: Weights, layers: tuple[spec.Recurrent, ...]) -> Weights:

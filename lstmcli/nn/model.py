@@ -218,7 +218,7 @@ def _dense(block: spec.Dense, graph: _Graph) -> None:
 @KERAS.implements(spec.NgramClassifier)
 def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
     """The staged n-gram classifier from the ids, its logits added to the trunk's (as ``Network.proba``)."""
-    probabilities = keras.layers.Activation("softmax", name=block.probabilities_layer)
+    probabilities = keras.layers.Activation(block.activation, name=block.probabilities_layer)
     add = keras.layers.Add(name=block.logits_layer)
     branch = _Graph(graph.inputs, graph.inputs)
     for part in block.members:
@@ -228,10 +228,15 @@ def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
 
 def _compile(model: keras.Model, config: Config) -> None:
     """Adam (the tutorial preset: Keras's own, as the article; else :class:`SparseAdam`), sparse categorical
-    cross-entropy and accuracy. Not XLA-compiled: SparseAdam's row updates have data-dependent shapes."""
+    cross-entropy and accuracy; a multi-label run: binary cross-entropy and the share of right 0/1 decisions at
+    0.5, logged as accuracy too. Not XLA-compiled: SparseAdam's row updates have data-dependent shapes."""
     rate = config.learning_rate or AUTO_LEARNING_RATE  # auto: resolved by fit, else batch 64's
     optimizer = SparseAdam(rate) if config.sparse_updates else keras.optimizers.Adam(rate)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+    if config.multi_label:
+        loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
+    else:
+        loss, metric = "sparse_categorical_crossentropy", "accuracy"
+    model.compile(optimizer=optimizer, loss=loss, metrics=[metric], jit_compile=False)
 
 
 def stage_model(model: keras.Model, config: Config, stage: str) -> keras.Model:
@@ -250,7 +255,8 @@ def stage_model(model: keras.Model, config: Config, stage: str) -> keras.Model:
     if ngrams is None:
         raise ValueError(f"stage_model needs a staged n-gram model; the config's ngram_mode is {config.ngram_mode!r}")
     logits = model.get_layer(ngrams.output.layer if stage == "ngrams" else network.output.layer).output
-    target = keras.Model(model.inputs, keras.layers.Activation("softmax")(logits), name=f"lstmcli_{stage}")
+    output = keras.layers.Activation(config.output_activation)(logits)
+    target = keras.Model(model.inputs, output, name=f"lstmcli_{stage}")
     # The other part is not in the graph; every layer in it trains but frozen embeddings (runs of earlier versions
     # were saved with the other stage's layers frozen, so a resumed one needs them set again).
     for layer in target.layers:

@@ -343,11 +343,13 @@ def _dense(block: spec.Dense, graph: _Graph) -> None:
 @ONNX.implements(spec.NgramClassifier)
 def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
     """The n-gram classifier's logits are an input (``Network.ngram_logits``; in a standalone graph, computed by
-    the graph), added to the trunk's."""
+    the graph), added to the trunk's; then the output's softmax (one label) or sigmoid (several)."""
     logits = _ngram_logits(graph, block) if graph.rows else "ngram_logits"
     if not graph.rows:
         graph.inputs.add("ngram_logits")
-    graph.x = graph.node("Softmax", [graph.node("Add", [graph.x, logits])], axis=-1)
+    summed = graph.node("Add", [graph.x, logits])
+    activation = DENSE_ACTIVATIONS[block.activation]
+    graph.x = graph.node(activation, [summed], **({"axis": -1} if activation == "Softmax" else {}))
 
 
 class OnnxNetwork:

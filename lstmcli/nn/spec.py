@@ -225,6 +225,7 @@ class NgramClassifier(_Group):
     bag: NgramBag
     dropout: Dropout | None
     output: Dense
+    activation: str = "softmax"  # of the sum: "sigmoid" for a multi-label run, a probability per label
     logits_layer: str = "logits"
     probabilities_layer: str = "probabilities"
 
@@ -339,7 +340,7 @@ def network_spec(config: Config, vocab_size: int = 0, n_classes: int = 0) -> Net
         blocks.append(Dense("output", n_classes, "linear", zero_kernel=True))
         blocks.append(_ngram_classifier(config, vocab_size, n_classes))
     else:
-        blocks.append(Dense("output", n_classes, "softmax"))
+        blocks.append(Dense("output", n_classes, config.output_activation))
     return NetworkSpec(tuple(blocks))
 
 
@@ -378,4 +379,5 @@ def _ngram_classifier(config: Config, vocab_size: int, n_classes: int) -> NgramC
         bag=_bag(config, "ngram_words", "ngrams", "ngram_features", "ngram_embedding", "ngram_table", False),
         dropout=Dropout(config.dropout, "ngram_dropout") if config.dropout else None,
         output=Dense("ngram_output", n_classes, "linear"),
+        activation=config.output_activation,
     )

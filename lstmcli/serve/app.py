@@ -66,7 +66,7 @@ class Model:
     about: dict[str, Any]
 
 
-def load_run(path: Path) -> Model:
+def load_run(path: Path, decision: dict[str, Any] | None = None) -> Model:
     """Loads the run directory ``path`` whole into a new :class:`Predictor`.
 
     Raises:
@@ -80,6 +80,7 @@ def load_run(path: Path) -> Model:
         )
     run = RunDir(path)
     predictor = Predictor(run)
+    predictor.decider = predictor.decider.with_options(**(decision or {}))  # serve's --threshold, --top-k, ...
     predictor.warm_up()  # a server runs long enough to repay an ONNX Runtime session before its first request
     trained_with = run.read_manifest().get("versions", {})
     return Model(predictor, {"run_dir": str(path.resolve()), "trained_with": trained_with})
@@ -95,7 +96,12 @@ class PredictRequest(BaseModel):
         examples=[["my card was charged twice", "the app crashes"]],
     )
     text: Optional[StrictStr] = Field(None, description="One text to label (instead of texts).")
-    top_k: StrictInt = Field(1, ge=1, description="With 2 or more, each result lists the k most probable labels.")
+    top_k: Optional[StrictInt] = Field(
+        None,
+        ge=1,
+        description="With 2 or more, each result lists the k most probable labels; a multi-label run's results "
+        "have at most k labels [default: 1; multi-label: the server's --top-k].",
+    )
 
 
 class ApiError(Exception):
@@ -210,7 +216,7 @@ def _add_service_routes(app: FastAPI, state: _State, limits: Limits, batching: B
         )
 
 
-async def _parse_predict(request: Request, limits: Limits) -> tuple[list[str], int]:
+async def _parse_predict(request: Request, limits: Limits) -> tuple[list[str], int | None]:
     """The texts and ``top_k`` of a predict request; raises ApiError for anything else."""
     body = await _read_body(request, limits.max_body_bytes)
     try:

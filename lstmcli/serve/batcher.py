@@ -13,36 +13,37 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from lstmcli.decision import row_json
 from lstmcli.predictor import Predictor, predict_texts
 from lstmcli.serve.settings import Batching
-from lstmcli.ui.writers import prediction_row, row_json
 
 
 @dataclass
 class _Job:
     texts: list[str]
-    top_k: int
+    top_k: int | None
     future: asyncio.Future[list[str]]
 
 
-def label_jobs(predictor: Predictor, jobs: list[tuple[list[str], int]]) -> list[list[str]]:
+def label_jobs(predictor: Predictor, jobs: list[tuple[list[str], int | None]]) -> list[list[str]]:
     """Labels several requests' texts in one pass; returns each request's rows as JSON text.
 
     Args:
         predictor: the loaded run.
-        jobs: ``(texts, top_k)`` per request.
+        jobs: ``(texts, top_k)`` per request; a top_k of None keeps the server's.
 
     Returns:
         Per request, one JSON object per text, exactly as ``predict --format jsonl`` writes it: the texts go
-        through :func:`lstmcli.predictor.predict_texts` and each row through :func:`lstmcli.ui.writers.prediction_row`.
+        through :func:`lstmcli.predictor.predict_texts` and each row through the run's
+        :class:`lstmcli.decision.Decider` (``predictor.decider``, with the server's options).
     """
     texts = [text for job_texts, _ in jobs for text in job_texts]
     predictions = list(predict_texts(predictor, (("", text) for text in texts)))
     out, start = [], 0
     for job_texts, top_k in jobs:
-        k = min(top_k, len(predictor.labels))
+        decider = predictor.decider.with_options(top_k=top_k)
         rows = predictions[start : start + len(job_texts)]
-        out.append([row_json(prediction_row(pred.probabilities, predictor.labels, k)) for pred in rows])
+        out.append([row_json(decider.row(pred.probabilities)) for pred in rows])
         start += len(job_texts)
     return out
 
@@ -82,7 +83,7 @@ class MicroBatcher:
         """Serves the next batches from ``predictor``; a batch already running finishes on the old one."""
         self.predictor = predictor
 
-    async def predict(self, texts: list[str], top_k: int) -> list[str]:
+    async def predict(self, texts: list[str], top_k: int | None) -> list[str]:
         """The JSON rows for ``texts`` (see :func:`label_jobs`), once their batch has run."""
         if self._wake is None:
             raise RuntimeError("MicroBatcher.start() was not called")

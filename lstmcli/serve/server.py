@@ -74,11 +74,19 @@ def _drained(signum: int, frame: Any) -> None:
     """The SIGTERM that uvicorn raises again after its drain: nothing is left to do."""
 
 
-def serve_run(path: Path, host: str, port: int, limits: Limits, batching: Batching, access_log: bool) -> None:
+def serve_run(
+    path: Path,
+    host: str,
+    port: int,
+    limits: Limits,
+    batching: Batching,
+    access_log: bool,
+    decision: dict[str, Any] | None = None,
+) -> None:
     """Serves the run in ``path`` on ``host:port``, saying where on stderr, until SIGTERM or Ctrl-C."""
     from lstmcli.serve.app import build_app, load_run
 
-    app = build_app(partial(load_run, path), limits, batching)
+    app = build_app(partial(load_run, path, decision), limits, batching)
     sock = bind(host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Warning: listening on {host}: anyone who can reach this machine can use the model", file=sys.stderr)

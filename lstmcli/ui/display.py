@@ -39,11 +39,14 @@ def show_prepare(report: PrepareReport) -> None:
     )
     split = f"{report.train_rows} train, {report.val_rows} validation ({report.split})"  # stratified or hashed
     err.print(f"Dropped rows: {dropped}. Split: {split}")
-    table = Table("class", "rows", "share", title="Classes", title_justify="left")
-    total = sum(report.class_counts.values())
-    for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
-        table.add_row(escape(label), str(n), f"{n / total:.1%}")
-    err.print(table)
+    if report.multi_label is not None:
+        _show_label_sets(report)
+    else:
+        table = Table("class", "rows", "share", title="Classes", title_justify="left")
+        total = sum(report.class_counts.values())
+        for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
+            table.add_row(escape(label), str(n), f"{n / total:.1%}")
+        err.print(table)
     lengths = ", ".join(f"{k} {v:g}" for k, v in report.length_percentiles.items())
     err.print(f"Tokenizer: {_tokenizer(report)} ({escape(report.tokenizer_reason)})")
     err.print(f"Tokens per text: {lengths}")
@@ -56,9 +59,28 @@ def show_prepare(report: PrepareReport) -> None:
     )
     for line in vectors_lines(report.embeddings):
         err.print(escape(line))
-    if report.mode == "streaming":
-        for note in report.notes:
-            err.print(f"Streaming: {note}")
+    for note in report.notes:
+        err.print(f"Streaming: {note}" if report.mode == "streaming" else f"Note: {escape(note)}")
+
+
+def _show_label_sets(report: PrepareReport) -> None:
+    """A multi-label report's labels: texts per label and their share of the texts, labels per text, rare ones."""
+    about = report.multi_label or {}
+    texts = report.train_rows + report.val_rows
+    table = Table("label", "texts", "share of texts", title="Labels", title_justify="left")
+    for label, n in sorted(report.class_counts.items(), key=lambda kv: -kv[1]):
+        table.add_row(escape(label), str(n), f"{n / texts:.1%}")
+    err.print(table)
+    err.print(
+        f"Labels per text: {about['cardinality']:.2f} on average, at most {about['max_labels']}; "
+        f"{about['empty_label_sets']} texts without a label (kept)"
+    )
+    rare = about["too_rare"]
+    if rare:
+        shown = ", ".join(escape(name) for name in rare[:20]) + (
+            f" and {len(rare) - 20} more" if len(rare) > 20 else ""
+        )
+        err.print(f"Too rare to learn (fewer than {about['rare_rows']} training texts): {len(rare)} labels: {shown}")
 
 
 def _tokenizer(report: PrepareReport) -> str:
@@ -152,6 +174,9 @@ def show_metrics(metrics: dict[str, Any]) -> None:
     """Evaluate's tables on stdout: summary, per-class report and confusion matrix; unseen labels on stderr."""
     out = console(stderr=False)
     out.print(f"Evaluated on {escape(metrics['data'])}: {metrics['n']} texts")
+    if metrics.get("multi_label"):
+        _show_label_set_metrics(metrics, out)
+        return
     out.print(f"accuracy {metrics['accuracy']:.4f}   loss {metrics['loss']:.4f}   macro-F1 {metrics['macro_f1']:.4f}")
     report = Table("class", "precision", "recall", "F1", "support", title="Per class", title_justify="left")
     for label, row in metrics["per_class"].items():
@@ -163,6 +188,23 @@ def show_metrics(metrics: dict[str, Any]) -> None:
     for label, row in zip(metrics["labels"], metrics["confusion_matrix"]):
         matrix.add_row(escape(label), *(str(v) for v in row))
     out.print(matrix)
+    if metrics.get("unseen_labels"):
+        unseen = ", ".join(f"'{escape(k)}' ({v})" for k, v in metrics["unseen_labels"].items())
+        err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")
+
+
+def _show_label_set_metrics(metrics: dict[str, Any], out: Any) -> None:
+    """A multi-label run's summary, and per label its scores and threshold."""
+    names = ("micro_f1", "macro_f1", "samples_f1", "jaccard", "subset_accuracy", "hamming_loss", "loss")
+    out.print("   ".join(f"{name.replace('_', '-')} {metrics[name]:.4f}" for name in names))
+    per_text = metrics["labels_per_text"]
+    out.print(f"labels per text: {per_text['gold']:.2f} gold, {per_text['predicted']:.2f} predicted")
+    columns = ("label", "precision", "recall", "F1", "support", "threshold")
+    report = Table(*columns, title="Per label", title_justify="left")
+    for label, row in metrics["per_label"].items():
+        scores = (f"{row[k]:.3f}" for k in ("precision", "recall", "f1"))
+        report.add_row(escape(label), *scores, str(row["support"]), f"{metrics['thresholds'][label]:.2f}")
+    out.print(report)
     if metrics.get("unseen_labels"):
         unseen = ", ".join(f"'{escape(k)}' ({v})" for k, v in metrics["unseen_labels"].items())
         err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")

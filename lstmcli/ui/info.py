@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 SUMMARY_METRICS = ("accuracy", "loss", "macro_f1", "n")
+LABEL_SET_METRICS = ("micro_f1", "macro_f1", "samples_f1", "jaccard", "subset_accuracy", "hamming_loss", "loss", "n")
 
 
 def human_size(size: int) -> str:
@@ -24,8 +25,9 @@ def human_size(size: int) -> str:
 def render_info(info: dict[str, Any]) -> RenderableType:
     """The summary for people: a few short tables."""
     state = "trained" if info["trained"] else "prepared, not trained yet"
+    kind = "labels (multi-label)" if info["config"].get("multi_label") else "classes"
     parts: list[RenderableType] = [
-        f"[bold]Run[/] {info['run_dir']} ({state}); {len(info['labels'])} classes: {', '.join(info['labels'])}"
+        f"[bold]Run[/] {info['run_dir']} ({state}); {len(info['labels'])} {kind}: {', '.join(info['labels'])}"
     ]
     if info["data"]:
         parts.append(_data_table(info["data"]))
@@ -37,10 +39,12 @@ def render_info(info: dict[str, Any]) -> RenderableType:
     if metrics:
         summary = "  ".join(
             f"{key} {metrics[key]:.4f}" if isinstance(metrics[key], float) else f"{key} {metrics[key]}"
-            for key in SUMMARY_METRICS
+            for key in (LABEL_SET_METRICS if metrics.get("multi_label") else SUMMARY_METRICS)
             if key in metrics
         )
         parts.append(f"[bold]Metrics[/] on {metrics.get('data', '?')}: {summary}")
+    if info.get("thresholds"):
+        parts.append(_thresholds_line(info["thresholds"], info["labels"]))
     parts.append(_files_table(info["files"]))
     return Group(*parts)
 
@@ -99,13 +103,28 @@ def published_text(published: dict[str, Any], monitor: str = "val_loss") -> str:
     )
 
 
+def _thresholds_line(thresholds: dict[str, Any], labels: list[str]) -> str:
+    """A multi-label run's thresholds: the global one, and the labels that have their own."""
+    own = [f"{label} {t:.2f}" for label, t in zip(labels, thresholds["per_label"]) if t != thresholds["global"]]
+    text = f"[bold]Thresholds[/] {thresholds['kind']}: {thresholds['global']:.2f}"
+    return text + (f"; per label: {', '.join(own)}" if own else "")
+
+
 def _data_table(data: dict[str, Any]) -> Table:
     table = Table("data", "", title="Data", title_justify="left", show_header=False)
     table.add_row(
         "file", f"{data['data_file']} ({data['encoding']}); columns '{data['text_column']}', '{data['label_column']}'"
     )
     table.add_row("rows", f"{data['rows_read']} read; {data['train_rows']} train, {data['val_rows']} validation")
-    table.add_row("classes", ", ".join(f"{label} {n}" for label, n in data["class_counts"].items()))
+    kind = "labels" if data.get("multi_label") else "classes"
+    table.add_row(kind, ", ".join(f"{label} {n}" for label, n in data["class_counts"].items()))
+    if data.get("multi_label"):
+        about = data["multi_label"]
+        table.add_row(
+            "labels per text",
+            f"{about['cardinality']:.2f} on average; {about['empty_label_sets']} texts without a label; "
+            f"too rare to learn: {', '.join(about['too_rare']) or 'none'}",
+        )
     table.add_row(
         "tokens", f"{data['tokenizer']}; max length {data['max_len']} ({data['truncated_rows']} texts truncated)"
     )

@@ -145,6 +145,38 @@ def confusion_matrix_png(matrix: list[list[int]] | np.ndarray, labels: list[str]
         return _png(fig)
 
 
+def per_label_png(per_label: dict[str, dict[str, float]], thresholds: dict[str, float]) -> bytes:
+    """A multi-label run's scores per label, most frequent label on top: F1 as a bar, precision and recall as
+    marks, each label's support and threshold beside its name (a multi-label run's confusion matrix).
+
+    Args:
+        per_label: each label's ``precision``, ``recall``, ``f1`` and ``support``.
+        thresholds: each label's decision threshold.
+
+    Returns:
+        The PNG file's bytes.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    labels = sorted(per_label, key=lambda name: -per_label[name]["support"])
+    rows = np.arange(len(labels))
+    scores = {key: np.array([per_label[name][key] for name in labels]) for key in ("precision", "recall", "f1")}
+    names = [f"{_short(name)} (n={per_label[name]['support']}, t={thresholds[name]:.2f})" for name in labels]
+    with matplotlib.rc_context(_font_rc(labels)):
+        fig = Figure(figsize=(8.0, max(3.0, 0.28 * len(labels) + 1.2)), layout="constrained")
+        axes = fig.subplots()
+        axes.barh(rows, scores["f1"], color="#4c72b0", label="F1")
+        axes.plot(scores["precision"], rows, "k|", markersize=10, label="precision")
+        axes.plot(scores["recall"], rows, "rx", markersize=5, label="recall")
+        axes.set_yticks(rows, names, fontsize=8)
+        axes.invert_yaxis()
+        axes.set_xlim(0, 1)
+        axes.set_title("Per label (validation or --data): F1, precision, recall; support n, threshold t")
+        axes.legend(loc="lower right", fontsize=8)
+        return _png(fig)
+
+
 def _matrix_panel(
     fig: Any, ax: Any, values: np.ndarray, labels: list[str], title: str, texts: list[str], vmax: float | None = None
 ) -> None:
@@ -229,7 +261,10 @@ def write_plots(run: RunDir, metrics: dict[str, Any]) -> list[Path]:
     Returns:
         The paths written; the curves are left out when the run has no training history.
     """
-    written = [run.write_confusion_png(confusion_matrix_png(metrics["confusion_matrix"], metrics["labels"]))]
+    if metrics.get("multi_label"):
+        written = [run.write_per_label_png(per_label_png(metrics["per_label"], metrics["thresholds"]))]
+    else:
+        written = [run.write_confusion_png(confusion_matrix_png(metrics["confusion_matrix"], metrics["labels"]))]
     history = run.read_history()
     if history:
         record = run.read_training()

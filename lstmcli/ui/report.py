@@ -21,7 +21,7 @@ from lstmcli.info import training_summary
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import REPORT, RunDir, TrainingRecord, write_text
 from lstmcli.ui.info import published_text
-from lstmcli.ui.plots import confusion_matrix_png, training_curves_png
+from lstmcli.ui.plots import confusion_matrix_png, per_label_png, training_curves_png
 
 MAX_TEXT_CHARS = 400  # longer example texts are shortened in the table
 
@@ -62,6 +62,8 @@ def report_page(run: RunDir, n_wrong: int = 10) -> str:
     predictor = Predictor(run)
     prepared = run.read_prepared()
     probs = predictor.proba_ids(prepared.val_x)
+    if predictor.config.multi_label:
+        return _page(run, predictor.labels, _label_set_sections(run, predictor, probs, prepared.val_y, n_wrong))
     metrics = score(probs, prepared.val_y, predictor.labels)
     texts = run.read_val_texts()
     wrong = confidently_wrong(probs, prepared.val_y, n_wrong)
@@ -79,6 +81,54 @@ def report_page(run: RunDir, n_wrong: int = 10) -> str:
         ("config", "Config"): _config_html(dataclasses.asdict(predictor.config)),
     }
     return _page(run, predictor.labels, sections)
+
+
+def _label_set_sections(
+    run: RunDir, predictor: Predictor, probs: np.ndarray, y: np.ndarray, n_wrong: int
+) -> dict[tuple[str, str], str]:
+    """A multi-label run's sections: its metrics, the per-label figure where a confusion matrix stands otherwise,
+    and the validation texts whose label sets are furthest from the truth."""
+    from lstmcli.scoring import score_label_sets
+
+    metrics = score_label_sets(probs, y, predictor.decider)
+    figure = _img(per_label_png(metrics["per_label"], metrics["thresholds"]), "Scores per label")
+    chosen = predictor.decider.chosen(probs)
+    wrong = np.flatnonzero((chosen != y.astype(bool)).any(axis=1))
+    worst = wrong[np.argsort(-np.abs(y[wrong] - probs[wrong]).sum(axis=1), kind="stable")][:n_wrong]
+    texts = run.read_val_texts()
+    names = lambda row: ", ".join(n for n, on in zip(predictor.labels, row) if on) or "(none)"  # noqa: E731
+    rows = [[texts[i] if len(texts) == len(y) else "(text not saved)", names(y[i]), names(chosen[i])] for i in worst]
+    return {
+        ("metrics", "Metrics"): _label_set_metrics_html(metrics),
+        ("per-label", "Per label"): figure,
+        ("training", "Training curves"): _training_html(run.read_history(), run.read_training()),
+        ("errors", "Validation texts furthest from their labels"): _table(
+            ["text", "labels", "predicted"], rows, css="wrong"
+        ),
+        ("data", "Data"): _data_html(run.read_prepare_report()),
+        ("config", "Config"): _config_html(dataclasses.asdict(predictor.config)),
+    }
+
+
+def _label_set_metrics_html(metrics: dict[str, Any]) -> str:
+    names = ("micro_f1", "macro_f1", "samples_f1", "jaccard", "subset_accuracy", "hamming_loss", "loss")
+    cards = "".join(f'<div class="card">{escape(n.replace("_", "-"))}<b>{metrics[n]:.4f}</b></div>' for n in names)
+    rows = [
+        [
+            label,
+            f"{r['precision']:.3f}",
+            f"{r['recall']:.3f}",
+            f"{r['f1']:.3f}",
+            r["support"],
+            metrics["thresholds"][label],
+        ]
+        for label, r in metrics["per_label"].items()
+    ]
+    return (
+        f"<p>On the run's validation part ({metrics['n']} texts), scored now.</p>\n"
+        f'<div class="cards">{cards}</div>\n<h3>Per label</h3>\n'
+        + _table(["label", "precision", "recall", "F1", "support", "threshold"], rows, numeric={1, 2, 3, 4, 5})
+    )
 
 
 def write_report(run: RunDir, out: Path | None = None, n_wrong: int = 10) -> Path:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
-import numpy as np
-
+from lstmcli.decision import Decider, row_json
 from lstmcli.errors import ConfigError
 from lstmcli.predictor import Prediction
 from lstmcli.ui.console import quiet_on_closed_pipe
 
 FORMATS = ("tsv", "csv", "jsonl", "label")
+LABEL_JOINER = "|"  # a multi-label run's labels in one TSV/CSV field, as its training file joined them
 
 
 @dataclass(frozen=True)
@@ -23,74 +22,57 @@ class OutputSpec:
     """What each output line holds.
 
     Attributes:
-        output_format: ``tsv``, ``csv``, ``jsonl`` or ``label`` (the label alone: ``| sort | uniq -c``).
-        top_k: labels per text, most probable first.
+        output_format: ``tsv``, ``csv``, ``jsonl`` or ``label`` (the label alone: ``| sort | uniq -c``; a
+            multi-label run's labels joined by ``|``).
+        top_k: labels per text, most probable first (a multi-label run: at most; None: 1, or all that pass).
         with_text: append the input text.
         file_column: say which file each text came from (several files, a directory, ``--per-file``).
         keep_columns: names of the input table's columns carried through, in order.
-        threshold: see :func:`decide`; None labels each text with its most probable class.
+        threshold: see :class:`lstmcli.decision.Decider`; None labels each text with its most probable class,
+            or a multi-label run's with the labels that pass the thresholds chosen in training.
         per_file: each file is one text: its file name stands for the text.
+        min_labels: a multi-label run's fewest labels per text.
     """
 
     output_format: str = "tsv"
-    top_k: int = 1
+    top_k: int | None = None
     with_text: bool = False
     file_column: bool = False
     keep_columns: tuple[str, ...] = ()
     threshold: float | None = None
     per_file: bool = False
+    min_labels: int | None = None
 
     def check(self) -> None:
         """Raises ConfigError for a value out of range."""
         if self.output_format not in FORMATS:
             raise ConfigError(f"unknown format '{self.output_format}'; formats are: {', '.join(FORMATS)}")
-        if self.top_k < 1:
-            raise ConfigError(f"--top-k must be at least 1; received {self.top_k}")
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ConfigError(f"--threshold must be a probability between 0 and 1; received {self.threshold}")
-
-
-def decide(
-    probabilities: np.ndarray, labels: list[str], top_k: int, threshold: float | None
-) -> list[tuple[str, float]]:
-    """The ``top_k`` labels of one text with their probabilities, the decision first.
-
-    Without a threshold the decision is the most probable label. With two labels, ``threshold`` is the decision
-    threshold on the second (the positive class: labels are sorted, so ``1``, ``positive``, ``spam``): it is
-    chosen when its probability is at least ``threshold``, else the first. With more labels, a text whose most
-    probable label is below ``threshold`` is not labelled: its label is "" (its probability stays).
-    """
-    order = [int(i) for i in np.argsort(-probabilities, kind="stable")]
-    if threshold is not None and len(labels) == 2:
-        order = [1, 0] if probabilities[1] >= threshold else [0, 1]
-    ranked = [(labels[i], float(probabilities[i])) for i in order[:top_k]]
-    if threshold is not None and len(labels) > 2 and ranked[0][1] < threshold:
-        ranked[0] = ("", ranked[0][1])
-    return ranked
+        Decider(["a", "b"], True).with_options(self.top_k, self.threshold, self.min_labels)
 
 
 def write_predictions(
     results: Iterable[tuple[Prediction, tuple[str, ...]]],
-    labels: list[str],
+    decider: Decider,
     spec: OutputSpec,
     out: TextIO | None = None,
 ) -> int:
     """Writes one line per ``(prediction, kept column values)``; returns how many were written.
 
+    ``decider`` is the run's (``Predictor.decider``); the spec's ``top_k``, ``threshold`` and ``min_labels`` apply.
     A reader that stops early (``| head -1``) ends the output quietly instead of raising BrokenPipeError.
     """
     out = out or sys.stdout
     written = 0
-    top_k = min(spec.top_k, len(labels))
+    decider = decider.with_options(spec.top_k, spec.threshold, spec.min_labels)
     with quiet_on_closed_pipe(out):
         writer = csv.writer(out, lineterminator="\n") if spec.output_format == "csv" else None
         if writer is not None:
-            writer.writerow(_csv_header(spec, top_k))
+            writer.writerow(_csv_header(spec, decider))
         for pred, kept in results:
             if writer is not None:
-                writer.writerow(_fields(pred, _decided(pred, labels, top_k, spec), kept, spec, top_k))
+                writer.writerow(_fields(pred, _decided(pred, decider), kept, spec, decider))
             else:
-                out.write(_line(pred, labels, kept, spec, top_k) + "\n")
+                out.write(_line(pred, decider, kept, spec) + "\n")
             written += 1
             if written % 2048 == 0:
                 out.flush()
@@ -98,25 +80,33 @@ def write_predictions(
     return written
 
 
-def _decided(pred: Prediction, labels: list[str], top_k: int, spec: OutputSpec) -> list[tuple[str, float]]:
-    return decide(pred.probabilities, labels, top_k, spec.threshold) if pred.probabilities is not None else []
+def _decided(pred: Prediction, decider: Decider) -> list[tuple[str, float]]:
+    return decider.ranked(pred.probabilities) if pred.probabilities is not None else []
 
 
-def _line(pred: Prediction, labels: list[str], kept: tuple[str, ...], spec: OutputSpec, top_k: int) -> str:
+def _line(pred: Prediction, decider: Decider, kept: tuple[str, ...], spec: OutputSpec) -> str:
     """A TSV, JSON or bare-label line, without its line end."""
     if spec.output_format == "jsonl":
-        return _json_row(pred, labels, kept, spec, top_k)
-    ranked = _decided(pred, labels, top_k, spec)
+        return _json_row(pred, decider, kept, spec)
+    ranked = _decided(pred, decider)
     if spec.output_format == "label":
+        if decider.multi_label:
+            return _one_line(LABEL_JOINER.join(label for label, _ in ranked))
         return _one_line(ranked[0][0] if ranked else "")
-    return "\t".join(_one_line(f) for f in _fields(pred, ranked, kept, spec, top_k))
+    return "\t".join(_one_line(f) for f in _fields(pred, ranked, kept, spec, decider))
 
 
 def _fields(
-    pred: Prediction, ranked: list[tuple[str, float]], kept: tuple[str, ...], spec: OutputSpec, top_k: int
+    pred: Prediction, ranked: list[tuple[str, float]], kept: tuple[str, ...], spec: OutputSpec, decider: Decider
 ) -> list[str]:
-    """A TSV or CSV line: label and probability (top_k pairs), the kept columns, the file, the text."""
-    fields = [value for label, p in ranked for value in (label, f"{p:.6f}")] if ranked else ["", ""] * top_k
+    """A TSV or CSV line: label and probability (top_k pairs; a multi-label run's labels joined by ``|`` and their
+    probabilities likewise), the kept columns, the file, the text."""
+    if decider.multi_label:
+        fields = [LABEL_JOINER.join(label for label, _ in ranked), LABEL_JOINER.join(f"{p:.6f}" for _, p in ranked)]
+    elif ranked:
+        fields = [value for label, p in ranked for value in (label, f"{p:.6f}")]
+    else:
+        fields = ["", ""] * decider.k
     fields.extend(kept)
     if spec.file_column:
         fields.append(pred.source)
@@ -125,44 +115,8 @@ def _fields(
     return fields
 
 
-def prediction_row(
-    probabilities: np.ndarray | None, labels: list[str], top_k: int, threshold: float | None = None
-) -> dict[str, Any]:
-    """One text's result as a JSON-ready dict: what ``predict --format jsonl`` writes and ``serve`` answers.
-
-    Args:
-        probabilities: float array ``(n_classes,)``, or None for an empty text.
-        labels: class names, index ``i`` naming ``probabilities[i]``.
-        top_k: labels listed under ``top_k`` (most probable first) when above 1.
-        threshold: see :func:`decide`.
-
-    Returns:
-        ``label``, ``probability``, ``probabilities`` (every class) and, for ``top_k`` above 1, ``top_k``; a text
-        left unlabelled below the threshold has ``label`` None and ``"abstained": True``; an empty text the same
-        keys as None and ``"empty": True``.
-    """
-    if probabilities is None:
-        return {"label": None, "probability": None, "probabilities": None, "empty": True}
-    ranked = decide(probabilities, labels, top_k, threshold)
-    row: dict[str, Any] = {
-        "label": ranked[0][0] or None,
-        "probability": ranked[0][1],
-        "probabilities": {lab: float(p) for lab, p in zip(labels, probabilities)},
-    }
-    if not ranked[0][0]:
-        row["abstained"] = True
-    if len(ranked) > 1:
-        row["top_k"] = [{"label": lab or None, "probability": p} for lab, p in ranked]
-    return row
-
-
-def row_json(row: dict[str, Any]) -> str:
-    """A row's JSON text, as each ``jsonl`` line holds it (labels in any script kept as they are)."""
-    return json.dumps(row, ensure_ascii=False)
-
-
-def _json_row(pred: Prediction, labels: list[str], kept: tuple[str, ...], spec: OutputSpec, top_k: int) -> str:
-    row = prediction_row(pred.probabilities, labels, top_k, spec.threshold)
+def _json_row(pred: Prediction, decider: Decider, kept: tuple[str, ...], spec: OutputSpec) -> str:
+    row = decider.row(pred.probabilities)
     row.update(zip(spec.keep_columns, kept))
     if spec.file_column:
         row["file"] = pred.source
@@ -171,12 +125,14 @@ def _json_row(pred: Prediction, labels: list[str], kept: tuple[str, ...], spec: 
     return row_json(row)
 
 
-def _csv_header(spec: OutputSpec, top_k: int) -> list[str]:
-    header = (
-        ["label", "probability"]
-        if top_k == 1
-        else [f"{name}_{i}" for i in range(1, top_k + 1) for name in ("label", "probability")]
-    )
+def _csv_header(spec: OutputSpec, decider: Decider) -> list[str]:
+    top_k = decider.k
+    if decider.multi_label:
+        header = ["labels", "probabilities"]
+    elif top_k == 1:
+        header = ["label", "probability"]
+    else:
+        header = [f"{name}_{i}" for i in range(1, top_k + 1) for name in ("label", "probability")]
     header.extend(spec.keep_columns)
     if spec.file_column:
         header.append("file")
