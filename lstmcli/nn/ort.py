@@ -125,8 +125,11 @@ def build(weights: Weights, config: Config, standalone: bool = False, ngrams_onl
     network = spec.network_spec(config)
     if standalone:
         _standalone_ids(graph, config.mask)
-    if ngrams_only and network.ngram_classifier is not None:
-        graph.x = graph.node("Softmax", [_ngram_logits(graph, network.ngram_classifier)], axis=-1)
+    ngrams = network.ngram_classifier
+    if ngrams_only and ngrams is not None:
+        activation = DENSE_ACTIVATIONS[ngrams.activation]  # softmax, or a multi-label run's sigmoid
+        kwargs = {"axis": -1} if activation == "Softmax" else {}
+        graph.x = graph.node(activation, [_ngram_logits(graph, ngrams)], **kwargs)
     else:
         for block in network.blocks:
             ONNX[block](block, graph)
