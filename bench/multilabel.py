@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
 sys.path.insert(0, str(HERE))
-from common import publish  # noqa: E402
+from common import command_and_load, publish  # noqa: E402
 
 CORPORA = ("reuters21578", "goemotions")
 FASTTEXT_EPOCHS = 25
@@ -208,8 +208,7 @@ def table(results: dict[str, Any]) -> str:
     lines = [
         "## Multi-label: lstmcli --multi-label, fastText -loss ova, TF-IDF + one-vs-rest LR (bench/multilabel.py)",
         "",
-        f"Command: `{results['command']}`; load average {results['load'][0]:.2f} at the start, "
-        f"{results['load_end'][0]:.2f} at the end. {results['note']}",
+        f"{command_and_load(results)} {results['note']}",
         "",
         "| corpus | system | micro-F1 | macro-F1 | thresholds | train wall (s) | fit (s) |",
         "|---|---|---|---|---|---|---|",

@@ -450,16 +450,7 @@ class RunDir:
         Raises:
             RunDirError: the file is damaged.
         """
-        path = self._file(f"{DATA_DIR}/{EMBEDDINGS_FOUND}")
-        if not path.is_file():
-            return None
-        try:
-            found = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise RunDirError(f"{path} is damaged ({exc}); prepare the run again") from None
-        if found.ndim != 1 or found.dtype != np.bool_:
-            raise RunDirError(f"{path} is not a vector of booleans; prepare the run again")
-        return found
+        return self._read_data_array(EMBEDDINGS_FOUND, 1, np.bool_, "a vector of booleans")
 
     def read_embeddings(self) -> np.ndarray | None:
         """The start vectors prepare kept, or None for a run prepared without any (``--embeddings none``).
@@ -467,16 +458,20 @@ class RunDir:
         Raises:
             RunDirError: the file is damaged.
         """
-        path = self._file(f"{DATA_DIR}/{EMBEDDINGS}")
+        return self._read_data_array(EMBEDDINGS, 2, np.float32, "a float32 matrix")
+
+    def _read_data_array(self, name: str, ndim: int, dtype: type, what: str) -> np.ndarray | None:
+        """The array ``data/name`` of ``ndim`` dimensions and ``dtype``, or None when there is no such file."""
+        path = self._file(f"{DATA_DIR}/{name}")
         if not path.is_file():
             return None
         try:
-            vectors = np.load(path, allow_pickle=False)
+            array = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{path} is damaged ({exc}); prepare the run again") from None
-        if vectors.ndim != 2 or vectors.dtype != np.float32:
-            raise RunDirError(f"{path} is not a float32 matrix; prepare the run again")
-        return vectors
+        if array.ndim != ndim or array.dtype != dtype:
+            raise RunDirError(f"{path} is not {what}; prepare the run again")
+        return array
 
     def read_prepared(self) -> Prepared:
         """All prepared arrays in memory; a streamed prepare's shards are joined (train reads them in pieces)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import Result
 from conftest import TOPICS, make_rows, write_csv
 from typer.testing import CliRunner
 
@@ -103,14 +104,21 @@ def test_auto_takes_none_when_the_vectors_are_of_another_language(
     assert "Embeddings: none" in result.output
 
 
+def _prepare(runner: CliRunner, tmp_path: Path, run: str, *flags: str) -> Result:
+    """``lstmcli prepare`` of the tiny topics into ``tmp_path/run``."""
+    data = tmp_path / "tiny.csv"
+    if not data.exists():
+        write_csv(data, make_rows())
+    return runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / run), *flags])
+
+
 def test_embeddings_none_turns_them_off_and_an_unknown_name_is_one_line(
     runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
 ) -> None:
-    data = write_csv(tmp_path / "tiny.csv", make_rows())
-    off = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "off"), "--embeddings", "none"])
+    off = _prepare(runner, tmp_path, "off", "--embeddings", "none")
     assert off.exit_code == 0, off.output
     assert RunDir(tmp_path / "off").read_embeddings() is None
-    bad = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "bad"), "--embeddings", "glove-7b"])
+    bad = _prepare(runner, tmp_path, "bad", "--embeddings", "glove-7b")
     assert bad.exit_code == 1
     assert "Error: --embeddings 'glove-7b' is neither a file nor the name of packaged vectors" in bad.output
     assert "tiny-vectors" in bad.output and "Traceback" not in bad.output
@@ -120,8 +128,7 @@ def test_embeddings_none_turns_them_off_and_an_unknown_name_is_one_line(
 def test_the_tutorial_preset_keeps_its_random_embeddings(
     runner: CliRunner, tiny_package: packaged.Package, tmp_path: Path
 ) -> None:
-    data = write_csv(tmp_path / "tiny.csv", make_rows())
-    result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run"), "--preset", "tutorial"])
+    result = _prepare(runner, tmp_path, "run", "--preset", "tutorial")
     assert result.exit_code == 0, result.output
     config = RunDir(tmp_path / "run").read_config()
     assert config.embeddings == "none" and config.embedding_dim == 45

@@ -14,7 +14,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.dataset.encode import encode_split
-from lstmcli.dataset.report import PrepareReport, Progress, make_prepare_report, save_prepared
+from lstmcli.dataset.report import PrepareReport, Progress, make_prepare_report, read_summary, save_prepared
 from lstmcli.errors import DataError
 from lstmcli.io.labelsets import LabelSets, read_label_sets
 from lstmcli.rundir import Prepared, RunDir
@@ -90,14 +90,9 @@ def summary(y: np.ndarray, labels: list[str], train_idx: np.ndarray) -> dict[str
 
 def _read(data_file: Path, data: LabelSets, y: np.ndarray, train_idx: np.ndarray) -> dict[str, Any]:
     """What reading the file found, for the report (``class_counts``: texts per label)."""
+    counts = {name: int(n) for name, n in zip(data.labels, y.sum(axis=0))}
     return {
-        "data_file": str(data_file),
-        "encoding": data.encoding,
-        "text_column": data.text_column,
-        "label_column": data.label_column,
-        "rows_read": data.rows_read,
-        "dropped": {"empty text": data.dropped_empty_text},
-        "class_counts": {name: int(n) for name, n in zip(data.labels, y.sum(axis=0))},
+        **read_summary(data_file, data, {"empty text": data.dropped_empty_text}, counts),
         "train_rows": len(train_idx),
         "val_rows": len(y) - len(train_idx),
     }

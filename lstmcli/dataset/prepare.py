@@ -13,7 +13,14 @@ from lstmcli.dataset import shards
 from lstmcli.dataset.embeddings import check_sources
 from lstmcli.dataset.encode import encode_split
 from lstmcli.dataset.multilabel import prepare_multi_label
-from lstmcli.dataset.report import PrepareReport, Progress, check_classes, make_prepare_report, save_prepared
+from lstmcli.dataset.report import (
+    PrepareReport,
+    Progress,
+    check_classes,
+    make_prepare_report,
+    read_summary,
+    save_prepared,
+)
 from lstmcli.errors import DataError
 from lstmcli.io.labelsets import looks_multi_label
 from lstmcli.io.tables import LabelledTexts, read_labelled
@@ -84,14 +91,9 @@ def prepare_in_memory(
 
 def _read(data_file: Path, data: LabelledTexts, train_rows: int) -> dict[str, Any]:
     """What reading the file found, for the report."""
+    dropped = {"empty text": data.dropped_empty_text, "empty label": data.dropped_empty_label}
     return {
-        "data_file": str(data_file),
-        "encoding": data.encoding,
-        "text_column": data.text_column,
-        "label_column": data.label_column,
-        "rows_read": data.rows_read,
-        "dropped": {"empty text": data.dropped_empty_text, "empty label": data.dropped_empty_label},
-        "class_counts": dict(sorted(Counter(data.labels).items())),
+        **read_summary(data_file, data, dropped, dict(sorted(Counter(data.labels).items()))),
         "train_rows": train_rows,
         "val_rows": len(data.labels) - train_rows,
     }

@@ -58,6 +58,20 @@ class PrepareReport:
         return data
 
 
+def read_summary(data_file: Path, data: Any, dropped: dict[str, int], class_counts: dict[str, int]) -> dict[str, Any]:
+    """What reading a labelled file found, for the report: ``data`` is what its reader returned (the file's
+    encoding, columns and rows read)."""
+    return {
+        "data_file": str(data_file),
+        "encoding": data.encoding,
+        "text_column": data.text_column,
+        "label_column": data.label_column,
+        "rows_read": data.rows_read,
+        "dropped": dropped,
+        "class_counts": class_counts,
+    }
+
+
 @dataclass(frozen=True)
 class Built:
     """What prepare chose and built from the rows it read: the same for both ways of preparing."""
