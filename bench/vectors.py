@@ -131,9 +131,11 @@ def run_fasttext(corpus: Path, vectors: Path | None, dim: int = 50) -> dict[str,
     return {"published": scores(test[1], [back[p[0]] for p in predicted]), "fit_seconds": round(fit, 1)}
 
 
-def run_system(system: str, corpus: Path, work: Path) -> dict[str, Any]:
+def run_system(system: str, corpus: Path, work: Path, seed: int | None = None) -> dict[str, Any]:
     if system.startswith("lstmcli"):
         extra = ["--embeddings", str(glove_vec(work))] if system == "lstmcli-glove" else EXTRA[system]
+        if seed is not None:  # another seed of lstmcli (it also draws the validation split)
+            extra, system = [*extra, "--seed", str(seed)], f"{system}-seed{seed}"
         return run_lstmcli(corpus, work / "runs" / f"{corpus.name}-{system}", extra)
     if system.startswith("fasttext"):
         return run_fasttext(corpus, glove_vec(work) if system == "fasttext-glove" else None)
@@ -171,6 +173,7 @@ def main() -> int:
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "vectors")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "work" / "vectors" / "VECTORS.md")
+    parser.add_argument("--seed", type=int, help="lstmcli's --seed; results are kept as SYSTEM-seedN")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     store = args.work / "vectors.json"
@@ -179,9 +182,10 @@ def main() -> int:
     for name in args.corpora.split(","):
         for system in systems:
             print(f"{name} {system} ...", file=sys.stderr, flush=True)
-            results.setdefault(name, {})[system] = run_system(system, DATASETS / name, args.work)
+            key = system if args.seed is None or not system.startswith("lstmcli") else f"{system}-seed{args.seed}"
+            results.setdefault(name, {})[key] = run_system(system, DATASETS / name, args.work, args.seed)
             store.write_text(json.dumps(results, indent=1))
-            print(json.dumps(results[name][system]), file=sys.stderr, flush=True)
+            print(json.dumps(results[name][key]), file=sys.stderr, flush=True)
     args.out.write_text(table(results, [s for s in SYSTEMS if any(s in r for r in results.values())]) + "\n")
     print(args.out.read_text())
     return 0
