@@ -156,7 +156,7 @@ class Config:
     init_from: str = setting(
         "",
         "A run directory whose vocabulary and start vectors (its --embeddings and --unlabeled ones) start this run's, "
-        "so one pretraining on unlabeled text serves several labelled tasks.",
+        "so that vectors learned once from unlabeled text serve several labelled tasks.",
         "prepare",
         shown="none",
         metavar="RUN",
