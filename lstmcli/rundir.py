@@ -444,6 +444,10 @@ class RunDir:
         if found is not None:
             atomic_write(self._file(f"{DATA_DIR}/{EMBEDDINGS_FOUND}"), functools.partial(_save_npy, array=found))
 
+    def has_embeddings(self) -> bool:
+        """Whether prepare kept start vectors for the embeddings (without reading them)."""
+        return self._file(f"{DATA_DIR}/{EMBEDDINGS}").is_file()
+
     def read_embeddings_found(self) -> np.ndarray | None:
         """Which rows of the start vectors a source gave, bool ``(vocab,)``; None where the run did not record it.
 

@@ -213,7 +213,7 @@ def _training_config(run: RunDir, resume: bool, preset: str | None, settings: di
     config = run.read_checkpoint_config() if resume and run.has_checkpoint_config() else run.read_config()
     if preset is not None:
         values = preset_training(preset)
-        if "embedding_dim" not in PRESETS[preset] and run.read_embeddings() is not None:
+        if "embedding_dim" not in PRESETS[preset] and run.has_embeddings():
             del values["embedding_dim"]  # the start vectors' size, as prepare resolved it
         config = config.replace(**values)
     return config.replace(**settings)

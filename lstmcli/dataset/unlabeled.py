@@ -140,7 +140,7 @@ def _write_corpus(
     counter = InputCounter()
     texts = tokens = train_texts = 0
     with corpus.open("w", encoding="utf-8") as out:
-        for row in read_rows([Path(p) for p in _existing(paths)], spec, counter):
+        for row in read_rows([Path(p) for p in paths], spec, counter):
             words = tokenize(row.text, config)
             if words:
                 out.write(" ".join(words) + "\n")
@@ -151,10 +151,3 @@ def _write_corpus(
                 out.write(" ".join(words) + "\n")
                 train_texts, tokens = train_texts + 1, tokens + len(words)
     return {"texts": texts, "unlabeled_tokens": unlabeled_tokens, "training_texts": train_texts, "tokens": tokens}
-
-
-def _existing(paths: Sequence[str]) -> Sequence[str]:
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:  # checked before prepare reads anything too (embeddings.check_sources); a file may go meanwhile
-        raise DataError(f"--unlabeled {missing[0]}: no such file or directory")
-    return paths
