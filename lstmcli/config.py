@@ -408,16 +408,17 @@ class Config:
         return cls(**data)
 
 
-# Derived from the fields' own declarations (setting()), never written twice.
+# Derived from the fields' own declarations (setting()), never written twice. (A field declared without setting()
+# reads as a training setting without an option; tests/test_options.py asks every field for its stage.)
 _FIELDS = dataclasses.fields(Config)
 # The values of the settings that take few.
-CHOICES: dict[str, tuple[Any, ...]] = {f.name: f.metadata["choices"] for f in _FIELDS if f.metadata["choices"]}
+CHOICES: dict[str, tuple[Any, ...]] = {f.name: f.metadata["choices"] for f in _FIELDS if f.metadata.get("choices")}
 # Settings added after runs were first saved: a config.json without them was trained with these values.
 LEGACY: dict[str, Any] = {f.name: f.metadata["legacy"] for f in _FIELDS if "legacy" in f.metadata}
 # Settings that shape the prepared data: changing them means preparing the CSV again.
-PREPROCESSING = frozenset(f.name for f in _FIELDS if f.metadata["stage"] == "prepare")
+PREPROCESSING = frozenset(f.name for f in _FIELDS if f.metadata.get("stage") == "prepare")
 # Settings a preset applied to a prepared run leaves as the run has them.
-KEPT_BY_PRESETS = frozenset(f.name for f in _FIELDS if f.metadata["kept"])
+KEPT_BY_PRESETS = frozenset(f.name for f in _FIELDS if f.metadata.get("kept"))
 
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},

@@ -41,7 +41,7 @@ def test_help_shows_each_default_and_preset_value_from_config() -> None:
 
 def test_every_field_declares_its_stage_and_prepare_has_no_training_option() -> None:
     for f in dataclasses.fields(Config):
-        assert f.metadata["stage"] in STAGES, f.name
+        assert f.metadata.get("stage") in STAGES, f"{f.name}: declare it with setting(...)"
     assert "epochs" not in _params("prepare") and "max_len" in _params("prepare")
     assert "seed" in _params("prepare") and "seed" in _params("train")  # stage "both"
     assert "letters_only" not in _params("train")  # no help: no option, set by a preset

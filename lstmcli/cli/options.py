@@ -256,7 +256,8 @@ def flags(f: dataclasses.Field[Any]) -> list[str]:
 def cli_fields(*stages: str) -> list[dataclasses.Field[Any]]:
     """The Config fields that are options of a command taking ``stages`` ("prepare", "train"): those with a help,
     of one of these stages or of both."""
-    return [f for f in dataclasses.fields(Config) if f.metadata["help"] and f.metadata["stage"] in (*stages, "both")]
+    fields = dataclasses.fields(Config)
+    return [f for f in fields if f.metadata.get("help") and f.metadata.get("stage") in (*stages, "both")]
 
 
 def _setting(f: dataclasses.Field[Any]) -> inspect.Parameter:
