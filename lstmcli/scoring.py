@@ -98,6 +98,8 @@ class WorstRows:
 
     def add(self, start: int, badness: np.ndarray, probs: np.ndarray, truth: np.ndarray) -> None:
         """Offers a block whose first row is ``start``: ``badness`` ``(rows,)``, NaN for a row that is right."""
+        if not self.n:
+            return
         wrong = np.flatnonzero(~np.isnan(badness))
         top = wrong[np.argsort(-badness[wrong], kind="stable")][: self.n]
         self.kept += [(float(badness[i]), Wrong(start + int(i), probs[i].copy(), truth[i].copy())) for i in top]
