@@ -7,8 +7,12 @@ peak resident memory (``/usr/bin/time -v`` when present, else ``ru_maxrss`` of t
 small model so that an epoch over 2 million rows fits a 2-core machine (``--model default``: the default
 model, its own auto batch size, whole epochs); the memory figures are what the targets are about.
 
+With ``--report`` (and ``--train-steps 0``, which leaves a trained run), ``lstmcli report`` on each streamed run
+is measured too: it scores the validation shards a block at a time, so its peak should not grow with the rows.
+
 Usage: .venv/bin/python bench/scale.py [--sizes 500000,2000000] [--corpus emotion] [--batch-size 256]
        .venv/bin/python bench/scale.py --model default --train-steps 0 --sizes 2000000 --no-in-memory
+       .venv/bin/python bench/scale.py --train-steps 0 --sizes 200000,2000000 --no-in-memory --report
 Writes bench/work/scale/results.json and the "## Scale" section at the end of bench/RESULTS.md.
 """
 
@@ -39,6 +43,7 @@ SMALL_MODEL = ["--units", "16", "--embedding-dim", "16", "--ngram-buckets", "0",
 MODELS = {"small": SMALL_MODEL, "default": []}  # --model; "default" also leaves the batch size to lstmcli
 PEAK_LIMIT_MB = 1536  # the target: prepare and training on 2 million rows under 1.5 GB
 GROWTH_LIMIT = 0.20  # and growing by less than 20% from 0.5 to 2 million rows
+REPORT_LIMIT_MB = 512  # lstmcli report on a streamed run of 2 million rows
 
 
 def make_corpus(corpus: str, rows: int, path: Path, seed: int = 0) -> Path:
@@ -102,6 +107,20 @@ def prepare_step(data: Path, run_dir: Path, rows: int, streaming: bool) -> dict[
         "train_rows": report["train_rows"],
         "max_len": report["max_len"],
         "vocab": report["vocab_size"],
+    }
+
+
+def report_step(run_dir: Path, rows: int) -> dict[str, Any]:
+    """``lstmcli report`` on a trained streamed run, written outside it."""
+    result = measure([*LSTMCLI, "report", "-r", str(run_dir), "-o", str(WORK / "report.html")])
+    return {
+        "step": "report",
+        "mode": "streaming",
+        "rows": rows,
+        "seconds": result["seconds"],
+        "rows_per_s": round(rows / result["seconds"]),
+        "peak_mb": result["peak_mb"],
+        "tool": result["tool"],
     }
 
 
@@ -181,7 +200,13 @@ def steps_of(run_dir: str, steps: int, batch_size: int) -> None:
 
 
 def run(
-    sizes: list[int], corpus: str, batch_size: int, steps: int, model: str = "small", in_memory: bool = True
+    sizes: list[int],
+    corpus: str,
+    batch_size: int,
+    steps: int,
+    model: str = "small",
+    in_memory: bool = True,
+    report: bool = False,
 ) -> dict[str, Any]:
     done: list[dict[str, Any]] = []
     for rows in sizes:
@@ -189,7 +214,9 @@ def run(
         run_dir = WORK / f"run-streaming-{rows}"
         prep = prepare_step(data, run_dir, rows, streaming=True)
         done += [prep, train_step(run_dir, rows, prep["train_rows"], "streaming", batch_size, steps, model)]
-        print(json.dumps(done[-2:]), flush=True)
+        if report:
+            done.append(report_step(run_dir, rows))
+        print(json.dumps(done[-3 if report else -2 :]), flush=True)
         shutil.rmtree(run_dir, ignore_errors=True)
     if in_memory:
         rows = sizes[0]
@@ -223,6 +250,13 @@ def targets(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"- {step}, streaming: peak {peak[large]:,.0f} MB at {large:,} rows (limit {PEAK_LIMIT_MB:,}), "
             f"{growth:+.1%} from {small:,} rows (limit +{GROWTH_LIMIT:.0%}): **{'met' if ok else 'missed'}**"
+        )
+    report = {s["rows"]: s["peak_mb"] for s in results["steps"] if s["step"] == "report"}
+    if report:
+        ok = report[large] <= REPORT_LIMIT_MB
+        lines.append(
+            f"- report, streaming: peak {report[large]:,.0f} MB at {large:,} rows (limit {REPORT_LIMIT_MB}), "
+            f"{report[large] / report[small] - 1:+.1%} from {small:,} rows: **{'met' if ok else 'missed'}**"
         )
     return lines
 
@@ -286,6 +320,7 @@ def main() -> None:
     )
     parser.add_argument("--model", choices=sorted(MODELS), default="small", help="the model trained")
     parser.add_argument("--no-in-memory", action="store_true", help="leave out the in-memory path")
+    parser.add_argument("--report", action="store_true", help="measure lstmcli report on each streamed run")
     parser.add_argument("--steps-of", nargs=3, metavar=("RUN", "STEPS", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps_of:
@@ -294,7 +329,9 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.model != "small" and args.train_steps:
         parser.error("--model default trains whole epochs: pass --train-steps 0")
-    results = run(sizes, args.corpus, args.batch_size, args.train_steps, args.model, not args.no_in_memory)
+    if args.report and args.train_steps:
+        parser.error("--report needs a trained run: pass --train-steps 0")
+    results = run(sizes, args.corpus, args.batch_size, args.train_steps, args.model, not args.no_in_memory, args.report)
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     command = "python bench/scale.py " + " ".join(sys.argv[1:])

@@ -1,9 +1,11 @@
 """lstmcli: train LSTM text classifiers on CSV files and label new text from files or pipes.
 
-The library behind the command line: ``prepare``, ``train``, ``evaluate`` and ``predict``
-(:mod:`lstmcli.workflow`) take a run directory, a data file and settings named as the :class:`Config`
-fields, and return values; they never print or exit. ``Predictor`` loads a trained run once for many
-calls. TensorFlow is imported only by training.
+The library behind the command line, one entry point per command; each returns values and never prints or exits:
+``prepare``, ``train``, ``evaluate`` and ``predict`` (:mod:`lstmcli.workflow`) take a run directory, a data file and
+settings named as the :class:`Config` fields; ``explain_texts`` (explain) takes a ``Predictor``, which loads a
+trained run once for many calls; ``run_info`` (info), ``run_report`` (report: the data its page shows) and
+``export_run`` (export) take a ``RunDir``; ``create_app`` is serve's FastAPI app. (``explain``, ``info`` and
+``export`` are the names of the modules that hold them.) TensorFlow is imported only by training.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ _LAZY = {
     "evaluate": "lstmcli.workflow",
     "predict": "lstmcli.workflow",
     "Predictor": "lstmcli.predictor",
+    "explain_texts": "lstmcli.explain",
+    "run_info": "lstmcli.info",
+    "run_report": "lstmcli.info",
+    "export_run": "lstmcli.export",
+    "create_app": "lstmcli.serve",
     "Config": "lstmcli.config",
     "make_config": "lstmcli.config",
     "RunDir": "lstmcli.rundir",

@@ -9,47 +9,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lstmcli.errors import ConfigError
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "preset": ("default", "tutorial"),
-    "unicode_form": ("none", "NFC", "NFKC"),
-    "urls": ("keep", "token", "remove"),
-    "numbers": ("keep", "token", "remove"),
-    "punctuation": ("keep", "remove"),
-    "tokenizer": ("auto", "word", "char", "jieba"),
-    "padding": ("pre", "post"),
-    "truncating": ("pre", "post"),
-    "cell": ("lstm", "gru"),
-    "activation": ("tanh", "relu", "sigmoid", "linear"),
-    "pooling": ("last", "max", "mean", "maxmean"),
-    "monitor": ("val_accuracy", "val_loss"),
-    "ngram_mode": ("staged", "joint"),
-    "ngram_hash": ("mixed", "linear"),
-    "class_weight": ("none", "balanced"),
-}
+STAGES = ("prepare", "train", "both")  # see setting()
+Check = tuple[Callable[[Any], bool], str]  # a test of a setting's value, and what its error says it must be
+POSITIVE: Check = (lambda value: value > 0, "must be a positive integer")
+FRACTION: Check = (lambda value: 0.0 <= value < 1.0, "must be in [0, 1)")
 
-# Settings added after runs were first saved: a config.json without them was trained with these values.
-LEGACY: dict[str, Any] = {
-    "ngram_mode": "joint",
-    "ngram_order": 2,
-    "ngram_epochs": 10,
-    "ngram_hash": "linear",
-    "group_lengths": True,
-    "class_weight": "none",
-    "header": True,
-    "embeddings": "",
-    "embeddings_limit": 0,
-    "unlabeled": (),
-    "init_from": "",
-    "freeze_embeddings": False,
-    "multi_label": False,
-    "label_separator": "|",
-    "label_columns": "",
-}
+
+def at_least(low: float, must: str) -> Check:
+    """A check that the value is ``low`` or more, saying ``must`` otherwise."""
+    return (lambda value: value >= low, must)
+
 
 AUTO_EMBEDDING_DIM = 128  # embedding_dim 0 (auto): this, or the dimension of the pretrained vectors
 # batch_size 0 (auto): the largest power of two at most the training rows / AUTO_BATCHES, within these bounds;
@@ -64,28 +39,46 @@ AUTO_LEARNING_RATE_MULTI_LABEL = 0.01
 def setting(
     default: Any,
     help: str = "",
-    stage: str = "",
+    stage: str = "train",
     short: str = "",
     shown: str = "",
     flag: str = "",
     many: bool = False,
     metavar: str = "",
+    *,
+    choices: tuple[Any, ...] = (),
+    checks: tuple[Check, ...] = (),
+    legacy: Any = dataclasses.MISSING,
+    kept: bool = False,
 ) -> Any:
-    """A Config field with what its command-line option says about it, written once.
+    """A Config field with all that is said about it, written once: its stage, its command-line option, the values
+    it takes and what a run saved before it existed was trained with.
 
     Args:
         default: the value when neither the user nor a preset sets it.
-        help: the option's help, without the default (the CLI adds it, and each preset's own value).
-        stage: "prepare" for an option of prepare and train, "train" for one of train only, "" for no option.
+        help: the option's help, without the default (the CLI adds it, and each preset's own value); "" for a
+            setting without an option (set by a preset, or kept as it is).
+        stage: "prepare": it shapes the prepared data (an option of prepare, and of train given the data file;
+            changing it means preparing again); "train": the model or its training (an option of train); "both":
+            read by prepare and by train alike (the seed: an option of both, kept when a preset is applied).
         short: a short flag such as "-e".
         shown: how the help shows the default where the value itself would say little ("detected").
         flag: the option's name where it is not the field's ("--freeze-embeddings/--tune-embeddings").
         many: the option may be given several times; the field holds a tuple of the values.
         metavar: how the help names the option's value, where its type says little ("RUN").
+        choices: the values it takes, when they are few.
+        checks: tests of its value, each with what the error says the value must be (:func:`validate`).
+        legacy: the value of a run whose config.json predates the setting (none: the setting was always saved).
+        kept: a preset applied to a prepared run leaves it as the run has it (as every "prepare" setting).
     """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}; received '{stage}'")
     metadata = {
-        "help": help, "stage": stage, "short": short, "shown": shown, "flag": flag, "many": many, "metavar": metavar
+        "help": help, "stage": stage, "short": short, "shown": shown, "flag": flag, "many": many, "metavar": metavar,
+        "choices": choices, "checks": checks, "kept": kept or stage != "train",
     }  # fmt: skip
+    if legacy is not dataclasses.MISSING:
+        metadata["legacy"] = legacy
     return field(default=default, metadata=metadata)
 
 
@@ -93,47 +86,84 @@ def setting(
 class Config:
     """All preprocessing, model and training settings of one run."""
 
-    preset: str = "default"
+    preset: str = setting("default", choices=("default", "tutorial"))  # the presets of PRESETS
     # --- input ---
     text_column: str = setting("", "Column with the text.", "prepare", shown="picked: text, sentence, review, ...")
     label_column: str = setting("", "Column with the label.", "prepare", shown="picked: label, category, class, ...")
     # Multi-label: a text has any number of labels (none included), a sigmoid each; see lstmcli.dataset.multilabel.
     multi_label: bool = setting(
-        False, "Each text has any number of labels (none included): the label column holds them joined.", "prepare"
+        False,
+        "Each text has any number of labels (none included): the label column holds them joined.",
+        "prepare",
+        legacy=False,
     )
     label_separator: str = setting(
-        "|", "With --multi-label, what joins a text's labels in the label column.", "prepare"
+        "|", "With --multi-label, what joins a text's labels in the label column.", "prepare", legacy="|"
     )
     label_columns: str = setting(
         "",
         "Multi-label with one 0/1 column per label, e.g. joy,love,anger (implies --multi-label).",
         "prepare",
         shown="none",
+        legacy="",
     )
     encoding: str = setting("auto", "Text encoding of the CSV.", "prepare", shown="detected")
     header: bool = setting(
-        True, "The CSV's first row names its columns; --no-header: it is data, and the columns are 1, 2, ...", "prepare"
+        True,
+        "The CSV's first row names its columns; --no-header: it is data, and the columns are 1, 2, ...",
+        "prepare",
+        legacy=True,
     )
     # --- cleaning ---
-    unicode_form: str = "NFKC"  # full-width letters and digits become half-width
+    # full-width letters and digits become half-width
+    unicode_form: str = setting("NFKC", stage="prepare", choices=("none", "NFC", "NFKC"))
     lowercase: bool = setting(True, "Case-fold text (str.casefold: works for every cased script).", "prepare")
-    strip_html: bool = True  # tags and entities such as <br /> and &amp;
-    urls: str = setting("token", "URLs and e-mail addresses: keep, token (one token for all) or remove.", "prepare")
-    numbers: str = setting("keep", "Digits: keep, token (one token for all) or remove.", "prepare")
-    punctuation: str = setting("keep", "keep (each mark is a token: ! and ? carry meaning) or remove.", "prepare")
-    letters_only: bool = False  # the tutorial's re.sub('[^a-zA-Z]', ' ', text)
+    strip_html: bool = setting(True, stage="prepare")  # tags and entities such as <br /> and &amp;
+    urls: str = setting(
+        "token",
+        "URLs and e-mail addresses: keep, token (one token for all) or remove.",
+        "prepare",
+        choices=("keep", "token", "remove"),
+    )
+    numbers: str = setting(
+        "keep", "Digits: keep, token (one token for all) or remove.", "prepare", choices=("keep", "token", "remove")
+    )
+    punctuation: str = setting(
+        "keep", "keep (each mark is a token: ! and ? carry meaning) or remove.", "prepare", choices=("keep", "remove")
+    )
+    letters_only: bool = setting(False, stage="prepare")  # the tutorial's re.sub('[^a-zA-Z]', ' ', text)
     stopwords: bool = setting(False, "Drop scikit-learn's English stop words.", "prepare")
     # --- tokens and vocabulary ---
-    tokenizer: str = setting("auto", "auto (looks at the training texts' scripts), word, char or jieba.", "prepare")
-    vocab_size: int = setting(30000, "Most ids in the vocabulary, padding and unknown included.", "prepare")
-    min_count: int = setting(1, "Rarer tokens become the unknown id.", "prepare")
-    max_len: int = setting(
-        0, "Tokens per text: an integer, or auto (a high percentile of training lengths).", "prepare", shown="auto"
+    tokenizer: str = setting(
+        "auto",
+        "auto (looks at the training texts' scripts), word, char or jieba.",
+        "prepare",
+        choices=("auto", "word", "char", "jieba"),
     )
-    max_len_percentile: float = 99.0  # the percentile used by max_len=0
+    vocab_size: int = setting(
+        30000,
+        "Most ids in the vocabulary, padding and unknown included.",
+        "prepare",
+        checks=(POSITIVE, at_least(3, "must be at least 3 (padding, unknown, one word)")),
+    )
+    min_count: int = setting(1, "Rarer tokens become the unknown id.", "prepare", checks=(POSITIVE,))
+    max_len: int = setting(
+        0,
+        "Tokens per text: an integer, or auto (a high percentile of training lengths).",
+        "prepare",
+        shown="auto",
+        checks=(at_least(0, "must be a positive integer or 'auto'"),),
+    )
+    max_len_percentile: float = setting(  # the percentile used by max_len=0
+        99.0, stage="prepare", checks=((lambda value: 50.0 <= value <= 100.0, "must be between 50 and 100"),)
+    )
     # Right padding: with a mask both sides read the same, and only right-padded masks run on cuDNN (GPU).
-    padding: str = setting("post", "pre or post: the side that gets padding (without --mask: pre).", "prepare")
-    truncating: str = setting("pre", "pre or post: the side cut from texts longer than --max-len.", "prepare")
+    padding: str = setting(
+        "post", "pre or post: the side that gets padding (without --mask: pre).", "prepare", choices=("pre", "post")
+    )
+    truncating: str = setting(
+        "pre", "pre or post: the side cut from texts longer than --max-len.", "prepare", choices=("pre", "post")
+    )
     # Pretrained word vectors start the token embeddings; the run keeps what it uses (prediction never reads them).
     embeddings: str = setting(
         "auto",
@@ -142,6 +172,7 @@ class Config:
         "or fastText file (.txt, .vec, optionally .gz; word2vec .bin).",
         "prepare",
         metavar="auto|none|NAME|PATH",
+        legacy="",
     )
     unlabeled: tuple[str, ...] = setting(
         (),
@@ -152,6 +183,7 @@ class Config:
         shown="none",
         many=True,
         metavar="PATH",
+        legacy=(),
     )
     init_from: str = setting(
         "",
@@ -160,16 +192,24 @@ class Config:
         "prepare",
         shown="none",
         metavar="RUN",
+        legacy="",
     )
     embeddings_limit: int = setting(
         50000,
         "With --embeddings, the most words of the vectors that the training texts never contain to keep in the "
         "vocabulary (the most frequent first), so that they still help at prediction.",
         "prepare",
+        checks=(at_least(0, "must be 0 or more"),),
+        legacy=0,
     )
     # --- split ---
-    val_size: float = setting(0.1, "Validation fraction, stratified (the tutorial's test_size).", "prepare")
-    seed: int = setting(42, "Seed for the split, weights and shuffling.", "prepare")
+    val_size: float = setting(
+        0.1,
+        "Validation fraction, stratified (the tutorial's test_size).",
+        "prepare",
+        checks=((lambda value: 0.0 < value < 1.0, "must be between 0 and 1 (exclusive)"),),
+    )
+    seed: int = setting(42, "Seed for the split, weights and shuffling.", "both")
     # --- model ---
     freeze_embeddings: bool = setting(
         False,
@@ -177,57 +217,107 @@ class Config:
         "train",
         shown="tune",
         flag="--freeze-embeddings/--tune-embeddings",
+        legacy=False,
     )
-    embedding_dim: int = setting(0, "Embedding size.", "train", shown=f"auto: {AUTO_EMBEDDING_DIM}, or the vectors'")
-    units: tuple[int, ...] = setting((64,), "Recurrent units per layer, e.g. 128,128.", "train")
-    cell: str = setting("lstm", "lstm or gru.", "train")
+    embedding_dim: int = setting(
+        0,
+        "Embedding size.",
+        "train",
+        shown=f"auto: {AUTO_EMBEDDING_DIM}, or the vectors'",
+        checks=(at_least(0, "must be 0 or more"),),
+    )
+    units: tuple[int, ...] = setting(
+        (64,),
+        "Recurrent units per layer, e.g. 128,128.",
+        "train",
+        checks=((lambda units: bool(units) and min(units) > 0, "must be positive integers such as 128,128"),),
+    )
+    cell: str = setting("lstm", "lstm or gru.", "train", choices=("lstm", "gru"))
     bidirectional: bool = setting(True, "Read texts both ways.", "train")
     activation: str = setting(
-        "tanh", "Activation of the recurrent cell's output: tanh, relu, sigmoid or linear.", "train"
+        "tanh",
+        "Activation of the recurrent cell's output: tanh, relu, sigmoid or linear.",
+        "train",
+        choices=("tanh", "relu", "sigmoid", "linear"),
     )
     mask: bool = setting(True, "Skip padding in the recurrent layers and the pooling.", "train")
     pooling: str = setting(
-        "maxmean", "How the outputs over time become one vector: last, max, mean or maxmean.", "train"
+        "maxmean",
+        "How the outputs over time become one vector: last, max, mean or maxmean.",
+        "train",
+        choices=("last", "max", "mean", "maxmean"),
     )
-    spatial_dropout: float = setting(0.2, "Dropout of whole embedding channels.", "train")
+    spatial_dropout: float = setting(0.2, "Dropout of whole embedding channels.", "train", checks=(FRACTION,))
     ngram_buckets: int = setting(
-        200000, "Hash buckets of the n-gram bag beside the LSTM (as fastText), 0 for none.", "train"
+        200000,
+        "Hash buckets of the n-gram bag beside the LSTM (as fastText), 0 for none.",
+        "train",
+        checks=(at_least(0, "must be 0 (none) or positive"),),
     )
-    ngram_dim: int = 32  # size of the n-gram embeddings
-    ngram_order: int = setting(3, "Longest n-gram in the bag: 2 (bigrams) or 3 (bigrams and trigrams).", "train")
-    ngram_hash: str = "mixed"  # how n-grams map to buckets ("linear": runs from before; it collides far more)
+    ngram_dim: int = setting(32, checks=(POSITIVE,))  # size of the n-gram embeddings
+    ngram_order: int = setting(
+        3,
+        "Longest n-gram in the bag: 2 (bigrams) or 3 (bigrams and trigrams).",
+        "train",
+        checks=((lambda order: order in (2, 3), "must be 2 (bigrams) or 3 (bigrams and trigrams)"),),
+        legacy=2,
+    )
+    # How n-grams map to buckets ("linear": runs from before; it collides far more).
+    ngram_hash: str = setting("mixed", choices=("mixed", "linear"), legacy="linear", kept=True)
     ngram_mode: str = setting(
         "staged",
         "staged: the bag is a linear classifier of its own, trained first, then the LSTM alone, and the "
         "published model weighs both on validation; joint: one hidden layer over both.",
         "train",
+        choices=("staged", "joint"),
+        legacy="joint",
     )
-    ngram_epochs: int = setting(10, "Most epochs of the staged bag's own training (it stops early too).", "train")
-    dense_units: int = setting(64, "Hidden dense layer before the output, 0 for none.", "train")
-    dense_activation: str = "relu"
-    dropout: float = setting(0.3, "Dropout after each layer.", "train")
+    ngram_epochs: int = setting(
+        10, "Most epochs of the staged bag's own training (it stops early too).", "train", checks=(POSITIVE,), legacy=10
+    )
+    dense_units: int = setting(
+        64,
+        "Hidden dense layer before the output, 0 for none.",
+        "train",
+        checks=(at_least(0, "must be 0 (none) or positive"),),
+    )
+    dense_activation: str = setting("relu")
+    dropout: float = setting(0.3, "Dropout after each layer.", "train", checks=(FRACTION,))
     learning_rate: float = setting(
         0.0,
         "Adam's learning rate.",
         "train",
         shown=f"auto: {AUTO_LEARNING_RATE} (multi-label: {AUTO_LEARNING_RATE_MULTI_LABEL}) x sqrt(batch size / 64)",
+        checks=(at_least(0, "must be 0 (auto) or positive"),),
     )
     # --- training ---
-    epochs: int = setting(25, "Most epochs in all, the n-gram stage's included.", "train", short="-e")
+    epochs: int = setting(
+        25, "Most epochs in all, the n-gram stage's included.", "train", short="-e", checks=(POSITIVE,)
+    )
     batch_size: int = setting(
-        0, "Texts per batch.", "train", short="-b", shown="auto: training rows / 40 as a power of two, 32 to 256"
+        0,
+        "Texts per batch.",
+        "train",
+        short="-b",
+        shown="auto: training rows / 40 as a power of two, 32 to 256",
+        checks=(at_least(0, "must be a positive integer or 'auto'"),),
     )
     early_stopping: bool = setting(
         True, "Stop when the monitored score stops improving; keep the best weights.", "train"
     )
-    patience: int = setting(3, "Epochs without a better monitored score before stopping.", "train")
+    patience: int = setting(3, "Epochs without a better monitored score before stopping.", "train", checks=(POSITIVE,))
     monitor: str = setting(
-        "val_loss", "val_loss or val_accuracy (val_acc): picks the best epoch and stops early.", "train"
+        "val_loss",
+        "val_loss or val_accuracy (val_acc): picks the best epoch and stops early.",
+        "train",
+        choices=("val_accuracy", "val_loss"),
     )
     class_weight: str = setting(
         "none",
         "none, or balanced: each class weighs in the training loss inversely to its share of the texts.",
         "train",
+        choices=("none", "balanced"),
+        legacy="none",
     )
     bucketing: bool = setting(True, "Pad each batch to its own length, not to --max-len.", "train")
     group_lengths: bool = setting(
@@ -235,6 +325,7 @@ class Config:
         "With --bucketing, batch texts of similar length together (least padding, fastest); off: random "
         "batches, each cut to its own longest text, so a batch's length says nothing of its labels.",
         "train",
+        legacy=True,
     )
 
     def __post_init__(self) -> None:
@@ -317,38 +408,17 @@ class Config:
         return cls(**data)
 
 
+# Derived from the fields' own declarations (setting()), never written twice. (A field declared without setting()
+# reads as a training setting without an option; tests/test_options.py asks every field for its stage.)
+_FIELDS = dataclasses.fields(Config)
+# The values of the settings that take few.
+CHOICES: dict[str, tuple[Any, ...]] = {f.name: f.metadata["choices"] for f in _FIELDS if f.metadata.get("choices")}
+# Settings added after runs were first saved: a config.json without them was trained with these values.
+LEGACY: dict[str, Any] = {f.name: f.metadata["legacy"] for f in _FIELDS if "legacy" in f.metadata}
 # Settings that shape the prepared data: changing them means preparing the CSV again.
-PREPROCESSING = frozenset(
-    {
-        "text_column",
-        "label_column",
-        "multi_label",
-        "label_separator",
-        "label_columns",
-        "encoding",
-        "header",
-        "unicode_form",
-        "lowercase",
-        "strip_html",
-        "urls",
-        "numbers",
-        "punctuation",
-        "letters_only",
-        "embeddings",
-        "embeddings_limit",
-        "unlabeled",
-        "init_from",
-        "stopwords",
-        "tokenizer",
-        "vocab_size",
-        "min_count",
-        "max_len",
-        "max_len_percentile",
-        "padding",
-        "truncating",
-        "val_size",
-    }
-)
+PREPROCESSING = frozenset(f.name for f in _FIELDS if f.metadata.get("stage") == "prepare")
+# Settings a preset applied to a prepared run leaves as the run has them.
+KEPT_BY_PRESETS = frozenset(f.name for f in _FIELDS if f.metadata.get("kept"))
 
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -441,53 +511,24 @@ def _positive_or_auto(text: str, flag: str) -> int:
     return value
 
 
-_POSITIVE = ("vocab_size", "min_count", "epochs", "patience", "ngram_epochs")
-_FRACTIONS = ("spatial_dropout", "dropout")
-
-
 def validate(config: Config) -> None:
-    """Raises ConfigError naming the first setting that is out of range."""
-    for name, allowed in CHOICES.items():
-        value = getattr(config, name)
-        if value not in allowed:
-            raise ConfigError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; received '{value}'")
-    if config.batch_size < 0:
-        raise ConfigError(f"--batch-size must be a positive integer or 'auto'; received {config.batch_size}")
-    if config.embedding_dim < 0 or config.embeddings_limit < 0:
-        raise ConfigError(
-            f"--embedding-dim and --embeddings-limit must be 0 or more; received {config.embedding_dim} and "
-            f"{config.embeddings_limit}"
-        )
-    for name in _POSITIVE:
-        if getattr(config, name) <= 0:
-            flag = name.replace("_", "-")
-            raise ConfigError(f"--{flag} must be a positive integer; received {getattr(config, name)}")
-    if config.vocab_size < 3:
-        raise ConfigError(f"--vocab-size must be at least 3 (padding, unknown, one word); received {config.vocab_size}")
-    if config.max_len < 0:
-        raise ConfigError(f"--max-len must be a positive integer or 'auto'; received {config.max_len}")
-    if not 0.0 < config.val_size < 1.0:
-        raise ConfigError(f"--val-size must be between 0 and 1 (exclusive); received {config.val_size}")
-    if not 50.0 <= config.max_len_percentile <= 100.0:
-        raise ConfigError(f"max_len_percentile must be between 50 and 100; received {config.max_len_percentile}")
-    for name in _FRACTIONS:
-        if not 0.0 <= getattr(config, name) < 1.0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1); received {getattr(config, name)}")
-    if not config.units or any(u <= 0 for u in config.units):
-        raise ConfigError(
-            f"--units must be positive integers such as 128,128; received {','.join(map(str, config.units))}"
-        )
-    if config.ngram_buckets < 0 or config.ngram_dim <= 0:
-        raise ConfigError(f"--ngram-buckets must be 0 (none) or positive; received {config.ngram_buckets}")
-    if config.ngram_order not in (2, 3):
-        raise ConfigError(
-            f"--ngram-order must be 2 (bigrams) or 3 (bigrams and trigrams); received {config.ngram_order}"
-        )
-    if config.dense_units < 0:
-        raise ConfigError(f"--dense-units must be 0 (none) or positive; received {config.dense_units}")
-    if config.learning_rate < 0:
-        raise ConfigError(f"--learning-rate must be 0 (auto) or positive; received {config.learning_rate}")
+    """Raises ConfigError naming the first setting that is out of range: each field's choices and checks (its
+    :func:`setting`), then the rules between settings."""
+    for f in dataclasses.fields(config):
+        value, name = getattr(config, f.name), _named(f)
+        allowed = f.metadata.get("choices")
+        if allowed and value not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}; received '{value}'")
+        for test, must in f.metadata.get("checks", ()):
+            if not test(value):
+                shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+                raise ConfigError(f"{name} {must}; received {shown}")
     _validate_multi_label(config)
+
+
+def _named(f: dataclasses.Field[Any]) -> str:
+    """How an error names a setting: its option (--max-len), or its key in config.json if it has none."""
+    return "--" + f.name.replace("_", "-") if f.metadata.get("help") else f.name
 
 
 def _validate_multi_label(config: Config) -> None:
@@ -522,4 +563,16 @@ def _check_types(data: dict[str, Any]) -> None:
             raise ConfigError(f"config setting '{f.name}' should be {expected.__name__}; found {value!r}")
 
 
-__all__ = ["CHOICES", "PREPROCESSING", "PRESETS", "Config", "make_config", "parse_max_len", "parse_units", "validate"]
+__all__ = [
+    "CHOICES",
+    "KEPT_BY_PRESETS",
+    "LEGACY",
+    "PREPROCESSING",
+    "PRESETS",
+    "Config",
+    "make_config",
+    "parse_max_len",
+    "parse_units",
+    "setting",
+    "validate",
+]

@@ -23,6 +23,7 @@ import numpy as np
 from lstmcli.config import Config
 from lstmcli.errors import ConfigError, LstmcliError, RunDirError
 from lstmcli.nn import ort
+from lstmcli.nn.spec import INPUT, OUTPUT
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import RunDir, versions, write_json, write_text
 
@@ -30,7 +31,6 @@ FORMATS = ("savedmodel", "onnx")
 TOLERANCE = 1e-5  # largest difference from the NumPy path's probabilities an export may show
 CHECK_TEXTS = 2000  # validation texts the check runs, at most
 CHECK_BATCH = 256
-INPUT, OUTPUT = "ids", "probabilities"
 SAVEDMODEL_VERSION = "1"  # TensorFlow Serving loads numbered versions under its --model_base_path
 ONNX_FILE = "model.onnx"
 EXPORT_INFO = "export.json"

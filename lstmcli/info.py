@@ -1,15 +1,21 @@
-"""``info``: what one run directory holds: its data, settings, training, metrics and files.
+"""``info`` and ``report``: what one run directory holds, and what its HTML report shows.
 
-Reads only the small JSON files the other commands wrote; no model is loaded, so it answers at once.
-:mod:`lstmcli.ui.info` shows the summary to a person.
+:func:`run_info` reads only the small JSON files the other commands wrote; no model is loaded, so it answers at
+once (:mod:`lstmcli.ui.info` shows it to a person). :func:`run_report` adds the model's scores on the validation
+part and the texts it gets most wrong, from one pass over it (:mod:`lstmcli.ui.report` renders the page).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lstmcli.errors import ConfigError
 from lstmcli.rundir import RunDir, TrainingRecord
+
+if TYPE_CHECKING:
+    from lstmcli.predictor import Predictor
+    from lstmcli.scoring import Wrong
 
 
 def run_info(run: RunDir) -> dict[str, Any]:
@@ -39,6 +45,62 @@ def run_info(run: RunDir) -> dict[str, Any]:
         "manifest": manifest,
     }
     return summary if thresholds is None else {**summary, "thresholds": thresholds}
+
+
+def run_report(run: RunDir, n_wrong: int = 10) -> dict[str, Any]:
+    """What ``lstmcli report`` shows, as plain values: the validation part scored once, in bounded memory.
+
+    Args:
+        run: a trained run.
+        n_wrong: how many of the validation texts the model gets most wrong to include (0 or more).
+
+    Returns:
+        ``run_dir``, ``labels``, ``multi_label``, ``metrics`` (as evaluate's on the validation part), ``wrong``
+        (the worst rows, worst first: ``text`` (None where prepare kept no texts), ``label`` and ``predicted``
+        with ``p_label`` and ``p_predicted``; a multi-label run's ``labels`` and ``predicted`` lists),
+        ``history``, ``training`` (:func:`training_summary`), ``data`` (prepare's report) and ``config``.
+
+    Raises:
+        ConfigError: ``n_wrong`` is negative.
+        RunDirError: the run is missing, untrained or damaged.
+    """
+    from lstmcli.predictor import Predictor
+    from lstmcli.scoring import score_validation
+
+    if n_wrong < 0:
+        raise ConfigError(f"n_wrong must be 0 or more; received {n_wrong}")
+    predictor = Predictor(run)
+    metrics, wrong = score_validation(run, predictor, n_wrong=n_wrong)
+    texts, saved = run.read_val_texts_at([w.row for w in wrong])
+    complete = saved == metrics["n"]  # else the texts do not line up with the validation rows
+    labels, history = predictor.labels, run.read_history()
+    return {
+        "run_dir": str(run.path),
+        "labels": labels,
+        "multi_label": predictor.config.multi_label,
+        "metrics": metrics,
+        "wrong": [{"text": texts.get(w.row) if complete else None, **_outcome(w, predictor)} for w in wrong],
+        "history": history,
+        "training": training_summary(history, run.read_training()),
+        "data": run.read_prepare_report(),
+        "config": dataclasses.asdict(predictor.config),
+    }
+
+
+def _outcome(wrong: Wrong, predictor: Predictor) -> dict[str, Any]:
+    """A wrong row's true and predicted labels (and a single-label run's probabilities of both)."""
+    labels, probs = predictor.labels, wrong.probabilities
+    if predictor.config.multi_label:
+        chosen = predictor.decider.chosen(probs[None, :])[0]
+        named = lambda row: [name for name, on in zip(labels, row, strict=True) if on]  # noqa: E731
+        return {"labels": named(wrong.truth), "predicted": named(chosen)}
+    truth, predicted = int(wrong.truth), int(probs.argmax())
+    return {
+        "label": labels[truth],
+        "predicted": labels[predicted],
+        "p_predicted": float(probs[predicted]),
+        "p_label": float(probs[truth]),
+    }
 
 
 def training_summary(history: list[dict[str, Any]], record: TrainingRecord | None) -> dict[str, Any] | None:

@@ -21,7 +21,8 @@ from lstmcli.config import Config
 from lstmcli.decision import Decider
 from lstmcli.errors import ConfigError, DataError, RunDirError
 from lstmcli.nn import ort
-from lstmcli.nn.inference import Network, weight_names
+from lstmcli.nn.inference import Network
+from lstmcli.nn.spec import network_spec
 from lstmcli.rundir import RunDir
 from lstmcli.text.batching import cut, extents, length_batches, lengths_of
 from lstmcli.text.encoder import Encoder
@@ -89,15 +90,16 @@ class Predictor:
         self.vocab: Vocabulary = run.read_vocab()
         self.labels: list[str] = run.read_labels()
         self.weights = run.read_weights()
-        missing = sorted(weight_names(self.config) - set(self.weights))
+        described = network_spec(self.config)
+        missing = sorted(described.weight_names - set(self.weights))
         if missing:
             raise RunDirError(
                 f"{run.path}: weights.npz does not match config.json (no {', '.join(missing)}); train the run again"
             )
-        if self.weights["output_bias"].shape[0] != len(self.labels):
+        outputs = self.weights[described.output.bias].shape[0]
+        if outputs != len(self.labels):
             raise DataError(
-                f"{run.path}: the model has {self.weights['output_bias'].shape[0]} outputs but "
-                f"{len(self.labels)} labels; train the run again"
+                f"{run.path}: the model has {outputs} outputs but {len(self.labels)} labels; train the run again"
             )
         self.network = self._check_fit(run)
         thresholds = run.read_thresholds() if self.config.multi_label else None
@@ -145,7 +147,8 @@ class Predictor:
     def _check_fit(self, run: RunDir) -> Network:
         """The NumPy network of the weights; raises RunDirError unless they fit the vocabulary and the config
         (files of one run)."""
-        rows = self.weights["embedding"].shape[0] if self.weights["embedding"].ndim == 2 else -1
+        embedding = self.weights[network_spec(self.config).embedding.key]
+        rows = embedding.shape[0] if embedding.ndim == 2 else -1
         if rows != len(self.vocab):
             raise RunDirError(
                 f"{run.path}: vocab.txt has {len(self.vocab)} tokens but weights.npz embeds {rows}; "

@@ -19,7 +19,7 @@ import os
 import platform
 import shutil
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -62,6 +62,7 @@ CONFUSION_PNG = "confusion_matrix.png"  # evaluate --plots
 CURVES_PNG = "training_curves.png"  # evaluate --plots
 PER_LABEL_PNG = "per_label.png"  # evaluate --plots of a multi-label run, where the confusion matrix stands otherwise
 REPORT = "report.html"  # lstmcli report's default --out
+FIGURES = (CONFUSION_PNG, CURVES_PNG, PER_LABEL_PNG)
 CHECKPOINT_DIR = "checkpoint"
 LAST_MODEL = "last.keras"  # under checkpoint/: the last epoch's model with its optimizer, for --resume
 BEST_MODEL = "best.keras"  # under checkpoint/: the best epoch's model so far, published as model.keras
@@ -434,6 +435,33 @@ class RunDir:
         texts = self._read_json(f"{DATA_DIR}/{VAL_TEXTS}")
         return texts if isinstance(texts, list) else []
 
+    def read_val_texts_at(self, rows: Collection[int]) -> tuple[dict[int, str], int]:
+        """The validation texts of ``rows`` (by position) and how many texts the file holds.
+
+        Both prepares write one text a line, so the file is read a line at a time and memory holds only the texts
+        asked for, however many there are; a file laid out otherwise is read whole. No file: none, 0.
+        """
+        path, wanted = self._file(f"{DATA_DIR}/{VAL_TEXTS}"), set(rows)
+        found: dict[int, str] = {}
+        count = 0
+        try:
+            with path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    item = line.strip().removesuffix(",")
+                    if item in ("[", "]", "[]"):
+                        continue
+                    if not item.startswith('"'):
+                        raise ValueError("not one text a line")
+                    if count in wanted:
+                        found[count] = _one_text(item)
+                    count += 1
+        except FileNotFoundError:
+            return {}, 0
+        except (ValueError, UnicodeDecodeError, OSError):  # json.JSONDecodeError is a ValueError
+            texts = self.read_val_texts()
+            return {i: texts[i] for i in wanted if 0 <= i < len(texts)}, len(texts)
+        return found, count
+
     def _array_path(self, name: str) -> Path:
         return self._file(f"{DATA_DIR}/{name}.npy")
 
@@ -719,14 +747,12 @@ class RunDir:
         """The last evaluate's metrics, None if the model was not evaluated since it was published."""
         return self._read_json(METRICS) if self._file(METRICS).is_file() else None
 
-    def write_confusion_png(self, png: bytes) -> Path:
-        return self._write_bytes(CONFUSION_PNG, png)
-
-    def write_per_label_png(self, png: bytes) -> Path:
-        return self._write_bytes(PER_LABEL_PNG, png)
-
-    def write_curves_png(self, png: bytes) -> Path:
-        return self._write_bytes(CURVES_PNG, png)
+    def write_figures(self, figures: Mapping[str, bytes]) -> list[Path]:
+        """Writes evaluate's figures, PNG bytes by file name (:data:`FIGURES`); returns the paths written."""
+        unknown = sorted(set(figures) - set(FIGURES))
+        if unknown:
+            raise ValueError(f"not a figure of a run: {', '.join(unknown)}")
+        return [self._write_bytes(name, png) for name, png in figures.items()]
 
     def report_path(self) -> Path:
         """Where ``lstmcli report`` writes its page unless told ``--out``."""
@@ -752,6 +778,14 @@ class RunDir:
             return json.loads(self._read_text(name))
         except json.JSONDecodeError:
             raise RunDirError(f"{self._file(name)} is damaged: not valid JSON") from None
+
+
+def _one_text(item: str) -> str:
+    """One JSON string of a line of ``val_texts.json``; ValueError if the line holds anything else."""
+    text = json.loads(item)
+    if not isinstance(text, str):
+        raise ValueError("not a text")
+    return text
 
 
 def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> np.ndarray:

@@ -58,30 +58,97 @@ def evaluate(
     table = _Table((text_column, label_column), input_format, predictor.config.header if header is None else header)
     if predictor.config.multi_label or any(v is not None for v in (decision or {}).values()):
         return _evaluate_label_sets(run, predictor, decision or {}, data_file, (encoding, table))
-    if data_file is None and not run.is_sharded():
-        prepared = run.read_prepared()
-        metrics = score(predictor.proba_ids(prepared.val_x), prepared.val_y, labels)
+    if data_file is None:
+        metrics, _ = score_validation(run, predictor, chunk_rows=chunk_rows)
         return {"data": "validation part", "unseen_labels": {}, **metrics}
     tally = ScoreTally(len(labels))
     unseen: Counter[str] = Counter()
-    if data_file is None:
-        for ids, y in stream.iter_val_blocks(run, chunk_rows or stream.CHUNK_ROWS):
-            tally.add(predictor.proba_ids(ids), y)
+    index = {label: i for i, label in enumerate(labels)}
+    for texts, raw_labels in _eval_chunks(data_file, predictor, encoding, chunk_rows or stream.CHUNK_ROWS, table):
+        known = [i for i, lab in enumerate(raw_labels) if lab in index]
+        unseen.update(lab for lab in raw_labels if lab not in index)
+        if known:
+            y = np.array([index[raw_labels[i]] for i in known], dtype=np.int32)
+            tally.add(predictor.proba([texts[i] for i in known]), y)
+    if not tally.n:
+        raise DataError(
+            f"no row of {data_file} has a label the model knows ({', '.join(labels)}); "
+            f"found: {', '.join(sorted(unseen)[:10])}"
+        )
+    return {"data": str(data_file), "unseen_labels": dict(sorted(unseen.items())), **tally.metrics(labels)}
+
+
+@dataclass(frozen=True)
+class Wrong:
+    """A validation text the model gets wrong: its ``row`` in the validation part, the model's ``probabilities``
+    ``(labels,)`` and the ``truth`` (a label index; a multi-label run's 0/1 row ``(labels,)``)."""
+
+    row: int
+    probabilities: np.ndarray
+    truth: Any
+
+
+class WorstRows:
+    """The ``n`` wrong rows of the highest badness seen so far, block by block: memory holds ``n`` rows, however
+    many pass. Ties keep the earlier row."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.kept: list[tuple[float, Wrong]] = []
+
+    def add(self, start: int, badness: np.ndarray, probs: np.ndarray, truth: np.ndarray) -> None:
+        """Offers a block whose first row is ``start``: ``badness`` ``(rows,)``, NaN for a row that is right."""
+        if not self.n:
+            return
+        wrong = np.flatnonzero(~np.isnan(badness))
+        top = wrong[np.argsort(-badness[wrong], kind="stable")][: self.n]
+        self.kept += [(float(badness[i]), Wrong(start + int(i), probs[i].copy(), truth[i].copy())) for i in top]
+        self.kept = sorted(self.kept, key=lambda kept: (-kept[0], kept[1].row))[: self.n]
+
+    @property
+    def rows(self) -> list[Wrong]:
+        """The rows kept, the worst first."""
+        return [wrong for _, wrong in self.kept]
+
+
+def score_validation(
+    run: RunDir, predictor: Predictor, decider: Decider | None = None, n_wrong: int = 0, chunk_rows: int | None = None
+) -> tuple[dict[str, Any], list[Wrong]]:
+    """The metrics of the run's validation part and its ``n_wrong`` worst rows, in one pass.
+
+    A streamed prepare's shards are read ``chunk_rows`` rows at a time (:data:`lstmcli.dataset.shards.CHUNK_ROWS`
+    by default): the metrics add up block by block and only the worst rows are kept, so memory stays flat however
+    many rows there are. Single-label, the worst are the misclassified rows whose predicted class had the highest
+    probability; multi-label (prepared in memory, decided by ``decider``, else as trained), the rows whose
+    probabilities are furthest from their labels among those with a wrong label set.
+
+    Returns:
+        The metrics (as :func:`score` or :func:`score_label_sets`) and the worst rows, the worst first.
+    """
+    from lstmcli.dataset import shards as stream
+
+    worst = WorstRows(n_wrong)
+    if predictor.config.multi_label:
+        decider = decider or predictor.decider
+        prepared = run.read_prepared()
+        probs, y = predictor.proba_ids(prepared.val_x), prepared.val_y
+        distance = np.abs(y - probs).sum(axis=1)
+        worst.add(0, np.where((decider.chosen(probs) != y.astype(bool)).any(axis=1), distance, np.nan), probs, y)
+        return score_label_sets(probs, y, decider), worst.rows
+    tally = ScoreTally(len(predictor.labels))
+    if run.is_sharded():
+        blocks = stream.iter_val_blocks(run, chunk_rows or stream.CHUNK_ROWS)
     else:
-        index = {label: i for i, label in enumerate(labels)}
-        for texts, raw_labels in _eval_chunks(data_file, predictor, encoding, chunk_rows or stream.CHUNK_ROWS, table):
-            known = [i for i, lab in enumerate(raw_labels) if lab in index]
-            unseen.update(lab for lab in raw_labels if lab not in index)
-            if known:
-                y = np.array([index[raw_labels[i]] for i in known], dtype=np.int32)
-                tally.add(predictor.proba([texts[i] for i in known]), y)
-        if not tally.n:
-            raise DataError(
-                f"no row of {data_file} has a label the model knows ({', '.join(labels)}); "
-                f"found: {', '.join(sorted(unseen)[:10])}"
-            )
-    source = "validation part" if data_file is None else str(data_file)
-    return {"data": source, "unseen_labels": dict(sorted(unseen.items())), **tally.metrics(labels)}
+        prepared = run.read_prepared()
+        blocks = iter([(prepared.val_x, prepared.val_y)])
+    start = 0
+    for ids, y in blocks:
+        probs = predictor.proba_ids(ids)
+        tally.add(probs, y)
+        predicted = probs.argmax(axis=1)
+        worst.add(start, np.where(predicted != y, probs[np.arange(len(y)), predicted], np.nan), probs, y)
+        start += len(y)
+    return tally.metrics(predictor.labels), worst.rows
 
 
 class ScoreTally:
@@ -156,8 +223,7 @@ def _evaluate_label_sets(
         )
     decider = predictor.decider.with_options(**decision)
     if data_file is None:
-        prepared = run.read_prepared()
-        metrics = score_label_sets(predictor.proba_ids(prepared.val_x), prepared.val_y, decider)
+        metrics, _ = score_validation(run, predictor, decider)
         return {"data": "validation part", "unseen_labels": {}, **metrics}
     texts, y, unseen = _label_set_rows(data_file, predictor.config, predictor.labels, how)
     metrics = score_label_sets(predictor.proba(texts), y, decider)

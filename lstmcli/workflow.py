@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lstmcli.config import PREPROCESSING, PRESETS, Config, make_config
+from lstmcli.config import KEPT_BY_PRESETS, PREPROCESSING, PRESETS, Config, make_config
 from lstmcli.errors import ConfigError
 from lstmcli.rundir import RunDir, locked, resolve_run_dir, staged
 
@@ -227,7 +227,7 @@ def preset_training(preset: str) -> dict[str, Any]:
     """
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset '{preset}'; presets are: {', '.join(PRESETS)}")
-    kept = PREPROCESSING | {"seed", "ngram_hash"}
+    kept = KEPT_BY_PRESETS  # the preprocessing settings, the seed and the n-gram hash
     values = {f.name: f.default for f in dataclasses.fields(Config) if f.name not in kept}
     return {**values, **{k: v for k, v in PRESETS[preset].items() if k not in kept}, "preset": preset}
 

@@ -20,20 +20,16 @@ TOPICS = {
     "weather": ["rain", "storm", "sunny", "forecast", "wind", "snow", "cloud", "temperature", "cold", "humid"],
     "cooking": ["recipe", "oven", "bake", "flour", "sauce", "garlic", "pan", "dinner", "salt", "boil"],
 }
-TINY_MODEL = [  # one epoch of each stage
-    "--epochs",
-    "2",
-    "--ngram-epochs",
-    "1",
-    "--embedding-dim",
-    "8",
-    "--units",
-    "8",
-    "--dense-units",
-    "8",
-    "--batch-size",
-    "16",
-]
+
+
+def model_flags(epochs: int = 2, ngram_epochs: int = 1, batch_size: int = 16, size: int = 8) -> list[str]:
+    """``train``'s flags for a tiny model of layers of ``size``: by default one epoch of each stage."""
+    flags = {"epochs": epochs, "ngram-epochs": ngram_epochs, "embedding-dim": size, "units": size}
+    return [part for name, value in {**flags, "dense-units": size, "batch-size": batch_size}.items()
+            for part in (f"--{name}", str(value))]  # fmt: skip
+
+
+TINY_MODEL = model_flags()
 
 
 def make_rows(n_per_class: int = 40, seed: int = 0) -> list[tuple[str, str]]:

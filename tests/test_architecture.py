@@ -103,3 +103,22 @@ def test_every_lstmcli_name_the_source_mentions_exists() -> None:
         if found is None:
             missing.append(name)
     assert not missing
+
+
+def test_no_weight_name_is_written_outside_the_network_description() -> None:
+    from lstmcli.config import Config, make_config
+    from lstmcli.nn.spec import network_spec
+
+    configs = [Config(), make_config("tutorial"), Config(ngram_mode="joint"), Config(units=(8, 8), cell="gru")]
+    names = {name for config in configs for name in network_spec(config).weight_names}
+    assert {"embedding", "output_bias", "ngram_table", "rnn_1_fw_kernel"} <= names
+    # The n-gram bag's Keras sublayer keeps the name saved models were written with (it is no weights.npz key).
+    sublayer = ("nn/model.py", "bigram_embedding")
+    written = [
+        (path.relative_to(PACKAGE).as_posix(), node.value)
+        for path in _modules().values()
+        if path.relative_to(PACKAGE).as_posix() != "nn/spec.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
+    assert [found for found in written if found != sublayer] == []

@@ -24,6 +24,33 @@ def test_public_names_are_the_functions_not_submodules() -> None:
     assert lstmcli.__all__ and all(hasattr(lstmcli, name) for name in lstmcli.__all__)
 
 
+def test_every_command_has_an_entry_point_that_returns_values(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import lstmcli
+    from lstmcli import Predictor, RunDir, create_app, explain_texts, export_run, run_info, run_report
+
+    for module in ("explain", "info", "export", "serve"):  # the submodules, imported: the names still hold
+        __import__(f"lstmcli.{module}")
+    assert lstmcli.run_info is run_info and callable(lstmcli.explain_texts)
+    run = RunDir(trained_run)
+    assert run_info(run)["labels"] == ["cooking", "sports", "weather"]
+    report = run_report(run, 2)
+    assert report["metrics"]["n"] == run_info(run)["data"]["val_rows"] and len(report["wrong"]) <= 2
+    assert json.loads(json.dumps(report))["wrong"] == report["wrong"]  # plain values
+    explained = list(explain_texts(Predictor(run), ["the match and the goal"], "occlusion"))
+    assert explained[0].label in report["labels"] and len(explained[0].tokens) == len(explained[0].scores)
+    result = export_run(run, "onnx", tmp_path / "onnx")
+    assert result.max_abs_diff <= result.tolerance and (tmp_path / "onnx" / "model.onnx").is_file()
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(trained_run)) as client:
+        answer = client.post("/predict", json={"texts": ["rain and storm"]}).json()
+    assert answer["predictions"][0]["label"] in report["labels"]
+    assert capsys.readouterr() == ("", "")  # nothing printed
+
+
 def test_prepare_train_evaluate_predict_in_a_notebook(tmp_path: Path) -> None:
     from lstmcli import Predictor, RunDir, evaluate, predict, prepare, train
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -276,6 +277,18 @@ def test_report_and_info_show_label_set_metrics(ml_run: Path, runner: CliRunner,
     assert "micro-f1" in page and "Per label" in page and "Confusion matrix" not in page
     info = runner.invoke(app, ["info", "-r", str(ml_run)])
     assert info.exit_code == 0 and "labels (multi-label)" in info.stdout and "Thresholds" in info.stdout
+    from lstmcli.info import run_report
+
+    report = run_report(RunDir(ml_run), 3)
+    truth = {row["text"]: row["labels"] for row in report["wrong"]}
+    val_texts, val_y = RunDir(ml_run).read_val_texts(), RunDir(ml_run).read_prepared().val_y
+    labels = report["labels"]
+    for text, names in truth.items():  # the worst rows' texts with their own label sets
+        assert names == [labels[j] for j in np.flatnonzero(val_y[val_texts.index(text)])]
+    run = tmp_path / "copy"
+    shutil.copytree(ml_run, run)
+    result = runner.invoke(app, ["evaluate", "-r", str(run), "--plots"])
+    assert result.exit_code == 0 and (run / "per_label.png").is_file() and not (run / "confusion_matrix.png").exists()
 
 
 def test_export_carries_sigmoid_outputs_and_thresholds(ml_run: Path, tmp_path: Path) -> None:

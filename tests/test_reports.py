@@ -22,9 +22,9 @@ from lstmcli.explain import occluded_rows
 from lstmcli.nn.inference import predict_proba
 from lstmcli.predictor import Predictor
 from lstmcli.rundir import TrainingRecord
+from lstmcli.scoring import WorstRows
 from lstmcli.text.vocab import OOV_ID
 from lstmcli.ui.plots import confusion_matrix_png, find_cjk_font, training_curves_png
-from lstmcli.ui.report import confidently_wrong
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTIONS = ("data", "config", "training", "metrics", "confusion", "errors")
@@ -176,11 +176,18 @@ def test_report_escapes_text_from_the_run(runner: CliRunner, trained_run: Path, 
     assert not (run / rundir.REPORT).exists()
 
 
-def test_report_lists_the_most_confidently_wrong_first() -> None:
-    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.95, 0.05]])
-    y = np.array([1, 1, 1, 0, 0])
-    assert confidently_wrong(probs, y, 10) == [0, 3, 2]
-    assert confidently_wrong(probs, y, 1) == [0]
+def test_report_lists_the_most_confidently_wrong_first_block_by_block() -> None:
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.95, 0.05], [0.04, 0.96]])
+    y = np.array([1, 1, 1, 0, 0, 0])
+    predicted = probs.argmax(axis=1)
+    confidence = np.where(predicted != y, probs.max(axis=1), np.nan)
+    for n, expected in ((10, [5, 0, 3, 2]), (2, [5, 0]), (0, [])):
+        worst = WorstRows(n)
+        for start in range(0, len(y), 2):  # the same rows as whole, a block of two at a time
+            block = slice(start, start + 2)
+            worst.add(start, confidence[block], probs[block], y[block])
+        assert [w.row for w in worst.rows] == expected
+        assert all(np.array_equal(w.probabilities, probs[w.row]) and w.truth == y[w.row] for w in worst.rows)
 
 
 def test_report_errors_leave_the_run_unchanged(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:

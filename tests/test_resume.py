@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_MODEL, make_rows, write_csv
+from conftest import TINY_MODEL, make_rows, model_flags, write_csv
 from typer.testing import CliRunner, Result
 
 from lstmcli import rundir
@@ -27,21 +27,7 @@ from lstmcli.rundir import RunDir, atomic_write, locked, staged
 NGRAM_EPOCHS, LSTM_EPOCHS = 2, 2
 EPOCHS = NGRAM_EPOCHS + LSTM_EPOCHS  # --epochs counts both stages: stopping early in the first crosses both
 # Small batches make an epoch last long enough (several steps) to stop the process between two epochs.
-KILL_MODEL = [
-    "--ngram-epochs",
-    str(NGRAM_EPOCHS),
-    "--epochs",
-    str(EPOCHS),
-    "--no-early-stopping",
-    "--embedding-dim",
-    "8",
-    "--units",
-    "8",
-    "--dense-units",
-    "8",
-    "--batch-size",
-    "8",
-]
+KILL_MODEL = [*model_flags(EPOCHS, NGRAM_EPOCHS, batch_size=8), "--no-early-stopping"]
 START_TIMEOUT = 300  # seconds for TensorFlow to load and the first epoch to end on a busy machine
 
 

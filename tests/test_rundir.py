@@ -158,3 +158,21 @@ def test_an_older_shard_index_with_its_own_format_number_still_reads(tmp_path: P
 
 def test_no_module_outside_rundir_builds_a_path_in_a_run() -> None:
     assert not hasattr(RunDir, "__truediv__")
+
+
+@pytest.mark.parametrize("layout", ["one a line", "written whole", "one line"])
+def test_validation_texts_are_read_by_row_a_line_at_a_time(tmp_path: Path, layout: str) -> None:
+    texts = ["plain", 'a "quoted", text', "two\nlines", "[", "", "last"]
+    run = RunDir(tmp_path)
+    if layout == "one a line":
+        writer = run.open_val_texts()
+        for text in texts:
+            writer.add(text)
+        writer.close()
+    else:
+        path = tmp_path / rundir.DATA_DIR / rundir.VAL_TEXTS
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(texts, indent=2 if layout == "written whole" else None), encoding="utf-8")
+    assert run.read_val_texts_at([5, 1, 3, 9]) == ({1: texts[1], 3: "[", 5: "last"}, len(texts))
+    assert run.read_val_texts_at([]) == ({}, len(texts))
+    assert RunDir(tmp_path / "none").read_val_texts_at([0]) == ({}, 0)

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from lstmcli import rundir
 from lstmcli.cli import app
 from lstmcli.dataset import shards as stream
+from lstmcli.info import run_report
 from lstmcli.predictor import Predictor
 from lstmcli.scoring import score
 from lstmcli.text.encoder import pad
@@ -180,8 +181,25 @@ def test_train_from_shards_then_evaluate_streams(
     # the same validation rows the blend was fitted on, read back from the shards (nn/blend.py)
     expected = record["parts"]["published"]["loss"] if record.get("parts") else history[0]["val_loss"]
     assert abs(metrics["loss"] - expected) < 1e-4
+    run = rundir.RunDir(run_dir)
+    val = run.read_prepared()
+    probs = Predictor(run).proba_ids(val.val_x)
+    predicted = probs.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != val.val_y)
+    worst = wrong[np.argsort(-probs[wrong, predicted[wrong]], kind="stable")][:3].tolist()
+
+    def joined(self: rundir.RunDir) -> None:
+        raise AssertionError("the shards were joined in memory")
+
+    monkeypatch.setattr(rundir.RunDir, "read_prepared", joined)  # a block of 5 rows at a time, never all of them
+    report = run_report(run, 3)
+    texts = run.read_val_texts()
+    assert [(row["text"], row["label"]) for row in report["wrong"]] == [
+        (texts[i], Predictor(run).labels[val.val_y[i]]) for i in worst
+    ]
+    assert report["metrics"]["confusion_matrix"] == metrics["confusion_matrix"]
     result = runner.invoke(app, ["report", "-r", str(run_dir), "-o", str(tmp_path / "report.html")])
-    assert result.exit_code == 0, result.output  # the report joins the validation shards
+    assert result.exit_code == 0, result.output
 
 
 def test_evaluate_data_in_chunks_equals_in_memory(

@@ -20,6 +20,7 @@ def evaluate(*, opts: Options) -> None:
     from lstmcli import workflow
     from lstmcli.ui.console import print_json
     from lstmcli.ui.display import show_metrics, show_plots
+    from lstmcli.ui.plots import evaluation_figures
 
     table = opts.picked("text_column label_column input_format header")
     decision = opts.picked("top_k threshold min_labels")  # a multi-label run's; its trained thresholds by default
@@ -29,4 +30,7 @@ def evaluate(*, opts: Options) -> None:
     else:
         show_metrics(metrics)
     if opts.plots:
-        show_plots(workflow.run_dir_of(opts.run_dir), metrics)
+        run = opts.run()
+        record = run.read_training()
+        figures = evaluation_figures(metrics, run.read_history(), record.best_epoch if record else None)
+        show_plots(run.write_figures(figures), metrics["labels"])

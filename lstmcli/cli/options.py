@@ -254,8 +254,10 @@ def flags(f: dataclasses.Field[Any]) -> list[str]:
 
 
 def cli_fields(*stages: str) -> list[dataclasses.Field[Any]]:
-    """The Config fields that are options of a command taking ``stages`` ("prepare", "train")."""
-    return [f for f in dataclasses.fields(Config) if f.metadata.get("stage") in stages]
+    """The Config fields that are options of a command taking ``stages`` ("prepare", "train"): those with a help,
+    of one of these stages or of both."""
+    fields = dataclasses.fields(Config)
+    return [f for f in fields if f.metadata.get("help") and f.metadata.get("stage") in (*stages, "both")]
 
 
 def _setting(f: dataclasses.Field[Any]) -> inspect.Parameter:

@@ -18,9 +18,12 @@ def report(*, opts: Options) -> None:
 
     Example: lstmcli report --out report.html
     """
-    from lstmcli.ui.report import write_report
+    from lstmcli.info import run_report
+    from lstmcli.ui.report import check_out, write_report
 
     if opts.wrong < 0:
         raise ConfigError(f"--wrong must be 0 or more; received {opts.wrong}")
-    path = write_report(opts.run(), opts.report_out, opts.wrong)
-    typer.echo(f"Wrote {path}", err=True)
+    run = opts.run()
+    out = opts.report_out or run.report_path()
+    check_out(out)
+    typer.echo(f"Wrote {write_report(run_report(run, opts.wrong), out)}", err=True)

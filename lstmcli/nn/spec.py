@@ -18,6 +18,9 @@ from typing import Any, TypeVar, get_args
 from lstmcli.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The network's input (padded token ids) and output (the probabilities): the names its Keras model, its ONNX
+# graph and an export of it give them.
+INPUT, OUTPUT = "ids", "probabilities"
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,7 @@ class NgramClassifier(_Group):
     output: Dense
     activation: str = "softmax"  # of the sum: "sigmoid" for a multi-label run, a probability per label
     logits_layer: str = "logits"
-    probabilities_layer: str = "probabilities"
+    probabilities_layer: str = OUTPUT
 
     @property
     def members(self) -> tuple[Block, ...]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import socket
 import sys
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,9 +83,9 @@ def serve_run(
     decision: dict[str, Any] | None = None,
 ) -> None:
     """Serves the run in ``path`` on ``host:port``, saying where on stderr, until SIGTERM or Ctrl-C."""
-    from lstmcli.serve.app import build_app, load_run
+    from lstmcli.serve import create_app
 
-    app = build_app(partial(load_run, path, decision), limits, batching)
+    app = create_app(path, limits, batching, decision)
     sock = bind(host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Warning: listening on {host}: anyone who can reach this machine can use the model", file=sys.stderr)

@@ -210,14 +210,13 @@ def _show_label_set_metrics(metrics: dict[str, Any], out: Any) -> None:
         err.print(f"[yellow]Labels the model never saw, left out of the metrics: {unseen}[/]")
 
 
-def show_plots(run_dir: Path, metrics: dict[str, Any]) -> None:
-    """Writes evaluate's figures into the run directory, saying where, and warns when no CJK font draws the labels."""
-    from lstmcli.rundir import RunDir
-    from lstmcli.ui.plots import cjk_font_missing, write_plots
+def show_plots(written: list[Path], labels: list[str]) -> None:
+    """Says where evaluate's figures went, and warns when no CJK font draws the labels."""
+    from lstmcli.ui.plots import cjk_font_missing
 
-    for path in write_plots(RunDir(run_dir), metrics):
+    for path in written:
         print(f"Wrote {path}", file=sys.stderr)
-    if cjk_font_missing(metrics["labels"]):
+    if cjk_font_missing(labels):
         print(
             "Warning: no font with Chinese/Japanese/Korean glyphs found; labels show as boxes. "
             "Install one, e.g. apt-get install fonts-noto-cjk",

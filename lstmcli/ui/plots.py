@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmcli.rundir import RunDir
+from lstmcli.rundir import CONFUSION_PNG, CURVES_PNG, PER_LABEL_PNG
 
 # Fonts with Chinese, Japanese and Korean glyphs, best first; matplotlib falls back to one for labels that
 # DejaVu Sans (its default) cannot draw.
@@ -251,23 +251,20 @@ def training_curves_png(history: list[dict[str, float]], best: int | None) -> by
         return _png(fig)
 
 
-def write_plots(run: RunDir, metrics: dict[str, Any]) -> list[Path]:
-    """Writes the confusion matrix of ``metrics`` and the run's training curves into the run directory.
+def evaluation_figures(metrics: dict[str, Any], history: list[dict[str, float]], best: int | None) -> dict[str, bytes]:
+    """evaluate's figures, PNG bytes by their file name in the run (:data:`lstmcli.rundir.FIGURES`); drawn, not
+    written.
 
     Args:
-        run: a trained run.
-        metrics: from :func:`lstmcli.scoring.evaluate` (``confusion_matrix`` and ``labels``).
-
-    Returns:
-        The paths written; the curves are left out when the run has no training history.
+        metrics: from :func:`lstmcli.scoring.evaluate`: the confusion matrix and its labels, or a multi-label
+            run's scores per label and thresholds.
+        history: the run's ``history.json`` rows; no curves without them.
+        best: the epoch training kept, marked on the curves (None: no mark).
     """
     if metrics.get("multi_label"):
-        written = [run.write_per_label_png(per_label_png(metrics["per_label"], metrics["thresholds"]))]
+        figures = {PER_LABEL_PNG: per_label_png(metrics["per_label"], metrics["thresholds"])}
     else:
-        written = [run.write_confusion_png(confusion_matrix_png(metrics["confusion_matrix"], metrics["labels"]))]
-    history = run.read_history()
+        figures = {CONFUSION_PNG: confusion_matrix_png(metrics["confusion_matrix"], metrics["labels"])}
     if history:
-        record = run.read_training()
-        best = record.best_epoch if record is not None else None
-        written.append(run.write_curves_png(training_curves_png(history, best)))
-    return written
+        figures[CURVES_PNG] = training_curves_png(history, best)
+    return figures

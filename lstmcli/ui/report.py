@@ -7,19 +7,14 @@ so it can be mailed or archived as one file. Every piece of text from the run is
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lstmcli import __version__
 from lstmcli.errors import ConfigError
-from lstmcli.info import training_summary
-from lstmcli.predictor import Predictor
-from lstmcli.rundir import REPORT, RunDir, TrainingRecord, write_text
+from lstmcli.rundir import REPORT, write_text
 from lstmcli.ui.info import published_text
 from lstmcli.ui.plots import confusion_matrix_png, per_label_png, training_curves_png
 
@@ -44,70 +39,38 @@ img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
 """
 
 
-def report_page(run: RunDir, n_wrong: int = 10) -> str:
-    """The HTML page of a trained run, scored again on its validation part.
+def report_page(report: dict[str, Any]) -> str:
+    """The HTML page of a trained run.
 
     Args:
-        run: a trained run directory.
-        n_wrong: how many of the most confidently wrong validation texts to show.
+        report: what :func:`lstmcli.info.run_report` returns.
 
     Returns:
         The whole page as one string.
-
-    Raises:
-        RunDirError: the run is missing, untrained or damaged.
     """
-    from lstmcli.scoring import score
-
-    predictor = Predictor(run)
-    prepared = run.read_prepared()
-    probs = predictor.proba_ids(prepared.val_x)
-    if predictor.config.multi_label:
-        return _page(run, predictor.labels, _label_set_sections(run, predictor, probs, prepared.val_y, n_wrong))
-    metrics = score(probs, prepared.val_y, predictor.labels)
-    texts = run.read_val_texts()
-    wrong = confidently_wrong(probs, prepared.val_y, n_wrong)
-    history = run.read_history()
-    data = run.read_prepare_report()
-    confusion = _img(confusion_matrix_png(metrics["confusion_matrix"], predictor.labels), "Confusion matrix")
+    labels, metrics = report["labels"], report["metrics"]
+    if report["multi_label"]:
+        figure = _img(per_label_png(metrics["per_label"], metrics["thresholds"]), "Scores per label")
+        how_good = {("metrics", "Metrics"): _label_set_metrics_html(metrics), ("per-label", "Per label"): figure}
+        wrong = ("errors", "Validation texts furthest from their labels"), _label_sets_html(report["wrong"])
+    else:
+        confusion = _img(confusion_matrix_png(metrics["confusion_matrix"], labels), "Confusion matrix")
+        how_good = {("metrics", "Metrics"): _metrics_html(metrics), ("confusion", "Confusion matrix"): confusion}
+        wrong = ("errors", "Most confidently wrong validation texts"), _wrong_html(report["wrong"])
     sections = {  # in the order a person reads: how good, where it errs, how it trained, on what
-        ("metrics", "Metrics"): _metrics_html(metrics),
-        ("confusion", "Confusion matrix"): confusion,
-        ("training", "Training curves"): _training_html(history, run.read_training()),
-        ("errors", "Most confidently wrong validation texts"): _wrong_html(
-            wrong, probs, prepared.val_y, texts, predictor.labels
-        ),
-        ("data", "Data"): _data_html(data),
-        ("config", "Config"): _config_html(dataclasses.asdict(predictor.config)),
+        **how_good,
+        ("training", "Training curves"): _training_html(report["history"], report["training"]),
+        wrong[0]: wrong[1],
+        ("data", "Data"): _data_html(report["data"]),
+        ("config", "Config"): _config_html(report["config"]),
     }
-    return _page(run, predictor.labels, sections)
+    return _page(Path(report["run_dir"]), labels, sections)
 
 
-def _label_set_sections(
-    run: RunDir, predictor: Predictor, probs: np.ndarray, y: np.ndarray, n_wrong: int
-) -> dict[tuple[str, str], str]:
-    """A multi-label run's sections: its metrics, the per-label figure where a confusion matrix stands otherwise,
-    and the validation texts whose label sets are furthest from the truth."""
-    from lstmcli.scoring import score_label_sets
-
-    metrics = score_label_sets(probs, y, predictor.decider)
-    figure = _img(per_label_png(metrics["per_label"], metrics["thresholds"]), "Scores per label")
-    chosen = predictor.decider.chosen(probs)
-    wrong = np.flatnonzero((chosen != y.astype(bool)).any(axis=1))
-    worst = wrong[np.argsort(-np.abs(y[wrong] - probs[wrong]).sum(axis=1), kind="stable")][:n_wrong]
-    texts = run.read_val_texts()
-    names = lambda row: ", ".join(n for n, on in zip(predictor.labels, row) if on) or "(none)"  # noqa: E731
-    rows = [[texts[i] if len(texts) == len(y) else "(text not saved)", names(y[i]), names(chosen[i])] for i in worst]
-    return {
-        ("metrics", "Metrics"): _label_set_metrics_html(metrics),
-        ("per-label", "Per label"): figure,
-        ("training", "Training curves"): _training_html(run.read_history(), run.read_training()),
-        ("errors", "Validation texts furthest from their labels"): _table(
-            ["text", "labels", "predicted"], rows, css="wrong"
-        ),
-        ("data", "Data"): _data_html(run.read_prepare_report()),
-        ("config", "Config"): _config_html(dataclasses.asdict(predictor.config)),
-    }
+def _label_sets_html(wrong: list[dict[str, Any]]) -> str:
+    names = lambda labels: ", ".join(labels) or "(none)"  # noqa: E731
+    rows = [[_shown_text(row["text"]), names(row["labels"]), names(row["predicted"])] for row in wrong]
+    return _table(["text", "labels", "predicted"], rows, css="wrong")
 
 
 def _label_set_metrics_html(metrics: dict[str, Any]) -> str:
@@ -131,46 +94,36 @@ def _label_set_metrics_html(metrics: dict[str, Any]) -> str:
     )
 
 
-def write_report(run: RunDir, out: Path | None = None, n_wrong: int = 10) -> Path:
-    """Builds the report and writes it (atomically) to ``out``, by default ``report.html`` in the run.
+def write_report(report: dict[str, Any], path: Path) -> Path:
+    """Renders ``report`` (:func:`lstmcli.info.run_report`) and writes the page (atomically) to ``path``.
 
     Raises:
-        ConfigError: ``out`` is a directory or cannot be written.
+        ConfigError: ``path`` is a directory or cannot be written.
     """
-    path = out if out is not None else run.report_path()
-    if path.is_dir():
-        raise ConfigError(f"--out {path} is a directory; pass a file name such as {path / REPORT}")
-    page = report_page(run, n_wrong)
+    check_out(path)
     try:
-        write_text(path, page)
+        write_text(path, report_page(report))
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 
-def confidently_wrong(probs: np.ndarray, y: np.ndarray, n: int) -> list[int]:
-    """Indices of the ``n`` misclassified rows whose predicted class had the highest probability, highest first.
-
-    Args:
-        probs: ``(rows, n_classes)`` probabilities.
-        y: ``(rows,)`` true label indices.
-    """
-    predicted = probs.argmax(axis=1)
-    wrong = np.flatnonzero(predicted != y)
-    confidence = probs[wrong, predicted[wrong]]
-    return [int(i) for i in wrong[np.argsort(-confidence, kind="stable")][:n]]
+def check_out(path: Path) -> None:
+    """Raises ConfigError when the page cannot go to ``path`` because it is a directory (before any scoring)."""
+    if path.is_dir():
+        raise ConfigError(f"--out {path} is a directory; pass a file name such as {path / REPORT}")
 
 
-def _page(run: RunDir, labels: list[str], sections: dict[tuple[str, str], str]) -> str:
+def _page(run_dir: Path, labels: list[str], sections: dict[tuple[str, str], str]) -> str:
     generated = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     nav = " · ".join(f'<a href="#{key}">{escape(title)}</a>' for key, title in sections)
     body = "\n".join(_section(key, title, html) for (key, title), html in sections.items())
-    title = f"lstmcli report: {run.path.resolve().name}"
+    title = f"lstmcli report: {run_dir.resolve().name}"
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{escape(title)}</title>\n'
         f"<style>{STYLE}</style>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n"
-        f'<p class="sub">{escape(str(run.path.resolve()))} · {len(labels)} classes · generated {generated} '
+        f'<p class="sub">{escape(str(run_dir.resolve()))} · {len(labels)} classes · generated {generated} '
         f"by lstmcli {escape(__version__)}</p>\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n"
     )
 
@@ -247,8 +200,7 @@ def _config_html(config: dict[str, Any]) -> str:
     return f'<div class="columns">{tables}</div>'
 
 
-def _training_html(history: list[dict[str, float]], record: TrainingRecord | None) -> str:
-    summary = training_summary(history, record)
+def _training_html(history: list[dict[str, float]], summary: dict[str, Any] | None) -> str:
     if summary is None:
         return "<p>No training history was saved for this run (history.json is missing).</p>"
     curves = _img(training_curves_png(history, summary["best_epoch"]), "Training curves")
@@ -285,16 +237,18 @@ def _metrics_html(metrics: dict[str, Any]) -> str:
     )
 
 
-def _wrong_html(wrong: list[int], probs: np.ndarray, y: np.ndarray, texts: list[str], labels: list[str]) -> str:
+def _wrong_html(wrong: list[dict[str, Any]]) -> str:
     if not wrong:
         return "<p>No validation text is misclassified.</p>"
-    rows = []
-    for i in wrong:
-        text = texts[i] if len(texts) == len(y) else "(text not saved)"
-        if len(text) > MAX_TEXT_CHARS:
-            text = text[: MAX_TEXT_CHARS - 1] + "…"
-        predicted = int(probs[i].argmax())
-        rows.append(
-            [text, labels[int(y[i])], labels[predicted], f"{probs[i, predicted]:.3f}", f"{probs[i, int(y[i])]:.3f}"]
-        )
+    rows = [
+        [_shown_text(row["text"]), row["label"], row["predicted"], f"{row['p_predicted']:.3f}", f"{row['p_label']:.3f}"]
+        for row in wrong
+    ]
     return _table(["text", "true label", "predicted", "p(predicted)", "p(true)"], rows, numeric={3, 4}, css="wrong")
+
+
+def _shown_text(text: str | None) -> str:
+    """A validation text as the table shows it: shortened past :data:`MAX_TEXT_CHARS`."""
+    if text is None:
+        return "(text not saved)"
+    return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 1] + "…"
