@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
 import signal
 import threading
 import time
@@ -23,6 +24,7 @@ import numpy as np
 from lstmcli.config import Config
 from lstmcli.decision import choose_thresholds
 from lstmcli.errors import LstmcliError, RunDirError
+from lstmcli.nn import linear
 from lstmcli.nn.backend import keras, tf
 from lstmcli.nn.blend import Blend, fit_blend
 from lstmcli.nn.data import make_dataset, shard_dataset
@@ -128,7 +130,11 @@ class _Checkpoint(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         logs["seconds"] = round(time.monotonic() - self.epoch_started, 3)  # training and validation, not saving
         with _sigint_deferred():  # Ctrl-C in the middle would leave a checkpoint at odds with its state
-            improved = self._record(epoch, logs)
+            improved = _record(self.state, self.config, epoch, logs, self.stage)
+            if improved:
+                self.best = self.whole.get_weights()
+            if self.state.stopped_early:
+                self.model.stop_training = True
             ends = self.model.stop_training or epoch + 1 >= self.params.get("epochs", 0)
             if ends or not self.written or time.monotonic() - self.written >= CHECKPOINT_SECONDS:
                 self.last = None  # the model holds this epoch's weights: newer than any that wait
@@ -136,26 +142,6 @@ class _Checkpoint(keras.callbacks.Callback):
             else:
                 self.last = (self.whole.get_weights(), _optimizer_values(self.whole))
         self.progress.epoch(epoch + 1, logs, improved, self.stage)
-
-    def _record(self, epoch: int, logs: dict[str, float]) -> bool:
-        """Updates the state (in memory) and says if the monitored score improved."""
-        state = self.state
-        # state.best is empty at the LSTM stage's start: the stage keeps its own best, which the blend then weighs.
-        improved = state.best_epoch == 0 or not state.best or _better(logs, state.best, self.config.monitor)
-        if improved:
-            state.best, state.best_epoch, state.wait = logs, epoch + 1, 0
-            self.best = self.whole.get_weights()
-        else:
-            state.wait += 1
-        row: dict[str, Any] = {"epoch": epoch + 1, **logs}
-        if self.stage:
-            row["stage"] = self.stage
-        state.history.append(row)
-        state.epoch = epoch + 1
-        if self.config.early_stopping and state.wait >= self.config.patience:
-            state.stopped_early = True
-            self.model.stop_training = True
-        return improved
 
     def flush(self) -> None:
         """Writes what waits in memory: the best model, the last epoch's, then the state that names them.
@@ -175,6 +161,24 @@ class _Checkpoint(keras.callbacks.Callback):
         self.run.write_train_state(self.state)
         self.best = self.last = None
         self.written = time.monotonic()
+
+
+def _record(state: TrainState, config: Config, epoch: int, logs: dict[str, float], stage: str) -> bool:
+    """Updates the state (in memory) with epoch ``epoch``'s (0-based) logs; says if the monitored score improved."""
+    # state.best is empty at the LSTM stage's start: the stage keeps its own best, which the blend then weighs.
+    improved = state.best_epoch == 0 or not state.best or _better(logs, state.best, config.monitor)
+    if improved:
+        state.best, state.best_epoch, state.wait = logs, epoch + 1, 0
+    else:
+        state.wait += 1
+    row: dict[str, Any] = {"epoch": epoch + 1, **logs}
+    if stage:
+        row["stage"] = stage
+    state.history.append(row)
+    state.epoch = epoch + 1
+    if config.early_stopping and state.wait >= config.patience:
+        state.stopped_early = True
+    return improved
 
 
 def _optimizer_values(model: keras.Model) -> list[np.ndarray]:
@@ -303,6 +307,7 @@ class _Session:
     progress: TrainProgress
     class_weight: dict[int, float] | None
     prior: np.ndarray | None = None  # a multi-label run's log-odds of each label: where output biases start
+    linear: tuple[RunDir, int] | None = None  # the n-gram stage in NumPy (nn/linear.py): the prepared run, vocab
 
 
 def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, strategy: str) -> _Session:
@@ -326,7 +331,11 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
             spec.ngram_classifier.output.layer if (spec := network_spec(config)).ngram_classifier else spec.output.layer
         )
         start_bias(model, first, prior)
-    return _Session(out, given, config, placement, model, state, train_ds, val_ds, progress, weights, prior)
+    sizes = (len(run.read_vocab()), n_classes)
+    linear_stage = (run, sizes[0]) if linear.fits(config, n_classes, run.is_sharded()) else None
+    return _Session(
+        out, given, config, placement, model, state, train_ds, val_ds, progress, weights, prior, linear_stage
+    )
 
 
 def _run_stages(session: _Session) -> bool:
@@ -346,6 +355,8 @@ def _run_stages(session: _Session) -> bool:
 def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
     """Fits one stage up to ``last_epoch``; returns whether Ctrl-C interrupted it."""
     config, state, fitted = session.config, session.state, session.model
+    if stage == "ngrams" and session.linear is not None:
+        return _fit_linear(session, last_epoch)
     if config.staged_ngrams:
         with session.placement.strategy.scope():
             fitted = stage_model(session.model, config, stage)
@@ -373,6 +384,38 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
             "the same command with --resume on each"
         ) from None
     return False
+
+
+def _fit_linear(session: _Session, last_epoch: int) -> bool:
+    """The n-gram stage as the linear model it is (:mod:`lstmcli.nn.linear`), epoch by epoch as Keras's, its best
+    epoch written into the network's n-gram layers and checkpointed once; returns whether Ctrl-C interrupted it.
+
+    It takes seconds, so a stage interrupted earlier trains again from its start (seeded: to the same weights).
+    """
+    config, state, (run, vocab) = session.config, session.state, session.linear  # type: ignore[misc]
+    if state.epoch:
+        state.epoch = state.best_epoch = state.wait = 0
+        state.best, state.history, state.stopped_early = {}, [], False
+    prepared = run.read_prepared()
+    data = (prepared.train_x, prepared.train_y, prepared.val_x, prepared.val_y)
+    n_classes, best, interrupted = len(run.read_labels()), None, False
+    try:
+        for fitted, logs in linear.epochs(data, config, vocab, n_classes, session.class_weight):
+            improved = _record(state, config, state.epoch, logs, "ngrams")
+            best = fitted.copy() if improved else best
+            session.progress.epoch(state.epoch, logs, improved, "ngrams")
+            if state.stopped_early or state.epoch >= last_epoch:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    with _sigint_deferred(replay=not interrupted):
+        if best is not None:
+            for name, values in linear.layer_weights(best, network_spec(config)).items():
+                session.model.get_layer(name).set_weights(values)
+            _save_model(session.model, session.out.best_model_path())
+            shutil.copyfile(session.out.best_model_path(), session.out.last_model_path())
+            session.out.write_train_state(state)
+    return interrupted
 
 
 def _flush_waiting(callback: _Checkpoint) -> None:
