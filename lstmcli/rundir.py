@@ -162,7 +162,7 @@ class TrainState:
     """Where a training stands, saved in ``checkpoint/state.json`` for ``--resume``.
 
     Mutable: the fit loop updates it epoch by epoch, and writes it after the checkpoint's models whenever it
-    writes them (a stage's first epoch, then at most every 30 seconds, and its end: see ``nn/fit.py``).
+    writes them (at most every 30 seconds, and at a stage's end: see ``nn/fit.py``).
     """
 
     epoch: int = 0  # epochs finished

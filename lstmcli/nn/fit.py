@@ -1,9 +1,9 @@
 """``train``: fit the Keras model on a prepared run, checkpoint it, and publish the best model.
 
 During training everything goes to ``checkpoint/`` (the last epoch's model with its optimizer, the best
-model, the early-stopping state), written on each stage's first epoch, then at most every
-:data:`CHECKPOINT_SECONDS` and at the stage's end; a finished or interrupted run publishes the best model, its
-exported weights and the history; ``--resume`` picks up ``checkpoint/`` after a crash.
+model, the early-stopping state), written at most every :data:`CHECKPOINT_SECONDS` and at each stage's end; a
+finished or interrupted run publishes the best model (without optimizer state), its exported weights and the
+history; ``--resume`` picks up ``checkpoint/`` after a crash.
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ CHECKPOINT_SECONDS = 30.0  # the resume checkpoint is written at most this often
 class _Checkpoint(keras.callbacks.Callback):
     """Tracks the best val_loss, stops early, and keeps ``checkpoint/`` for ``--resume``.
 
-    Saving the whole model took longer than a fast epoch, so it is written on a stage's first epoch, then once
-    :data:`CHECKPOINT_SECONDS` have passed since the last write, and always when the stage ends; in between,
+    Saving the whole model took longer than a fast epoch, so it is written once :data:`CHECKPOINT_SECONDS` have
+    passed since the stage started or the last write, and always when the stage ends; in between,
     the best epoch's weights and the last epoch's (with the optimizer's state) wait in memory. Ctrl-C and
     SIGTERM write them (:meth:`flush`), so only a hard kill loses epochs: at most that many seconds of them.
     """
@@ -116,7 +116,7 @@ class _Checkpoint(keras.callbacks.Callback):
         self.whole = whole  # what is saved: the whole network, also while one stage fits a part of it
         self.stage = stage  # the stage's name in history.json and on screen; "" when training is not staged
         self.epoch_started = time.monotonic()
-        self.written = 0.0  # when the checkpoint was last written; 0: not yet in this stage
+        self.written = time.monotonic()  # when the checkpoint was last written (the stage's start: by then)
         self.best: list[np.ndarray] | None = None  # the best epoch's weights, not yet on disk
         self.last: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # the last epoch's, not yet on disk
 
@@ -136,7 +136,7 @@ class _Checkpoint(keras.callbacks.Callback):
             if self.state.stopped_early:
                 self.model.stop_training = True
             ends = self.model.stop_training or epoch + 1 >= self.params.get("epochs", 0)
-            if ends or not self.written or time.monotonic() - self.written >= CHECKPOINT_SECONDS:
+            if ends or time.monotonic() - self.written >= CHECKPOINT_SECONDS:
                 self.last = None  # the model holds this epoch's weights: newer than any that wait
                 self.flush()
             else:
@@ -155,7 +155,7 @@ class _Checkpoint(keras.callbacks.Callback):
         if self.best is not None:
             last = self.whole.get_weights()
             self.whole.set_weights(self.best)
-            _save_model(self.whole, self.run.best_model_path())
+            _save_model(self.whole, self.run.best_model_path(), optimizer=False)
             self.whole.set_weights(last)
         _save_model(self.whole, self.run.last_model_path())
         self.run.write_train_state(self.state)
@@ -248,8 +248,15 @@ def class_weights(run: RunDir, config: Config, n_classes: int) -> dict[int, floa
     return {i: float(counts.sum() / (n_classes * present[i])) for i in range(n_classes)}
 
 
-def _save_model(model: keras.Model, path: Path) -> None:
-    atomic_write(path, model.save)  # the temporary name keeps the .keras suffix Keras requires
+def _save_model(model: keras.Model, path: Path, optimizer: bool = True) -> None:
+    """Saves ``model``; without its ``optimizer``'s state (the best and the published model), a third of the size."""
+    kept = getattr(model, "optimizer", None)
+    if not optimizer:
+        model.optimizer = None  # Keras saves the optimizer's variables only if the model holds one
+    try:
+        atomic_write(path, model.save)  # the temporary name keeps the .keras suffix Keras requires
+    finally:
+        model.optimizer = kept
 
 
 def train(
@@ -348,7 +355,7 @@ def _run_stages(session: _Session) -> bool:
         if index == len(plan) - 1 or state.best_epoch == 0 or state.epoch >= session.config.epochs:
             break
         with _sigint_deferred():
-            _next_stage(session.out, session.model, state, session.prior)
+            _next_stage(session.out, session.model, state, session.prior, holds_best=session.linear is not None)
     return False
 
 
@@ -412,7 +419,7 @@ def _fit_linear(session: _Session, last_epoch: int) -> bool:
         if best is not None:
             for name, values in linear.layer_weights(best, network_spec(config)).items():
                 session.model.get_layer(name).set_weights(values)
-            _save_model(session.model, session.out.best_model_path())
+            _save_model(session.model, session.out.best_model_path(), optimizer=False)
             shutil.copyfile(session.out.best_model_path(), session.out.last_model_path())
             session.out.write_train_state(state)
     return interrupted
@@ -424,16 +431,19 @@ def _flush_waiting(callback: _Checkpoint) -> None:
         callback.flush()
 
 
-def _next_stage(run: RunDir, model: keras.Model, state: TrainState, prior: np.ndarray | None = None) -> None:
+def _next_stage(
+    run: RunDir, model: keras.Model, state: TrainState, prior: np.ndarray | None = None, holds_best: bool = False
+) -> None:
     """Moves to the next stage from the best weights so far; early stopping starts afresh.
 
     The stage keeps its own best epoch (``state.best`` starts empty): the LSTM's logits start at zero, and how
     much of them the published model takes is chosen on validation afterwards (:mod:`lstmcli.nn.blend`).
     """
-    best = load_model(str(run.best_model_path()))
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights(best.get_layer(layer.name).get_weights())
+    if not holds_best:  # the linear n-gram stage leaves its best weights in the model
+        best = load_model(str(run.best_model_path()))
+        for layer in model.layers:
+            if layer.weights:
+                layer.set_weights(best.get_layer(layer.name).get_weights())
     state.stage, state.stage_start, state.wait, state.stopped_early = state.stage + 1, state.epoch, 0, False
     state.best = {}
     if prior is not None:  # the LSTM's own sigmoids start at the labels' log-odds, as the n-gram classifier's did
@@ -555,14 +565,14 @@ def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | N
     best = load_model(str(run.best_model_path()))
     blend = _blend(run, best, config, state)
     if blend is not None:
-        _save_model(best, run.best_model_path())
+        _save_model(best, run.best_model_path(), optimizer=False)
     run.write_history(state.history)
     weights = (blend.ngram_weight, blend.lstm_weight, blend.scores) if blend else (None, None, None)
     record = TrainingRecord(state.best_epoch, config.monitor, state.epoch, *weights)
     run.write_training(dataclasses.replace(record, batch_size=config.batch_size, learning_rate=config.learning_rate))
     run.publish_model(run.best_model_path())
     run.write_config(session.given)
-    exported = export_weights(best, config)
+    exported = linear.folded(export_weights(best, config), network_spec(config))
     if config.multi_label:
         run.write_thresholds(_thresholds(run, exported, config))
     run.write_weights(exported)

@@ -203,3 +203,27 @@ def layer_weights(model: LinearModel, network: spec.NetworkSpec) -> dict[str, li
         block.bag.layer: [table],
         block.output.layer: [kernel, model.bias.astype(np.float32)],
     }
+
+
+def folded(weights: dict[str, np.ndarray], network: spec.NetworkSpec) -> dict[str, np.ndarray]:
+    """Exported weights with the n-gram classifier's tables replaced by the logits they give: the token embedding
+    ``E @ K_1`` ``(vocab, classes)``, the table ``T @ K_2`` ``(buckets + 1, classes)``, ``K`` two identities.
+
+    The engines fold the tables so anyway when they load them (``Network.ngram_logits``, ``ort``), so they give
+    the same probabilities; weights.npz shrinks by the tables' width over the classes (``32 / 2`` for two).
+    Weights whose classes are no fewer than either width are returned as they are.
+    """
+    block = network.ngram_classifier
+    if block is None:
+        return weights
+    tokens, table, kernel = (weights[k] for k in (block.bag.tokens, block.bag.table, block.output.kernel))
+    classes, split = kernel.shape[1], tokens.shape[1]
+    if classes >= min(split, table.shape[1]):
+        return weights
+    identity = np.eye(classes, dtype=np.float32)
+    return {
+        **weights,
+        block.bag.tokens: (tokens @ kernel[:split]).astype(np.float32),
+        block.bag.table: (table @ kernel[split:]).astype(np.float32),
+        block.output.kernel: np.concatenate([identity, identity]),
+    }
