@@ -80,7 +80,9 @@ def test_folding_keeps_the_logits_and_shrinks_the_tables() -> None:
     )
 
 
-@pytest.mark.parametrize(("classes", "multi_label", "expected"), [(2, False, True), (9, False, False), (2, True, False)])
+@pytest.mark.parametrize(
+    ("classes", "multi_label", "expected"), [(2, False, True), (9, False, False), (2, True, False)]
+)
 def test_the_linear_stage_takes_what_its_layers_can_hold(classes: int, multi_label: bool, expected: bool) -> None:
     config = CONFIG.replace(multi_label=multi_label)
     assert linear.fits(config, classes, sharded=False) is expected
