@@ -230,8 +230,8 @@ def stages(config: Config) -> list[tuple[str, int]]:
     """The training stages, each with the epoch it ends by at the latest: ``--epochs`` bounds them all together.
 
     Staged, the n-gram classifier trains first, for at most ``ngram_epochs`` and leaving the LSTM one epoch
-    at least; the LSTM then has the rest, :data:`LSTM_EPOCHS` at most (its one-cycle rate's). Unstaged training is one stage with no name ("" in history.json
-    and on screen).
+    at least; the LSTM then has the rest, :data:`LSTM_EPOCHS` at most (the span of its one-cycle rate).
+    Unstaged training is one stage with no name ("" in history.json and on screen).
     """
     if config.staged_ngrams:
         return [("ngrams", min(config.ngram_epochs, max(config.epochs - 1, 1))), ("lstm", config.epochs)]
@@ -376,7 +376,9 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
     final = stage == stages(config)[-1][0]
     callback = _Checkpoint(session.out, config, state, session.progress, session.model, stage, final)
     callbacks: list[keras.callbacks.Callback] = [callback]
-    if stage == "lstm":  # its rate one cycle over at most LSTM_EPOCHS
+    # The LSTM stage: its rate one cycle over at most LSTM_EPOCHS (one that ran more, resumed from an earlier
+    # version, goes on at its constant rate as it started).
+    if stage == "lstm" and state.epoch < state.stage_start + LSTM_EPOCHS:
         last_epoch = min(last_epoch, state.stage_start + LSTM_EPOCHS)
         cycle = _OneCycle(config.learning_rate, session.steps, state.stage_start, last_epoch - state.stage_start)
         callbacks.append(cycle)
