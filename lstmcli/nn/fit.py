@@ -354,14 +354,17 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
 def _run_stages(session: _Session) -> bool:
     """Runs the stages left, each from the best weights of the one before; returns whether it was interrupted."""
     plan, state = stages(session.config), session.state
-    for index in range(state.stage, len(plan)):
-        stage, last_epoch = plan[index]
-        if state.epoch < last_epoch and not state.stopped_early and _fit_stage(session, stage, last_epoch):
-            return True
-        if index == len(plan) - 1 or state.best_epoch == 0 or state.epoch >= session.config.epochs:
-            break
-        with _sigint_deferred():
-            _next_stage(session.out, session.model, state, session.prior, session.holds_best)
+    try:
+        for index in range(state.stage, len(plan)):
+            stage, last_epoch = plan[index]
+            if state.epoch < last_epoch and not state.stopped_early and _fit_stage(session, stage, last_epoch):
+                return True
+            if index == len(plan) - 1 or state.best_epoch == 0 or state.epoch >= session.config.epochs:
+                break
+            with _sigint_deferred():
+                _next_stage(session.out, session.model, state, session.prior, session.holds_best)
+    except KeyboardInterrupt:  # between two stages' epochs: the checkpoint written last is whole
+        return True
     return False
 
 
