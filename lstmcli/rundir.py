@@ -163,7 +163,7 @@ class TrainState:
     """Where a training stands, saved in ``checkpoint/state.json`` for ``--resume``.
 
     Mutable: the fit loop updates it epoch by epoch, and writes it after the checkpoint's models whenever it
-    writes them (a stage's first epoch, then at most every 30 seconds, and its end: see ``nn/fit.py``).
+    writes them (at most every 30 seconds, and at a stage's end: see ``nn/fit.py``).
     """
 
     epoch: int = 0  # epochs finished
@@ -667,9 +667,9 @@ class RunDir:
                 shutil.copyfile(self._file(name), dest / name)
 
     def publish_model(self, best: Path) -> None:
-        """Copies the best model (``best.keras``) into place as ``model.keras``; the results of the model it
-        replaces (metrics, figures, report) are removed."""
-        atomic_write(self._file(MODEL), lambda tmp: shutil.copyfile(best, tmp))
+        """Copies the best model (``best.keras``) into place as ``model.keras``, compressed; the results of the
+        model it replaces (metrics, figures, report) are removed."""
+        atomic_write(self._file(MODEL), lambda tmp: _deflated_copy(best, tmp))
         for stale in _RESULTS:
             self._file(stale).unlink(missing_ok=True)
 
@@ -801,6 +801,16 @@ def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> np.ndarray:
 def _save_npy(path: Path, array: np.ndarray) -> None:
     with path.open("wb") as fh:
         np.save(fh, array, allow_pickle=False)
+
+
+def _deflated_copy(archive: Path, dest: Path) -> None:
+    """Copies a zip archive (a ``.keras`` file, which Keras writes uncompressed) with its members deflated: the
+    n-gram layers' zeros, where the linear stage left rows and columns unused, shrink to nothing (46 to 9.5 MB for
+    the tickets example, in 0.4 s). Keras reads either."""
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for member in source.infolist():
+            with source.open(member) as reader, out.open(member.filename, "w", force_zip64=True) as writer:
+                shutil.copyfileobj(reader, writer, 1 << 20)
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -156,6 +157,7 @@ def train(
     config = make_config(preset or "default", **settings)  # bad settings fail before any work
     path = run_dir_of(run_dir)
     with locked(path), staged(path, overwrite) as run:
+        _import_trainer_meanwhile()
         with hooks.preparing() as rows:
             config, report = prepare_data(Path(data), run, config, streaming, rows, input_format)
         hooks.prepared(report)
@@ -230,6 +232,17 @@ def preset_training(preset: str) -> dict[str, Any]:
     kept = KEPT_BY_PRESETS  # the preprocessing settings, the seed and the n-gram hash
     values = {f.name: f.default for f in dataclasses.fields(Config) if f.name not in kept}
     return {**values, **{k: v for k, v in PRESETS[preset].items() if k not in kept}, "preset": preset}
+
+
+def _import_trainer_meanwhile() -> None:
+    """Starts importing the trainer (TensorFlow: seconds) on a thread while the data file is read and prepared;
+    :func:`_fit`'s import of it then waits for that one. A failure is left for that import to raise."""
+
+    def load() -> None:
+        with contextlib.suppress(BaseException):
+            import lstmcli.nn.fit  # noqa: F401
+
+    threading.Thread(target=load, name="import-tensorflow", daemon=True).start()
 
 
 def _fit(

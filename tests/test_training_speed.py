@@ -124,20 +124,23 @@ def test_epochs_that_wait_in_memory_are_written_on_ctrl_c_and_resume_goes_on(
     saves: list[str] = []
     save = fit._save_model
     monkeypatch.setattr(fit, "CHECKPOINT_SECONDS", 1e9)
-    monkeypatch.setattr(fit, "_save_model", lambda model, path: (saves.append(Path(path).name), save(model, path)))
+    monkeypatch.setattr(
+        fit, "_save_model", lambda model, path, **kw: (saves.append(Path(path).name), save(model, path, **kw))
+    )
     data = write_csv(tmp_path / "t.csv", make_rows(30))
     run_dir = tmp_path / "run"
-    result = train(data, run_dir, progress=_StopAt(2), early_stopping=False, **TINY)  # type: ignore[arg-type]
+    result = train(data, run_dir, progress=_StopAt(5), early_stopping=False, **TINY)  # type: ignore[arg-type]
     assert result.interrupted
-    # Epoch 1 was written at once; epoch 2 waited in memory, and Ctrl-C wrote it.
+    # Epochs 1-3 (the n-gram stage, in NumPy) were written once, with the stage change; epochs 4 and 5 of the LSTM
+    # stage waited in memory, and Ctrl-C wrote them.
     state = json.loads((run_dir / rundir.CHECKPOINT_DIR / rundir.TRAIN_STATE).read_text())
-    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert state["epoch"] == 5 and len(state["history"]) == 5
     assert saves.count(rundir.LAST_MODEL) == 2
     saves.clear()
     resumed = train(run_dir=run_dir, resume=True)
     assert [row["epoch"] for row in resumed.history] == list(range(1, 7))
-    # Written: epoch 3 (the n-gram stage ends), the stage change, 4 (the LSTM stage starts), 6 (it ends); 5 waits.
-    assert saves.count(rundir.LAST_MODEL) == 4
+    # Epoch 6 ends the last stage: the best model goes from memory to the published one, once; nothing to resume.
+    assert saves == [rundir.BEST_MODEL]
 
 
 @pytest.mark.parametrize(
@@ -234,3 +237,26 @@ def test_a_resumed_training_shuffles_its_epochs_as_an_uninterrupted_one() -> Non
     whole = epochs(0, 3)
     assert whole[0] != whole[1] != whole[2]
     assert epochs(2, 1) == whole[2:]  # resumed after two epochs: the third epoch's order
+
+
+def test_the_lstm_stage_runs_one_cycle_of_the_rate_and_no_more_epochs_than_it() -> None:
+    from lstmcli.nn import fit
+
+    cycle = fit._OneCycle(0.002, steps=10, first_epoch=3, epochs=fit.LSTM_EPOCHS)
+    rates = [cycle.at(done) for done in np.linspace(0.0, 1.0, 101)]
+    top = int(np.argmax(rates))
+    assert rates[0] == pytest.approx(0.002) and rates[top] == pytest.approx(0.002 * fit.PEAK)
+    assert top == round(100 * fit.WARM_UP)
+    assert all(a <= b for a, b in zip(rates[:top], rates[1 : top + 1], strict=True))  # up, then down
+    assert all(a >= b for a, b in zip(rates[top:], rates[top + 1 :], strict=False))
+    assert rates[-1] == pytest.approx(0.002 * fit.PEAK * fit.LAST_SHARE)
+
+
+def test_the_lstm_stage_ends_with_its_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstmcli import train
+    from lstmcli.nn import fit
+
+    monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    assert [row["stage"] for row in result.history] == ["ngrams", "ngrams", "lstm", "lstm"]  # --epochs 6 allowed more

@@ -5,6 +5,7 @@ This module imports TensorFlow/Keras at the top; import it only from code that t
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -277,8 +278,11 @@ def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
 
 
 def load_model(path: str) -> keras.Model:
-    """Loads a saved model without running code from the file (``safe_mode``)."""
-    return keras.saving.load_model(path, safe_mode=True, compile=True)
+    """Loads a saved model without running code from the file (``safe_mode``); a model saved without its optimizer's
+    state (the best and the published ones) gets a new optimizer, without Keras's warning that it has none."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return keras.saving.load_model(path, safe_mode=True, compile=True)
 
 
 def start_embeddings(model: keras.Model, config: Config, vectors: np.ndarray) -> None:

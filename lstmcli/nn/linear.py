@@ -1,0 +1,229 @@
+"""The staged n-gram classifier trained as the linear model it is: sparse NumPy and SciPy, no TensorFlow.
+
+The classifier's logits are linear in a text's mean token and mean hashed n-gram (``spec.NgramClassifier``):
+``mean(E[tokens]) @ K_1 + mean(T[n-grams]) @ K_2 + b``. Trained here, it is that linear map itself, one row of
+logits per token id ``W_t`` ``(vocab, classes)`` and per n-gram bucket ``W_g`` ``(buckets + 1, classes)``, fitted
+by Adam on the rows each batch uses (as :class:`lstmcli.nn.optimizer.SparseAdam`), epoch by epoch, while the fit
+loop keeps the best epoch on validation and stops early as it does for Keras. :func:`layer_weights` writes it into
+the network's own layers (``E = [W_t | 0]``, ``T = [W_g | 0]``, ``K`` two identities), so the Keras model, the
+exported weights and every prediction engine run it unchanged.
+
+The Keras stage spent most of its epoch in TensorFlow's scatter kernels on the 200,001-row table; here an epoch
+is a few sparse products. Where the identities do not fit (more classes than the embeddings have numbers, or a
+multi-label run) or the data is streamed from shards, the Keras stage trains it as before (:func:`fits`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from lstmcli.config import Config
+from lstmcli.nn import spec
+from lstmcli.nn.inference import ngram_ids
+
+# Adam's rate for the linear model, times the auto rate of the batch: each weight here is one number of the
+# logits, where the Keras stage moved an embedding and a kernel whose product makes them.
+RATE_SCALE = 50.0
+BETAS, EPSILON = (0.9, 0.999), 1e-7  # Keras's Adam
+
+
+@dataclass
+class LinearModel:
+    """The n-gram classifier's logits: ``features @ weights + bias``, features as :func:`features` makes them."""
+
+    weights: np.ndarray  # (vocab + buckets + 1, classes) float32: the token rows, then the n-gram rows
+    bias: np.ndarray  # (classes,) float32
+    vocab: int
+
+    def logits(self, x: sparse.csr_matrix) -> np.ndarray:
+        return np.asarray(x @ self.weights) + self.bias  # type: ignore[no-any-return]
+
+    def copy(self) -> LinearModel:
+        return LinearModel(self.weights.copy(), self.bias.copy(), self.vocab)
+
+
+def fits(config: Config, n_classes: int, sharded: bool) -> bool:
+    """Whether this module trains the config's n-gram classifier: a staged, single-label run held in memory
+    whose classes fit in both the token embeddings and the n-gram table."""
+    network = spec.network_spec(config)
+    ngrams = network.ngram_classifier
+    if ngrams is None or config.multi_label or sharded:
+        return False
+    return n_classes <= min(ngrams.embedding.dim, ngrams.bag.dim)
+
+
+def features(ids: np.ndarray, vocab: int, bag: spec.NgramBag) -> sparse.csr_matrix:
+    """Each text's mean token (one-hot) beside its mean hashed n-gram, as the bag averages them.
+
+    Args:
+        ids: padded token ids ``(n, steps)``, 0 padding.
+        vocab: token ids are below it.
+        bag: the n-gram bag (buckets, order, hashing).
+
+    Returns:
+        float32 CSR ``(n, vocab + buckets + 1)``: column ``t`` holds token ``t``'s share of the text's tokens,
+        column ``vocab + g`` n-gram bucket ``g``'s share of its n-grams (n = 2..order together).
+    """
+    ids = np.asarray(ids)
+    rows, cols, counts = [], [], []
+    tokens = ids != 0
+    parts = [(tokens, ids)]
+    for n in range(2, bag.order + 1):
+        if ids.shape[1] >= n:
+            grams = ngram_ids(ids, bag.buckets, n, bag.hashing)
+            parts.append((grams > 0, grams + vocab))
+    n_grams = sum(valid.sum(axis=1) for valid, _ in parts[1:]) if len(parts) > 1 else np.zeros(len(ids))
+    for index, (valid, columns) in enumerate(parts):
+        total = tokens.sum(axis=1) if index == 0 else n_grams
+        where = np.nonzero(valid)
+        rows.append(where[0])
+        cols.append(columns[where].astype(np.int64))
+        counts.append((1.0 / np.maximum(total, 1))[where[0]])
+    shape = (len(ids), vocab + bag.buckets + 1)
+    matrix = sparse.csr_matrix(
+        (np.concatenate(counts).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))), shape=shape
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
+def scores(model: LinearModel, x: sparse.csr_matrix, y: np.ndarray) -> tuple[float, float]:
+    """Softmax cross-entropy and accuracy of ``model`` on ``x`` with labels ``y`` ``(n,)``."""
+    logits = model.logits(x)
+    return _loss(logits, y), float((logits.argmax(axis=1) == y).mean())
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # type: ignore[no-any-return]
+
+
+def _loss(logits: np.ndarray, y: np.ndarray) -> float:
+    return float(-_log_softmax(logits)[np.arange(len(y)), y].mean())
+
+
+class _Adam:
+    """Adam on the rows of a table a batch uses (moments of unused rows stay as they are), and on the bias."""
+
+    def __init__(self, model: LinearModel, rate: float) -> None:
+        self.model, self.rate, self.step = model, rate, 0
+        self.m, self.v = np.zeros_like(model.weights), np.zeros_like(model.weights)
+        self.mb, self.vb = np.zeros_like(model.bias), np.zeros_like(model.bias)
+
+    def apply(self, rows: np.ndarray, grad: np.ndarray, grad_bias: np.ndarray) -> None:
+        self.step += 1
+        (b1, b2), t = BETAS, self.step
+        alpha = self.rate * np.sqrt(1 - b2**t) / (1 - b1**t)
+        m = self.m[rows] * b1 + grad * (1 - b1)
+        v = self.v[rows] * b2 + np.square(grad) * (1 - b2)
+        self.m[rows], self.v[rows] = m, v
+        self.model.weights[rows] -= alpha * m / (np.sqrt(v) + EPSILON)
+        self.mb = self.mb * b1 + grad_bias * (1 - b1)
+        self.vb = self.vb * b2 + np.square(grad_bias) * (1 - b2)
+        self.model.bias -= alpha * self.mb / (np.sqrt(self.vb) + EPSILON)
+
+
+def epochs(
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    config: Config,
+    vocab: int,
+    n_classes: int,
+    class_weight: dict[int, float] | None = None,
+) -> Iterator[tuple[LinearModel, dict[str, float]]]:
+    """Trains epoch after epoch, yielding the model after each (updated in place) with Keras's logs: ``loss`` and
+    ``accuracy`` over the epoch's batches, ``val_loss``, ``val_accuracy`` and ``seconds``. The caller stops.
+
+    Args:
+        data: training ids ``(n, steps)`` and labels ``(n,)``, validation ids and labels.
+        config: the training settings, batch size and rate resolved (:meth:`Config.for_training`).
+        class_weight: each class's weight in the loss, or None.
+    """
+    train_x, train_y, val_x, val_y = data
+    bag = spec.network_spec(config).ngram_classifier.bag  # type: ignore[union-attr]
+    x, xv = features(train_x, vocab, bag), features(val_x, vocab, bag)
+    y, yv = np.asarray(train_y, dtype=np.int64), np.asarray(val_y, dtype=np.int64)
+    weigh = np.array([(class_weight or {}).get(c, 1.0) for c in range(n_classes)], dtype=np.float32)
+    model = LinearModel(np.zeros((x.shape[1], n_classes), np.float32), np.zeros(n_classes, np.float32), vocab)
+    adam, rng = _Adam(model, config.learning_rate * RATE_SCALE), np.random.default_rng(config.seed)
+    while True:
+        started, losses, right = time.monotonic(), [], 0
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            loss, hits = _step(model, adam, x[batch], y[batch], weigh)
+            losses.append(loss)
+            right += hits
+        val_loss, val_accuracy = scores(model, xv, yv)
+        logs = {"accuracy": right / len(y), "loss": float(np.mean(losses)), "val_accuracy": val_accuracy}
+        logs |= {"val_loss": val_loss, "seconds": round(time.monotonic() - started, 3)}
+        yield model, logs
+
+
+def _step(
+    model: LinearModel, adam: _Adam, xb: sparse.csr_matrix, yb: np.ndarray, weigh: np.ndarray
+) -> tuple[float, int]:
+    """One batch of Adam on the rows it uses; returns its (weighted) loss and how many it got right."""
+    rows, local = np.unique(xb.indices, return_inverse=True)
+    xl = sparse.csr_matrix((xb.data, local, xb.indptr), shape=(xb.shape[0], len(rows)))
+    logits = np.asarray(xl @ model.weights[rows]) + model.bias
+    log_p = _log_softmax(logits)
+    index = np.arange(len(yb))
+    w = weigh[yb]
+    grad = np.exp(log_p)
+    grad[index, yb] -= 1.0
+    grad *= (w / len(yb))[:, None]
+    adam.apply(rows, np.asarray(xl.T @ grad, dtype=np.float32), grad.sum(axis=0))
+    return float(-(log_p[index, yb] * w).mean()), int((logits.argmax(axis=1) == yb).sum())
+
+
+def layer_weights(model: LinearModel, network: spec.NetworkSpec) -> dict[str, list[np.ndarray]]:
+    """The n-gram classifier's Keras layers' weights that compute ``model``'s logits exactly.
+
+    Returns:
+        ``{layer name: its get_weights() list}`` for the token embedding, the n-gram bag and the output layer.
+    """
+    block = network.ngram_classifier
+    assert block is not None, "only a staged n-gram model has an n-gram classifier"
+    classes = model.bias.shape[0]
+    dims = (block.embedding.dim, block.bag.dim)
+    tokens = np.zeros((model.vocab, dims[0]), np.float32)
+    tokens[:, :classes] = model.weights[: model.vocab]
+    table = np.zeros((model.weights.shape[0] - model.vocab, dims[1]), np.float32)
+    table[:, :classes] = model.weights[model.vocab :]
+    kernel = np.zeros((sum(dims), classes), np.float32)
+    kernel[np.arange(classes), np.arange(classes)] = 1.0
+    kernel[dims[0] + np.arange(classes), np.arange(classes)] = 1.0
+    return {
+        block.embedding.layer: [tokens],
+        block.bag.layer: [table],
+        block.output.layer: [kernel, model.bias.astype(np.float32)],
+    }
+
+
+def folded(weights: dict[str, np.ndarray], network: spec.NetworkSpec) -> dict[str, np.ndarray]:
+    """Exported weights with the n-gram classifier's tables replaced by the logits they give: the token embedding
+    ``E @ K_1`` ``(vocab, classes)``, the table ``T @ K_2`` ``(buckets + 1, classes)``, ``K`` two identities.
+
+    The engines fold the tables so anyway when they load them (``Network.ngram_logits``, ``ort``), so they give
+    the same probabilities; weights.npz shrinks by the tables' width over the classes (``32 / 2`` for two).
+    Weights whose classes are no fewer than either width are returned as they are.
+    """
+    block = network.ngram_classifier
+    if block is None:
+        return weights
+    tokens, table, kernel = (weights[k] for k in (block.bag.tokens, block.bag.table, block.output.kernel))
+    classes, split = kernel.shape[1], tokens.shape[1]
+    if classes >= min(split, table.shape[1]):
+        return weights
+    identity = np.eye(classes, dtype=np.float32)
+    return {
+        **weights,
+        block.bag.tokens: (tokens @ kernel[:split]).astype(np.float32),
+        block.bag.table: (table @ kernel[split:]).astype(np.float32),
+        block.output.kernel: np.concatenate([identity, identity]),
+    }

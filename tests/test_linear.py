@@ -1,0 +1,112 @@
+"""The staged n-gram classifier trained in NumPy as a linear model: its features are the bag's, its weights in the
+network's layers give its logits exactly, folding them keeps every probability, and training publishes it."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_rows, write_csv
+
+from lstmcli import rundir
+from lstmcli.config import Config
+from lstmcli.nn import linear, spec
+from lstmcli.nn.inference import ngram_bag, pool
+
+CONFIG = Config(embedding_dim=8, ngram_buckets=50, ngram_order=3, seed=3)
+
+
+def _ids(rows: int = 12, steps: int = 9, vocab: int = 30, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, vocab, (rows, steps))
+    lengths = rng.integers(1, steps + 1, rows)
+    lengths[0] = 1  # a text without n-grams
+    ids[np.arange(steps) >= lengths[:, None]] = 0  # right padding
+    return ids
+
+
+def _bag_logits(layers: dict[str, list[np.ndarray]], network: spec.NetworkSpec, ids: np.ndarray) -> np.ndarray:
+    """The n-gram classifier's logits computed as the network computes them, from its layers' weights."""
+    block = network.ngram_classifier
+    assert block is not None
+    tokens, table = layers[block.embedding.layer][0], layers[block.bag.layer][0]
+    kernel, bias = layers[block.output.layer]
+    features = np.concatenate([pool(tokens[ids], ids != 0, "mean"), ngram_bag(ids, table, block.bag)], axis=1)
+    return features @ kernel + bias  # type: ignore[no-any-return]
+
+
+def test_the_linear_model_in_the_networks_layers_gives_its_logits() -> None:
+    network, ids, vocab = spec.network_spec(CONFIG), _ids(), 30
+    bag = network.ngram_classifier.bag  # type: ignore[union-attr]
+    x = linear.features(ids, vocab, bag)
+    assert x.shape == (len(ids), vocab + bag.buckets + 1)
+    # Each non-empty text's token shares sum to 1, and so do its n-gram shares.
+    sums = np.asarray(x[:, :vocab].sum(axis=1)).ravel(), np.asarray(x[:, vocab:].sum(axis=1)).ravel()
+    np.testing.assert_allclose(sums[0], 1.0, atol=1e-6)
+    np.testing.assert_allclose(sums[1], ((ids != 0).sum(axis=1) > 1).astype(float), atol=1e-6)
+    rng = np.random.default_rng(1)
+    model = linear.LinearModel(rng.normal(size=(x.shape[1], 3)).astype(np.float32), np.ones(3, np.float32), vocab)
+    layers = linear.layer_weights(model, network)
+    np.testing.assert_allclose(_bag_logits(layers, network, ids), model.logits(x), atol=1e-5)
+
+
+def test_folding_keeps_the_logits_and_shrinks_the_tables() -> None:
+    network, ids = spec.network_spec(CONFIG), _ids()
+    block = network.ngram_classifier
+    assert block is not None
+    rng = np.random.default_rng(2)
+    layers = {
+        block.embedding.layer: [rng.normal(size=(30, 8)).astype(np.float32)],
+        block.bag.layer: [rng.normal(size=(51, 32)).astype(np.float32)],
+        block.output.layer: [rng.normal(size=(40, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32)],
+    }
+    weights = {
+        block.bag.tokens: layers[block.embedding.layer][0],
+        block.bag.table: layers[block.bag.layer][0],
+        block.output.kernel: layers[block.output.layer][0],
+        block.output.bias: layers[block.output.layer][1],
+    }
+    folded = linear.folded(weights, network)
+    assert folded[block.bag.table].shape == (51, 2) and folded[block.bag.tokens].shape == (30, 2)
+    refolded = {
+        block.embedding.layer: [folded[block.bag.tokens]],
+        block.bag.layer: [folded[block.bag.table]],
+        block.output.layer: [folded[block.output.kernel], folded[block.output.bias]],
+    }
+    np.testing.assert_allclose(
+        _bag_logits(refolded, network, ids), _bag_logits(layers, network, ids), rtol=1e-4, atol=1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    ("classes", "multi_label", "expected"), [(2, False, True), (9, False, False), (2, True, False)]
+)
+def test_the_linear_stage_takes_what_its_layers_can_hold(classes: int, multi_label: bool, expected: bool) -> None:
+    config = CONFIG.replace(multi_label=multi_label)
+    assert linear.fits(config, classes, sharded=False) is expected
+    assert not linear.fits(config, classes, sharded=True)
+
+
+def test_training_publishes_the_linear_stages_best_epoch(tmp_path: Path) -> None:
+    from lstmcli import train
+
+    data = write_csv(tmp_path / "t.csv", make_rows(40))
+    run_dir = tmp_path / "run"
+    result = train(data, run_dir, epochs=4, ngram_epochs=3, embedding_dim=8, units=(8,), dense_units=8)
+    # Published without optimizer state and deflated: Keras reads it, and it weighs less than its weights alone.
+    model = run_dir / rundir.MODEL
+    assert {m.compress_type for m in zipfile.ZipFile(model).infolist()} == {zipfile.ZIP_DEFLATED}
+    assert model.stat().st_size < (run_dir / rundir.WEIGHTS).stat().st_size + 2**20
+    ngrams = [row for row in result.history if row.get("stage") == "ngrams"]
+    assert [row["epoch"] for row in ngrams] == [1, 2, 3]
+    best = min(ngrams, key=lambda row: row["val_loss"])
+    # The blend scores the n-gram part from the exported weights: it is the linear model's best epoch exactly.
+    parts = json.loads((run_dir / rundir.TRAINING).read_text()).get("parts")
+    if parts is None:  # the LSTM stage never beat it: the published model is the n-gram classifier's best epoch
+        assert result.best_epoch == best["epoch"]
+    else:
+        assert parts["ngrams"]["loss"] == pytest.approx(best["val_loss"], abs=2e-4)
+        assert parts["ngrams"]["accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-4)
