@@ -50,7 +50,44 @@ def test_the_linear_model_in_the_networks_layers_gives_its_logits() -> None:
     rng = np.random.default_rng(1)
     model = linear.LinearModel(rng.normal(size=(x.shape[1], 3)).astype(np.float32), np.ones(3, np.float32), vocab)
     layers = linear.layer_weights(model, network)
-    np.testing.assert_allclose(_bag_logits(layers, network, ids), model.logits(x), atol=1e-5)
+    np.testing.assert_allclose(_bag_logits(layers, network, ids), model.logits(linear.Features(x)), atol=1e-5)
+
+
+def test_the_mean_pretrained_vector_folds_into_the_token_rows() -> None:
+    network, ids, vocab = spec.network_spec(CONFIG), _ids(), 30
+    bag = network.ngram_classifier.bag  # type: ignore[union-attr]
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(vocab, 5)).astype(np.float32)
+    vectors[[0, 1, 7]] = 0.0  # padding, unknown, and a word no source gave a vector
+    x = linear.Features.of(ids, vocab, bag, vectors)
+    assert x.mean_vectors is not None and x.mean_vectors.shape == (len(ids), 5)
+    model = linear.LinearModel(
+        rng.normal(size=(x.shares.shape[1], 3)).astype(np.float32),
+        np.ones(3, np.float32),
+        vocab,
+        vectors,
+        rng.normal(size=(5, 3)).astype(np.float32),
+    )
+    without = linear.LinearModel(model.weights, model.bias, vocab).logits(x)
+    assert not np.allclose(model.logits(x), without)  # the vectors move the logits
+    layers = linear.layer_weights(model, network)
+    np.testing.assert_allclose(_bag_logits(layers, network, ids), model.logits(x), atol=1e-4)
+
+
+def test_training_with_vectors_learns_a_word_only_its_vector_knows() -> None:
+    """A word absent from the training texts gets the class its vector shares with the words that were seen."""
+    vocab, dim = 12, 2
+    vectors = np.zeros((vocab, dim), np.float32)
+    vectors[2:6], vectors[6:10] = (1.0, 0.0), (0.0, 1.0)  # words 2-5 mean one thing, 6-9 the other
+    train = np.array([[2, 3, 0], [3, 4, 0], [6, 7, 0], [7, 8, 0]] * 16, np.int32)
+    labels = np.array([0, 0, 1, 1] * 16, np.int32)
+    data = (train, labels, train[:4], labels[:4])
+    config = CONFIG.for_training(len(train))
+    model = next(m for i, (m, _) in enumerate(linear.epochs(data, config, vocab, 2, None, vectors)) if i == 20)
+    unseen = model.token_logits()[[5, 9]]  # words 5 and 9: never in a training text
+    assert unseen[0].argmax() == 0 and unseen[1].argmax() == 1
+    plain = next(m for i, (m, _) in enumerate(linear.epochs(data, config, vocab, 2)) if i == 20)
+    np.testing.assert_array_equal(plain.token_logits()[[5, 9]], 0.0)  # without vectors they stay unknown
 
 
 def test_folding_keeps_the_logits_and_shrinks_the_tables() -> None:

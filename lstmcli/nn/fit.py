@@ -425,7 +425,8 @@ def _fit_linear(session: _Session, last_epoch: int) -> bool:
     data = (prepared.train_x, prepared.train_y, prepared.val_x, prepared.val_y)
     n_classes, best, interrupted = len(run.read_labels()), None, False
     try:
-        for fitted, logs in linear.epochs(data, config, vocab, n_classes, session.class_weight):
+        vectors = bag_vectors(run)
+        for fitted, logs in linear.epochs(data, config, vocab, n_classes, session.class_weight, vectors):
             improved = _record(state, config, state.epoch, logs, "ngrams")
             best = fitted.copy() if improved else best
             session.progress.epoch(state.epoch, logs, improved, "ngrams")
@@ -442,6 +443,16 @@ def _fit_linear(session: _Session, last_epoch: int) -> bool:
             session.out.write_train_state(state)
     session.holds_best = best is not None
     return interrupted
+
+
+def bag_vectors(run: RunDir) -> np.ndarray | None:
+    """The pretrained vectors whose mean the linear n-gram classifier reads ``(vocab, dim)``: the start vectors' rows
+    a source gave, 0 for the others (random starts are no knowledge); None where the run has none, or did not
+    record which rows a source gave (runs of earlier versions)."""
+    vectors, found = run.read_embeddings(), run.read_embeddings_found()
+    if vectors is None or found is None or not found.any():
+        return None
+    return np.where(found[:, None], vectors, np.float32(0)).astype(np.float32)  # type: ignore[no-any-return]
 
 
 # The LSTM stage: at most LSTM_EPOCHS epochs, its rate one cycle over them up to PEAK times the run's (_OneCycle).

@@ -8,6 +8,12 @@ loop keeps the best epoch on validation and stops early as it does for Keras. :f
 the network's own layers (``E = [W_t | 0]``, ``T = [W_g | 0]``, ``K`` two identities), so the Keras model, the
 exported weights and every prediction engine run it unchanged.
 
+Where the run has pretrained vectors (``--embeddings``, ``--unlabeled``), the logits also read a text's mean vector
+through a small dense map ``K_v`` ``(dim, classes)``: fastText's strength with pretrained vectors at few labels,
+since a word the labelled texts hold once, or never (GloVe's words kept for prediction), still moves the logits
+by what its vector shares with the words that were seen. The mean vector is linear in the token shares, so it
+folds into the token rows (``W_t + V @ K_v``) and the network and its engines stay as they are.
+
 The Keras stage spent most of its epoch in TensorFlow's scatter kernels on the 200,001-row table; here an epoch
 is a few sparse products. Where the identities do not fit (more classes than the embeddings have numbers, or a
 multi-label run) or the data is streamed from shards, the Keras stage trains it as before (:func:`fits`).
@@ -29,6 +35,7 @@ from lstmcli.nn.inference import ngram_ids
 # Adam's rate for the linear model, times the auto rate of the batch: each weight here is one number of the
 # logits, where the Keras stage moved an embedding and a kernel whose product makes them.
 RATE_SCALE = 50.0
+VECTORS_RATE_SCALE = 5.0  # the same for the dense map of the mean pretrained vector, read by every text
 BETAS, EPSILON = (0.9, 0.999), 1e-7  # Keras's Adam
 
 
@@ -39,12 +46,43 @@ class LinearModel:
     weights: np.ndarray  # (vocab + buckets + 1, classes) float32: the token rows, then the n-gram rows
     bias: np.ndarray  # (classes,) float32
     vocab: int
+    vectors: np.ndarray | None = None  # (vocab, dim) float32: the pretrained vectors (0 where none), shared
+    dense: np.ndarray | None = None  # (dim, classes) float32: the map of a text's mean vector into logits
 
-    def logits(self, x: sparse.csr_matrix) -> np.ndarray:
-        return np.asarray(x @ self.weights) + self.bias  # type: ignore[no-any-return]
+    def logits(self, x: Features) -> np.ndarray:
+        out = np.asarray(x.shares @ self.weights) + self.bias
+        if self.dense is not None and x.mean_vectors is not None:
+            out += x.mean_vectors @ self.dense
+        return out  # type: ignore[no-any-return]
+
+    def token_logits(self) -> np.ndarray:
+        """Each token id's row of logits ``(vocab, classes)``: its own weights, plus its vector's through the map."""
+        rows = self.weights[: self.vocab]
+        if self.dense is None or self.vectors is None:
+            return rows
+        return (rows + self.vectors @ self.dense).astype(np.float32)  # type: ignore[no-any-return]
 
     def copy(self) -> LinearModel:
-        return LinearModel(self.weights.copy(), self.bias.copy(), self.vocab)
+        dense = None if self.dense is None else self.dense.copy()
+        return LinearModel(self.weights.copy(), self.bias.copy(), self.vocab, self.vectors, dense)
+
+
+@dataclass
+class Features:
+    """Texts as the linear model reads them: token and n-gram shares, and the mean pretrained vector if any."""
+
+    shares: sparse.csr_matrix  # (n, vocab + buckets + 1), as :func:`features` makes them
+    mean_vectors: np.ndarray | None = None  # (n, dim) float32
+
+    def __getitem__(self, rows: np.ndarray) -> Features:
+        return Features(self.shares[rows], None if self.mean_vectors is None else self.mean_vectors[rows])
+
+    @classmethod
+    def of(cls, ids: np.ndarray, vocab: int, bag: spec.NgramBag, vectors: np.ndarray | None) -> Features:
+        shares = features(ids, vocab, bag)
+        if vectors is None:
+            return cls(shares)
+        return cls(shares, np.asarray(shares[:, :vocab] @ vectors, dtype=np.float32))
 
 
 def fits(config: Config, n_classes: int, sharded: bool) -> bool:
@@ -92,7 +130,7 @@ def features(ids: np.ndarray, vocab: int, bag: spec.NgramBag) -> sparse.csr_matr
     return matrix
 
 
-def scores(model: LinearModel, x: sparse.csr_matrix, y: np.ndarray) -> tuple[float, float]:
+def scores(model: LinearModel, x: Features, y: np.ndarray) -> tuple[float, float]:
     """Softmax cross-entropy and accuracy of ``model`` on ``x`` with labels ``y`` ``(n,)``."""
     logits = model.logits(x)
     return _loss(logits, y), float((logits.argmax(axis=1) == y).mean())
@@ -110,15 +148,18 @@ def _loss(logits: np.ndarray, y: np.ndarray) -> float:
 class _Adam:
     """Adam on the rows of a table a batch uses (moments of unused rows stay as they are), and on the bias."""
 
-    def __init__(self, model: LinearModel, rate: float) -> None:
-        self.model, self.rate, self.step = model, rate, 0
+    def __init__(self, model: LinearModel, rate: float, dense_rate: float) -> None:
+        self.model, self.rate, self.dense_rate, self.step = model, rate, dense_rate, 0
         self.m, self.v = np.zeros_like(model.weights), np.zeros_like(model.weights)
         self.mb, self.vb = np.zeros_like(model.bias), np.zeros_like(model.bias)
+        dense = model.dense if model.dense is not None else np.zeros((0, 0), np.float32)
+        self.md, self.vd = np.zeros_like(dense), np.zeros_like(dense)
 
-    def apply(self, rows: np.ndarray, grad: np.ndarray, grad_bias: np.ndarray) -> None:
+    def apply(self, rows: np.ndarray, grad: np.ndarray, grad_bias: np.ndarray, grad_dense: np.ndarray | None) -> None:
         self.step += 1
         (b1, b2), t = BETAS, self.step
-        alpha = self.rate * np.sqrt(1 - b2**t) / (1 - b1**t)
+        correction = np.sqrt(1 - b2**t) / (1 - b1**t)
+        alpha = self.rate * correction
         m = self.m[rows] * b1 + grad * (1 - b1)
         v = self.v[rows] * b2 + np.square(grad) * (1 - b2)
         self.m[rows], self.v[rows] = m, v
@@ -126,6 +167,10 @@ class _Adam:
         self.mb = self.mb * b1 + grad_bias * (1 - b1)
         self.vb = self.vb * b2 + np.square(grad_bias) * (1 - b2)
         self.model.bias -= alpha * self.mb / (np.sqrt(self.vb) + EPSILON)
+        if grad_dense is not None and self.model.dense is not None:
+            self.md = self.md * b1 + grad_dense * (1 - b1)
+            self.vd = self.vd * b2 + np.square(grad_dense) * (1 - b2)
+            self.model.dense -= self.dense_rate * correction * self.md / (np.sqrt(self.vd) + EPSILON)
 
 
 def epochs(
@@ -134,6 +179,7 @@ def epochs(
     vocab: int,
     n_classes: int,
     class_weight: dict[int, float] | None = None,
+    vectors: np.ndarray | None = None,
 ) -> Iterator[tuple[LinearModel, dict[str, float]]]:
     """Trains epoch after epoch, yielding the model after each (updated in place) with Keras's logs: ``loss`` and
     ``accuracy`` over the epoch's batches, ``val_loss``, ``val_accuracy`` and ``seconds``. The caller stops.
@@ -142,14 +188,20 @@ def epochs(
         data: training ids ``(n, steps)`` and labels ``(n,)``, validation ids and labels.
         config: the training settings, batch size and rate resolved (:meth:`Config.for_training`).
         class_weight: each class's weight in the loss, or None.
+        vectors: pretrained vectors ``(vocab, dim)``, 0 for the words without one, whose mean over a text's
+            tokens the logits read too; None: token and n-gram shares alone.
     """
     train_x, train_y, val_x, val_y = data
     bag = spec.network_spec(config).ngram_classifier.bag  # type: ignore[union-attr]
-    x, xv = features(train_x, vocab, bag), features(val_x, vocab, bag)
+    x, xv = Features.of(train_x, vocab, bag, vectors), Features.of(val_x, vocab, bag, vectors)
     y, yv = np.asarray(train_y, dtype=np.int64), np.asarray(val_y, dtype=np.int64)
     weigh = np.array([(class_weight or {}).get(c, 1.0) for c in range(n_classes)], dtype=np.float32)
-    model = LinearModel(np.zeros((x.shape[1], n_classes), np.float32), np.zeros(n_classes, np.float32), vocab)
-    adam, rng = _Adam(model, config.learning_rate * RATE_SCALE), np.random.default_rng(config.seed)
+    dense = None if vectors is None else np.zeros((vectors.shape[1], n_classes), np.float32)
+    model = LinearModel(
+        np.zeros((x.shares.shape[1], n_classes), np.float32), np.zeros(n_classes, np.float32), vocab, vectors, dense
+    )
+    rates = config.learning_rate * RATE_SCALE, config.learning_rate * VECTORS_RATE_SCALE
+    adam, rng = _Adam(model, *rates), np.random.default_rng(config.seed)
     while True:
         started, losses, right = time.monotonic(), [], 0
         order = rng.permutation(len(y))
@@ -164,20 +216,22 @@ def epochs(
         yield model, logs
 
 
-def _step(
-    model: LinearModel, adam: _Adam, xb: sparse.csr_matrix, yb: np.ndarray, weigh: np.ndarray
-) -> tuple[float, int]:
+def _step(model: LinearModel, adam: _Adam, batch: Features, yb: np.ndarray, weigh: np.ndarray) -> tuple[float, int]:
     """One batch of Adam on the rows it uses; returns its (weighted) loss and how many it got right."""
+    xb, mean_vectors = batch.shares, batch.mean_vectors
     rows, local = np.unique(xb.indices, return_inverse=True)
     xl = sparse.csr_matrix((xb.data, local, xb.indptr), shape=(xb.shape[0], len(rows)))
     logits = np.asarray(xl @ model.weights[rows]) + model.bias
+    if model.dense is not None and mean_vectors is not None:
+        logits += mean_vectors @ model.dense
     log_p = _log_softmax(logits)
     index = np.arange(len(yb))
     w = weigh[yb]
     grad = np.exp(log_p)
     grad[index, yb] -= 1.0
     grad *= (w / len(yb))[:, None]
-    adam.apply(rows, np.asarray(xl.T @ grad, dtype=np.float32), grad.sum(axis=0))
+    grad_dense = None if mean_vectors is None else (mean_vectors.T @ grad).astype(np.float32)
+    adam.apply(rows, np.asarray(xl.T @ grad, dtype=np.float32), grad.sum(axis=0), grad_dense)
     return float(-(log_p[index, yb] * w).mean()), int((logits.argmax(axis=1) == yb).sum())
 
 
@@ -192,7 +246,7 @@ def layer_weights(model: LinearModel, network: spec.NetworkSpec) -> dict[str, li
     classes = model.bias.shape[0]
     dims = (block.embedding.dim, block.bag.dim)
     tokens = np.zeros((model.vocab, dims[0]), np.float32)
-    tokens[:, :classes] = model.weights[: model.vocab]
+    tokens[:, :classes] = model.token_logits()
     table = np.zeros((model.weights.shape[0] - model.vocab, dims[1]), np.float32)
     table[:, :classes] = model.weights[model.vocab :]
     kernel = np.zeros((sum(dims), classes), np.float32)
