@@ -13,8 +13,8 @@ from typing import TypeVar
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.text.tokens import tokenize
-from lstmcli.text.vocab import OOV_ID, Vocabulary
+from lstmcli.text.tokens import TEXT_END, tokenize, tokenize_many
+from lstmcli.text.vocab import END_ID, OOV_ID, Vocabulary
 
 T = TypeVar("T")
 PAD_ROWS = 8192  # rows padded at once: bounds the temporaries whatever max_len is
@@ -44,12 +44,31 @@ class Encoder:
         return items[-max_len:] if self.config.truncating == "pre" else items[:max_len]
 
     def encode(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Padded ids of texts and their token counts.
+        """Padded ids of texts and their token counts, the same as :meth:`encode_tokens` of each text's
+        :meth:`tokens`, computed many texts at a time (:func:`lstmcli.text.tokens.tokenize_many`).
 
         Returns:
             int32 ids ``(n, max_len)`` and the number of tokens per text before truncation ``(n,)``.
         """
-        return self.encode_tokens([self.tokens(t) for t in texts])
+        ids, lengths = self.texts_flat_ids(texts if isinstance(texts, Sequence) else list(texts))
+        return self.pad_flat(ids, lengths), lengths
+
+    def texts_flat_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`flat_ids` of the texts' tokens: int32 ids ``(sum(lengths),)`` and int64 lengths ``(n,)``."""
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        pieces, owners = [], []
+        for rows, tokens in tokenize_many(texts, self.config):
+            ids = self.vocab.id_array(tokens, TEXT_END)
+            ends = np.flatnonzero(ids == END_ID)  # one per text of the group
+            counts = np.diff(ends, prepend=-1) - 1
+            index = np.arange(len(texts)) if rows is None else np.asarray(rows, dtype=np.int64)
+            lengths[index] += counts
+            pieces.append(ids[ids != END_ID])
+            owners.append(np.repeat(index, counts))
+        if len(pieces) == 1:
+            return pieces[0], lengths
+        order = np.argsort(np.concatenate(owners), kind="stable")  # each text's ids together, texts in order
+        return np.concatenate(pieces)[order], lengths
 
     def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`encode` for texts already split into tokens."""
