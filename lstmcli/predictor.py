@@ -2,8 +2,9 @@
 
 Nothing here imports TensorFlow: :mod:`lstmcli.nn.inference` (NumPy) or :mod:`lstmcli.nn.ort` (ONNX Runtime)
 runs the network from the exported weights. ``LSTMCLI_ENGINE`` picks the engine: ``auto`` (the default) runs
-NumPy until the predictor has labelled :data:`ONNX_ROWS` rows, then ONNX Runtime when it is installed and the
-recurrent layers take part; ``numpy`` and ``onnx`` force one.
+NumPy until the predictor has labelled :data:`ONNX_ROWS` rows (:data:`CACHED_ONNX_ROWS` where the ONNX graph was
+built before and cached), then ONNX Runtime when it is installed and the recurrent layers take part; ``numpy`` and
+``onnx`` force one.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ ENGINES = ("auto", "numpy", "onnx")
 # importing onnx most of it) over the time ONNX Runtime saves per row (10 to 40 us on sst2's default model, on a
 # shared machine of two cores: 22,000 to 90,000 rows). A single text or a short file never pays it.
 ONNX_ROWS = 50_000
+# With the graph in the cache (ort.engine_model), a session costs what importing onnxruntime and loading the graph
+# cost, about 50 ms, a few thousand NumPy rows: "auto" then switches as soon as a batch is that large.
+CACHED_ONNX_ROWS = 2_048
 ONNX_SUB_BATCH = 64  # ONNX's recurrent operators compute padded steps too: smaller groups waste fewer
 
 
@@ -114,6 +118,7 @@ class Predictor:
         self.decider = Decider(self.labels, self.config.multi_label, per_label)  # the run's labelling rule
         self.encoder = Encoder(self.config, self.vocab)
         self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
+        self._cache_looked_up = False
         self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network) if self.engine == "onnx" else None
 
     @property
@@ -128,10 +133,20 @@ class Predictor:
         one rents skis until the rent paid equals their price): a stream of any length costs at most about twice
         what the better choice for its length, unknown in advance, would have cost.
         """
-        if self._onnx is None and self.engine == "auto" and self._rows >= ONNX_ROWS:
+        if self._onnx is None and self.engine == "auto" and (self._rows >= ONNX_ROWS or self._graph_cached(rows)):
             self._switch()
         self._rows += rows
         return self._onnx or self.network
+
+    def _graph_cached(self, rows: int) -> bool:
+        """Whether the next ``rows`` bring the stream to :data:`CACHED_ONNX_ROWS` with the engine's graph cached
+        (looked up once: digesting the weights takes a few milliseconds)."""
+        if self._rows + rows < CACHED_ONNX_ROWS or self._cache_looked_up:
+            return False
+        self._cache_looked_up = True
+        if self.network.lstm_silent or not ort.available():
+            return False
+        return ort.cached_path(self.weights, self.config).is_file()
 
     def warm_up(self) -> None:
         """Builds now what a long-lived caller (a server) would otherwise build mid-stream: under "auto", the ONNX

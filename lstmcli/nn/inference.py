@@ -85,8 +85,9 @@ class Network:
         """Computes the cached projections of every id in ``ids`` not seen before (none if the LSTM is silent)."""
         if self.lstm_silent:
             return
-        new = np.unique(ids)
-        new = new[~self._known[new]]
+        seen = np.zeros_like(self._known)  # not np.unique: it imports numpy.ma, a tenth of a cold start
+        seen[ids.ravel()] = True
+        new = np.flatnonzero(seen & ~self._known)
         if len(new):
             vectors = self.weights[self.spec.embedding.key][new]
             for d, table in self.tables.items():
