@@ -56,19 +56,22 @@ class Encoder:
     def texts_flat_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`flat_ids` of the texts' tokens: int32 ids ``(sum(lengths),)`` and int64 lengths ``(n,)``."""
         lengths = np.zeros(len(texts), dtype=np.int64)
-        pieces, owners = [], []
+        groups = []
         for rows, tokens in tokenize_many(texts, self.config):
             ids = self.vocab.id_array(tokens, TEXT_END)
             ends = np.flatnonzero(ids == END_ID)  # one per text of the group
             counts = np.diff(ends, prepend=-1) - 1
             index = np.arange(len(texts)) if rows is None else np.asarray(rows, dtype=np.int64)
             lengths[index] += counts
-            pieces.append(ids[ids != END_ID])
-            owners.append(np.repeat(index, counts))
-        if len(pieces) == 1:
-            return pieces[0], lengths
-        order = np.argsort(np.concatenate(owners), kind="stable")  # each text's ids together, texts in order
-        return np.concatenate(pieces)[order], lengths
+            groups.append((index, counts, ids[ids != END_ID]))
+        if len(groups) == 1:
+            return groups[0][2], lengths
+        flat = np.empty(int(lengths.sum()), dtype=np.int32)
+        starts = np.cumsum(lengths) - lengths  # where each text's ids go
+        for index, counts, ids in groups:  # a text's ids all come from one group
+            first = np.cumsum(counts) - counts  # where each text's ids are in the group's
+            flat[np.repeat(starts[index] - first, counts) + np.arange(len(ids))] = ids
+        return flat, lengths
 
     def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`encode` for texts already split into tokens."""
