@@ -9,8 +9,8 @@ For sst2 (short texts) and ag_news (long ones) it trains, once, three lstmcli ru
 and fastText (``bench/peers.py``'s settings). On a file of up to 20,000 distinct texts of the corpus it
 measures ``lstmcli predict FILE`` end to end (a whole process: start-up, reading, labelling, writing), the
 Predictor in-process with each engine (``bench/predictor_speed.py``), the cold ``echo text | lstmcli predict``
-(median of 5), ``explain --method occlusion`` on a 40-token text in-process, and fastText's ``predict`` on
-the same texts in-process.
+(median of 5), ``explain --method occlusion`` on a 40-token text in-process, fastText's ``predict`` on the same
+texts in-process, and ``predict FILE`` split per stage (``bench/predict_stages.py``).
 
 Usage: .venv/bin/python bench/predict_speed.py [--corpora sst2,ag_news] [--write-results]
 Writes bench/work/predict/results.json; ``--write-results`` also writes its section of bench/RESULTS.md.
@@ -70,6 +70,12 @@ def _in_process(run_dir: Path, texts: Path, engine: str) -> float:
     return float(child.last_json()["texts_per_second"])
 
 
+def _stages(run_dir: Path, texts: Path) -> dict[str, Any]:
+    """``bench/predict_stages.py``'s split of ``predict FILE`` per stage."""
+    script = ROOT / "bench" / "predict_stages.py"
+    return dict(run_child([sys.executable, str(script), str(run_dir), str(texts)], 900).last_json())
+
+
 def _cold(run_dir: Path) -> float:
     command = f"echo 'a gorgeous, witty, seductive movie' | {shlex.join(CLI)} predict -r {shlex.quote(str(run_dir))}"
     return statistics.median(run_child(command, 120).wall for _ in range(5))
@@ -118,6 +124,7 @@ def measure(corpus: str) -> dict[str, Any]:
             **{f"in_process_{e}": round(_in_process(run_dir, texts, e)) for e in ("numpy", "onnx")},
             "cold": round(_cold(run_dir), 3),
             "occlusion_40_tokens": round(_occlusion(run_dir, _forty_tokens(corpus)), 4),
+            "stages": _stages(run_dir, texts),
         }
         print(corpus, name, json.dumps(result["runs"][name]), file=sys.stderr, flush=True)
     return result
@@ -140,6 +147,18 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {corpus} | {name} | {m['lstm_weight']} | {m['end_to_end']:,} | {m['in_process_numpy']:,} | "
                 f"{m['in_process_onnx']:,} | {m['cold']} | {m['occlusion_40_tokens']} | {r['fasttext_in_process']:,} |"
+            )
+    lines += ["", "Per stage (`bench/predict_stages.py`, texts/s of each stage alone, in-process):", ""]
+    lines += [
+        "| corpus | run | engine | read | tokenize+encode | network | format+write | end to end |",
+        "|---" * 8 + "|",
+    ]
+    for corpus, r in results["corpora"].items():
+        for name, m in r["runs"].items():
+            rate = m["stages"]["texts_per_second"]
+            lines.append(
+                f"| {corpus} | {name} | {m['stages']['engine']} | {rate['read']:,} | {rate['tokenize+encode']:,} | "
+                f"{rate['network']:,} | {rate['format+write']:,} | {m['stages']['end_to_end_texts_per_second']:,} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -2,18 +2,23 @@
 
 Nothing here imports TensorFlow: :mod:`lstmcli.nn.inference` (NumPy) or :mod:`lstmcli.nn.ort` (ONNX Runtime)
 runs the network from the exported weights. ``LSTMCLI_ENGINE`` picks the engine: ``auto`` (the default) runs
-NumPy until the predictor has labelled :data:`ONNX_ROWS` rows, then ONNX Runtime when it is installed and the
-recurrent layers take part; ``numpy`` and ``onnx`` force one.
+NumPy until the predictor has labelled :data:`ONNX_ROWS` rows (:data:`CACHED_ONNX_ROWS` where the ONNX graph was
+built before and cached), then ONNX Runtime when it is installed and the recurrent layers take part; ``numpy`` and
+``onnx`` force one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,6 +34,7 @@ from lstmcli.text.encoder import Encoder
 from lstmcli.text.tokens import check_tokenizer
 from lstmcli.text.vocab import OOV_ID, Vocabulary
 
+T = TypeVar("T")
 BATCH = 2048  # texts read, labelled and written at a time: memory stays flat on any input size
 SUB_BATCH = 256  # texts of similar length run through the network together
 ENGINE_VARIABLE = "LSTMCLI_ENGINE"
@@ -37,6 +43,9 @@ ENGINES = ("auto", "numpy", "onnx")
 # importing onnx most of it) over the time ONNX Runtime saves per row (10 to 40 us on sst2's default model, on a
 # shared machine of two cores: 22,000 to 90,000 rows). A single text or a short file never pays it.
 ONNX_ROWS = 50_000
+# With the graph in the cache (ort.engine_model), a session costs what importing onnxruntime and loading the graph
+# cost, about 50 ms, a few thousand NumPy rows: "auto" then switches as soon as a batch is that large.
+CACHED_ONNX_ROWS = 2_048
 ONNX_SUB_BATCH = 64  # ONNX's recurrent operators compute padded steps too: smaller groups waste fewer
 
 
@@ -109,6 +118,7 @@ class Predictor:
         self.decider = Decider(self.labels, self.config.multi_label, per_label)  # the run's labelling rule
         self.encoder = Encoder(self.config, self.vocab)
         self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
+        self._cache_looked_up = False
         self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network) if self.engine == "onnx" else None
 
     @property
@@ -123,10 +133,20 @@ class Predictor:
         one rents skis until the rent paid equals their price): a stream of any length costs at most about twice
         what the better choice for its length, unknown in advance, would have cost.
         """
-        if self._onnx is None and self.engine == "auto" and self._rows >= ONNX_ROWS:
+        if self._onnx is None and self.engine == "auto" and (self._rows >= ONNX_ROWS or self._graph_cached(rows)):
             self._switch()
         self._rows += rows
         return self._onnx or self.network
+
+    def _graph_cached(self, rows: int) -> bool:
+        """Whether the next ``rows`` bring the stream to :data:`CACHED_ONNX_ROWS` with the engine's graph cached
+        (looked up once: digesting the weights takes a few milliseconds)."""
+        if self._rows + rows < CACHED_ONNX_ROWS or self._cache_looked_up:
+            return False
+        self._cache_looked_up = True
+        if self.network.lstm_silent or not ort.available():
+            return False
+        return ort.cached_path(self.weights, self.config).is_file()
 
     def warm_up(self) -> None:
         """Builds now what a long-lived caller (a server) would otherwise build mid-stream: under "auto", the ONNX
@@ -223,26 +243,93 @@ class Prediction:
 
 
 def predict_texts(predictor: Predictor, texts: Iterable[tuple[str, str]]) -> Iterator[Prediction]:
-    """Labels ``(source, text)`` pairs in input order, ``BATCH`` at a time."""
-    batch: list[tuple[str, str]] = []
-    for item in texts:
-        batch.append(item)
-        if len(batch) == BATCH:
-            yield from _label_batch(predictor, batch)
-            batch = []
-    if batch:
-        yield from _label_batch(predictor, batch)
+    """Labels ``(source, text)`` pairs in input order, ``BATCH`` at a time.
+
+    A thread reads and encodes the next batch while the network labels this one (the network's NumPy and ONNX
+    Runtime release the GIL while they compute).
+    """
+    batches = _batches(texts)
+    first = next(batches, None)
+    if first is not None and len(first) < BATCH:  # the whole input: nothing to read ahead
+        batch, filled, ids = _encoded(predictor, first)
+        yield from _label_batch(predictor, batch, filled, predictor.proba_ids(ids))
+    elif first is not None:
+        encoded = _ahead(_encoded(predictor, batch) for batch in itertools.chain([first], batches))
+        try:
+            for batch, filled, ids in encoded:
+                yield from _label_batch(predictor, batch, filled, predictor.proba_ids(ids))
+        finally:
+            encoded.close()
 
 
-def _label_batch(predictor: Predictor, batch: list[tuple[str, str]]) -> Iterator[Prediction]:
+def _batches(items: Iterable[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, BATCH)):
+        yield batch
+
+
+def _encoded(predictor: Predictor, batch: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[int], np.ndarray]:
+    """The batch, the rows that hold text (an empty line gets no probabilities), and their padded ids."""
     filled = [i for i, (_, text) in enumerate(batch) if text.strip()]
-    probs = predictor.proba([batch[i][1] for i in filled]) if filled else np.zeros((0, 0))
-    by_row = dict(zip(filled, probs))
+    texts = [batch[i][1] for i in filled]
+    return batch, filled, predictor.encode(texts) if texts else np.zeros((0, predictor.config.max_len), np.int32)
+
+
+_DONE = object()
+
+
+def _ahead(items: Iterator[T]) -> Generator[T, None, None]:
+    """``items``, computed one ahead on a thread; an exception raised there is raised here, in its place.
+
+    Closing the generator (a reader that stopped early) stops the thread after the item it is computing.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: Any, error: BaseException | None = None) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                slots.put((item, error), timeout=0.1)
+                return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            put(None, exc)
+
+    worker = threading.Thread(target=produce, name="lstmcli-encode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+def _label_batch(
+    predictor: Predictor, batch: list[tuple[str, str]], filled: list[int], probs: np.ndarray
+) -> Iterator[Prediction]:
+    labels = predictor.labels
+    best = probs.argmax(axis=1) if len(filled) else np.zeros(0, np.int64)
+    names = [labels[i] for i in best.tolist()]
+    tops = probs[np.arange(len(filled)), best].tolist()
+    multi = predictor.decider.multi_label
+    row_of = dict(zip(filled, range(len(filled))))
     for i, (source, text) in enumerate(batch):
-        row = by_row.get(i)
-        if row is None:
+        j = row_of.get(i)
+        if j is None:
             yield Prediction(source, None, None)
         else:
-            best = int(row.argmax())
-            chosen = tuple(n for n, _ in predictor.decider.ranked(row)) if predictor.decider.multi_label else None
-            yield Prediction(source, text, row, predictor.labels[best], float(row[best]), chosen)
+            row = probs[j]
+            chosen = tuple(n for n, _ in predictor.decider.ranked(row)) if multi else None
+            yield Prediction(source, text, row, names[j], tops[j], chosen)

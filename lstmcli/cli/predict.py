@@ -33,7 +33,6 @@ def predict(inputs: InputsArg = None, *, opts: Options) -> None:
     """
     from lstmcli import workflow
     from lstmcli.io.inputs import InputCounter, InputSpec, names_files
-    from lstmcli.ui.display import warn_replaced
     from lstmcli.ui.progress import track
     from lstmcli.ui.writers import OutputSpec, write_predictions
 
@@ -50,4 +49,7 @@ def predict(inputs: InputsArg = None, *, opts: Options) -> None:
     counter = InputCounter()
     decider, results = workflow.predict_inputs(opts.run_dir, inputs, spec, counter)
     write_predictions(track(results, "Labelling"), decider, output)
-    warn_replaced(counter.replaced)
+    if counter.replaced:  # the tables and bars beside the warning take a while to import: only then
+        from lstmcli.ui.display import warn_replaced
+
+        warn_replaced(counter.replaced)

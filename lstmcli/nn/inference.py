@@ -13,6 +13,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.nn import spec
+from lstmcli.text.batching import to_front
 
 Weights = dict[str, np.ndarray]
 HASH_MULTIPLIER = 1_000_003  # "linear" hash: ((a * HASH_MULTIPLIER + b) * HASH_MULTIPLIER + c) % buckets + 1
@@ -84,8 +85,9 @@ class Network:
         """Computes the cached projections of every id in ``ids`` not seen before (none if the LSTM is silent)."""
         if self.lstm_silent:
             return
-        new = np.unique(ids)
-        new = new[~self._known[new]]
+        seen = np.zeros_like(self._known)  # not np.unique: it imports numpy.ma, a tenth of a cold start
+        seen[ids.ravel()] = True
+        new = np.flatnonzero(seen & ~self._known)
         if len(new):
             vectors = self.weights[self.spec.embedding.key][new]
             for d, table in self.tables.items():
@@ -104,7 +106,7 @@ class Network:
         if self.lstm_silent:
             return ACTIVATIONS[self.spec.ngram_classifier.activation](self.ngram_logits(ids))  # type: ignore[union-attr]
         self.warm(ids)
-        state = _State(ids)
+        state = _State(ids, self.first.masked)
         for block in self.spec.blocks:
             NUMPY[block](self, block, state)
         return state.x
@@ -119,7 +121,7 @@ class Network:
         """A staged model's two parts apart: the n-gram classifier's logits and the LSTM's, each ``(n, n_classes)``;
         the model's probabilities are ``softmax`` of their sum."""
         self.warm(ids)
-        state = _State(ids)
+        state = _State(ids, self.first.masked)
         for block in self.spec.blocks[:-1]:  # all but the NgramClassifier, which adds its logits and normalises
             NUMPY[block](self, block, state)
         return self.ngram_logits(ids), state.x
@@ -132,16 +134,46 @@ class Network:
 
 
 class _State:
-    """What a block reads: the ids, the previous block's output ``x``, and the padding mask."""
+    """What a block reads: the ids, the previous block's output ``x``, and the padding mask.
 
-    def __init__(self, ids: np.ndarray) -> None:
+    The recurrent trunk reads its own rows, ``trunk_ids`` ``(steps, n)``, time-major: a masked network's rows
+    have their tokens moved to the front (where its layers skip padding does not change what they compute)
+    and are sorted from the longest, so that the rows still running at any step are the first ``active[t]``
+    (no step computes padding, none needs a mask). ``order`` says which row each trunk row is; the trunk's
+    output goes back to the rows' order when it is pooled.
+    """
+
+    def __init__(self, ids: np.ndarray, masked: bool) -> None:
         # Until the first recurrent layer, x is still the ids: that layer looks its input up by id.
         self.ids, self.x = ids, ids
         self._valid = ids != 0
+        steps = ids.shape[1]
+        if masked:
+            packed, lengths = to_front(ids)
+            self.order: np.ndarray | None = np.argsort(-lengths, kind="stable")
+            self.trunk_ids = packed[self.order].T
+            self.lengths = lengths[self.order]
+            steps = packed.shape[1]
+        else:
+            self.order, self.trunk_ids, self.lengths = None, ids.T, np.full(len(ids), steps)
+        # Rows running at step t: lengths are sorted from the longest, so a count.
+        self.active = np.count_nonzero(self.lengths[None, :] > np.arange(steps)[:, None], axis=1)
 
     def mask(self, masked: bool) -> np.ndarray:
         """``(n, steps)`` bool: the steps a masked block reads (all of them for an unmasked one)."""
         return self._valid if masked else np.ones(self.ids.shape, dtype=bool)
+
+    def trunk_mask(self) -> np.ndarray:
+        """``(n, steps)`` bool: the steps of the trunk's rows that hold a token."""
+        return np.arange(self.trunk_ids.shape[0])[None, :] < self.lengths[:, None]
+
+    def in_row_order(self, x: np.ndarray) -> np.ndarray:
+        """The trunk's output ``(n, ...)`` in the order of the rows."""
+        if self.order is None:
+            return x
+        out = np.empty_like(x)
+        out[self.order] = x
+        return out
 
 
 # Each runner computes one kind of spec block on ``state.x``; ``model.KERAS`` builds them.
@@ -155,20 +187,24 @@ def _skip(network: Network, block: spec.Block, state: _State) -> None:
 
 @NUMPY.implements(spec.Recurrent)
 def _recurrent(network: Network, block: spec.Recurrent, state: _State) -> None:
-    mask, outputs = state.mask(block.masked), []
+    """On the trunk's rows (see :class:`_State`); final states go back to the rows' order at once."""
+    outputs = []
     for d in block.directions:
         if block is network.first:
-            projected = network.tables[d][state.ids]
+            projected = network.tables[d][state.trunk_ids]  # (steps, n, gates)
         else:
-            projected = _project(state.x, network.weights, block, d)
+            projected = _project(state.x, network.weights, block, d).transpose(1, 0, 2)
         cell = network.cell(block, d)
-        outputs.append(_rnn(projected, mask, cell, reverse=d == "bw", sequences=block.return_sequences))
-    state.x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+        outputs.append(_rnn(projected, state.active, cell, reverse=d == "bw", sequences=block.return_sequences))
+    x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+    state.x = x if block.return_sequences else state.in_row_order(x)
 
 
 @NUMPY.implements(spec.Pooling)
 def _pooling(network: Network, block: spec.Pooling, state: _State) -> None:
-    state.x = pool(state.x, state.mask(block.masked), block.mode)
+    """Pools the trunk's sequences, then returns them to the rows' order."""
+    mask = state.trunk_mask() if block.masked else state.mask(False)[:, : state.trunk_ids.shape[0]]
+    state.x = state.in_row_order(pool(state.x, mask, block.mode))
 
 
 @NUMPY.implements(spec.NgramBag)
@@ -285,31 +321,30 @@ class _Cell(NamedTuple):
     act: Callable[[np.ndarray], np.ndarray]
 
 
-def _rnn(projected: np.ndarray, mask: np.ndarray, cell: _Cell, *, reverse: bool, sequences: bool) -> np.ndarray:
-    """Runs one recurrent layer over its projected input ``(n, steps, gates)``; padded steps keep the state.
+def _rnn(projected: np.ndarray, active: np.ndarray, cell: _Cell, *, reverse: bool, sequences: bool) -> np.ndarray:
+    """Runs one recurrent layer over its projected input ``(steps, n, gates)``, time-major.
+
+    Args:
+        active: ``(steps,)`` rows that hold a token at each step: always the first ones (rows sorted from the
+            longest, tokens at the front). The others keep their state: a row's last one going forwards, zeros
+            until its last token going backwards, as a masked layer keeps it over padding.
 
     Returns:
-        ``(n, steps, units)`` if ``sequences`` (zeros at padded steps) else the final state ``(n, units)``.
+        ``(n, steps, units)`` if ``sequences`` (zeros past a row's tokens) else the final state ``(n, units)``.
     """
-    n, steps, _ = projected.shape
+    steps, n, _ = projected.shape
     units = cell.recurrent.shape[0]
     h = np.zeros((n, units), dtype=np.float32)
     c = np.zeros((n, units), dtype=np.float32)
     out = np.zeros((n, steps, units), dtype=np.float32) if sequences else None
-    order = range(steps - 1, -1, -1) if reverse else range(steps)
-    every_step_valid = bool(mask.all())
-    for t in order:
-        h_new, c_new = cell.step(projected[:, t], h, c, cell)
-        if every_step_valid:
-            h, c = h_new, c_new
-            if out is not None:
-                out[:, t] = h_new
-            continue
-        valid = mask[:, t : t + 1]
-        h = np.where(valid, h_new, h)
-        c = np.where(valid, c_new, c)
+    for t in range(steps - 1, -1, -1) if reverse else range(steps):
+        k = int(active[t])
+        if k == n:
+            h, c = cell.step(projected[t], h, c, cell)
+        elif k:
+            h[:k], c[:k] = cell.step(projected[t, :k], h[:k], c[:k], cell)
         if out is not None:
-            out[:, t] = np.where(valid, h_new, 0.0)
+            out[:k, t] = h[:k]
     return out if out is not None else h
 
 

@@ -22,8 +22,13 @@ where that pays: once it has labelled enough rows, or as a server starts.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
-from dataclasses import dataclass, field
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,11 +41,48 @@ from lstmcli.text.batching import to_front
 OPSET = 18  # ReduceMax and ReduceMean take their axes as an input from 18; onnxruntime >= 1.14 runs it
 IR_VERSION = 8  # the oldest IR that opset 18 allows: read by every onnxruntime that runs the opset
 PACKAGES = ("onnx", "onnxruntime")
+ENGINE_FORMAT = 1  # raised when build() makes a different graph from the same weights: cached graphs are rebuilt
 INPUTS = ("ids", "lens", "bag", "ngram_logits")  # every input a graph may take, in this order
 OUTPUT = "probabilities"
 # Keras's activation names as the ONNX recurrent operators spell them; "linear" is Affine with alpha 1, beta 0.
 RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "linear": "Affine"}
 DENSE_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax", "linear": ""}
+
+
+def cached_path(weights: Weights, config: Config) -> Path:
+    """Where the engine's graph of these weights and this config is kept once built: the user's cache, under a
+    digest of the weights, the config and the graph's format, so that a retrained run never finds an old graph."""
+    from lstmcli.text.packaged import cache_root
+
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(json.dumps([asdict(config), OPSET, IR_VERSION, ENGINE_FORMAT], sort_keys=True).encode())
+    for name in sorted(weights):
+        array = np.ascontiguousarray(weights[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return cache_root() / "onnx" / f"{digest.hexdigest()}.onnx"
+
+
+def engine_model(weights: Weights, config: Config) -> bytes:
+    """The engine's graph (:func:`build`), read from the cache when built before, else built and cached.
+
+    Building imports onnx (about a second); reading the cache imports nothing. Where the cache cannot be
+    written, the graph is built each time.
+    """
+    path = cached_path(weights, config)
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    model = build(weights, config)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as fh:
+            fh.write(model)
+        os.replace(fh.name, path)  # whole or absent: a reader never sees half a graph
+    except OSError:
+        pass
+    return model
 
 
 def available() -> bool:
@@ -369,7 +411,8 @@ class OnnxNetwork:
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.log_severity_level = 3  # errors only: a pipeline's stderr stays clean
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # threads > 1, a busy machine: wait
-        self.session = onnxruntime.InferenceSession(build(weights, config), options, providers=["CPUExecutionProvider"])
+        model = engine_model(weights, config)
+        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.network, self.config = network, config
         self.classes = weights[network.spec.output.bias].shape[0]

@@ -13,8 +13,8 @@ from typing import TypeVar
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.text.tokens import tokenize
-from lstmcli.text.vocab import OOV_ID, Vocabulary
+from lstmcli.text.tokens import TEXT_END, tokenize, tokenize_many
+from lstmcli.text.vocab import END_ID, OOV_ID, Vocabulary
 
 T = TypeVar("T")
 PAD_ROWS = 8192  # rows padded at once: bounds the temporaries whatever max_len is
@@ -44,12 +44,34 @@ class Encoder:
         return items[-max_len:] if self.config.truncating == "pre" else items[:max_len]
 
     def encode(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Padded ids of texts and their token counts.
+        """Padded ids of texts and their token counts, the same as :meth:`encode_tokens` of each text's
+        :meth:`tokens`, computed many texts at a time (:func:`lstmcli.text.tokens.tokenize_many`).
 
         Returns:
             int32 ids ``(n, max_len)`` and the number of tokens per text before truncation ``(n,)``.
         """
-        return self.encode_tokens([self.tokens(t) for t in texts])
+        ids, lengths = self.texts_flat_ids(texts if isinstance(texts, Sequence) else list(texts))
+        return self.pad_flat(ids, lengths), lengths
+
+    def texts_flat_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`flat_ids` of the texts' tokens: int32 ids ``(sum(lengths),)`` and int64 lengths ``(n,)``."""
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        groups = []
+        for rows, tokens in tokenize_many(texts, self.config):
+            ids = self.vocab.id_array(tokens, TEXT_END)
+            ends = np.flatnonzero(ids == END_ID)  # one per text of the group
+            counts = np.diff(ends, prepend=-1) - 1
+            index = np.arange(len(texts)) if rows is None else np.asarray(rows, dtype=np.int64)
+            lengths[index] += counts
+            groups.append((index, counts, ids[ids != END_ID]))
+        if len(groups) == 1:
+            return groups[0][2], lengths
+        flat = np.empty(int(lengths.sum()), dtype=np.int32)
+        starts = np.cumsum(lengths) - lengths  # where each text's ids go
+        for index, counts, ids in groups:  # a text's ids all come from one group
+            first = np.cumsum(counts) - counts  # where each text's ids are in the group's
+            flat[np.repeat(starts[index] - first, counts) + np.arange(len(ids))] = ids
+        return flat, lengths
 
     def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`encode` for texts already split into tokens."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import regex
 
 from lstmcli.config import Config
@@ -47,6 +48,18 @@ _HTML_TAG = re.compile(r"<[^<>]{0,200}>")
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NOT_ASCII_LETTER = re.compile(r"[^a-zA-Z]+")
+# tokenize_many joins texts by SEPARATOR and ends each text's tokens with TEXT_END, which no tokenizer yields.
+SEPARATOR, TEXT_END = "\n", "\x00"
+_TOKEN_OR_END = regex.compile(r"\x00|" + _TOKEN.pattern, regex.V1)
+_HTML_TAG_IN_TEXT = re.compile(r"<[^<>\n]{0,200}>")
+_NOT_ASCII_LETTER_IN_TEXT = re.compile(r"[^a-zA-Z\n]+")
+# _ASCII_TOKEN as byte tables: a letter or digit; a character that is a token alone (the punctuation and
+# symbols, and a text's end: its apostrophe only between letters or digits is part of a word); what each byte
+# becomes (control codes a space, a text's end TEXT_END).
+_ALNUM_BYTE = np.array([chr(b).isascii() and chr(b).isalnum() for b in range(256)])
+_ALONE_BYTE = np.array([33 <= b < 127 and not chr(b).isalnum() and b != ord("'") or b == 10 for b in range(256)])
+_BYTE_AS = np.array([32 if b < 32 or b == 127 else b for b in range(256)], dtype=np.uint8)
+_BYTE_AS[10] = ord(TEXT_END)
 
 
 def clean(text: str, config: Config) -> str:
@@ -86,6 +99,94 @@ def tokenize(text: str, config: Config) -> list[str]:
         stop = ENGLISH_STOP_WORDS
         tokens = [t for t in tokens if t not in stop]
     return tokens
+
+
+def tokenize_many(texts: Sequence[str], config: Config) -> list[tuple[list[int] | None, list[str]]]:
+    """The tokens of many texts, as :func:`tokenize` gives them, in a few passes over the texts joined.
+
+    The ``word`` tokenizer cleans the joined texts at once: every cleaning step either works on each character
+    alone (Unicode normalization, case folding) or is a pattern that cannot cross a line end, and whitespace
+    only parts tokens. ASCII texts are then split in NumPy (:func:`_ascii_tokens`), the others by the Unicode
+    pattern (:func:`tokenize` picks per text the same way). Other tokenizers, and a chunk whose cleaning made
+    a line end (an HTML entity ``&#10;``), take :func:`tokenize` text by text.
+
+    Returns:
+        Groups of ``(rows, tokens)``: the indices of the texts a group holds (None: all of them, in order) and
+        their tokens one text after the other, :data:`TEXT_END` ending each text's. A text's tokens are in one
+        group (the others hold none of them).
+    """
+    if config.tokenizer in ("char", "jieba") or not texts:
+        return [(None, _tokens_one_by_one(texts, config))]
+    joined = SEPARATOR.join(texts)
+    if joined.count(SEPARATOR) != len(texts) - 1:  # a text holding a line end: whitespace, as clean() makes it
+        joined = SEPARATOR.join(t.replace(SEPARATOR, " ") for t in texts)
+    cleaned = _clean_joined(joined, config)
+    if cleaned.count(SEPARATOR) != len(texts) - 1:
+        return [(None, _tokens_one_by_one(texts, config))]
+    if cleaned.isascii():
+        return [(None, _dropped_stopwords(_ascii_tokens(cleaned + SEPARATOR), config))]
+    parts = cleaned.split(SEPARATOR)
+    unicode_rows = [i for i, part in enumerate(parts) if not part.isascii()]
+    unicode_text = "".join(parts[i].replace(TEXT_END, " ") + TEXT_END for i in unicode_rows)
+    for i in unicode_rows:
+        parts[i] = ""  # its tokens come from the Unicode pattern
+    return [
+        (None, _dropped_stopwords(_ascii_tokens(SEPARATOR.join(parts) + SEPARATOR), config)),
+        (unicode_rows, _dropped_stopwords(_TOKEN_OR_END.findall(unicode_text), config)),
+    ]
+
+
+def _ascii_tokens(text: str) -> list[str]:
+    """``_ASCII_TOKEN.findall`` of ASCII texts, each ended by SEPARATOR, with TEXT_END for each SEPARATOR.
+
+    Spaces put around every character that is a token alone, then one ``str.split``: a pass of C per chunk
+    where the pattern costs a step per character.
+    """
+    chars = np.frombuffer(text.encode("ascii"), np.uint8)
+    alone = _ALONE_BYTE[chars]
+    quotes = np.flatnonzero(chars == ord("'"))
+    if len(quotes):
+        inside = (quotes > 0) & (quotes < len(chars) - 1)
+        inside[inside] = _ALNUM_BYTE[chars[quotes[inside] - 1]] & _ALNUM_BYTE[chars[quotes[inside] + 1]]
+        alone[quotes[~inside]] = True
+    lone = np.flatnonzero(alone)
+    spaced = np.repeat(_BYTE_AS[chars], alone.view(np.uint8) * 2 + 1)
+    first = lone + 2 * np.arange(len(lone))  # where each lone character's three bytes start
+    spaced[first] = spaced[first + 2] = ord(" ")
+    return spaced.tobytes().decode("ascii").split()
+
+
+def _tokens_one_by_one(texts: Sequence[str], config: Config) -> list[str]:
+    tokens: list[str] = []
+    for text in texts:
+        tokens += tokenize(text, config)
+        tokens.append(TEXT_END)
+    return tokens
+
+
+def _dropped_stopwords(tokens: list[str], config: Config) -> list[str]:
+    if not config.stopwords:
+        return tokens
+    stop = ENGLISH_STOP_WORDS
+    return [t for t in tokens if t not in stop]
+
+
+def _clean_joined(text: str, config: Config) -> str:
+    """:func:`clean` of texts joined by :data:`SEPARATOR`, each text cleaned as if alone, whitespace left as is."""
+    if config.unicode_form != "none":
+        text = unicodedata.normalize(config.unicode_form, text)  # type: ignore[arg-type]  # validated in Config
+    if config.strip_html:
+        text = html.unescape(_HTML_TAG_IN_TEXT.sub(" ", text) if "<" in text else text)
+    if config.urls != "keep" and _may_hold_url(text):  # text by text: the pattern is slow where it cannot match
+        url = f" {URL_TOKEN} " if config.urls == "token" else " "
+        text = SEPARATOR.join(_URL.sub(url, t) if _may_hold_url(t) else t for t in text.split(SEPARATOR))
+    if config.numbers != "keep":
+        text = _NUMBER.sub(f" {NUMBER_TOKEN} " if config.numbers == "token" else " ", text)
+    if config.letters_only:
+        text = _NOT_ASCII_LETTER_IN_TEXT.sub(" ", text)
+    elif config.punctuation == "remove":
+        text = _PUNCT_OR_EMOJI.sub(lambda m: m.group(1) or " ", text)
+    return text.casefold() if config.lowercase else text
 
 
 def choose_tokenizer(texts: Sequence[str]) -> tuple[str, str]:

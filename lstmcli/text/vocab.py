@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from lstmcli.errors import DataError
 
 PAD, OOV = "<pad>", "<unk>"
 PAD_ID, OOV_ID = 0, 1
+END_ID = -1  # where :meth:`Vocabulary.id_array` met the token that ends a text
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class Vocabulary:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ids", {tok: i for i, tok in enumerate(self.tokens)})
+        object.__setattr__(self, "_with_end", {})  # end token -> the lookup that maps it to END_ID
 
     @classmethod
     def build(cls, token_lists: Iterable[list[str]], max_size: int, min_count: int) -> Vocabulary:
@@ -51,3 +56,13 @@ class Vocabulary:
     def ids(self, tokens: Iterable[str]) -> list[int]:
         lookup: dict[str, int] = self._ids  # type: ignore[attr-defined]
         return [lookup.get(tok, OOV_ID) for tok in tokens]
+
+    def id_array(self, tokens: Sequence[str], end: str) -> np.ndarray:
+        """int32 ids of ``tokens`` ``(len(tokens),)`` in one pass: OOV_ID for an unknown token, END_ID for ``end``
+        (a token the vocabulary cannot hold, such as a line end)."""
+        lookups: dict[str, dict[str, int]] = self._with_end  # type: ignore[attr-defined]
+        lookup = lookups.get(end)
+        if lookup is None:
+            lookup = lookups[end] = {**self._ids, end: END_ID}  # type: ignore[attr-defined]
+        found = map(lookup.get, tokens, itertools.repeat(OOV_ID, len(tokens)))
+        return np.fromiter(found, np.int32, len(tokens))

@@ -14,6 +14,7 @@ from lstmcli.predictor import Prediction
 from lstmcli.ui.console import quiet_on_closed_pipe
 
 FORMATS = ("tsv", "csv", "jsonl", "label")
+FLUSH_ROWS = 2048  # lines written and flushed at once: a pipeline downstream sees each batch as it is labelled
 LABEL_JOINER = "|"  # a multi-label run's labels in one TSV/CSV field, as its training file joined them
 
 
@@ -64,49 +65,78 @@ def write_predictions(
     out = out or sys.stdout
     written = 0
     decider = decider.with_options(spec.top_k, spec.threshold, spec.min_labels)
+    # The run's most probable label alone, as the Prediction already holds it: no ranking per row.
+    plain = not decider.multi_label and decider.k == 1 and decider.threshold is None
     with quiet_on_closed_pipe(out):
-        writer = csv.writer(out, lineterminator="\n") if spec.output_format == "csv" else None
-        if writer is not None:
+        if spec.output_format == "csv":
+            writer = csv.writer(out, lineterminator="\n")
             writer.writerow(_csv_header(spec, decider))
-        for pred, kept in results:
-            if writer is not None:
-                writer.writerow(_fields(pred, _decided(pred, decider), kept, spec, decider))
-            else:
-                out.write(_line(pred, decider, kept, spec) + "\n")
-            written += 1
-            if written % 2048 == 0:
-                out.flush()
+            for pred, kept in results:
+                writer.writerow((_plain_fields if plain else _fields)(pred, kept, spec, decider))
+                written += 1
+                if written % FLUSH_ROWS == 0:
+                    out.flush()
+        else:
+            lines: list[str] = []
+            for pred, kept in results:
+                lines.append(_line(pred, decider, kept, spec, plain))
+                if len(lines) == FLUSH_ROWS:
+                    written += _write_lines(out, lines)
+            written += _write_lines(out, lines)
         out.flush()
     return written
+
+
+def _write_lines(out: TextIO, lines: list[str]) -> int:
+    """Writes and flushes ``lines`` at once, then empties the list; returns how many there were."""
+    out.write("".join(lines))
+    out.flush()
+    count = len(lines)
+    lines.clear()
+    return count
 
 
 def _decided(pred: Prediction, decider: Decider) -> list[tuple[str, float]]:
     return decider.ranked(pred.probabilities) if pred.probabilities is not None else []
 
 
-def _line(pred: Prediction, decider: Decider, kept: tuple[str, ...], spec: OutputSpec) -> str:
-    """A TSV, JSON or bare-label line, without its line end."""
+def _line(pred: Prediction, decider: Decider, kept: tuple[str, ...], spec: OutputSpec, plain: bool) -> str:
+    """A TSV, JSON or bare-label line, with its line end; ``plain``: the decider names the most probable label."""
     if spec.output_format == "jsonl":
-        return _json_row(pred, decider, kept, spec)
-    ranked = _decided(pred, decider)
+        return _json_row(pred, decider, kept, spec) + "\n"
     if spec.output_format == "label":
+        if plain and pred.label is not None:
+            return _one_line(pred.label) + "\n"
+        ranked = _decided(pred, decider)
         if decider.multi_label:
-            return _one_line(LABEL_JOINER.join(label for label, _ in ranked))
-        return _one_line(ranked[0][0] if ranked else "")
-    return "\t".join(_one_line(f) for f in _fields(pred, ranked, kept, spec, decider))
+            return _one_line(LABEL_JOINER.join(label for label, _ in ranked)) + "\n"
+        return _one_line(ranked[0][0] if ranked else "") + "\n"
+    fields = (_plain_fields if plain else _fields)(pred, kept, spec, decider)
+    return "\t".join(_one_line(f) for f in fields) + "\n"
 
 
-def _fields(
-    pred: Prediction, ranked: list[tuple[str, float]], kept: tuple[str, ...], spec: OutputSpec, decider: Decider
-) -> list[str]:
+def _plain_fields(pred: Prediction, kept: tuple[str, ...], spec: OutputSpec, decider: Decider) -> list[str]:
+    """:func:`_fields` of the most probable label, taken from the prediction where it holds it."""
+    if pred.label is None or pred.probability is None:
+        return _fields(pred, kept, spec, decider)
+    return _extra_fields([pred.label, f"{pred.probability:.6f}"], pred, kept, spec)
+
+
+def _fields(pred: Prediction, kept: tuple[str, ...], spec: OutputSpec, decider: Decider) -> list[str]:
     """A TSV or CSV line: label and probability (top_k pairs; a multi-label run's labels joined by ``|`` and their
     probabilities likewise), the kept columns, the file, the text."""
+    ranked = _decided(pred, decider)
     if decider.multi_label:
         fields = [LABEL_JOINER.join(label for label, _ in ranked), LABEL_JOINER.join(f"{p:.6f}" for _, p in ranked)]
     elif ranked:
         fields = [value for label, p in ranked for value in (label, f"{p:.6f}")]
     else:
         fields = ["", ""] * decider.k
+    return _extra_fields(fields, pred, kept, spec)
+
+
+def _extra_fields(fields: list[str], pred: Prediction, kept: tuple[str, ...], spec: OutputSpec) -> list[str]:
+    """``fields`` followed by the kept columns, the file and the text, as the spec asks."""
     fields.extend(kept)
     if spec.file_column:
         fields.append(pred.source)
