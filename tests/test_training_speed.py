@@ -257,6 +257,21 @@ def test_the_lstm_stage_ends_with_its_cycle(tmp_path: Path, monkeypatch: pytest.
     from lstmcli.nn import fit
 
     monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    monkeypatch.setattr(fit, "CYCLE_MIN_ROWS", 0)
     data = write_csv(tmp_path / "t.csv", make_rows(20))
     result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     assert [row["stage"] for row in result.history] == ["ngrams", "ngrams", "lstm", "lstm"]  # --epochs 6 allowed more
+
+
+def test_with_few_training_rows_the_lstm_stage_keeps_its_rate_for_every_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below CYCLE_MIN_ROWS rows one cycle is too few steps: the stage runs to --epochs (or early stopping)."""
+    from lstmcli import train
+    from lstmcli.nn import fit
+
+    monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    stages = [row["stage"] for row in result.history]
+    assert stages == ["ngrams", "ngrams"] + ["lstm"] * (TINY["epochs"] - 2)  # type: ignore[operator]
