@@ -3,8 +3,9 @@
 The export holds the graph, ``vocab.txt``, ``labels.json``, ``config.json`` (the preprocessing settings),
 ``export.json`` (names, shapes, the check's result) and a README on feeding it. Before it is put in place,
 its probabilities on the run's validation texts are compared with the NumPy path's (:class:`Predictor`).
-The ONNX file is built from weights.npz by the builders of :mod:`lstmcli.nn.ort` (no TensorFlow); the SavedModel
-by Keras, TensorFlow imported (through :mod:`lstmcli.nn.backend`) only inside the functions that need it.
+Both are built from weights.npz: the ONNX file by the builders of :mod:`lstmcli.nn.ort` (no TensorFlow), the
+SavedModel by Keras from the network the config describes (:func:`lstmcli.nn.model.model_from_weights`),
+TensorFlow imported (through :mod:`lstmcli.nn.backend`) only inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -50,8 +51,7 @@ class ExportResult:
 
 
 def export_run(run: RunDir, export_format: str, out: Path | None = None, overwrite: bool = False) -> ExportResult:
-    """Exports the run's published model (ONNX: from weights.npz; SavedModel: ``model.keras``) to ``out``
-    (default: ``RUN/export/FORMAT``).
+    """Exports the run's published model (its weights.npz) to ``out`` (default: ``RUN/export/FORMAT``).
 
     The export is written beside ``out`` and renamed into place once it has passed the check, so ``out``
     never holds half an export; an existing ``out`` is replaced only with ``overwrite``.
@@ -68,8 +68,6 @@ def export_run(run: RunDir, export_format: str, out: Path | None = None, overwri
         raise ConfigError(f"{out} already holds files; pass --overwrite to replace them, or another --out")
     _require(export_format)
     predictor = Predictor(run)
-    if export_format == "savedmodel":
-        run.model_path()  # raises when the run holds no Keras model
     stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -97,16 +95,16 @@ def _require(export_format: str) -> None:
         raise ConfigError(f"exporting to {export_format} needs {', '.join(missing)}; pip install {' '.join(missing)}")
 
 
-def _network(run: RunDir, predictor: Predictor) -> Any:
+def _network(predictor: Predictor) -> Any:
     """The Keras network that computes what the NumPy path computes.
 
     A staged run whose LSTM stage never beat the n-gram classifier publishes an LSTM whose output layer is
     all zeros; like the NumPy path, the export then holds the n-gram classifier alone (same probabilities).
     """
     from lstmcli.nn.backend import keras
-    from lstmcli.nn.model import load_model
+    from lstmcli.nn.model import model_from_weights
 
-    model = load_model(str(run.model_path()))
+    model = model_from_weights(predictor.weights, predictor.config, len(predictor.vocab), len(predictor.labels))
     ngrams = predictor.network.spec.ngram_classifier
     if not predictor.network.lstm_silent or ngrams is None:
         return model
@@ -124,7 +122,7 @@ def _write_graph(run: RunDir, predictor: Predictor, stage: Path, export_format: 
     from lstmcli.nn.backend import tf
 
     signature = [tf.TensorSpec((None, None), tf.int32, name=INPUT)]
-    model = _network(run, predictor)
+    model = _network(predictor)
     model.export(str(stage / SAVEDMODEL_VERSION), format="tf_saved_model", verbose=False, input_signature=signature)
 
 

@@ -52,7 +52,7 @@ SHARDS_DIR = f"{DATA_DIR}/shards"  # a streamed prepare's arrays: .npy shards pe
 SHARD_INDEX = f"{SHARDS_DIR}/index.json"
 SHARD_PARTS = ("train", "val")
 SPILL_DIR = ".spill"  # under data/: a streamed prepare's first-pass token ids, removed by its second pass
-MODEL = "model.keras"
+MODEL = "model.keras"  # the published Keras model, written by earlier versions: weights.npz holds the network
 WEIGHTS = "weights.npz"
 HISTORY = "history.json"
 TRAINING = "training.json"  # what the training that published the model decided: its best epoch and monitor
@@ -65,7 +65,7 @@ REPORT = "report.html"  # lstmcli report's default --out
 FIGURES = (CONFUSION_PNG, CURVES_PNG, PER_LABEL_PNG)
 CHECKPOINT_DIR = "checkpoint"
 LAST_MODEL = "last.keras"  # under checkpoint/: the last epoch's model with its optimizer, for --resume
-BEST_MODEL = "best.keras"  # under checkpoint/: the best epoch's model so far, published as model.keras
+BEST_MODEL = "best.keras"  # under checkpoint/: the best epoch's model so far, published as weights.npz
 TRAIN_STATE = "state.json"
 CHECKPOINT_CONFIG = f"{CHECKPOINT_DIR}/{CONFIG}"  # the config of the training in progress, for --resume
 _RESULTS = (
@@ -645,17 +645,6 @@ class RunDir:
             ) from None
 
     # --- training results ---
-    def model_path(self) -> Path:
-        """The published Keras model (``model.keras``), for what needs the network itself (export).
-
-        Raises:
-            RunDirError: the run holds no trained Keras model.
-        """
-        path = self._file(MODEL)
-        if not path.is_file():
-            raise RunDirError(f"{path} is missing; train the run again")
-        return path
-
     def export_dir(self, export_format: str) -> Path:
         """Where ``lstmcli export`` writes an export by default: ``export/FORMAT`` in the run directory."""
         return self._file(f"export/{export_format}")
@@ -666,11 +655,11 @@ class RunDir:
             if name != THRESHOLDS or self._file(name).is_file():  # a multi-label run's thresholds go with it
                 shutil.copyfile(self._file(name), dest / name)
 
-    def publish_model(self, best: Path) -> None:
-        """Copies the best model (``best.keras``) into place as ``model.keras``, compressed; the results of the
-        model it replaces (metrics, figures, report) are removed."""
-        atomic_write(self._file(MODEL), lambda tmp: _deflated_copy(best, tmp))
-        for stale in _RESULTS:
+    def clear_results(self) -> None:
+        """Removes what described the model a new one replaces: its metrics, figures and report, and the
+        ``model.keras`` earlier versions published beside weights.npz (the network is weights.npz alone; what
+        needs it as a Keras model builds it from the config and those weights)."""
+        for stale in (*_RESULTS, MODEL):
             self._file(stale).unlink(missing_ok=True)
 
     def write_history(self, history: list[dict[str, Any]]) -> None:
@@ -801,16 +790,6 @@ def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> np.ndarray:
 def _save_npy(path: Path, array: np.ndarray) -> None:
     with path.open("wb") as fh:
         np.save(fh, array, allow_pickle=False)
-
-
-def _deflated_copy(archive: Path, dest: Path) -> None:
-    """Copies a zip archive (a ``.keras`` file, which Keras writes uncompressed) with its members deflated: the
-    n-gram layers' zeros, where the linear stage left rows and columns unused, shrink to nothing (46 to 9.5 MB for
-    the tickets example, in 0.4 s). Keras reads either."""
-    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
-        for member in source.infolist():
-            with source.open(member) as reader, out.open(member.filename, "w", force_zip64=True) as writer:
-                shutil.copyfileobj(reader, writer, 1 << 20)
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import os
 import random
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -82,6 +84,25 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = CliRunner().invoke(app, ["train", str(data), "--run-dir", str(run_dir), *TINY_MODEL])
     assert result.exit_code == 0, result.output
     return run_dir
+
+
+def keras_model(run_dir: Path) -> Any:
+    """The run's published network as a Keras model, built from its config and weights.npz as export builds it."""
+    from lstmcli.nn.model import model_from_weights
+    from lstmcli.rundir import RunDir
+
+    run = RunDir(run_dir)
+    return model_from_weights(run.read_weights(), run.read_config(), len(run.read_vocab()), len(run.read_labels()))
+
+
+def write_checkpoint_models(run_dir: Path) -> None:
+    """Writes the run's published network as its checkpoint's last and best Keras models, as a training leaves them."""
+    from lstmcli import rundir
+
+    checkpoint = run_dir / rundir.CHECKPOINT_DIR
+    checkpoint.mkdir(exist_ok=True)
+    keras_model(run_dir).save(str(checkpoint / rundir.LAST_MODEL))
+    shutil.copyfile(checkpoint / rundir.LAST_MODEL, checkpoint / rundir.BEST_MODEL)
 
 
 def shared_dataset(name: str) -> Path:

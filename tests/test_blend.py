@@ -83,5 +83,6 @@ def test_an_earlier_staged_run_predicts_and_resumes_through_the_lstm_trained_alo
     history = json.loads((run / "history.json").read_text())
     assert [row["stage"] for row in history[-2:]] == ["lstm", "lstm"] and len(history) == state["epoch"] + 2
     assert (run / "weights.npz").read_bytes() != published and not (run / "checkpoint").exists()
+    assert not (run / "model.keras").exists()  # the network published once, as weights.npz
     result = runner.invoke(app, ["evaluate", "-r", str(run), "--json"])
     assert result.exit_code == 0, result.output

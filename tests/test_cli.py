@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import TINY_MODEL, make_rows, write_csv
+from conftest import TINY_MODEL, keras_model, make_rows, write_csv
 from typer.testing import CliRunner
 
 from lstmcli import rundir
@@ -39,8 +39,9 @@ def test_prepare_writes_every_artifact(runner: CliRunner, tiny_csv: Path, tmp_pa
 
 
 def test_train_evaluate_predict_chain(trained_run: Path, runner: CliRunner, tmp_path: Path) -> None:
-    for name in (rundir.MODEL, rundir.WEIGHTS, rundir.HISTORY, rundir.CONFIG):
+    for name in (rundir.WEIGHTS, rundir.HISTORY, rundir.CONFIG):
         assert (trained_run / name).is_file(), name
+    assert not (trained_run / rundir.MODEL).exists()  # the network is kept once, as weights.npz
     assert not (trained_run / rundir.CHECKPOINT_DIR).exists()
     history = json.loads((trained_run / rundir.HISTORY).read_text())
     assert [(h["epoch"], h["stage"]) for h in history] == [(1, "ngrams"), (2, "lstm")]  # one epoch each
@@ -131,9 +132,7 @@ def test_tutorial_preset_builds_the_article_model(runner: CliRunner, tiny_csv: P
     run_dir = tmp_path / "run"
     result = runner.invoke(app, ["train", str(tiny_csv), "-r", str(run_dir), "--preset", "tutorial", "--epochs", "1"])
     assert result.exit_code == 0, result.output
-    from lstmcli.nn.model import load_model
-
-    model = load_model(str(run_dir / rundir.MODEL))
+    model = keras_model(run_dir)
     layers = [
         (
             type(layer).__name__,
@@ -183,9 +182,7 @@ def test_unmasked_model_trained_on_length_groups_predicts_each_text_unpadded(
         ],
     )
     assert result.exit_code == 0, result.output
-    from lstmcli.nn.model import load_model
-
-    model = load_model(str(run_dir / rundir.MODEL))
+    model = keras_model(run_dir)
     predictor = Predictor(rundir.RunDir(run_dir))
     assert predictor.config.group_lengths and not predictor.config.mask
     # Each length group held texts of one length in training: prediction runs each text unpadded.

@@ -680,11 +680,11 @@ def test_resume_of_a_complete_training_says_so_and_how_to_train_longer(
     assert "no interrupted training found" not in result.stderr
 
 
-def test_model_keras_missing_still_predicts(runner: CliRunner, tmp_path: Path, trained_run: Path) -> None:
-    """Prediction runs on weights.npz alone: a run without model.keras is still usable."""
+def test_a_run_predicts_from_weights_npz_alone(runner: CliRunner, tmp_path: Path, trained_run: Path) -> None:
+    """Prediction runs on weights.npz alone: a run keeps no Keras model beside it."""
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
-    (run_dir / "model.keras").unlink()
+    assert not (run_dir / "model.keras").exists()
     result = run_cli(
         runner, ["predict", write_bytes(tmp_path / "in.txt", b"goal team\n\nrain storm\n"), "--run-dir", run_dir]
     )

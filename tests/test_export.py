@@ -109,6 +109,19 @@ def test_savedmodel_export_matches_predictor(trained_run: Path, tmp_path: Path) 
     np.testing.assert_allclose(served, predictor.proba(TEXTS), atol=1e-5)
 
 
+def test_a_run_of_an_earlier_version_exports_its_weights_as_a_savedmodel(tmp_path: Path) -> None:
+    """A run written beside a model.keras, its n-gram tables unfolded, exports from weights.npz all the same."""
+    from lstmcli.nn.backend import tf
+
+    run = RunDir(shutil.copytree(Path(__file__).parent / "data" / "staged-run-2df0d69", tmp_path / "run"))
+    (run.path / "model.keras").unlink()  # not read: the export is built from the config and weights.npz
+    result = export_run(run, "savedmodel", tmp_path / "sm")
+    predictor = Predictor(run)
+    loaded = tf.saved_model.load(str(result.path / "1"))
+    ids = predictor.encode(TEXTS)
+    np.testing.assert_allclose(loaded.serve(tf.constant(ids)).numpy(), predictor.proba(TEXTS), atol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["tutorial", "no-ngrams", "joint", "unmasked-grouped"])
 def test_onnx_export_of_every_preset_matches_predictor(preset_runs: dict[str, Path], name: str, tmp_path: Path) -> None:
     run = RunDir(preset_runs[name])
@@ -122,17 +135,13 @@ def test_onnx_export_of_every_preset_matches_predictor(preset_runs: dict[str, Pa
 
 def test_a_silent_lstm_exports_the_ngram_classifier_alone(trained_run: Path, tmp_path: Path) -> None:
     """A staged run whose LSTM stage never won publishes a zero output layer: the export drops the LSTM."""
-    from lstmcli.config import Config
-    from lstmcli.nn.model import export_weights, load_model
+    from lstmcli.nn.spec import network_spec
 
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir, ignore=shutil.ignore_patterns("export"))
     run = RunDir(run_dir)
-    model = load_model(str(run_dir / "model.keras"))
-    output = model.get_layer("output")
-    output.set_weights([np.zeros_like(w) for w in output.get_weights()])
-    model.save(str(run_dir / "model.keras"))
-    run.write_weights(export_weights(model, Config.from_json((run_dir / "config.json").read_text())))
+    weights, output = run.read_weights(), network_spec(run.read_config()).output
+    run.write_weights({**weights, **{key: np.zeros_like(weights[key]) for key in (output.kernel, output.bias)}})
     predictor = Predictor(run)
     assert predictor.network.lstm_silent
     result = export_run(run, "onnx", tmp_path / "out")

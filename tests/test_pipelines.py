@@ -166,7 +166,6 @@ def test_a_checkpoint_without_a_model_points_to_resume(runner: CliRunner, traine
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
     (run_dir / rundir.WEIGHTS).unlink()
-    (run_dir / rundir.MODEL).unlink()
     (run_dir / rundir.CHECKPOINT_DIR).mkdir()
     for name in (rundir.TRAIN_STATE, rundir.LAST_MODEL):
         (run_dir / rundir.CHECKPOINT_DIR / name).write_text("{}")

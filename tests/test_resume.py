@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_MODEL, make_rows, model_flags, write_csv
+from conftest import TINY_MODEL, make_rows, model_flags, write_checkpoint_models, write_csv
 from typer.testing import CliRunner, Result
 
 from lstmcli import rundir
@@ -96,7 +96,7 @@ def test_every_file_in_the_run_directory_arrives_by_rename(
     assert run_cli(runner, ["train", data, "--run-dir", run_dir, *TINY_MODEL]).exit_code == 0
     assert run_cli(runner, ["evaluate", "--run-dir", run_dir]).exit_code == 0
     written = {p for p in run_dir.rglob("*") if p.is_file()}
-    assert {rundir.METRICS, rundir.WEIGHTS, rundir.MODEL, rundir.MANIFEST} <= {p.name for p in written}
+    assert {rundir.METRICS, rundir.WEIGHTS, rundir.MANIFEST} <= {p.name for p in written}
     assert written <= renamed, sorted(str(p) for p in written - renamed)
     assert strays(run_dir) == []
 
@@ -262,7 +262,7 @@ def _resume_and_check(run_dir: Path, stopped_at: int) -> None:
     history = json.loads((run_dir / rundir.HISTORY).read_text())
     assert [row["epoch"] for row in history] == list(range(1, EPOCHS + 1))
     assert [row["stage"] for row in history] == ["ngrams"] * NGRAM_EPOCHS + ["lstm"] * LSTM_EPOCHS
-    assert (run_dir / rundir.MODEL).is_file() and (run_dir / rundir.WEIGHTS).is_file()
+    assert (run_dir / rundir.WEIGHTS).is_file() and not (run_dir / rundir.MODEL).exists()
     assert not (run_dir / rundir.CHECKPOINT_DIR).exists()
     # The published model is the best epoch's (its LSTM logits weighed on validation, nn/blend.py): scoring it
     # again gives the validation loss training recorded for it.
@@ -316,8 +316,7 @@ def test_resume_keeps_the_interrupted_trainings_settings(runner: CliRunner, tmp_
     checkpoint.mkdir()
     new_config = RunDir(run_dir).read_config().replace(epochs=3)
     RunDir(run_dir).write_checkpoint_config(new_config)
-    shutil.copyfile(run_dir / rundir.MODEL, checkpoint / rundir.LAST_MODEL)
-    shutil.copyfile(run_dir / rundir.MODEL, checkpoint / "best.keras")
+    write_checkpoint_models(run_dir)
     rows = [{"epoch": epoch, "loss": 9.0, "accuracy": 0.1, "val_loss": 9.0, "val_accuracy": 0.0} for epoch in (1, 2)]
     state = {
         "epoch": 2,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_rows, write_csv
+from conftest import make_rows, write_checkpoint_models, write_csv
 from typer.testing import CliRunner
 
 from lstmcli import rundir
@@ -31,8 +31,7 @@ def _trained_by_val_accuracy(runner: CliRunner, trained_run: Path, tmp_path: Pat
     checkpoint.mkdir()
     config = RunDir(run_dir).read_config().replace(monitor="val_accuracy", epochs=1, ngram_epochs=1)
     (checkpoint / rundir.CONFIG).write_text(config.to_json())
-    shutil.copyfile(run_dir / rundir.MODEL, checkpoint / rundir.LAST_MODEL)
-    shutil.copyfile(run_dir / rundir.MODEL, checkpoint / "best.keras")
+    write_checkpoint_models(run_dir)
     state = {
         "epoch": 2,
         "best_epoch": 2,

@@ -639,7 +639,8 @@ def _start(
 
 
 def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | None:
-    """Moves the best model into place with its exported weights, history and the decision that chose it.
+    """Publishes the best model as its exported weights (weights.npz), with its history and the decision that
+    chose it; the checkpoint keeps it as a Keras model only when the training was interrupted (for ``--resume``).
 
     The weights are written last: they make the run trained.
     """
@@ -650,13 +651,13 @@ def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | N
     else:
         best = load_model(str(run.best_model_path()))
     blend = _blend(run, best, config, state)
-    if blend is not None or session.best is not None:
+    if keep_checkpoint and (blend is not None or session.best is not None):
         _save_model(best, run.best_model_path(), optimizer=False)
     run.write_history(state.history)
     weights = (blend.ngram_weight, blend.lstm_weight, blend.scores) if blend else (None, None, None)
     record = TrainingRecord(state.best_epoch, config.monitor, state.epoch, *weights)
     run.write_training(dataclasses.replace(record, batch_size=config.batch_size, learning_rate=config.learning_rate))
-    run.publish_model(run.best_model_path())
+    run.clear_results()
     run.write_config(session.given)
     exported = linear.folded(export_weights(best, config), network_spec(config))
     if config.multi_label:

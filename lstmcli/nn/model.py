@@ -277,6 +277,46 @@ def export_weights(model: keras.Model, config: Config) -> dict[str, np.ndarray]:
     return out
 
 
+def model_from_weights(weights: dict[str, np.ndarray], config: Config, vocab_size: int, n_classes: int) -> keras.Model:
+    """The Keras model of exported weights (a run's weights.npz), built from the config as training builds it.
+
+    The inverse of :func:`export_weights`: a run keeps its network once, as weights.npz, and what needs it as a
+    Keras model (``export --format savedmodel``) builds it so. An n-gram classifier stored folded (its tables
+    ``(rows, classes)``, :func:`lstmcli.nn.linear.folded`) goes into the first columns of the layers' tables, the
+    output kernel two identities: the same logits.
+
+    Raises:
+        KeyError: ``weights`` lacks one of the spec's weights.
+    """
+    model = build_model(config, vocab_size, n_classes)
+    network = spec.network_spec(config, vocab_size, n_classes)
+    weights = _unfolded(weights, network)
+    for weight in network.weights:
+        layer = model.get_layer(weight.layer)
+        owner = getattr(layer, weight.inner) if weight.inner else layer
+        values = owner.get_weights()
+        values[weight.index] = weights[weight.key]
+        owner.set_weights(values)
+    return model
+
+
+def _unfolded(weights: dict[str, np.ndarray], network: spec.NetworkSpec) -> dict[str, np.ndarray]:
+    """Weights whose folded n-gram tables ``(rows, classes)`` are widened back to the layers' ``(rows, dim)``."""
+    block = network.ngram_classifier
+    if block is None or weights[block.bag.table].shape[1] == block.bag.dim:
+        return weights
+    classes = weights[block.output.kernel].shape[1]
+    dims = (block.embedding.dim, block.bag.dim)
+    widened = {}
+    for key, dim in zip((block.bag.tokens, block.bag.table), dims, strict=True):
+        widened[key] = np.zeros((weights[key].shape[0], dim), np.float32)
+        widened[key][:, :classes] = weights[key]
+    kernel = np.zeros((sum(dims), classes), np.float32)
+    kernel[np.arange(classes), np.arange(classes)] = 1.0
+    kernel[dims[0] + np.arange(classes), np.arange(classes)] = 1.0
+    return {**weights, **widened, block.output.kernel: kernel}
+
+
 def load_model(path: str) -> keras.Model:
     """Loads a saved model without running code from the file (``safe_mode``); a model saved without its optimizer's
     state (the best and the published ones) gets a new optimizer, without Keras's warning that it has none."""
