@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +176,55 @@ def test_validation_texts_are_read_by_row_a_line_at_a_time(tmp_path: Path, layou
     assert run.read_val_texts_at([5, 1, 3, 9]) == ({1: texts[1], 3: "[", 5: "last"}, len(texts))
     assert run.read_val_texts_at([]) == ({}, len(texts))
     assert RunDir(tmp_path / "none").read_val_texts_at([0]) == ({}, 0)
+
+
+def test_a_trained_run_keeps_each_start_vector_once(tmp_path: Path) -> None:
+    """Published, the token embeddings hold the start rows training left alone; data/ keeps only the others."""
+    (tmp_path / rundir.DATA_DIR).mkdir()
+    run, rng = RunDir(tmp_path), np.random.default_rng(0)
+    start = rng.normal(size=(50, 4)).astype(np.float32)
+    start[5] = 0.0
+    trained = start.copy()
+    trained[[3, 7]] += 1.0
+    trained[5] = -0.0  # equal as a number, not bit for bit: kept
+    run.write_embeddings(start)
+    run.write_weights({"embedding": trained, "output_bias": np.ones(3, np.float32)}, started_from="embedding")
+    whole, moved = tmp_path / rundir.DATA_DIR / rundir.EMBEDDINGS, tmp_path / rundir.DATA_DIR / rundir.EMBEDDINGS_MOVED
+    assert not whole.exists() and run.has_embeddings()
+    assert np.load(moved)["rows"].tolist() == [3, 5, 7]
+    assert np.array_equal(run.read_embeddings().view(np.uint32), start.view(np.uint32))  # type: ignore[union-attr]
+    assert np.array_equal(run.read_weights()["embedding"].view(np.uint32), trained.view(np.uint32))
+    # Trained again: the start vectors read through the weights they were kept beside, then beside the new ones.
+    again = start.copy()
+    again[1] += 2.0
+    run.write_weights({"embedding": again}, started_from="embedding")
+    assert np.load(moved)["rows"].tolist() == [1]
+    assert np.array_equal(run.read_embeddings(), start)  # type: ignore[arg-type]
+    # Embeddings of another size (train --embedding-dim): the whole start vectors are kept again.
+    run.write_weights({"embedding": np.zeros((50, 8), np.float32)}, started_from="embedding")
+    assert whole.is_file() and not moved.exists() and np.array_equal(run.read_embeddings(), start)  # type: ignore[arg-type]
+
+
+def test_start_rows_beside_weights_they_were_not_kept_with_are_refused(tmp_path: Path) -> None:
+    (tmp_path / rundir.DATA_DIR).mkdir()
+    run = RunDir(tmp_path)
+    start = np.arange(40, dtype=np.float32).reshape(10, 4)
+    run.write_embeddings(start)
+    run.write_weights({"embedding": start + 1}, started_from="embedding")
+    np.savez(tmp_path / rundir.WEIGHTS, embedding=start + 2)  # replaced by something that is not lstmcli
+    with pytest.raises(RunDirError, match="does not fit"):
+        run.read_embeddings()
+
+
+def test_weights_mostly_of_zeros_are_deflated_and_read_back_exactly(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    table = np.zeros((20_000, 4), np.float32)
+    table[::97] = 1.5
+    dense = np.random.default_rng(1).normal(size=(2_000, 4)).astype(np.float32)
+    run.write_weights({"ngram_table": table, "embedding": dense})
+    members = {m.filename: m for m in zipfile.ZipFile(tmp_path / rundir.WEIGHTS).infolist()}
+    assert members["ngram_table.npy"].compress_type == zipfile.ZIP_DEFLATED
+    assert members["ngram_table.npy"].compress_size < table.nbytes // 20
+    assert members["embedding.npy"].compress_type == zipfile.ZIP_STORED
+    weights = run.read_weights()
+    assert np.array_equal(weights["ngram_table"], table) and np.array_equal(weights["embedding"], dense)

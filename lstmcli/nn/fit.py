@@ -662,7 +662,7 @@ def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | N
     exported = linear.folded(export_weights(best, config), network_spec(config))
     if config.multi_label:
         run.write_thresholds(_thresholds(run, exported, config))
-    run.write_weights(exported)
+    run.write_weights(exported, started_from=network_spec(config).embedding.key)
     if not keep_checkpoint:
         run.clear_checkpoint()
     return blend
