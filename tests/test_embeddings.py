@@ -86,3 +86,22 @@ def test_a_malformed_vectors_file_is_one_line_naming_file_and_line(runner: CliRu
 def test_embeddings_change_preprocessing_so_they_need_the_csv(runner: CliRunner, trained_run: Path, tmp_path) -> None:
     result = runner.invoke(app, ["train", "-r", str(trained_run), "--embeddings", str(_vectors(tmp_path / "v.vec"))])
     assert result.exit_code == 1 and "--embeddings change preprocessing" in result.output
+
+
+def test_a_trained_run_keeps_its_start_vectors_once_and_trains_again_from_them(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data, vectors = write_csv(tmp_path / "tiny.csv", make_rows()), _vectors(tmp_path / "vec.txt")
+    run_dir = tmp_path / "run"
+    assert runner.invoke(app, ["prepare", str(data), "-r", str(run_dir), "--embeddings", str(vectors)]).exit_code == 0
+    run = RunDir(run_dir)
+    start = run.read_embeddings()
+    assert start is not None and (run_dir / "data" / "embeddings.npy").is_file()
+    for args in ([*TINY], ["--overwrite", *TINY]):  # trained, then trained again from what data/ kept
+        result = runner.invoke(app, ["train", "-r", str(run_dir), *args])
+        assert result.exit_code == 0, result.output
+        assert not (run_dir / "data" / "embeddings.npy").exists()  # data/ keeps only the rows training moved
+        kept = run.read_embeddings()
+        assert kept is not None and np.array_equal(kept.view(np.uint32), start.view(np.uint32)), args
+        unseen = run.read_vocab().ids(["tornado"])[0]
+        assert np.array_equal(run.read_weights()["embedding"][unseen], start[unseen])  # started from the vectors
