@@ -428,8 +428,13 @@ class RunDir:
 
     # --- prepared data ---
     def write_prepared(self, prepared: Prepared, val_texts: list[str]) -> None:
+        """Writes the prepared arrays and the validation texts; ids of a vocabulary under 65,536 as uint16 (half
+        the bytes: chnsenticorp's 9,600 texts padded to 541 characters, 19 to 9 MB), read back as int32."""
         for name in ARRAYS:
-            atomic_write(self._array_path(name), functools.partial(_save_npy, array=getattr(prepared, name)))
+            array = getattr(prepared, name)
+            if name.endswith("_x") and array.size and 0 <= array.min() and array.max() <= np.iinfo(np.uint16).max:
+                array = array.astype(np.uint16)
+            atomic_write(self._array_path(name), functools.partial(_save_npy, array=array))
         write_json(self._file(f"{DATA_DIR}/{VAL_TEXTS}"), val_texts)
 
     def open_val_texts(self) -> ValTextsWriter:
@@ -541,7 +546,10 @@ class RunDir:
         """All prepared arrays in memory; a streamed prepare's shards are joined (train reads them in pieces)."""
         if self.is_sharded():
             return self._joined_shards()
-        prepared = Prepared(**{name: _load_npy(self._array_path(name)) for name in ARRAYS})
+        arrays = {name: _load_npy(self._array_path(name)) for name in ARRAYS}
+        prepared = Prepared(
+            **{name: _as_ids(array) if name.endswith("_x") else array for name, array in arrays.items()}
+        )
         self._check_prepared(prepared)
         return prepared
 
@@ -828,6 +836,11 @@ def _one_text(item: str) -> str:
     if not isinstance(text, str):
         raise ValueError("not a text")
     return text
+
+
+def _as_ids(array: np.ndarray) -> np.ndarray:
+    """Prepared ids as int32, as every reader takes them (written as uint16 where the vocabulary fits)."""
+    return array.astype(np.int32) if array.dtype == np.uint16 else array
 
 
 def _load_npy(path: Path, mmap_mode: Literal["r"] | None = None) -> np.ndarray:

@@ -228,3 +228,18 @@ def test_weights_mostly_of_zeros_are_deflated_and_read_back_exactly(tmp_path: Pa
     assert members["embedding.npy"].compress_type == zipfile.ZIP_STORED
     weights = run.read_weights()
     assert np.array_equal(weights["ngram_table"], table) and np.array_equal(weights["embedding"], dense)
+
+
+def test_ids_of_a_small_vocabulary_are_written_in_half_the_bytes_and_read_as_int32(tmp_path: Path) -> None:
+    (tmp_path / rundir.DATA_DIR).mkdir()
+    tokens = ["<pad>", "<unk>", *(f"t{i}" for i in range(2, 70_000))]
+    (tmp_path / rundir.VOCAB).write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    (tmp_path / rundir.LABELS).write_text(json.dumps(["a", "b"]), encoding="utf-8")
+    run, y = RunDir(tmp_path), np.array([0, 1, 1], np.int32)
+    for top, stored in ((65_535, np.uint16), (65_536, np.int32)):
+        x = np.array([[top, 3, 0], [2, 0, 0], [5, 6, 7]], np.int32)
+        run.write_prepared(rundir.Prepared(x, y, x[:2], y[:2]), ["a text", "another"])
+        assert np.load(tmp_path / rundir.DATA_DIR / "train_x.npy").dtype == stored
+        prepared = run.read_prepared()
+        assert prepared.train_x.dtype == np.int32 and np.array_equal(prepared.train_x, x)
+        assert prepared.val_x.dtype == np.int32 and np.array_equal(prepared.val_x, x[:2])
