@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lstmcli.predictor import BATCH
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 def test_ctrl_c_while_the_input_waits_exits_as_interrupted(trained_run: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lstmcli", "predict", "-r", str(trained_run), "--format", "label"],
