@@ -146,7 +146,8 @@ class Predictor:
         self._cache_looked_up = True
         if self.network.lstm_silent or not ort.available():
             return False
-        return ort.cached_path(self.weights, self.config).is_file()
+        path = ort.cached_path(self.weights, self.config)
+        return path is not None and path.is_file()
 
     def warm_up(self) -> None:
         """Builds now what a long-lived caller (a server) would otherwise build mid-stream: under "auto", the ONNX

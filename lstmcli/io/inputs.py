@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,7 +119,12 @@ def read_rows(
 @contextlib.contextmanager
 def _opened(path: Path, stdin: BinaryIO | None) -> Iterator[BinaryIO]:
     if str(path) == "-":
-        yield stdin or sys.stdin.buffer
+        own = None if stdin is not None else _own_stdin()
+        if own is None:
+            yield stdin or sys.stdin.buffer
+            return
+        with own:
+            yield own
         return
     try:
         fh = path.open("rb")
@@ -126,6 +132,16 @@ def _opened(path: Path, stdin: BinaryIO | None) -> Iterator[BinaryIO]:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
     with fh:
         yield fh
+
+
+def _own_stdin() -> BinaryIO | None:
+    """A reader of standard input of its own, on a copy of its descriptor: prediction reads on a thread, and a
+    thread left waiting for input (Ctrl-C, or the output closed) then holds no lock of ``sys.stdin``, which the
+    interpreter takes as it exits (it aborts otherwise). None where stdin has no descriptor (a replaced stdin)."""
+    try:
+        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _expand(inputs: list[Path]) -> Iterator[Path]:

@@ -22,6 +22,7 @@ where that pays: once it has labelled enough rows, or as a server starts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -49,40 +50,59 @@ RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "linear
 DENSE_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax", "linear": ""}
 
 
-def cached_path(weights: Weights, config: Config) -> Path:
+def cached_path(weights: Weights, config: Config) -> Path | None:
     """Where the engine's graph of these weights and this config is kept once built: the user's cache, under a
-    digest of the weights, the config and the graph's format, so that a retrained run never finds an old graph."""
+    digest of the weights, the config and the graph's format, so that a retrained run never finds an old graph.
+    None where the user has no cache folder to name (no home directory)."""
     from lstmcli.text.packaged import cache_root
 
+    try:
+        root = cache_root()
+    except (RuntimeError, KeyError):  # Path.home() of a user the system does not know, without $HOME
+        return None
     digest = hashlib.blake2b(digest_size=20)
     digest.update(json.dumps([asdict(config), OPSET, IR_VERSION, ENGINE_FORMAT], sort_keys=True).encode())
     for name in sorted(weights):
         array = np.ascontiguousarray(weights[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
         digest.update(array.tobytes())
-    return cache_root() / "onnx" / f"{digest.hexdigest()}.onnx"
+    return root / "onnx" / f"{digest.hexdigest()}.onnx"
 
 
-def engine_model(weights: Weights, config: Config) -> bytes:
+def engine_model(weights: Weights, config: Config, rebuild: bool = False) -> bytes:
     """The engine's graph (:func:`build`), read from the cache when built before, else built and cached.
 
     Building imports onnx (about a second); reading the cache imports nothing. Where the cache cannot be
-    written, the graph is built each time.
+    written, the graph is built each time. ``rebuild``: built and cached again whatever the cache holds (a
+    cached graph that onnxruntime refused).
     """
     path = cached_path(weights, config)
-    try:
-        return path.read_bytes()
-    except OSError:
-        pass
+    if path is not None and not rebuild:
+        with contextlib.suppress(OSError):
+            return path.read_bytes()
     model = build(weights, config)
+    if path is not None:
+        _keep(path, model)
+    return model
+
+
+def _keep(path: Path, model: bytes) -> None:
+    """Writes ``model`` to ``path`` whole or not at all (another process may write the same graph at once); a
+    write that fails or is interrupted removes its temporary file."""
+    part: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as fh:
+            part = Path(fh.name)
             fh.write(model)
-        os.replace(fh.name, path)  # whole or absent: a reader never sees half a graph
+        os.replace(part, path)  # whole or absent: a reader never sees half a graph
+        part = None
     except OSError:
         pass
-    return model
+    finally:
+        if part is not None:
+            with contextlib.suppress(OSError):
+                part.unlink()
 
 
 def available() -> bool:
@@ -411,8 +431,13 @@ class OnnxNetwork:
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.log_severity_level = 3  # errors only: a pipeline's stderr stays clean
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # threads > 1, a busy machine: wait
-        model = engine_model(weights, config)
-        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(
+                engine_model(weights, config), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception:  # a cached graph damaged on disk: built again (a graph onnxruntime refuses fails again)
+            model = engine_model(weights, config, rebuild=True)
+            self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.network, self.config = network, config
         self.classes = weights[network.spec.output.bias].shape[0]
