@@ -44,7 +44,7 @@ def test_train_evaluate_predict_chain(trained_run: Path, runner: CliRunner, tmp_
     assert not (trained_run / rundir.MODEL).exists()  # the network is kept once, as weights.npz
     assert not (trained_run / rundir.CHECKPOINT_DIR).exists()
     history = json.loads((trained_run / rundir.HISTORY).read_text())
-    assert [(h["epoch"], h["stage"]) for h in history] == [(1, "ngrams"), (2, "lstm")]  # one epoch each
+    assert [(h["epoch"], h["stage"]) for h in history] == [(1, "ngrams"), (2, "lstm"), (3, "lstm")]
 
     result = runner.invoke(app, ["evaluate", "-r", str(trained_run), "--json"])
     assert result.exit_code == 0, result.output

@@ -543,4 +543,6 @@ def test_shapley_credits_each_of_two_words_that_decide_alone(runner: CliRunner, 
         assert row["label"] == "yes", method
     shapley = [t["score"] for t in rows["shapley"]["tokens"]]
     others = [abs(s) for i, s in enumerate(shapley) if i not in (2, 4)]
-    assert min(shapley[2], shapley[4]) > 2 * max(others)
+    # The margin Shapley values get in test_explain_scores_the_deciding_word_highest: they also credit words for
+    # moving the text away from the empty one (the linear n-gram part gives every filler word a row of its own).
+    assert min(shapley[2], shapley[4]) > 1.2 * max(others)
