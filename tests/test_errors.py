@@ -630,7 +630,7 @@ RUNDIR_CASES: list[tuple[str, Damage, list[str], str]] = [
     ("prepare-over-a-run", _nothing, ["prepare", "{csv}"], "pass --overwrite to replace it"),
     ("train-csv-over-a-run", _nothing, ["train", "{csv}"], "pass --overwrite to replace it"),
     ("train-again", _nothing, ["train"], "pass --overwrite to train it again"),
-    ("resume-finished-run", _nothing, ["train", "--resume"], "is complete (2 of 2 epochs), so there is nothing"),
+    ("resume-finished-run", _nothing, ["train", "--resume"], "is complete (3 of 3 epochs), so there is nothing"),
     ("resume-state-missing", _resume_state(None), ["train", "--resume"], "nothing to resume"),
     ("resume-state-garbage", _resume_state(b"{{{"), ["train", "--resume"], "state.json is damaged"),
     ("resume-state-incomplete", _resume_state(b'{"epoch": 1}'), ["train", "--resume"], "state.json is damaged"),
@@ -675,8 +675,8 @@ def test_resume_of_a_complete_training_says_so_and_how_to_train_longer(
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
     result = run_cli(runner, ["train", "--run-dir", run_dir, "--resume"])
-    assert_error(result, f"the training in {run_dir} is complete (2 of 2 epochs), so there is nothing to resume")
-    assert f"lstmcli train --run-dir {run_dir} --overwrite --epochs 4" in result.stderr
+    assert_error(result, f"the training in {run_dir} is complete (3 of 3 epochs), so there is nothing to resume")
+    assert f"lstmcli train --run-dir {run_dir} --overwrite --epochs 6" in result.stderr
     assert "no interrupted training found" not in result.stderr
 
 
