@@ -327,3 +327,16 @@ def test_a_size_asked_at_training_wins_over_vectors_auto_chose(
     result = runner.invoke(app, ["train", "-r", str(tmp_path / "run"), *TINY, "--embedding-dim", "4"])
     assert result.exit_code == 0, result.output
     assert RunDir(tmp_path / "run").read_weights()["embedding"].shape[1] == 4
+
+
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The XDG specification: a relative XDG_CACHE_HOME is invalid; the cache stays in the home, not the cwd."""
+    from lstmcli.text.packaged import cache_root
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert cache_root() == tmp_path / "home" / ".cache" / "lstmcli"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "abs"))
+    assert cache_root() == tmp_path / "abs" / "lstmcli"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_root() == tmp_path / "home" / ".cache" / "lstmcli"

@@ -64,8 +64,11 @@ PACKAGES: dict[str, Package] = {
 
 
 def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/lstmcli``, else ``~/.cache/lstmcli``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    """``$XDG_CACHE_HOME/lstmcli``, else ``~/.cache/lstmcli``; a relative ``XDG_CACHE_HOME`` is ignored, as the XDG
+    base directory specification says (else files would land in whatever folder a command runs from)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = str(Path.home() / ".cache")
     return Path(base) / "lstmcli"
 
 
