@@ -243,20 +243,30 @@ def layer_weights(model: LinearModel, network: spec.NetworkSpec) -> dict[str, li
     """
     block = network.ngram_classifier
     assert block is not None, "only a staged n-gram model has an n-gram classifier"
-    classes = model.bias.shape[0]
-    dims = (block.embedding.dim, block.bag.dim)
-    tokens = np.zeros((model.vocab, dims[0]), np.float32)
-    tokens[:, :classes] = model.token_logits()
-    table = np.zeros((model.weights.shape[0] - model.vocab, dims[1]), np.float32)
-    table[:, :classes] = model.weights[model.vocab :]
-    kernel = np.zeros((sum(dims), classes), np.float32)
-    kernel[np.arange(classes), np.arange(classes)] = 1.0
-    kernel[dims[0] + np.arange(classes), np.arange(classes)] = 1.0
+    tokens, table, kernel = widened(model.token_logits(), model.weights[model.vocab :], block)
     return {
         block.embedding.layer: [tokens],
         block.bag.layer: [table],
         block.output.layer: [kernel, model.bias.astype(np.float32)],
     }
+
+
+def widened(
+    token_rows: np.ndarray, table_rows: np.ndarray, block: spec.NgramClassifier
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of logits ``(rows, classes)`` of the tokens and the n-gram buckets as the layers hold them: the token
+    embedding ``(vocab, dim)`` and the table ``(buckets + 1, dim)`` with the logits in their first columns, and the
+    output kernel two identities that add them (the inverse of :func:`folded`)."""
+    classes = token_rows.shape[1]
+    dims = (block.embedding.dim, block.bag.dim)
+    tokens = np.zeros((token_rows.shape[0], dims[0]), np.float32)
+    tokens[:, :classes] = token_rows
+    table = np.zeros((table_rows.shape[0], dims[1]), np.float32)
+    table[:, :classes] = table_rows
+    kernel = np.zeros((sum(dims), classes), np.float32)
+    kernel[np.arange(classes), np.arange(classes)] = 1.0
+    kernel[dims[0] + np.arange(classes), np.arange(classes)] = 1.0
+    return tokens, table, kernel
 
 
 def folded(weights: dict[str, np.ndarray], network: spec.NetworkSpec) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ from lstmcli.errors import ConfigError
 from lstmcli.nn import spec
 from lstmcli.nn.backend import keras
 from lstmcli.nn.inference import hashed_ngrams, masked_max
+from lstmcli.nn.linear import widened
 from lstmcli.nn.optimizer import SparseAdam
 
 
@@ -305,16 +306,8 @@ def _unfolded(weights: dict[str, np.ndarray], network: spec.NetworkSpec) -> dict
     block = network.ngram_classifier
     if block is None or weights[block.bag.table].shape[1] == block.bag.dim:
         return weights
-    classes = weights[block.output.kernel].shape[1]
-    dims = (block.embedding.dim, block.bag.dim)
-    widened = {}
-    for key, dim in zip((block.bag.tokens, block.bag.table), dims, strict=True):
-        widened[key] = np.zeros((weights[key].shape[0], dim), np.float32)
-        widened[key][:, :classes] = weights[key]
-    kernel = np.zeros((sum(dims), classes), np.float32)
-    kernel[np.arange(classes), np.arange(classes)] = 1.0
-    kernel[dims[0] + np.arange(classes), np.arange(classes)] = 1.0
-    return {**weights, **widened, block.output.kernel: kernel}
+    tokens, table, kernel = widened(weights[block.bag.tokens], weights[block.bag.table], block)
+    return {**weights, block.bag.tokens: tokens, block.bag.table: table, block.output.kernel: kernel}
 
 
 def load_model(path: str) -> keras.Model:
