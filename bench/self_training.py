@@ -65,7 +65,8 @@ def measure(cut: Path, run_path: Path) -> list[str]:
     dev_x = predictor.encode([dev_texts[i] for i in keep])
     dev_y = np.array([labels.index(dev_labels[i]) for i in keep])
     lstm_dev, lstm_val = predictor.network.part_logits(dev_x)[1], predictor.network.part_logits(prepared.val_x)[1]
-    lines = [f"{cut.name}: published {np.mean(predictor.proba_ids(dev_x).argmax(1) == dev_y):.4f} on dev"]
+    published = np.mean(predictor.proba_ids(dev_x).argmax(1) == dev_y)
+    lines = [f"| {cut.name} | (the published model, teaching) | | {published:.4f} |"]
 
     def row(name: str, x: np.ndarray, y: np.ndarray) -> None:
         model = fit_linear((x, y, prepared.val_x, prepared.val_y), config, vocab, len(labels), vectors)
