@@ -100,7 +100,6 @@ def learn_vectors(
             model, resumed = _skipgram(passes, dim, epochs, config.seed, progress)
         except RuntimeError:  # gensim: "you must first build vocabulary"
             model, resumed = None, 0
-        passes.done()
     if model is None or not model.wv.index_to_key:
         raise DataError(f"no word occurs {MIN_COUNT} times in the --unlabeled texts; nothing to learn vectors for")
     words = tuple(model.wv.index_to_key)
@@ -141,16 +140,25 @@ class Passes:
     def kept_for(
         cls, paths: Sequence[str], config: Config, train_tokens: list[list[str]], dim: int, workdir: Path | None
     ) -> Iterator[Passes]:
-        """The passes of this pretraining: kept in the cache where they can be, else in a temporary folder."""
+        """The passes of this pretraining: kept in the cache where they can be, else in a temporary folder.
+
+        Kept ones are removed when the block ends, unless Ctrl-C or SIGTERM (a KeyboardInterrupt) ended it.
+        """
         with contextlib.ExitStack() as stack:
             key = _key(paths, config, train_tokens, dim)
             folder = _locked(cache_root() / "pretraining", key, stack) if key else None
             if folder is None:
-                yield cls(
-                    Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".unlabeled-", dir=workdir))), False
-                )
-            else:
+                temporary = stack.enter_context(tempfile.TemporaryDirectory(prefix=".unlabeled-", dir=workdir))
+                yield cls(Path(temporary), False)
+                return
+            try:
                 yield cls(folder, True)
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            shutil.rmtree(folder, ignore_errors=True)
 
     def counts(self) -> dict[str, int] | None:
         """The counts of a token file written whole earlier, or None."""
@@ -204,11 +212,6 @@ class Passes:
                 self.folder,
             )
 
-    def done(self) -> None:
-        """The vectors are learned: nothing to keep."""
-        if self.kept:
-            shutil.rmtree(self.folder, ignore_errors=True)
-
 
 def _key(paths: Sequence[str], config: Config, train_tokens: list[list[str]], dim: int) -> str | None:
     """A digest of all a pretraining learns from, or None where a file cannot be read (its reading says why)."""
@@ -258,28 +261,24 @@ def _skipgram(passes: Passes, dim: int, epochs: int, seed: int, progress: Progre
     from gensim.models.callbacks import CallbackAny2Vec
 
     loaded = passes.load()
-    if loaded is None:
-        model, done = (
-            Word2Vec(
-                vector_size=dim,
-                window=WINDOW,
-                min_count=MIN_COUNT,
-                max_final_vocab=MAX_WORDS,
-                max_vocab_size=MAX_SCANNED,
-                sg=1,
-                negative=NEGATIVE,
-                epochs=epochs,
-                workers=os.cpu_count() or 1,
-                seed=seed,
-            ),
-            0,
+    if loaded is not None:
+        model, done = loaded
+        log.info("Continuing the pretraining after epoch %d of %d (kept in %s)", done, epochs, passes.folder)
+    else:
+        done = 0
+        model = Word2Vec(
+            vector_size=dim,
+            window=WINDOW,
+            min_count=MIN_COUNT,
+            max_final_vocab=MAX_WORDS,
+            max_vocab_size=MAX_SCANNED,
+            sg=1,
+            negative=NEGATIVE,
+            epochs=epochs,
+            workers=os.cpu_count() or 1,
+            seed=seed,
         )
         model.build_vocab(corpus_file=str(passes.corpus))
-    else:
-        model, done = loaded
-        log.info(
-            "Continuing the word vectors' pretraining after epoch %d of %d (kept in %s)", done, epochs, passes.folder
-        )
 
     class _Epochs(CallbackAny2Vec):  # type: ignore[misc]
         def __init__(self) -> None:
