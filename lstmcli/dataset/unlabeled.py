@@ -112,9 +112,8 @@ def learn_vectors(
         "epochs": epochs,
         "method": "word2vec skip-gram",
         "seconds": round(time.perf_counter() - started, 1),
+        **({"resumed_from_epoch": resumed} if resumed else {}),
     }
-    if resumed:
-        report["resumed_from_epoch"] = resumed
     return Learned(vectors, report)
 
 
