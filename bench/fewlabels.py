@@ -13,6 +13,7 @@ test split (and on dev.csv where the corpus has one: designs are chosen there, n
 - ``tfidf``: TF-IDF + logistic regression.
 
 Usage: python bench/fewlabels.py [--corpora sst2,chnsenticorp] [--systems ...] [--rows 1000] [--seed 42]
+       [--train-seed N]
 """
 
 from __future__ import annotations
@@ -81,13 +82,15 @@ def skipgram_vectors(corpus: Path) -> Path:
     return out
 
 
-def run_system(system: str, corpus: Path, work: Path) -> dict[str, Any]:
+def run_system(system: str, corpus: Path, work: Path, train_seed: int | None = None) -> dict[str, Any]:
     if system.startswith("lstmcli"):
         extra = {
             "lstmcli": [],
             "lstmcli-unlabeled": ["--unlabeled", str(corpus / "unlabeled.txt")],
             "lstmcli-none": ["--embeddings", "none"],
         }[system]
+        if train_seed is not None:  # another seed of lstmcli's training (and of its validation split)
+            extra, system = [*extra, "--seed", str(train_seed)], f"{system}-seed{train_seed}"
         run = work / "runs" / f"{corpus.name}-{system}"
         result = run_lstmcli(corpus, run, extra)
         if "error" not in result and (corpus / "dev.csv").exists():
@@ -132,7 +135,8 @@ def main() -> int:
     parser.add_argument("--corpora", default=",".join(CORPORA))
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--rows", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="the seed of the 1,000-row cut")
+    parser.add_argument("--train-seed", type=int, help="lstmcli's --seed; results are kept as SYSTEM-seedN")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "fewlabels")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -143,9 +147,10 @@ def main() -> int:
         for system in args.systems.split(","):
             print(f"{corpus.name} {system} ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
-            result = run_system(system, corpus, args.work)
+            result = run_system(system, corpus, args.work, args.train_seed)
             result["wall_seconds"] = round(time.perf_counter() - started, 1)
-            results.setdefault(corpus.name, {})[system] = result
+            seeded = args.train_seed is not None and system.startswith("lstmcli")
+            results.setdefault(corpus.name, {})[f"{system}-seed{args.train_seed}" if seeded else system] = result
             store.write_text(json.dumps(results, indent=1))
             print(json.dumps(result), file=sys.stderr, flush=True)
     text = table(results, [s for s in SYSTEMS if any(s in r for r in results.values())])

@@ -60,8 +60,9 @@ def vectors_lines(embeddings: dict[str, Any] | None) -> list[str]:
             lines.append(
                 f"Unlabeled: {source['texts']:,} texts ({source['unlabeled_tokens']:,} tokens) from "
                 f"{', '.join(source['paths'])}, with the {source['training_texts']:,} training texts: "
-                f"{source['method']} of {source['words']:,} words, dim {source['dim']}, {source['epochs']} epochs, "
-                f"{source['seconds']} s; they cover {source['token_share']:.1%} of training tokens"
+                f"{source['method']} of {source['words']:,} words, dim {source['dim']}, {source['epochs']} epochs"
+                f"{_continued(source)}, {source['seconds']} s; they cover {source['token_share']:.1%} of training "
+                "tokens"
             )
         else:
             how = ", chosen by auto" if source.get("chosen") == "auto" else ""
@@ -74,6 +75,12 @@ def vectors_lines(embeddings: dict[str, Any] | None) -> list[str]:
         f"{embeddings['added_words']} words of the vectors added for prediction"
     )
     return lines
+
+
+def _continued(source: dict[str, Any]) -> str:
+    """Where an interrupted pretraining took up its kept epochs again."""
+    resumed = source.get("resumed_from_epoch")
+    return f" (continued after epoch {resumed})" if resumed else ""
 
 
 def training_line(training: dict[str, Any]) -> str:
