@@ -275,3 +275,22 @@ def test_with_few_training_rows_the_lstm_stage_keeps_its_rate_for_every_epoch(
     result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     stages = [row["stage"] for row in result.history]
     assert stages == ["ngrams", "ngrams"] + ["lstm"] * (TINY["epochs"] - 2)  # type: ignore[operator]
+
+
+def test_the_lstm_stage_traces_its_training_step_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The optimizer's and the metric's variables exist before fit: created in the first step, TensorFlow would
+    trace that step a second time to lift them out (a second or more of the first epoch)."""
+    from lstmcli import train
+    from lstmcli.nn.backend import keras
+
+    traced: list[str] = []
+    step = keras.Model.train_step
+
+    def counted(self: object, data: object) -> object:
+        traced.append(self.name)  # type: ignore[attr-defined]
+        return step(self, data)
+
+    monkeypatch.setattr(keras.Model, "train_step", counted)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    assert traced == ["lstmcli_lstm"]  # the n-gram stage trains in NumPy; the LSTM stage's step traced once

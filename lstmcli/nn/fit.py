@@ -30,7 +30,14 @@ from lstmcli.nn.blend import Blend, fit_blend
 from lstmcli.nn.data import make_dataset, shard_dataset
 from lstmcli.nn.distribute import Placement, place
 from lstmcli.nn.inference import Network
-from lstmcli.nn.model import build_model, export_weights, load_model, stage_model, start_embeddings
+from lstmcli.nn.model import (
+    build_model,
+    export_weights,
+    load_model,
+    ready_to_fit,
+    stage_model,
+    start_embeddings,
+)
 from lstmcli.nn.spec import network_spec
 from lstmcli.rundir import RunDir, TrainingRecord, TrainState, atomic_write
 
@@ -399,6 +406,8 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
         last_epoch = min(last_epoch, state.stage_start + LSTM_EPOCHS)
         cycle = _OneCycle(config.learning_rate, session.steps, state.stage_start, last_epoch - state.stage_start)
         callbacks.append(cycle)
+    with session.placement.strategy.scope():
+        ready_to_fit(fitted)
     try:
         fitted.fit(
             session.train_ds,
