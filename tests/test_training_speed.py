@@ -131,11 +131,11 @@ def test_epochs_that_wait_in_memory_are_written_on_ctrl_c_and_resume_goes_on(
     run_dir = tmp_path / "run"
     result = train(data, run_dir, progress=_StopAt(5), early_stopping=False, **TINY)  # type: ignore[arg-type]
     assert result.interrupted
-    # Epochs 1-3 (the n-gram stage, in NumPy) were written once, with the stage change; epochs 4 and 5 of the LSTM
-    # stage waited in memory, and Ctrl-C wrote them.
+    # Epochs 1-3 (the n-gram stage, in NumPy) were written once, at its end (the best model, the last one a link to
+    # it); epochs 4 and 5 of the LSTM stage waited in memory, and Ctrl-C wrote them.
     state = json.loads((run_dir / rundir.CHECKPOINT_DIR / rundir.TRAIN_STATE).read_text())
     assert state["epoch"] == 5 and len(state["history"]) == 5
-    assert saves.count(rundir.LAST_MODEL) == 2
+    assert saves.count(rundir.LAST_MODEL) == 1
     saves.clear()
     resumed = train(run_dir=run_dir, resume=True)
     assert [row["epoch"] for row in resumed.history] == list(range(1, 7))
@@ -294,3 +294,34 @@ def test_the_lstm_stage_traces_its_training_step_once(tmp_path: Path, monkeypatc
     data = write_csv(tmp_path / "t.csv", make_rows(20))
     train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     assert traced == ["lstmcli_lstm"]  # the n-gram stage trains in NumPy; the LSTM stage's step traced once
+
+
+def test_the_linear_stage_end_saves_the_keras_model_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The n-gram stage's best is the checkpoint's best and last model at once: one save, its last a link to it,
+    and the next stage adds no save before its own epochs (the last stage's best is published from memory)."""
+    from lstmcli import train
+    from lstmcli.nn import fit
+
+    saved: list[str] = []
+    save = fit._save_model
+
+    def counted(model: object, path: Path, optimizer: bool = True) -> None:
+        saved.append(path.name)
+        save(model, path, optimizer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fit, "_save_model", counted)
+    params: list[int] = []
+    start = fit._Checkpoint.on_epoch_begin
+
+    def first_lstm_epoch(self: fit._Checkpoint, epoch: int, logs: object = None) -> None:
+        if not params:  # the checkpoint the LSTM stage starts from, as a crash there would leave it
+            run = self.run
+            params.append(fit.load_model(str(run.last_model_path())).count_params())
+            assert run.read_train_state().stage == 1 and run.has_checkpoint()
+        start(self, epoch, logs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fit._Checkpoint, "on_epoch_begin", first_lstm_epoch)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    assert saved == ["best.keras"]
+    assert params and params[0] > 0

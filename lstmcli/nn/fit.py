@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import shutil
 import signal
 import threading
 import time
@@ -462,7 +461,7 @@ def _fit_linear(session: _Session, last_epoch: int) -> bool:
             for name, values in linear.layer_weights(best, network_spec(config)).items():
                 session.model.get_layer(name).set_weights(values)
             _save_model(session.model, session.out.best_model_path(), optimizer=False)
-            shutil.copyfile(session.out.best_model_path(), session.out.last_model_path())
+            session.out.last_model_is_best()
             session.out.write_train_state(state)
     session.holds_best = best is not None
     return interrupted
@@ -539,7 +538,8 @@ def _next_stage(
     state.best = {}
     if prior is not None:  # the LSTM's own sigmoids start at the labels' log-odds, as the n-gram classifier's did
         start_bias(model, "output", prior)
-    _save_model(model, run.last_model_path())
+    if not holds_best or prior is not None:  # else the linear stage's end wrote the model as it is, best and last
+        _save_model(model, run.last_model_path())
     run.write_train_state(state)
 
 
