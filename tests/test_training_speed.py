@@ -325,3 +325,25 @@ def test_the_linear_stage_end_saves_the_keras_model_once(tmp_path: Path, monkeyp
     train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     assert saved == ["best.keras"]
     assert params and params[0] > 0
+
+
+def test_an_epoch_that_improves_copies_the_weights_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between checkpoint writes an epoch's weights wait in memory; an improving epoch is both the best and the last,
+    so they are copied once, not twice (a copy of the whole network, tables included)."""
+    from lstmcli import train
+    from lstmcli.nn import fit
+    from lstmcli.nn.backend import keras
+
+    copies: list[int] = []
+    get_weights = keras.Model.get_weights
+
+    def counted(self: object) -> object:
+        copies.append(1)
+        return get_weights(self)
+
+    monkeypatch.setattr(fit, "CHECKPOINT_SECONDS", 1e9)
+    monkeypatch.setattr(keras.Model, "get_weights", counted)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    lstm_epochs = sum(1 for row in result.history if row["stage"] == "lstm")
+    assert lstm_epochs == 4 and len(copies) <= lstm_epochs  # the first LSTM epoch always improves

@@ -149,8 +149,9 @@ class _Checkpoint(keras.callbacks.Callback):
             elif ends or time.monotonic() - self.written >= CHECKPOINT_SECONDS:
                 self.last = None  # the model holds this epoch's weights: newer than any that wait
                 self.flush()
-            else:
-                self.last = (self.whole.get_weights(), _optimizer_values(self.whole))
+            else:  # an epoch that improved is the best and the last at once: its weights are copied once
+                weights = self.best if improved and self.best is not None else self.whole.get_weights()
+                self.last = (weights, _optimizer_values(self.whole))
         self.progress.epoch(epoch + 1, logs, improved, self.stage)
 
     def flush(self) -> None:
