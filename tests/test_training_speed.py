@@ -4,6 +4,8 @@ batched in NumPy, and checkpoints written from memory at most every ``CHECKPOINT
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -347,3 +349,23 @@ def test_an_epoch_that_improves_copies_the_weights_once(tmp_path: Path, monkeypa
     result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     lstm_epochs = sum(1 for row in result.history if row["stage"] == "lstm")
     assert lstm_epochs == 4 and len(copies) <= lstm_epochs  # the first LSTM epoch always improves
+
+
+@pytest.mark.parametrize(("code", "status", "stderr"), [(3, 3, ""), (None, 0, ""), ("gone wrong", 1, "gone wrong")])
+def test_a_process_that_imported_tensorflow_ends_without_finalization_but_loses_nothing(
+    code: object, status: int, stderr: str
+) -> None:
+    """What Python's finalization would still do for others is done before the process ends at once: a running
+    thread finishes, exit handlers run, buffered output is written."""
+    script = f"""
+import atexit, threading, time
+from lstmcli.cli import _end_now
+atexit.register(lambda: print("handler ran"))
+threading.Thread(target=lambda: (time.sleep(0.3), print("thread done"))).start()
+print("buffered", end="")
+_end_now({code!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == status
+    assert done.stdout.startswith("buffered") and "thread done" in done.stdout and "handler ran" in done.stdout
+    assert done.stderr.strip() == stderr
