@@ -67,9 +67,10 @@ def main() -> None:
 
 
 def _end_now(code: object) -> None:
-    """Ends a process that imported TensorFlow once its command is done, without Python's finalization, which
-    freed TensorFlow's objects one by one for 1-2 s after every training. What finalization would still do for
-    others is done first: other threads joined, exit handlers run (logging's flush among them), streams flushed."""
+    """Ends a process that imported TensorFlow once its command is done, without Python's finalization: tearing
+    down the modules and TensorFlow's objects took 1-2 s after every training. What finalization would still do
+    for others is done first: other threads joined, exit handlers run (logging's flush among them), streams
+    flushed."""
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)  # sys.exit("message"), as the interpreter prints it
         code = 1
