@@ -660,6 +660,19 @@ class RunDir:
         self._file(CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         return self._file(f"{CHECKPOINT_DIR}/{name}")
 
+    def last_model_is_best(self) -> None:
+        """Makes the last model the best one, as a stage that ends on its best epoch leaves it: a hard link to the
+        best model's file (a copy where the file system has none), renamed into place."""
+        best = self.best_model_path()
+
+        def link(tmp: Path) -> None:
+            try:
+                os.link(best, tmp)
+            except OSError:
+                shutil.copyfile(best, tmp)
+
+        atomic_write(self.last_model_path(), link)
+
     def has_checkpoint(self) -> bool:
         """Whether an interrupted training left what ``--resume`` needs: its state and its last model."""
         return all(self._file(f"{CHECKPOINT_DIR}/{name}").is_file() for name in (TRAIN_STATE, LAST_MODEL))

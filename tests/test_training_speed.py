@@ -4,6 +4,8 @@ batched in NumPy, and checkpoints written from memory at most every ``CHECKPOINT
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -131,11 +133,11 @@ def test_epochs_that_wait_in_memory_are_written_on_ctrl_c_and_resume_goes_on(
     run_dir = tmp_path / "run"
     result = train(data, run_dir, progress=_StopAt(5), early_stopping=False, **TINY)  # type: ignore[arg-type]
     assert result.interrupted
-    # Epochs 1-3 (the n-gram stage, in NumPy) were written once, with the stage change; epochs 4 and 5 of the LSTM
-    # stage waited in memory, and Ctrl-C wrote them.
+    # Epochs 1-3 (the n-gram stage, in NumPy) were written once, at its end (the best model, the last one a link to
+    # it); epochs 4 and 5 of the LSTM stage waited in memory, and Ctrl-C wrote them.
     state = json.loads((run_dir / rundir.CHECKPOINT_DIR / rundir.TRAIN_STATE).read_text())
     assert state["epoch"] == 5 and len(state["history"]) == 5
-    assert saves.count(rundir.LAST_MODEL) == 2
+    assert saves.count(rundir.LAST_MODEL) == 1
     saves.clear()
     resumed = train(run_dir=run_dir, resume=True)
     assert [row["epoch"] for row in resumed.history] == list(range(1, 7))
@@ -275,3 +277,95 @@ def test_with_few_training_rows_the_lstm_stage_keeps_its_rate_for_every_epoch(
     result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     stages = [row["stage"] for row in result.history]
     assert stages == ["ngrams", "ngrams"] + ["lstm"] * (TINY["epochs"] - 2)  # type: ignore[operator]
+
+
+def test_the_lstm_stage_traces_its_training_step_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The optimizer's and the metric's variables exist before fit: created in the first step, TensorFlow would
+    trace that step a second time to lift them out (a second or more of the first epoch)."""
+    from lstmcli import train
+    from lstmcli.nn.backend import keras
+
+    traced: list[str] = []
+    step = keras.Model.train_step
+
+    def counted(self: object, data: object) -> object:
+        traced.append(self.name)  # type: ignore[attr-defined]
+        return step(self, data)
+
+    monkeypatch.setattr(keras.Model, "train_step", counted)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    assert traced == ["lstmcli_lstm"]  # the n-gram stage trains in NumPy; the LSTM stage's step traced once
+
+
+def test_the_linear_stage_end_saves_the_keras_model_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The n-gram stage's best is the checkpoint's best and last model at once: one save, its last a link to it,
+    and the next stage adds no save before its own epochs (the last stage's best is published from memory)."""
+    from lstmcli import train
+    from lstmcli.nn import fit
+
+    saved: list[str] = []
+    save = fit._save_model
+
+    def counted(model: object, path: Path, optimizer: bool = True) -> None:
+        saved.append(path.name)
+        save(model, path, optimizer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fit, "_save_model", counted)
+    params: list[int] = []
+    start = fit._Checkpoint.on_epoch_begin
+
+    def first_lstm_epoch(self: fit._Checkpoint, epoch: int, logs: object = None) -> None:
+        if not params:  # the checkpoint the LSTM stage starts from, as a crash there would leave it
+            run = self.run
+            params.append(fit.load_model(str(run.last_model_path())).count_params())
+            assert run.read_train_state().stage == 1 and run.has_checkpoint()
+        start(self, epoch, logs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fit._Checkpoint, "on_epoch_begin", first_lstm_epoch)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    assert saved == ["best.keras"]
+    assert params and params[0] > 0
+
+
+def test_an_epoch_that_improves_copies_the_weights_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between checkpoint writes an epoch's weights wait in memory; an improving epoch is both the best and the last,
+    so they are copied once, not twice (a copy of the whole network, tables included)."""
+    from lstmcli import train
+    from lstmcli.nn import fit
+    from lstmcli.nn.backend import keras
+
+    copies: list[int] = []
+    get_weights = keras.Model.get_weights
+
+    def counted(self: object) -> object:
+        copies.append(1)
+        return get_weights(self)
+
+    monkeypatch.setattr(fit, "CHECKPOINT_SECONDS", 1e9)
+    monkeypatch.setattr(keras.Model, "get_weights", counted)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    lstm_epochs = sum(1 for row in result.history if row["stage"] == "lstm")
+    assert lstm_epochs == 4 and len(copies) <= lstm_epochs  # the first LSTM epoch always improves
+
+
+@pytest.mark.parametrize(("code", "status", "stderr"), [(3, 3, ""), (None, 0, ""), ("gone wrong", 1, "gone wrong")])
+def test_a_process_that_imported_tensorflow_ends_without_finalization_but_loses_nothing(
+    code: object, status: int, stderr: str
+) -> None:
+    """What Python's finalization would still do for others is done before the process ends at once: a running
+    thread finishes, exit handlers run, buffered output is written."""
+    script = f"""
+import atexit, threading, time
+from lstmcli.cli import _end_now
+atexit.register(lambda: print("handler ran"))
+threading.Thread(target=lambda: (time.sleep(0.3), print("thread done"))).start()
+print("buffered", end="")
+_end_now({code!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == status
+    assert done.stdout.startswith("buffered") and "thread done" in done.stdout and "handler ran" in done.stdout
+    assert done.stderr.strip() == stderr

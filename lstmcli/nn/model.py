@@ -237,8 +237,16 @@ def _compile(model: keras.Model, config: Config) -> None:
     if config.multi_label:
         loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
     else:
-        loss, metric = "sparse_categorical_crossentropy", "accuracy"
+        loss, metric = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     model.compile(optimizer=optimizer, loss=loss, metrics=[metric], jit_compile=False)
+
+
+def ready_to_fit(model: keras.Model) -> None:
+    """Creates the optimizer's variables before ``fit``: created inside the first training step, they make
+    TensorFlow trace that step twice (once to lift them out), a second or more of the first epoch.
+    The metrics' variables exist already (:func:`_compile` passes metric objects, not names)."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
 
 
 def stage_model(model: keras.Model, config: Config, stage: str) -> keras.Model:
