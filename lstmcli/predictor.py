@@ -220,6 +220,9 @@ class Predictor:
             rows, width = batch
             out[rows] = network.proba(cut(ids[rows], ids.shape[1] if full else width, config.padding))
 
+        if len(ids) == 1:  # one row's products are vector products, which BLAS runs on one thread anyway
+            run(batches[0])
+            return out
         with _single_threaded_blas():
             if len(batches) == 1:
                 run(batches[0])
