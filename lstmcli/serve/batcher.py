@@ -13,8 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from lstmcli.decision import row_json
-from lstmcli.predictor import Predictor, predict_texts
+from lstmcli.predictor import Predictor
 from lstmcli.serve.settings import Batching
 
 
@@ -33,18 +35,26 @@ def label_jobs(predictor: Predictor, jobs: list[tuple[list[str], int | None]]) -
         jobs: ``(texts, top_k)`` per request; a top_k of None keeps the server's.
 
     Returns:
-        Per request, one JSON object per text, exactly as ``predict --format jsonl`` writes it: the texts go
-        through :func:`lstmcli.predictor.predict_texts` and each row through the run's
-        :class:`lstmcli.decision.Decider` (``predictor.decider``, with the server's options).
+        Per request, one JSON object per text, exactly as ``predict --format jsonl`` writes it: the texts that
+        hold more than whitespace go through one :meth:`lstmcli.predictor.Predictor.proba` call, and each row
+        through the run's :class:`lstmcli.decision.Decider` (``predictor.decider``, with the server's options).
     """
     texts = [text for job_texts, _ in jobs for text in job_texts]
-    predictions = list(predict_texts(predictor, (("", text) for text in texts)))
+    filled = [i for i, text in enumerate(texts) if text.strip()]  # an empty text gets its row, no probabilities
+    probabilities = np.zeros((len(texts), len(predictor.labels)), np.float32)
+    if filled:
+        probabilities[filled] = predictor.proba([texts[i] for i in filled])
+    empty = np.ones(len(texts), bool)
+    empty[filled] = False
     out, start = [], 0
     for job_texts, top_k in jobs:
         decider = predictor.decider.with_options(top_k=top_k)
-        rows = predictions[start : start + len(job_texts)]
-        out.append([row_json(decider.row(pred.probabilities)) for pred in rows])
-        start += len(job_texts)
+        end = start + len(job_texts)
+        rows = decider.rows_json(probabilities[start:end])
+        for i in np.flatnonzero(empty[start:end]).tolist():
+            rows[i] = row_json(decider.row(None))
+        out.append(rows)
+        start = end
     return out
 
 
