@@ -192,7 +192,7 @@ class Options:
         Limits.max_text_chars
     )
     batch_wait_ms: Annotated[
-        float, Option("--batch-wait-ms", help="How long an idle server waits for more requests.")
+        float, Option("--batch-wait-ms", help="How long an idle server waits at most for more requests.")
     ] = Batching.max_wait_ms
     max_batch: Annotated[
         int, Option("--max-batch", help="Most texts labelled in one batch (a larger request runs alone).")

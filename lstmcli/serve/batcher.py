@@ -8,6 +8,7 @@ it in one batch on a worker thread, off the event loop. No FastAPI here: the bat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class MicroBatcher:
         self.batching = batching
         self.stats: dict[str, Any] = {"requests": 0, "texts": 0, "batches": 0, "largest_batch": 0}
         self._jobs: deque[_Job] = deque()
+        self._answered = 0  # requests in the last batch
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmcli-predict")
@@ -110,11 +112,26 @@ class MicroBatcher:
                 self._wake.clear()
                 await self._wake.wait()
                 # Only an idle worker waits for company: requests queued while a batch ran have waited already.
-                if wait > 0 and self._queued_texts() < self.batching.max_batch:
-                    await asyncio.sleep(wait)
+                if wait > 0:
+                    await self._company(wait)
             batch = self._take()
             if batch:
                 await self._run(batch)
+
+    async def _company(self, wait: float) -> None:
+        """Waits up to ``wait`` seconds for more requests, and no longer once the batch is full or as many requests
+        are queued as the last batch answered: clients that send their next request when answered (most) are all
+        back then, and waiting longer would only delay them."""
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while self._queued_texts() < self.batching.max_batch and not 0 < self._answered <= len(self._jobs):
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
 
     def _queued_texts(self) -> int:
         return sum(len(job.texts) for job in self._jobs)
@@ -150,6 +167,7 @@ class MicroBatcher:
             if not job.future.done():
                 job.future.set_result(rows)
         size = sum(len(job.texts) for job in batch)
+        self._answered = len(batch)
         self.stats["requests"] += len(batch)
         self.stats["texts"] += size
         self.stats["batches"] += 1
