@@ -8,7 +8,6 @@ it in one batch on a worker thread, off the event loop. No FastAPI here: the bat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,6 +58,11 @@ def label_jobs(predictor: Predictor, jobs: list[tuple[list[str], int | None]]) -
     return out
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class MicroBatcher:
     """Queues requests, labels them in batches on one worker thread, and answers each request's future.
 
@@ -72,6 +76,7 @@ class MicroBatcher:
         self.stats: dict[str, Any] = {"requests": 0, "texts": 0, "batches": 0, "largest_batch": 0}
         self._jobs: deque[_Job] = deque()
         self._answered = 0  # requests in the last batch
+        self._gathering: asyncio.Future[None] | None = None  # an idle worker's wait for more requests
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmcli-predict")
@@ -102,6 +107,8 @@ class MicroBatcher:
         future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
         self._jobs.append(_Job(texts, top_k, future))
         self._wake.set()
+        if self._gathering is not None and self._enough():
+            _resolve(self._gathering)
         return await future
 
     async def _serve(self) -> None:
@@ -119,19 +126,23 @@ class MicroBatcher:
                 await self._run(batch)
 
     async def _company(self, wait: float) -> None:
-        """Waits up to ``wait`` seconds for more requests, and no longer once the batch is full or as many requests
-        are queued as the last batch answered: clients that send their next request when answered (most) are all
-        back then, and waiting longer would only delay them."""
-        assert self._wake is not None
+        """Waits up to ``wait`` seconds for more requests, and no longer once there are :meth:`_enough`; one timer,
+        and :meth:`predict` ends the wait early."""
+        if self._enough():
+            return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while self._queued_texts() < self.batching.max_batch and not 0 < self._answered <= len(self._jobs):
-            left = deadline - loop.time()
-            if left <= 0:
-                return
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), left)
+        ready = self._gathering = loop.create_future()
+        timer = loop.call_later(wait, _resolve, ready)
+        try:
+            await ready
+        finally:
+            timer.cancel()
+            self._gathering = None
+
+    def _enough(self) -> bool:
+        """Whether the batch is full, or as many requests are queued as the last batch answered: clients that send
+        their next request once answered (most) are all back then, and waiting longer would only delay them."""
+        return self._queued_texts() >= self.batching.max_batch or 0 < self._answered <= len(self._jobs)
 
     def _queued_texts(self) -> int:
         return sum(len(job.texts) for job in self._jobs)
