@@ -4,7 +4,8 @@ For 1, 8 and 32 concurrent clients sending requests of 1 and of 32 texts back to
 (texts/s), p50 and p99 latency and requests lost, beside the in-process Predictor's rate on the same texts in
 the same run. Writes a markdown table (default bench/LOAD.md) and prints it.
 
-Usage: python bench/load.py RUN_DIR [--texts FILE.csv] [--seconds 5] [--out bench/LOAD.md]
+Usage: python bench/load.py RUN_DIR [--texts FILE.csv] [--seconds 5] [--out bench/LOAD.md] [--client httpx|raw]
+       [--scenarios 8x32,1x1]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import json
 import os
 import platform
 import signal
@@ -51,6 +53,12 @@ def in_process_rate(run_dir: Path, texts: list[str], seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system, all threads) process ``pid`` has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_server(run_dir: Path) -> tuple[subprocess.Popen[str], str]:
     command = [sys.executable, "-m", "lstmcli", "serve", "-r", str(run_dir), "--port", "0"]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
@@ -61,37 +69,80 @@ def start_server(run_dir: Path) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit(f"the server did not start (exit {proc.wait()})")
 
 
-async def scenario(url: str, texts: list[str], clients: int, size: int, seconds: float) -> dict[str, Any]:
-    """``clients`` clients sending ``size`` texts per request back to back for ``seconds``."""
+class RawClient:
+    """A lean HTTP/1.1 client: one kept-alive asyncio connection, each request written whole, each answer read by
+    its Content-Length. httpx costs about 1.5 ms of CPU a request, which on two shared cores the server loses."""
+
+    def __init__(self, url: str) -> None:
+        self.host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.port = int(port)
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post_json(self, path: str, payload: Any) -> tuple[int, bytes]:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host.strip("[]"), self.port)
+        reader, writer = self.streams
+        body = json.dumps(payload).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        length = int({k.lower(): v for k, v in headers.items()}["content-length"])
+        return int(lines[0].split()[1]), await reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+
+
+async def scenario(
+    url: str, texts: list[str], clients: int, size: int, seconds: float, client_kind: str = "httpx"
+) -> dict[str, Any]:
+    """``clients`` clients sending ``size`` texts per request back to back for ``seconds``, each with its own
+    connection (``httpx``: one AsyncClient pool of ``clients`` connections; ``raw``: :class:`RawClient`)."""
     import httpx
 
     latencies: list[float] = []
     lost = 0
     stop_at = time.perf_counter() + seconds
 
+    async def post(http: httpx.AsyncClient, raw: RawClient | None, batch: list[str]) -> bool:
+        if raw is not None:
+            status, data = await raw.post_json("/predict", {"texts": batch})
+            return status == 200 and len(json.loads(data)["predictions"]) == len(batch)
+        response = await http.post(f"{url}/predict", json={"texts": batch})
+        return response.status_code == 200 and len(response.json()["predictions"]) == len(batch)
+
     async def client(index: int, http: httpx.AsyncClient) -> None:
         nonlocal lost
+        raw = RawClient(url) if client_kind == "raw" else None
         position = index * 997
         while time.perf_counter() < stop_at:
             batch = [texts[(position + i) % len(texts)] for i in range(size)]
             position += size
             started = time.perf_counter()
             try:
-                response = await http.post(f"{url}/predict", json={"texts": batch})
-                ok = response.status_code == 200 and len(response.json()["predictions"]) == size
-            except httpx.HTTPError:
+                ok = await post(http, raw, batch)
+            except (httpx.HTTPError, OSError, asyncio.IncompleteReadError):
                 ok = False
             if ok:
                 latencies.append(time.perf_counter() - started)
             else:
                 lost += 1
+        if raw is not None:
+            raw.close()
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         await http.post(f"{url}/predict", json={"texts": texts[:size]})  # connection up, server warm
         started = time.perf_counter()
+        cpu_started = time.process_time()
         await asyncio.gather(*(client(i, http) for i in range(clients)))
         elapsed = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu_started
     latencies.sort()
     return {
         "clients": clients,
@@ -101,18 +152,20 @@ async def scenario(url: str, texts: list[str], clients: int, size: int, seconds:
         "texts_per_s": len(latencies) * size / elapsed,
         "p50_ms": 1000 * statistics.median(latencies) if latencies else np.nan,
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else np.nan,
+        "client_cores": client_cpu / elapsed,
     }
 
 
 def table(rows: list[dict[str, Any]], rate: float) -> str:
     lines = [
-        "| clients | texts/request | requests | texts/s | of in-process | p50 ms | p99 ms | lost |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| clients | texts/request | requests | texts/s | of in-process | p50 ms | p99 ms | lost | server, client cores |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['clients']} | {r['size']} | {r['requests']} | {r['texts_per_s']:,.0f} | "
-            f"{100 * r['texts_per_s'] / rate:.0f}% | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['lost']} |"
+            f"{100 * r['texts_per_s'] / rate:.0f}% | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['lost']} | "
+            f"{r['server_cores']:.2f}, {r['client_cores']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -125,12 +178,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each scenario")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "LOAD.md")
+    parser.add_argument("--client", choices=("httpx", "raw"), default="httpx", help="the clients' HTTP library")
+    parser.add_argument(
+        "--scenarios", default=",".join(f"{c}x{s}" for s in SIZES for c in CLIENTS), help="CLIENTSxTEXTS, ..."
+    )
     args = parser.parse_args(argv)
     texts = read_texts(args.texts)
     rate = in_process_rate(args.run_dir, texts, args.seconds)
     proc, url = start_server(args.run_dir)
+    rows = []
     try:
-        rows = [asyncio.run(scenario(url, texts, clients, size, args.seconds)) for size in SIZES for clients in CLIENTS]
+        for name in args.scenarios.split(","):
+            clients, size = (int(n) for n in name.split("x"))
+            cpu_started = process_cpu(proc.pid)
+            row = asyncio.run(scenario(url, texts, clients, size, args.seconds, args.client))
+            row["server_cores"] = (process_cpu(proc.pid) - cpu_started) / args.seconds
+            rows.append(row)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
@@ -138,11 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         [
             "# lstmcli serve under load",
             "",
-            f"Command: `python bench/load.py {args.run_dir} --seconds {args.seconds:g}` "
+            f"Command: `python bench/load.py {args.run_dir} --seconds {args.seconds:g} --client {args.client}` "
             f"(texts: `{args.texts.name}`, "
             f"{len(texts)} texts; run: `{args.run_dir}`).",
             f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; the clients "
-            "(one asyncio process, httpx) share the CPUs with the server.",
+            f"(one asyncio process, {args.client}) share the CPUs with the server; cores: CPU seconds per second of "
+            "each scenario.",
             "",
             f"In-process `Predictor.proba` on batches of 2048: **{rate:,.0f} texts/s**.",
             "",

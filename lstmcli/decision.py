@@ -159,6 +159,24 @@ class Decider:
         order = [int(i) for i in np.argsort(-probabilities, kind="stable") if picked[i]]
         return [(self.labels[i], float(probabilities[i])) for i in order]
 
+    def rows_json(self, probabilities: np.ndarray) -> list[str]:
+        """``row_json(self.row(p))`` for each row of ``probabilities`` ``(n, labels)``, the same text.
+
+        A single-label run's rows that name the most probable label (no ``top_k``, no threshold), the answers
+        ``serve`` gives by default, are written in one pass over the rows rather than through a dict and
+        ``json.dumps`` each: the same keys in the same order, each float as ``json.dumps`` writes it (its
+        ``repr``).
+        """
+        plain = not self.multi_label and self.k == 1 and self.threshold is None and all(self.labels)
+        if not plain or not np.isfinite(probabilities).all():  # NaN and infinity: as json.dumps spells them
+            return [row_json(self.row(p)) for p in probabilities]
+        keys = [json.dumps(label, ensure_ascii=False) for label in self.labels]
+        rows = []
+        for best, values in zip(probabilities.argmax(axis=1).tolist(), probabilities.tolist()):
+            every = ", ".join([f"{key}: {value!r}" for key, value in zip(keys, values)])
+            rows.append(f'{{"label": {keys[best]}, "probability": {values[best]!r}, "probabilities": {{{every}}}}}')
+        return rows
+
     def row(self, probabilities: np.ndarray | None) -> dict[str, Any]:
         """One text's result as a JSON-ready dict: ``predict --format jsonl``'s line and ``serve``'s answer.
 

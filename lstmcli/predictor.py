@@ -80,9 +80,16 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 def _single_threaded_blas() -> Any:
     """Our two threads run small matrix products; BLAS threads on top of them only contend (and on a busy
     machine slow the forward pass down many times)."""
-    from threadpoolctl import threadpool_limits
+    return _blas_controller().limit(limits=1, user_api="blas")
 
-    return threadpool_limits(limits=1, user_api="blas")
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    """The BLAS libraries loaded, found once: finding them reads the process's maps, a millisecond or more per
+    call, which a server would pay on every batch (NumPy's BLAS is loaded with NumPy, before any forward pass)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class Predictor:
@@ -220,6 +227,9 @@ class Predictor:
             rows, width = batch
             out[rows] = network.proba(cut(ids[rows], ids.shape[1] if full else width, config.padding))
 
+        if len(ids) == 1:  # one row's products are vector products, which BLAS runs on one thread anyway
+            run(batches[0])
+            return out
         with _single_threaded_blas():
             if len(batches) == 1:
                 run(batches[0])

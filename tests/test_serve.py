@@ -218,6 +218,34 @@ def test_concurrent_clients_lose_no_request(start: Any, trained_run: Path) -> No
     assert stats["batches"] < len(requests)  # concurrent requests were batched together
 
 
+def test_an_idle_batcher_waits_for_company_until_the_last_batchs_clients_are_back(trained_run: Path) -> None:
+    """Clients that send again once answered are all back when as many requests are queued as the last batch
+    answered: the batch starts then, not after the whole wait; the first batch, with no such count, waits it out."""
+    import asyncio
+
+    from lstmcli.serve.batcher import MicroBatcher
+    from lstmcli.serve.settings import Batching
+
+    wait_ms = 1500.0
+
+    async def rounds() -> tuple[list[float], dict[str, Any]]:
+        batcher = MicroBatcher(Predictor(RunDir(trained_run)), Batching(max_wait_ms=wait_ms))
+        batcher.start()
+        seconds = []
+        for _ in range(3):
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(batcher.predict([f"goal {i}", "rain"], None) for i in range(4)))
+            seconds.append(time.perf_counter() - started)
+            assert [len(rows) for rows in answers] == [2, 2, 2, 2]
+        await batcher.stop()
+        return seconds, batcher.stats
+
+    seconds, stats = asyncio.run(rounds())
+    assert stats["batches"] == 3 and stats["largest_batch"] == 8  # each round's four requests in one batch
+    assert seconds[0] >= wait_ms / 1000  # the first batch waited for company
+    assert max(seconds[1:]) < wait_ms / 1000 / 2  # the later ones started once the four were back
+
+
 def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(start: Any) -> None:
     server = start()
     host, port = server.url.removeprefix("http://").split(":")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lstmcli.config import Config, make_config
+from lstmcli.errors import DataError
 from lstmcli.text.batching import count_batches, cut, extents, length_batches
 from lstmcli.text.encoder import Encoder, pad
 from lstmcli.text.tokens import clean, tokenize
@@ -60,6 +61,13 @@ def test_vocabulary_ranks_by_count_and_respects_limits() -> None:
     assert vocab.ids(["a", "c", "zzz"]) == [2, OOV_ID, OOV_ID]
     assert Vocabulary.build([["x", "y", "y"]], max_size=10, min_count=2).tokens == (PAD, "<unk>", "y")
     assert Vocabulary.from_text(vocab.to_text()) == vocab
+    assert Vocabulary.from_text(vocab.to_text()).ids(["b", "a"]) == [3, 2]
+
+
+@pytest.mark.parametrize("text", ["<pad>\n<unk>\na\nb\na\n", "<unk>\n<pad>\na\n", "<pad>\n"])
+def test_a_damaged_vocabulary_file_is_refused(text: str) -> None:
+    with pytest.raises(DataError, match="vocabulary"):
+        Vocabulary.from_text(text)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from lstmcli.decision import row_json
-from lstmcli.predictor import Predictor, predict_texts
+from lstmcli.predictor import Predictor
 from lstmcli.serve.settings import Batching
 
 
@@ -33,19 +35,32 @@ def label_jobs(predictor: Predictor, jobs: list[tuple[list[str], int | None]]) -
         jobs: ``(texts, top_k)`` per request; a top_k of None keeps the server's.
 
     Returns:
-        Per request, one JSON object per text, exactly as ``predict --format jsonl`` writes it: the texts go
-        through :func:`lstmcli.predictor.predict_texts` and each row through the run's
-        :class:`lstmcli.decision.Decider` (``predictor.decider``, with the server's options).
+        Per request, one JSON object per text, exactly as ``predict --format jsonl`` writes it: the texts that
+        hold more than whitespace go through one :meth:`lstmcli.predictor.Predictor.proba` call, and each row
+        through the run's :class:`lstmcli.decision.Decider` (``predictor.decider``, with the server's options).
     """
     texts = [text for job_texts, _ in jobs for text in job_texts]
-    predictions = list(predict_texts(predictor, (("", text) for text in texts)))
+    filled = [i for i, text in enumerate(texts) if text.strip()]  # an empty text gets its row, no probabilities
+    probabilities = np.zeros((len(texts), len(predictor.labels)), np.float32)
+    if filled:
+        probabilities[filled] = predictor.proba([texts[i] for i in filled])
+    empty = np.ones(len(texts), bool)
+    empty[filled] = False
     out, start = [], 0
     for job_texts, top_k in jobs:
         decider = predictor.decider.with_options(top_k=top_k)
-        rows = predictions[start : start + len(job_texts)]
-        out.append([row_json(decider.row(pred.probabilities)) for pred in rows])
-        start += len(job_texts)
+        end = start + len(job_texts)
+        rows = decider.rows_json(probabilities[start:end])
+        for i in np.flatnonzero(empty[start:end]).tolist():
+            rows[i] = row_json(decider.row(None))
+        out.append(rows)
+        start = end
     return out
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class MicroBatcher:
@@ -60,6 +75,8 @@ class MicroBatcher:
         self.batching = batching
         self.stats: dict[str, Any] = {"requests": 0, "texts": 0, "batches": 0, "largest_batch": 0}
         self._jobs: deque[_Job] = deque()
+        self._answered = 0  # requests in the last batch
+        self._gathering: asyncio.Future[None] | None = None  # an idle worker's wait for more requests
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmcli-predict")
@@ -90,6 +107,8 @@ class MicroBatcher:
         future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
         self._jobs.append(_Job(texts, top_k, future))
         self._wake.set()
+        if self._gathering is not None and self._enough():
+            _resolve(self._gathering)
         return await future
 
     async def _serve(self) -> None:
@@ -100,11 +119,30 @@ class MicroBatcher:
                 self._wake.clear()
                 await self._wake.wait()
                 # Only an idle worker waits for company: requests queued while a batch ran have waited already.
-                if wait > 0 and self._queued_texts() < self.batching.max_batch:
-                    await asyncio.sleep(wait)
+                if wait > 0:
+                    await self._company(wait)
             batch = self._take()
             if batch:
                 await self._run(batch)
+
+    async def _company(self, wait: float) -> None:
+        """Waits up to ``wait`` seconds for more requests, and no longer once there are :meth:`_enough`; one timer,
+        and :meth:`predict` ends the wait early."""
+        if self._enough():
+            return
+        loop = asyncio.get_running_loop()
+        ready = self._gathering = loop.create_future()
+        timer = loop.call_later(wait, _resolve, ready)
+        try:
+            await ready
+        finally:
+            timer.cancel()
+            self._gathering = None
+
+    def _enough(self) -> bool:
+        """Whether the batch is full, or as many requests are queued as the last batch answered: clients that send
+        their next request once answered (most) are all back then, and waiting longer would only delay them."""
+        return self._queued_texts() >= self.batching.max_batch or 0 < self._answered <= len(self._jobs)
 
     def _queued_texts(self) -> int:
         return sum(len(job.texts) for job in self._jobs)
@@ -140,6 +178,7 @@ class MicroBatcher:
             if not job.future.done():
                 job.future.set_result(rows)
         size = sum(len(job.texts) for job in batch)
+        self._answered = len(batch)
         self.stats["requests"] += len(batch)
         self.stats["texts"] += size
         self.stats["batches"] += 1

@@ -23,7 +23,7 @@ class Vocabulary:
     tokens: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_ids", {tok: i for i, tok in enumerate(self.tokens)})
+        object.__setattr__(self, "_ids", dict(zip(self.tokens, range(len(self.tokens)))))
         object.__setattr__(self, "_with_end", {})  # end token -> the lookup that maps it to END_ID
 
     @classmethod
@@ -43,9 +43,10 @@ class Vocabulary:
         tokens = tuple(text.split("\n")[:-1]) if text.endswith("\n") else tuple(text.split("\n"))
         if len(tokens) < 2 or tokens[:2] != (PAD, OOV):
             raise DataError(f"vocabulary must start with the lines '{PAD}' and '{OOV}'")
-        if len(set(tokens)) != len(tokens):
+        vocab = cls(tokens)
+        if len(vocab._ids) != len(tokens):  # type: ignore[attr-defined]  # a token twice keeps one id
             raise DataError("vocabulary has a token twice")
-        return cls(tokens)
+        return vocab
 
     def to_text(self) -> str:
         return "".join(tok + "\n" for tok in self.tokens)

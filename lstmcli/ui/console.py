@@ -12,9 +12,10 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _UNWRAPPED = 1 << 16  # the width of a console that is not a terminal: wide enough never to wrap a line
 
@@ -78,7 +79,12 @@ def quiet_on_closed_pipe(out: TextIO) -> Iterator[None]:
 
 
 def console(stderr: bool) -> Console:
-    """A rich console on stderr (diagnostics) or stdout (results); unwrapped when it is not a terminal."""
+    """A rich console on stderr (diagnostics) or stdout (results); unwrapped when it is not a terminal.
+
+    rich is imported here, not with the module: the writers and the closed-pipe handling, which ``predict``
+    needs, draw nothing (importing rich costs a pipe's one-text ``predict`` about 15 ms)."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     tty = is_terminal(stream)
     return Console(
