@@ -21,7 +21,7 @@ training rows' real tokens (padding left out).
 With ``--baseline DIR`` (a checkout of an earlier lstmcli, e.g. a ``git worktree``) the same profile runs on
 that code too, in a child process, one after the other in the same run: before and after side by side.
 
-Usage: .venv/bin/python bench/profile.py [--corpora sst2,emotion] [--baseline ../before] [--write-results]
+Usage: .venv/bin/python bench/epoch_profile.py [--corpora sst2,emotion] [--baseline ../before] [--write-results]
 Writes bench/work/profile/profile.json; ``--write-results`` also writes the "Where an epoch goes" section of
 bench/RESULTS.md.
 """
@@ -165,7 +165,7 @@ COMPONENTS = ("input", "forward", "forward_backward", "optimizer", "train_epoch"
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "## Where an epoch goes (bench/profile.py)",
+        "## Where an epoch goes (bench/epoch_profile.py)",
         "",
         f"{command_and_load(results)} Seconds for one warm epoch of the training batches; "
         "`optimizer` is the train epoch less forward and backward (Keras's own per-step work included); "
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
         return 0
     results = {
-        "command": "python bench/profile.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python bench/epoch_profile.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "load": os.getloadavg(),
         "runs": {},
     }
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, checkout in checkouts:
         results["runs"][name] = _child(checkout, args.corpora, args.batch_size, WORK / f"profile-{name}.json")
     results["load_end"] = os.getloadavg()
-    publish(results, Path(args.out), markdown(results), "bench/profile.py", args.write_results)
+    publish(results, Path(args.out), markdown(results), "bench/epoch_profile.py", args.write_results)
     return 0
 
 
