@@ -19,7 +19,7 @@ from lstmcli.io.tables import read_labelled
 from lstmcli.rundir import RunDir
 from lstmcli.text.batching import length_batches, to_front
 from lstmcli.text.encoder import Encoder, pad
-from lstmcli.text.tokens import _ASCII_TOKEN, _URL, _may_hold_url, clean, tokenize, unicode_patterns
+from lstmcli.text.tokens import _ASCII_TOKEN, _TOKEN, _URL, _may_hold_url, clean, tokenize
 from lstmcli.text.vocab import OOV_ID, PAD_ID, Vocabulary
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -102,7 +102,7 @@ def test_tokenize_any_text(name: str, text: str) -> None:
 )
 def test_ascii_tokens_match_the_unicode_pattern(text: str) -> None:
     """The ASCII fast path of tokenize gives exactly the tokens of the Unicode pattern."""
-    assert _ASCII_TOKEN.findall(text) == unicode_patterns().token.findall(text)
+    assert _ASCII_TOKEN.findall(text) == _TOKEN.findall(text)
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))

@@ -7,11 +7,10 @@ the bytes are not UTF-8).
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from lstmcli.errors import DataError
+from lstmcli.text.lazy import LazyRegex
 
 # UTF-32 first: its little-endian BOM starts with UTF-16's.
 BOMS = (
@@ -50,13 +49,21 @@ _NEAR_TIE = 0.03
 _PROBE_BYTES = 1 << 15  # mess is measured on this much of the lines that hold non-ASCII bytes
 _UTF8_MAJORITY = 4  # valid UTF-8 characters per undecodable byte that make a sample damaged UTF-8
 _FEW_BAD_BYTES = 3  # up to this many undecodable bytes may be damage in UTF-8 rather than another encoding
+_HIGH_BYTE = LazyRegex(rb"[\x80-\xff]")
+_NON_ASCII = LazyRegex(r"[^\x00-\x7f]")
+_EAST_ASIAN = LazyRegex(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Bopomofo}\u3000-\u303f\uff00-\uffef]")
+_HANGUL_HAN_MIX = LazyRegex(r"\p{Hangul}+\p{Han}[\p{Han}\p{Hangul}]*|\p{Han}+\p{Hangul}[\p{Han}\p{Hangul}]*")
+_HANGUL_SYLLABLE = LazyRegex(r"[\uac00-\ud7a3]")
 # The most frequent Hangul syllables of Korean text.
 _FREQUENT_HANGUL = frozenset(
     "이다는의에하고을가로한지기서은사으리를도대시자수어들정일인스해나아게적보요있전부상주그장것되국만라내"
 )
 _MIN_FREQUENT_HANGUL = 0.1
+_KANA = LazyRegex(r"[\p{Hiragana}\p{Katakana}]")
 _JAPANESE_CODECS = ("cp932", "shift_jis", "euc_j", "iso2022_jp")
 _KOREAN_CODECS = ("cp949", "euc_kr", "johab", "iso2022_kr")
+# Full-width punctuation and forms, hiragana, katakana: common in any East Asian text.
+_COMMON_RANGES = LazyRegex(r"[\u3000-\u303f\uff01-\uff5e\u3041-\u3096\u30a1-\u30fc]")
 # The most frequent characters of each standard: GB2312 level 1, Big5 frequent, JIS level 1, KS X 1001 Hangul.
 _FIRST_LEVELS = (
     ("gb2312", 0xB0A1, 0xD7FE),
@@ -65,35 +72,6 @@ _FIRST_LEVELS = (
     ("euc_kr", 0xB0A1, 0xC8FE),
 )
 _TYPOGRAPHIC = frozenset("“”‘’‚„–—…€«»‹›·°£¥§©®™•¡¿")
-
-
-@dataclass(frozen=True)
-class _Patterns:
-    """The patterns of the legacy-encoding guess, compiled on its first use: UTF-8 input (nearly all) never needs
-    them, nor the ``regex`` module they take (about 10 ms to import)."""
-
-    high_byte: Any
-    non_ascii: Any
-    east_asian: Any
-    hangul_han_mix: Any
-    hangul_syllable: Any
-    kana: Any
-    common_ranges: Any  # full-width punctuation and forms, hiragana, katakana: common in any East Asian text
-
-
-@lru_cache(maxsize=1)
-def _patterns() -> _Patterns:
-    import regex
-
-    return _Patterns(
-        high_byte=regex.compile(rb"[\x80-\xff]"),
-        non_ascii=regex.compile(r"[^\x00-\x7f]"),
-        east_asian=regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Bopomofo}\u3000-\u303f\uff00-\uffef]"),
-        hangul_han_mix=regex.compile(r"\p{Hangul}+\p{Han}[\p{Han}\p{Hangul}]*|\p{Han}+\p{Hangul}[\p{Han}\p{Hangul}]*"),
-        hangul_syllable=regex.compile(r"[\uac00-\ud7a3]"),
-        kana=regex.compile(r"[\p{Hiragana}\p{Katakana}]"),
-        common_ranges=regex.compile(r"[\u3000-\u303f\uff01-\uff5e\u3041-\u3096\u30a1-\u30fc]"),
-    )
 
 
 def looks_binary(sample: bytes) -> bool:
@@ -164,11 +142,11 @@ def _badness(text: str) -> tuple[bool, float]:
     """(whether the text is East Asian, its share of rare characters or else its mess ratio)."""
     from charset_normalizer.md import mess_ratio
 
-    east_asian = _patterns().east_asian.findall(text)
+    east_asian = _EAST_ASIAN.findall(text)
     if east_asian and 2 * len(east_asian) >= _non_ascii(text):
         rare = sum(not _common_east_asian(ch) for ch in east_asian)
         # Hangul and Chinese characters run together only when Chinese bytes are read as Korean or back.
-        mixed = sum(len(run) for run in _patterns().hangul_han_mix.findall(text))
+        mixed = sum(len(run) for run in _HANGUL_HAN_MIX.findall(text))
         return True, min(1.0, (rare + mixed + _unlikely_hangul(text)) / len(east_asian))
     return False, mess_ratio(text, 1.0)
 
@@ -180,9 +158,9 @@ def _non_ascii(text: str) -> int:
 def _fits_language(name: str, text: str) -> bool:
     """Japanese text has kana and Korean text Hangul: a Japanese or Korean codec must give some."""
     if name.startswith(_JAPANESE_CODECS):
-        return bool(_patterns().kana.search(text))
+        return bool(_KANA.search(text))
     if name.startswith(_KOREAN_CODECS):
-        return bool(_patterns().hangul_syllable.search(text))
+        return bool(_HANGUL_SYLLABLE.search(text))
     return True
 
 
@@ -192,7 +170,7 @@ def _unlikely_hangul(text: str) -> int:
     A fifth or more of Korean text is made of :data:`_FREQUENT_HANGUL`; Chinese bytes read as Korean give
     Hangul too, but scarcely any of those.
     """
-    syllables = _patterns().hangul_syllable.findall(text)
+    syllables = _HANGUL_SYLLABLE.findall(text)
     frequent = sum(ch in _FREQUENT_HANGUL for ch in syllables)
     return len(syllables) if frequent < _MIN_FREQUENT_HANGUL * len(syllables) else 0
 
@@ -200,7 +178,7 @@ def _unlikely_hangul(text: str) -> int:
 @lru_cache(maxsize=65536)
 def _common_east_asian(ch: str) -> bool:
     """Kana, CJK punctuation, or a character of the first (most frequent) level of GB2312, Big5, JIS or KS X 1001."""
-    if _patterns().common_ranges.match(ch):
+    if _COMMON_RANGES.match(ch):
         return True
     for codec, first, last in _FIRST_LEVELS:
         try:
@@ -232,7 +210,7 @@ def _probe(sample: bytes, complete: bool) -> bytes:
     lines = sample.split(b"\n")
     if not complete and len(lines) > 1:
         lines.pop()
-    probe = b"\n".join(line for line in lines if _patterns().high_byte.search(line))
+    probe = b"\n".join(line for line in lines if _HIGH_BYTE.search(line))
     if len(probe) > _PROBE_BYTES:
         probe = probe[:_PROBE_BYTES].rpartition(b"\n")[0] or probe[:_PROBE_BYTES]
     return probe
@@ -240,7 +218,7 @@ def _probe(sample: bytes, complete: bool) -> bytes:
 
 def _plausible(text: str) -> bool:
     """Whether every non-ASCII character reads as part of a word, as typographic punctuation or as common CJK."""
-    for match in _patterns().non_ascii.finditer(text):
+    for match in _NON_ASCII.finditer(text):
         ch, i = match.group(), match.start()
         if ch in _TYPOGRAPHIC or _common_east_asian(ch):
             continue

@@ -10,7 +10,6 @@ import html
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from lstmcli.config import Config
 from lstmcli.errors import ConfigError
+from lstmcli.text.lazy import LazyRegex
 from lstmcli.text.stopwords import ENGLISH_STOP_WORDS
 
 URL_TOKEN, NUMBER_TOKEN = "xxurl", "xxnum"
@@ -31,54 +31,25 @@ _EMOJI = r"(?=[#*0-9]\ufe0f?\u20e3|\p{Extended_Pictographic}|\p{Regional_Indicat
 # apostrophes and by ZWNJ/ZWJ, which Persian and Indic words carry inside them. Variation selectors and a
 # keycap's digit belong to the emoji.
 _WORD_CHAR = rf"(?:[[\p{{L}}\p{{N}}\p{{M}}]--[{_UNSPACED}0-9\ufe0e\ufe0f\u20e3]]|[0-9](?!\ufe0f?\u20e3))"
-# In ASCII text (most English) the Unicode token pattern's classes reduce to these: the same tokens, about six
-# times faster. Every printable ASCII character that is not a letter or digit is punctuation (P) or a symbol (S).
+# In ASCII text (most English) _TOKEN's classes reduce to these: the same tokens, about six times faster.
+# Every printable ASCII character that is not a letter or digit is punctuation (P) or a symbol (S).
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)*|[!-/:-@\[-`{-~]")
-
-
-@dataclass(frozen=True)
-class UnicodePatterns:
-    """The patterns of Unicode classes (the ``regex`` module), compiled on first use: importing ``regex`` and
-    compiling them costs about 12 ms, which a run that labels ASCII text with the ``word`` tokenizer never needs.
-    """
-
-    token: Any  # a word of the ``word`` tokenizer
-    token_or_end: Any  # the same, or TEXT_END
-    grapheme: Any  # a user-perceived character; spaces and control codes are none
-    han_run: Any
-    punct_or_emoji: Any
-    letter: Any
-    han: Any
-    kana: Any
-    southeast_asian: Any
-
-
-@lru_cache(maxsize=1)
-def unicode_patterns() -> UnicodePatterns:
-    import regex
-
-    token = regex.compile(
-        rf"{_EMOJI}|(?=[{_UNSPACED}])\X|{_WORD_CHAR}+(?:['’\u200c\u200d]{_WORD_CHAR}+)*|[\p{{P}}\p{{S}}]", regex.V1
-    )
-    return UnicodePatterns(
-        token=token,
-        token_or_end=regex.compile(r"\x00|" + token.pattern, regex.V1),
-        grapheme=regex.compile(r"(?=[^\s\p{C}])\X"),
-        han_run=regex.compile(r"(\p{Han}+)"),
-        punct_or_emoji=regex.compile(rf"({_EMOJI})|[\p{{P}}\p{{S}}]"),
-        letter=regex.compile(r"\p{L}"),
-        han=regex.compile(r"\p{Han}"),
-        kana=regex.compile(r"[\p{Hiragana}\p{Katakana}\u30fc]"),
-        southeast_asian=regex.compile(r"[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"),
-    )
-
-
+_TOKEN_PATTERN = rf"{_EMOJI}|(?=[{_UNSPACED}])\X|{_WORD_CHAR}+(?:['’\u200c\u200d]{_WORD_CHAR}+)*|[\p{{P}}\p{{S}}]"
+_TOKEN = LazyRegex("(?V1)" + _TOKEN_PATTERN)
+_GRAPHEME = LazyRegex(r"(?=[^\s\p{C}])\X")  # a user-perceived character; spaces and control codes are none
+_HAN_RUN = LazyRegex(r"(\p{Han}+)")
+_PUNCT_OR_EMOJI = LazyRegex(rf"({_EMOJI})|[\p{{P}}\p{{S}}]")
+_LETTER = LazyRegex(r"\p{L}")
+_HAN = LazyRegex(r"\p{Han}")
+_KANA = LazyRegex(r"[\p{Hiragana}\p{Katakana}\u30fc]")
+_SOUTHEAST_ASIAN = LazyRegex(r"[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]")
 _HTML_TAG = re.compile(r"<[^<>]{0,200}>")
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NOT_ASCII_LETTER = re.compile(r"[^a-zA-Z]+")
 # tokenize_many joins texts by SEPARATOR and ends each text's tokens with TEXT_END, which no tokenizer yields.
 SEPARATOR, TEXT_END = "\n", "\x00"
+_TOKEN_OR_END = LazyRegex("(?V1)\\x00|" + _TOKEN_PATTERN)
 _HTML_TAG_IN_TEXT = re.compile(r"<[^<>\n]{0,200}>")
 _NOT_ASCII_LETTER_IN_TEXT = re.compile(r"[^a-zA-Z\n]+")
 # _ASCII_TOKEN as byte tables: a letter or digit; a character that is a token alone (the punctuation and
@@ -102,8 +73,8 @@ def clean(text: str, config: Config) -> str:
         text = _NUMBER.sub(f" {NUMBER_TOKEN} " if config.numbers == "token" else " ", text)
     if config.letters_only:
         text = _NOT_ASCII_LETTER.sub(" ", text)
-    elif config.punctuation == "remove":  # emoji are not punctuation: they stay
-        text = unicode_patterns().punct_or_emoji.sub(lambda m: m.group(1) or " ", text)
+    elif config.punctuation == "remove":
+        text = _PUNCT_OR_EMOJI.sub(lambda m: m.group(1) or " ", text)  # emoji are not punctuation: they stay
     if config.lowercase:
         text = text.casefold()
     return " ".join(text.split())  # str.split's whitespace is re's \s: every run becomes one space
@@ -118,11 +89,11 @@ def tokenize(text: str, config: Config) -> list[str]:
     """Cleans ``text`` and splits it into tokens with the config's (resolved) tokenizer."""
     cleaned = clean(text, config)
     if config.tokenizer == "char":
-        tokens = unicode_patterns().grapheme.findall(cleaned)
+        tokens = _GRAPHEME.findall(cleaned)
     elif config.tokenizer == "jieba":
         tokens = _jieba_tokens(cleaned)
     else:
-        tokens = (_ASCII_TOKEN if cleaned.isascii() else unicode_patterns().token).findall(cleaned)
+        tokens = (_ASCII_TOKEN if cleaned.isascii() else _TOKEN).findall(cleaned)
     if config.stopwords:
         stop = ENGLISH_STOP_WORDS
         tokens = [t for t in tokens if t not in stop]
@@ -160,7 +131,7 @@ def tokenize_many(texts: Sequence[str], config: Config) -> list[tuple[list[int] 
         parts[i] = ""  # its tokens come from the Unicode pattern
     return [
         (None, _dropped_stopwords(_ascii_tokens(SEPARATOR.join(parts) + SEPARATOR), config)),
-        (unicode_rows, _dropped_stopwords(unicode_patterns().token_or_end.findall(unicode_text), config)),
+        (unicode_rows, _dropped_stopwords(_TOKEN_OR_END.findall(unicode_text), config)),
     ]
 
 
@@ -213,7 +184,7 @@ def _clean_joined(text: str, config: Config) -> str:
     if config.letters_only:
         text = _NOT_ASCII_LETTER_IN_TEXT.sub(" ", text)
     elif config.punctuation == "remove":
-        text = unicode_patterns().punct_or_emoji.sub(lambda m: m.group(1) or " ", text)
+        text = _PUNCT_OR_EMOJI.sub(lambda m: m.group(1) or " ", text)
     return text.casefold() if config.lowercase else text
 
 
@@ -228,10 +199,8 @@ def choose_tokenizer(texts: Sequence[str]) -> tuple[str, str]:
         The tokenizer name and a one-line reason for the prepare report.
     """
     sample = texts[:: max(1, len(texts) // 2000)]
-    unicode = unicode_patterns()
     letters, han, kana, southeast = (
-        sum(len(pattern.findall(t)) for t in sample)
-        for pattern in (unicode.letter, unicode.han, unicode.kana, unicode.southeast_asian)
+        sum(len(pattern.findall(t)) for t in sample) for pattern in (_LETTER, _HAN, _KANA, _SOUTHEAST_ASIAN)
     )
     unspaced = han + kana + southeast
     if not unspaced:
@@ -268,9 +237,8 @@ def _jieba_tokens(text: str) -> list[str]:
     """jieba's words for runs of Chinese characters, the ``word`` tokens for everything else."""
     jieba = _load_jieba()
     tokens: list[str] = []
-    unicode = unicode_patterns()
-    for i, part in enumerate(unicode.han_run.split(text)):
-        tokens.extend(jieba.lcut(part) if i % 2 else unicode.token.findall(part))  # odd parts are the Chinese runs
+    for i, part in enumerate(_HAN_RUN.split(text)):
+        tokens.extend(jieba.lcut(part) if i % 2 else _TOKEN.findall(part))  # odd parts are the Chinese runs
     return tokens
 
 
