@@ -105,6 +105,20 @@ def test_engine_matches_keras(name: str, engine: str) -> None:
     np.testing.assert_allclose(network.proba(ids), expected, atol=1e-5)
 
 
+def test_projection_cache_holds_the_ids_seen_whatever_their_order() -> None:
+    """Rows are cached for the ids a pass reads, not the whole vocabulary, and a row's place in the cache (which
+    depends on what ran before) changes no probability."""
+    config, weights, ids, expected = _keras_case("default")
+    network = Network(weights, config)
+    assert all(len(table) == 0 for table in network.tables.values())
+    for row in reversed(range(len(ids))):  # one row at a time, the cache growing as new ids come
+        np.testing.assert_allclose(network.proba(ids[row : row + 1]), expected[row : row + 1], atol=1e-5)
+    seen = np.unique(ids)
+    assert (network.rows[seen] >= 0).all() and network.rows[seen].max() == len(seen) - 1
+    assert (np.delete(network.rows, seen) == -1).all()
+    np.testing.assert_allclose(network.proba(ids), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["default", "pool-last-masked", "ngrams-joint", "two-layers-bidirectional"])
 def test_onnx_reads_padding_anywhere_as_numpy_does(name: str) -> None:
     """Masked rows with padding between tokens (explain's occluded copies), pre- or post-padded, and a row of

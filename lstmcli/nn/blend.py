@@ -18,7 +18,7 @@ from lstmcli.nn.inference import Network
 
 NGRAM_WEIGHTS = np.round(np.linspace(0.0, 2.0, 21), 2)  # 0.1 apart
 LSTM_WEIGHTS = np.round(np.linspace(0.0, 3.0, 61), 2)  # 0.05 apart
-CHUNK = 1024  # validation rows through the network at a time
+CHUNK = 256  # validation rows through the network at a time (its temporaries: rows x steps x 4 units a direction)
 
 
 @dataclass(frozen=True)
