@@ -54,24 +54,29 @@ DENSE_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "soft
 
 
 def cached_path(weights: Weights, config: Config) -> Path | None:
-    """Where the engine's graph of these weights and this config is kept once built: the user's cache, under a
-    digest of the weights the graph holds (not the tables NumPy reads to feed it), the config and the graph's
-    format, so that a retrained run never finds an old graph. None where the user has no cache folder to name
-    (no home directory)."""
+    """Where the engine's graph of these weights and this config is kept once built: the user's cache, under
+    :func:`digest`, so that a retrained run never finds an old graph. None where the user has no cache folder to
+    name (no home directory)."""
     from lstmcli.text.packaged import cache_root
 
     try:
         root = cache_root()
     except (RuntimeError, KeyError):  # Path.home() of a user the system does not know, without $HOME
         return None
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(json.dumps([asdict(config), OPSET, IR_VERSION, ENGINE_FORMAT], sort_keys=True).encode())
-    fed = fed_weights(config)
-    for name in sorted(set(weights) - fed):
+    return root / "onnx" / f"{digest(weights, config)}.onnx"
+
+
+def digest(weights: Weights, config: Config) -> str:
+    """What names the engine's graph of these weights and this config: a digest of the weights the graph holds
+    (not the tables NumPy reads to feed it, :func:`fed_weights`), the config and the graph's format. A few
+    milliseconds: those weights are the recurrent and dense layers'."""
+    hashed = hashlib.blake2b(digest_size=20)
+    hashed.update(json.dumps([asdict(config), OPSET, IR_VERSION, ENGINE_FORMAT], sort_keys=True).encode())
+    for name in sorted(set(weights) - fed_weights(config)):
         array = np.ascontiguousarray(weights[name])
-        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
-        digest.update(array.tobytes())
-    return root / "onnx" / f"{digest.hexdigest()}.onnx"
+        hashed.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        hashed.update(array.tobytes())
+    return hashed.hexdigest()
 
 
 def fed_weights(config: Config) -> set[str]:
@@ -449,7 +454,10 @@ class OnnxNetwork:
     without any token, which ONNX's recurrent operators refuse (``sequence_lens`` 0).
     """
 
-    def __init__(self, weights: Weights, config: Config, network: Network, threads: int = 1) -> None:
+    def __init__(
+        self, weights: Weights, config: Config, network: Network, threads: int = 1, model: bytes | None = None
+    ) -> None:
+        """``model``: the engine's graph of these weights as the run holds it; None: from the cache, or built."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -458,9 +466,9 @@ class OnnxNetwork:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # threads > 1, a busy machine: wait
         try:
             self.session = onnxruntime.InferenceSession(
-                engine_model(weights, config), options, providers=["CPUExecutionProvider"]
+                model or engine_model(weights, config), options, providers=["CPUExecutionProvider"]
             )
-        except Exception:  # a cached graph damaged on disk: built again (a graph onnxruntime refuses fails again)
+        except Exception:  # a graph damaged on disk: built again (a graph onnxruntime refuses fails again)
             model = engine_model(weights, config, rebuild=True)
             self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
