@@ -24,7 +24,7 @@ from lstmcli.predictor import BATCH, Prediction, Predictor, predict_texts
 from lstmcli.rundir import RunDir
 from lstmcli.text import encoder as encoder_module
 from lstmcli.text.encoder import Encoder
-from lstmcli.text.tokens import TEXT_END, tokenize, tokenize_many
+from lstmcli.text.tokens import TEXT_END, _may_hold_url, _url_rows, tokenize, tokenize_many
 from lstmcli.text.vocab import OOV, PAD, Vocabulary
 from lstmcli.ui.writers import OutputSpec, write_predictions
 
@@ -70,6 +70,7 @@ EDGES = st.sampled_from(
         "\x1c",
         "x@y.io",
         "www.",
+        "WwW.x",
         "http://a.b\nc",
         "1,2",
         ".5",
@@ -162,6 +163,19 @@ def test_byte_lookup_gives_the_dicts_ids(known: list[str], unknown: list[str], o
     lengths = np.array([len(t) for t in tokens], dtype=np.int64)
     starts = np.cumsum(lengths + 1) - lengths - 1
     np.testing.assert_array_equal(vocab.byte_ids(data, starts, lengths, TEXT_END), vocab.id_array(tokens, TEXT_END))
+
+
+@SETTINGS
+@given(texts=TEXTS)
+def test_url_rows_of_a_chunk_are_those_of_each_text(texts: list[str]) -> None:
+    parts = [t.replace("\n", " ") for t in texts] or [""]
+    want = [row for row, part in enumerate(parts) if _may_hold_url(part)]
+    assert _url_rows("\n".join(parts), parts) == want
+
+
+def test_url_rows_of_a_chunk_in_any_case_and_at_its_edges() -> None:
+    parts = ["WwW.a", "plain", "x@y", "two @ and @", "", "see http://a.b", "WWW", "last www."]
+    assert _url_rows("\n".join(parts), parts) == [0, 2, 3, 5, 7]
 
 
 def test_empty_and_one_text() -> None:

@@ -233,7 +233,10 @@ def _clean_joined(text: str, config: Config) -> str:
         text = html.unescape(_HTML_TAG_IN_TEXT.sub(" ", text) if "<" in text else text)
     if config.urls != "keep" and _may_hold_url(text):  # text by text: the pattern is slow where it cannot match
         url = f" {URL_TOKEN} " if config.urls == "token" else " "
-        text = SEPARATOR.join(_URL.sub(url, t) if _may_hold_url(t) else t for t in text.split(SEPARATOR))
+        parts = text.split(SEPARATOR)
+        for row in _url_rows(text, parts):
+            parts[row] = _URL.sub(url, parts[row])
+        text = SEPARATOR.join(parts)
     if config.numbers != "keep":
         text = _NUMBER.sub(f" {NUMBER_TOKEN} " if config.numbers == "token" else " ", text)
     if config.letters_only:
@@ -241,6 +244,23 @@ def _clean_joined(text: str, config: Config) -> str:
     elif config.punctuation == "remove":
         text = _PUNCT_OR_EMOJI.sub(lambda m: m.group(1) or " ", text)
     return text
+
+
+def _url_rows(text: str, parts: list[str]) -> list[int]:
+    """The indices of the ``parts`` (``text`` split at SEPARATOR) for which :func:`_may_hold_url` holds, found by
+    searching the joined text for each hint (ASCII text: its lowercase has the same offsets) rather than text by
+    text."""
+    if not text.isascii():
+        return [row for row, part in enumerate(parts) if _may_hold_url(part)]
+    ends = np.cumsum([len(part) + 1 for part in parts])  # the offset just past each part's SEPARATOR
+    rows: set[int] = set()
+    for hint, searched in (("@", text), ("://", text), ("www.", text.lower())):
+        at = searched.find(hint)
+        while at >= 0:  # a hint holds no SEPARATOR: it lies within one part; on from the next part
+            row = int(np.searchsorted(ends, at, side="right"))
+            rows.add(row)
+            at = searched.find(hint, int(ends[row]))
+    return sorted(rows)
 
 
 def choose_tokenizer(texts: Sequence[str]) -> tuple[str, str]:
