@@ -149,34 +149,22 @@ def token_groups(texts: Sequence[str], config: Config) -> list[tuple[list[int] |
     cleaned = _clean_joined(joined, config)
     if cleaned.count(SEPARATOR) != len(texts) - 1:
         return [(None, _tokens_one_by_one(texts, config))]
-    chars = np.frombuffer((cleaned + SEPARATOR).encode("utf-8", "surrogatepass"), np.uint8)
     unicode_rows: list[int] = []
     if not cleaned.isascii():
-        chars, unicode_rows, unicode_parts = _unicode_rows(chars)
+        parts = cleaned.split(SEPARATOR)
+        unicode_rows = [i for i, part in enumerate(parts) if not part.isascii()]
+        unicode_text = "".join(parts[i].replace(TEXT_END, " ") + TEXT_END for i in unicode_rows)
+        for i in unicode_rows:
+            parts[i] = ""  # its tokens come from the Unicode pattern
+        cleaned = SEPARATOR.join(parts)
+    chars = np.frombuffer((cleaned + SEPARATOR).encode("ascii"), np.uint8)
     groups: list[tuple[list[int] | None, list[str] | AsciiTokens]] = [
         (None, _ascii_group(_ascii_tokens(chars, config.lowercase), config))
     ]
     if unicode_rows:
-        fold = str.casefold if config.lowercase else str
-        unicode_text = "".join(fold(part).replace(TEXT_END, " ") + TEXT_END for part in unicode_parts)
-        groups.append((unicode_rows, _dropped_stopwords(_TOKEN_OR_END.findall(unicode_text), config)))
+        folded = unicode_text.casefold() if config.lowercase else unicode_text  # neither TEXT_END nor " " changes
+        groups.append((unicode_rows, _dropped_stopwords(_TOKEN_OR_END.findall(folded), config)))
     return groups
-
-
-def _unicode_rows(chars: np.ndarray) -> tuple[np.ndarray, list[int], list[str]]:
-    """The texts of the UTF-8 ``chars`` (each ended by SEPARATOR) that are not ASCII: ``chars`` with their bytes
-    made spaces (they then hold no ASCII token), their indices and their text."""
-    ends = np.flatnonzero(chars == ord(SEPARATOR))
-    flagged = np.zeros(len(ends), dtype=bool)
-    flagged[np.searchsorted(ends, np.flatnonzero(chars >= 128))] = True
-    rows = np.flatnonzero(flagged)
-    starts, stops = (np.concatenate([[0], ends[:-1] + 1])[rows], ends[rows])
-    data, ascii_only = chars.tobytes(), chars.copy()
-    parts = []
-    for start, stop in zip(starts.tolist(), stops.tolist()):
-        parts.append(data[start:stop].decode("utf-8", "surrogatepass"))
-        ascii_only[start:stop] = ord(" ")
-    return ascii_only, rows.tolist(), parts
 
 
 def _ascii_group(tokens: AsciiTokens, config: Config) -> list[str] | AsciiTokens:
