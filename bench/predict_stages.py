@@ -4,7 +4,9 @@ Stages, timed one after the other in-process on the whole file (the CLI interlea
 
 - ``read``: the file's lines as :func:`lstmcli.io.inputs.read_rows` yields them;
 - ``tokenize+encode``: texts to padded ids (``Encoder.encode_texts`` where it exists, else ``Encoder.encode``);
-  beside it, for reference, the per-text tokenizer alone (``Encoder.tokens`` on every text);
+  beside it, for reference, the per-text tokenizer alone (``Encoder.tokens`` on every text), and texts per
+  CPU-second ``BATCH`` texts at a time as ``predict`` encodes them (the best of 7 passes: the figure least moved
+  by other processes on the machine);
 - ``network``: ``Predictor.proba_ids`` on the ids, ``BATCH`` rows at a time, from a fresh predictor (its
   projection cache empty, as in a new process), the engine as ``predict`` picks it (``engine``);
 - ``format+write``: the predictions written as TSV to /dev/null by :func:`lstmcli.ui.writers.write_predictions`;
@@ -44,6 +46,15 @@ def _median_seconds(work: Callable[[], Any], repeat: int, stage: str = "") -> tu
     return statistics.median(times), result
 
 
+def _best_cpu_seconds(work: Callable[[], Any], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        cpu_started = time.process_time()
+        work()
+        best = min(best, time.process_time() - cpu_started)
+    return best
+
+
 def _process_seconds(command: list[str] | str, repeat: int, stdin: Any = subprocess.DEVNULL) -> float:
     def once() -> None:
         with open(os.devnull, "wb") as sink:
@@ -65,6 +76,7 @@ def stages(run_dir: Path, texts_path: Path, repeat: int) -> dict[str, Any]:
     encode = getattr(encoder, "encode_texts", None) or (lambda t: encoder.encode(t)[0])
     tokenize_encode, ids = _median_seconds(lambda: encode(texts), repeat, "tokenize+encode")
     tokenize_only, _ = _median_seconds(lambda: [encoder.tokens(t) for t in texts], repeat)
+    per_cpu = _best_cpu_seconds(lambda: [encode(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)], 7)
 
     def network() -> Any:
         fresh = Predictor(RunDir(run_dir))
@@ -96,6 +108,7 @@ def stages(run_dir: Path, texts_path: Path, repeat: int) -> dict[str, Any]:
         "texts_per_second": {k: round(n / v) for k, v in seconds.items()},
         "cpu_seconds": dict(CPU),
         "tokenize_alone_texts_per_second": round(n / tokenize_only),
+        "tokenize+encode_texts_per_cpu_second": round(n / per_cpu),
         "end_to_end_seconds": round(end_to_end, 3),
         "end_to_end_texts_per_second": round(n / end_to_end),
         "cold_seconds": round(cold, 3),

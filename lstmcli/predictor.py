@@ -2,9 +2,9 @@
 
 Nothing here imports TensorFlow: :mod:`lstmcli.nn.inference` (NumPy) or :mod:`lstmcli.nn.ort` (ONNX Runtime)
 runs the network from the exported weights. ``LSTMCLI_ENGINE`` picks the engine: ``auto`` (the default) runs
-NumPy until the predictor has labelled :data:`ONNX_ROWS` rows (:data:`CACHED_ONNX_ROWS` where the ONNX graph was
-built before and cached), then ONNX Runtime when it is installed and the recurrent layers take part; ``numpy`` and
-``onnx`` force one.
+NumPy until the predictor has labelled :data:`ONNX_ROWS` rows (:data:`CACHED_ONNX_ROWS` where the run holds the
+ONNX graph, as training keeps it, or the user's cache does), then ONNX Runtime when it is installed and the
+recurrent layers take part; ``numpy`` and ``onnx`` force one.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ ENGINES = ("auto", "numpy", "onnx")
 # importing onnx most of it) over the time ONNX Runtime saves per row (10 to 40 us on sst2's default model, on a
 # shared machine of two cores: 22,000 to 90,000 rows). A single text or a short file never pays it.
 ONNX_ROWS = 50_000
-# With the graph in the cache (ort.engine_model), a session costs what importing onnxruntime and loading the graph
-# cost, about 50 ms, a few thousand NumPy rows: "auto" then switches as soon as a batch is that large.
+# With the graph in the run or the cache (ort.engine_model), a session costs what importing onnxruntime and loading
+# the graph cost, about 50 ms, a few thousand NumPy rows: "auto" then switches as soon as a batch is that large.
 CACHED_ONNX_ROWS = 2_048
 ONNX_SUB_BATCH = 64  # ONNX's recurrent operators compute padded steps too: smaller groups waste fewer
 
@@ -126,7 +126,9 @@ class Predictor:
         self.encoder = Encoder(self.config, self.vocab)
         self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
         self._cache_looked_up = False
-        self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network) if self.engine == "onnx" else None
+        self._run = run
+        self._graph: bytes | None = None  # the engine's graph as the run holds it, once looked up
+        self._onnx = self._session() if self.engine == "onnx" else None
 
     @property
     def engine_in_use(self) -> str:
@@ -146,15 +148,22 @@ class Predictor:
         return self._onnx or self.network
 
     def _graph_cached(self, rows: int) -> bool:
-        """Whether the next ``rows`` bring the stream to :data:`CACHED_ONNX_ROWS` with the engine's graph cached
-        (looked up once: digesting the weights takes a few milliseconds)."""
+        """Whether the next ``rows`` bring the stream to :data:`CACHED_ONNX_ROWS` with the engine's graph in the run
+        or the cache (looked up once: digesting the weights it holds takes a millisecond or two)."""
         if self._rows + rows < CACHED_ONNX_ROWS or self._cache_looked_up:
             return False
         self._cache_looked_up = True
         if self.network.lstm_silent or not ort.available():
             return False
-        path = ort.cached_path(self.weights, self.config)
-        return path is not None and path.is_file()
+        self._graph = self._run.read_engine_graph(ort.digest(self.weights, self.config))
+        path = ort.cached_path(self.weights, self.config) if self._graph is None else None
+        return self._graph is not None or (path is not None and path.is_file())
+
+    def _session(self) -> ort.OnnxNetwork:
+        """The ONNX Runtime engine, from the run's graph where it holds one (else the cache's, or one built)."""
+        if self._graph is None and not self._cache_looked_up:
+            self._graph = self._run.read_engine_graph(ort.digest(self.weights, self.config))
+        return ort.OnnxNetwork(self.weights, self.config, self.network, model=self._graph)
 
     def warm_up(self) -> None:
         """Builds now what a long-lived caller (a server) would otherwise build mid-stream: under "auto", the ONNX
@@ -167,7 +176,7 @@ class Predictor:
         the n-gram classifier alone), without onnxruntime, or when a session fails (NumPy computes the same)."""
         if not self.network.lstm_silent and ort.available():
             try:
-                self._onnx = ort.OnnxNetwork(self.weights, self.config, self.network)
+                self._onnx = self._session()
             except Exception:  # an onnxruntime that refuses the graph is no reason to stop labelling
                 self._onnx = None
         self.engine = self.engine_in_use

@@ -59,6 +59,9 @@ SHARD_PARTS = ("train", "val")
 SPILL_DIR = ".spill"  # under data/: a streamed prepare's first-pass token ids, removed by its second pass
 MODEL = "model.keras"  # the published Keras model, written by earlier versions: weights.npz holds the network
 WEIGHTS = "weights.npz"
+# The ONNX Runtime engine's graph of weights.npz (lstmcli.nn.ort), built when a model is published: under engine/,
+# named by the digest of what it is built from, so that prediction never takes a graph of other weights.
+ENGINE_DIR = "engine"
 HISTORY = "history.json"
 TRAINING = "training.json"  # what the training that published the model decided: its best epoch and monitor
 METRICS = "metrics.json"
@@ -759,6 +762,7 @@ class RunDir:
                 embeddings). Where they have the start vectors' shape, data/ then keeps only the start rows that
                 differ from them (:data:`EMBEDDINGS_MOVED`). At every moment one form or the other reads whole.
         """
+        shutil.rmtree(self._file(ENGINE_DIR), ignore_errors=True)  # graphs of the weights replaced
         moved = self._file(f"{DATA_DIR}/{EMBEDDINGS_MOVED}")
         start = self.read_embeddings() if started_from or moved.is_file() else None
         if start is not None and moved.is_file():  # it reads through the weights.npz about to be replaced
@@ -773,6 +777,18 @@ class RunDir:
         kept |= {"rows": rows, "vectors": start[rows]}
         atomic_write(moved, lambda tmp: _save_npz(tmp, kept, deflate_all=True))  # read back only to train
         self._file(f"{DATA_DIR}/{EMBEDDINGS}").unlink()
+
+    def write_engine_graph(self, digest: str, model: bytes) -> None:
+        """Keeps the engine's graph of the published weights, named by its ``digest`` (``lstmcli.nn.ort.digest``)."""
+        atomic_write(self._file(f"{ENGINE_DIR}/{digest}.onnx"), lambda tmp: tmp.write_bytes(model))
+
+    def read_engine_graph(self, digest: str) -> bytes | None:
+        """The engine's graph named ``digest``, None where the run holds none (an earlier version's run, a model
+        published without onnx installed, or a graph of other weights)."""
+        try:
+            return self._file(f"{ENGINE_DIR}/{digest}.onnx").read_bytes()
+        except OSError:
+            return None
 
     def read_weights(self) -> dict[str, np.ndarray]:
         path = self._file(WEIGHTS)

@@ -1,9 +1,10 @@
-"""The ONNX Runtime graph kept in the user's cache: a cache that cannot be written, found or read never stops
-prediction, and leaves nothing half-written behind."""
+"""The ONNX Runtime graph kept in the run and in the user's cache: a cache that cannot be written, found or read
+never stops prediction, and leaves nothing half-written behind; a run's graph is used only for its own weights."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +85,42 @@ def test_a_damaged_cached_graph_is_built_again(
     predictor = _predictor(trained_run, "onnx", monkeypatch)
     np.testing.assert_allclose(predictor.proba(TEXTS), want, atol=1e-5)
     assert path.read_bytes() == ort.build(numpy_engine.weights, numpy_engine.config)
+
+
+def test_a_graph_kept_in_the_run_serves_from_the_first_full_batch_until_the_weights_change(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Training keeps the engine's graph in the run: a stream's first full batch runs ONNX Runtime with nothing in
+    the user's cache and nothing built; once other weights are published, the run's graph is never taken."""
+    from lstmcli.nn.fit import keep_engine_graph
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(module.ENGINE_VARIABLE, raising=False)
+    shutil.copytree(trained_run, tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    weights, config = run.read_weights(), run.read_config()
+    output = module.Network(weights, config).spec.output
+    weights[output.bias] = weights[output.bias] + np.linspace(-0.5, 0.5, len(weights[output.bias]), dtype=np.float32)
+    run.write_weights(weights)
+    keep_engine_graph(run, weights, config)
+    assert run.read_engine_graph(ort.digest(weights, config)) == ort.build(weights, config)
+    texts = TEXTS * (module.CACHED_ONNX_ROWS // len(TEXTS) + 1)
+    want = module.Predictor(run, "numpy").proba(texts)
+
+    def no_build(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("the graph was built again")
+
+    monkeypatch.setattr(ort, "build", no_build)
+    predictor = module.Predictor(run)
+    np.testing.assert_allclose(predictor.proba(texts), want, atol=1e-6)
+    assert predictor.engine_in_use == "onnx"
+    assert not (tmp_path / "cache").exists()  # neither looked up in the user's cache nor kept there
+    forced = module.Predictor(run, "onnx")
+    np.testing.assert_allclose(forced.proba(TEXTS), want[: len(TEXTS)], atol=1e-6)
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    weights[output.bias] = weights[output.bias] * 2
+    run.write_weights(weights)
+    assert run.read_engine_graph(ort.digest(weights, config)) is None
+    retrained = module.Predictor(run, "onnx")  # other weights: a graph of their own, built
+    np.testing.assert_allclose(retrained.proba(TEXTS), module.Predictor(run, "numpy").proba(TEXTS), atol=1e-6)

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,9 +22,10 @@ from lstmcli.config import Config, make_config
 from lstmcli.errors import DataError
 from lstmcli.predictor import BATCH, Prediction, Predictor, predict_texts
 from lstmcli.rundir import RunDir
+from lstmcli.text import encoder as encoder_module
 from lstmcli.text.encoder import Encoder
-from lstmcli.text.tokens import TEXT_END, tokenize, tokenize_many
-from lstmcli.text.vocab import Vocabulary
+from lstmcli.text.tokens import TEXT_END, _may_hold_url, _url_rows, tokenize, tokenize_many
+from lstmcli.text.vocab import OOV, PAD, Vocabulary
 from lstmcli.ui.writers import OutputSpec, write_predictions
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -68,6 +70,7 @@ EDGES = st.sampled_from(
         "\x1c",
         "x@y.io",
         "www.",
+        "WwW.x",
         "http://a.b\nc",
         "1,2",
         ".5",
@@ -122,6 +125,57 @@ def test_chunk_encoding_equals_text_by_text(name: str, texts: list[str]) -> None
 @given(texts=st.lists(st.text(alphabet=st.characters(max_codepoint=127)), min_size=1, max_size=20))
 def test_ascii_chunk_equals_text_by_text(texts: list[str]) -> None:
     _assert_same(texts, CONFIGS["default"])
+
+
+@pytest.mark.parametrize("name", ["default", "kept", "tokens"])
+@SETTINGS
+@given(texts=TEXTS)
+def test_byte_lookup_of_any_chunk_equals_text_by_text(
+    name: str, texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every chunk's ASCII tokens looked up as bytes (Vocabulary.byte_ids), however few."""
+    monkeypatch.setattr(encoder_module, "BYTE_LOOKUP_TOKENS", 0)
+    _assert_same(texts, CONFIGS[name])
+
+
+# Tokens a chunk's ASCII texts can hold: printable ASCII without a space, around the 8- and 16-byte key edges.
+ASCII_TOKENS = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=19)
+ODD_TOKENS = st.sampled_from(
+    ["", "a\x00", "\x00", "a\nb", "é", "naïve", "ab\udc80", "a b", "0123456789abcdef", "<pad>"]
+)
+
+
+@SETTINGS
+@given(
+    known=st.lists(ASCII_TOKENS | ODD_TOKENS, max_size=40),
+    unknown=st.lists(ASCII_TOKENS, max_size=20),
+    order=st.randoms(use_true_random=False),
+)
+def test_byte_lookup_gives_the_dicts_ids(known: list[str], unknown: list[str], order: Any) -> None:
+    """The hash table of byte keys agrees with the vocabulary's dict for any vocabulary, a token twice, tokens
+    that share their first 8 or 16 bytes, tokens a chunk never holds (empty, a zero byte, a line end, non-ASCII)."""
+    vocab = Vocabulary((PAD, OOV, *known, *known[:3]))  # a token twice: the dict keeps its last id
+    extended = [t + "x" for t in known if t.isascii() and t.isprintable() and " " not in t and t]
+    tokens = [t for t in known + unknown + extended if t.isascii() and t.isprintable() and " " not in t and t]
+    tokens += [TEXT_END] * 3
+    order.shuffle(tokens)
+    data = np.frombuffer(" ".join(tokens).encode("ascii"), np.uint8)
+    lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+    starts = np.cumsum(lengths + 1) - lengths - 1
+    np.testing.assert_array_equal(vocab.byte_ids(data, starts, lengths, TEXT_END), vocab.id_array(tokens, TEXT_END))
+
+
+@SETTINGS
+@given(texts=TEXTS)
+def test_url_rows_of_a_chunk_are_those_of_each_text(texts: list[str]) -> None:
+    parts = [t.replace("\n", " ") for t in texts] or [""]
+    want = [row for row, part in enumerate(parts) if _may_hold_url(part)]
+    assert _url_rows("\n".join(parts), parts) == want
+
+
+def test_url_rows_of_a_chunk_in_any_case_and_at_its_edges() -> None:
+    parts = ["WwW.a", "plain", "x@y", "two @ and @", "", "see http://a.b", "WWW", "last www."]
+    assert _url_rows("\n".join(parts), parts) == [0, 2, 3, 5, 7]
 
 
 def test_empty_and_one_text() -> None:

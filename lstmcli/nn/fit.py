@@ -23,7 +23,7 @@ import numpy as np
 from lstmcli.config import Config
 from lstmcli.decision import choose_thresholds
 from lstmcli.errors import LstmcliError, RunDirError
-from lstmcli.nn import linear
+from lstmcli.nn import linear, ort
 from lstmcli.nn.backend import keras, tf
 from lstmcli.nn.blend import Blend, fit_blend
 from lstmcli.nn.data import make_dataset, shard_dataset
@@ -578,6 +578,19 @@ def _blend(run: RunDir, model: keras.Model, config: Config, state: TrainState) -
     return blend
 
 
+def keep_engine_graph(run: RunDir, weights: dict[str, np.ndarray], config: Config) -> None:
+    """Keeps the ONNX Runtime engine's graph of the published weights in the run, where onnx and onnxruntime are
+    installed and the recurrent part takes part: prediction then starts a session at its first full batch of any
+    stream, without building the graph (about a second, importing onnx) or finding it in the user's cache."""
+    if not ort.available() or Network(weights, config).lstm_silent:
+        return
+    try:
+        model = ort.build(weights, config)
+    except Exception:  # an onnx that cannot build it: prediction builds it, or runs in NumPy, as before
+        return
+    run.write_engine_graph(ort.digest(weights, config), model)
+
+
 def _thresholds(run: RunDir, weights: dict[str, np.ndarray], config: Config) -> dict[str, Any]:
     """A multi-label run's decision thresholds, chosen on the published model's validation probabilities."""
     val_x, val_y = _validation_rows(run)
@@ -676,6 +689,7 @@ def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | N
     if config.multi_label:
         run.write_thresholds(_thresholds(run, exported, config))
     run.write_weights(exported, started_from=network_spec(config).embedding.key)
+    keep_engine_graph(run, exported, config)
     if not keep_checkpoint:
         run.clear_checkpoint()
     return blend

@@ -8,8 +8,11 @@ the steps in ONNX Runtime's vectorised kernels, ``sequence_lens`` leaving out a 
 
 The engine's graph is time-major: ``ids`` ``(steps, n)`` int32, and ``lens`` ``(n,)`` int32 for a masked model,
 whose rows :class:`OnnxNetwork` first packs to the front (a masked layer skips padding wherever it stands, so the
-trunk sees the same steps). What is cheap gathers, NumPy computes on the rows as given and feeds in: the staged
-n-gram classifier's logits (``ngram_logits`` ``(n, classes)``) and the joint model's bag (``bag`` ``(n, features)``).
+trunk sees the same steps). What is cheap gathers, NumPy computes and feeds in: the token vectors of those ids
+(``embedded`` ``(steps, n, dim)``), and on the rows as given the staged n-gram classifier's logits
+(``ngram_logits`` ``(n, classes)``) and the joint model's bag (``bag`` ``(n, features)``). The graph then holds
+none of the large tables (the embedding, the n-gram tables): a few hundred kilobytes, read and loaded in a few
+milliseconds.
 
 ``build(..., standalone=True)`` is the graph ``lstmcli export --format onnx`` writes, for any ONNX runtime: one
 input, ``ids`` ``(n, steps)`` int32 as prepare pads them, and the same builders, the packing, the bag and the
@@ -42,8 +45,8 @@ from lstmcli.text.batching import to_front
 OPSET = 18  # ReduceMax and ReduceMean take their axes as an input from 18; onnxruntime >= 1.14 runs it
 IR_VERSION = 8  # the oldest IR that opset 18 allows: read by every onnxruntime that runs the opset
 PACKAGES = ("onnx", "onnxruntime")
-ENGINE_FORMAT = 1  # raised when build() makes a different graph from the same weights: cached graphs are rebuilt
-INPUTS = ("ids", "lens", "bag", "ngram_logits")  # every input a graph may take, in this order
+ENGINE_FORMAT = 2  # raised when build() makes a different graph from the same weights: cached graphs are rebuilt
+INPUTS = ("ids", "embedded", "lens", "bag", "ngram_logits")  # every input a graph may take, in this order
 OUTPUT = "probabilities"
 # Keras's activation names as the ONNX recurrent operators spell them; "linear" is Affine with alpha 1, beta 0.
 RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "linear": "Affine"}
@@ -51,22 +54,42 @@ DENSE_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "soft
 
 
 def cached_path(weights: Weights, config: Config) -> Path | None:
-    """Where the engine's graph of these weights and this config is kept once built: the user's cache, under a
-    digest of the weights, the config and the graph's format, so that a retrained run never finds an old graph.
-    None where the user has no cache folder to name (no home directory)."""
+    """Where the engine's graph of these weights and this config is kept once built: the user's cache, under
+    :func:`digest`, so that a retrained run never finds an old graph. None where the user has no cache folder to
+    name (no home directory)."""
     from lstmcli.text.packaged import cache_root
 
     try:
         root = cache_root()
     except (RuntimeError, KeyError):  # Path.home() of a user the system does not know, without $HOME
         return None
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(json.dumps([asdict(config), OPSET, IR_VERSION, ENGINE_FORMAT], sort_keys=True).encode())
-    for name in sorted(weights):
+    return root / "onnx" / f"{digest(weights, config)}.onnx"
+
+
+def digest(weights: Weights, config: Config) -> str:
+    """What names the engine's graph of these weights and this config: a digest of the weights the graph holds
+    (not the tables NumPy reads to feed it, :func:`fed_weights`), the config and the graph's format. A few
+    milliseconds: those weights are the recurrent and dense layers'."""
+    hashed = hashlib.blake2b(digest_size=20)
+    hashed.update(json.dumps([asdict(config), OPSET, IR_VERSION, ENGINE_FORMAT], sort_keys=True).encode())
+    for name in sorted(set(weights) - fed_weights(config)):
         array = np.ascontiguousarray(weights[name])
-        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
-        digest.update(array.tobytes())
-    return root / "onnx" / f"{digest.hexdigest()}.onnx"
+        hashed.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        hashed.update(array.tobytes())
+    return hashed.hexdigest()
+
+
+def fed_weights(config: Config) -> set[str]:
+    """The weights.npz arrays the engine's graph does not hold: NumPy reads them to compute its inputs (the token
+    vectors, the bag, the n-gram classifier's logits)."""
+    network = spec.network_spec(config)
+    fed = {network.embedding.key}
+    for block in network.blocks:
+        if isinstance(block, spec.NgramBag):
+            fed |= {block.tokens, block.table}
+        elif isinstance(block, spec.NgramClassifier):
+            fed |= {weight.key for weight in block.weights}
+    return fed
 
 
 def engine_model(weights: Weights, config: Config, rebuild: bool = False) -> bytes:
@@ -197,6 +220,7 @@ def build(weights: Weights, config: Config, standalone: bool = False, ngrams_onl
             ONNX[block](block, graph)
     graph.nodes.append(helper.make_node("Identity", [graph.x], [OUTPUT]))
     shapes = {"ids": ["n", "steps"] if standalone else ["steps", "n"], "lens": ["n"], "bag": ["n", "features"]}
+    shapes["embedded"] = ["steps", "n", "dim"]
     shapes["ngram_logits"] = ["n", "classes"]
     types = {"ids": TensorProto.INT32, "lens": TensorProto.INT32}
     inputs = [
@@ -299,7 +323,13 @@ ONNX = spec.Engine("ONNX")
 
 @ONNX.implements(spec.Embedding)
 def _embedding(block: spec.Embedding, graph: _Graph) -> None:
-    graph.x = graph.node("Gather", [graph.weight(block.key), graph.x])  # (steps, n, dim)
+    """The token vectors ``(steps, n, dim)``: an input of the engine's graph (NumPy gathers them), gathered by a
+    standalone graph."""
+    if graph.rows:
+        graph.x = graph.node("Gather", [graph.weight(block.key), graph.x])
+    else:
+        graph.inputs.add("embedded")
+        graph.x = "embedded"
 
 
 @ONNX.implements(spec.SpatialDropout, spec.Dropout)
@@ -424,7 +454,10 @@ class OnnxNetwork:
     without any token, which ONNX's recurrent operators refuse (``sequence_lens`` 0).
     """
 
-    def __init__(self, weights: Weights, config: Config, network: Network, threads: int = 1) -> None:
+    def __init__(
+        self, weights: Weights, config: Config, network: Network, threads: int = 1, model: bytes | None = None
+    ) -> None:
+        """``model``: the engine's graph of these weights as the run holds it; None: from the cache, or built."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -433,13 +466,14 @@ class OnnxNetwork:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # threads > 1, a busy machine: wait
         try:
             self.session = onnxruntime.InferenceSession(
-                engine_model(weights, config), options, providers=["CPUExecutionProvider"]
+                model or engine_model(weights, config), options, providers=["CPUExecutionProvider"]
             )
-        except Exception:  # a cached graph damaged on disk: built again (a graph onnxruntime refuses fails again)
+        except Exception:  # a graph damaged on disk: built again (a graph onnxruntime refuses fails again)
             model = engine_model(weights, config, rebuild=True)
             self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.network, self.config = network, config
+        self.embedding = np.asarray(weights[network.spec.embedding.key], dtype=np.float32)
         self.classes = weights[network.spec.output.bias].shape[0]
 
     def proba(self, ids: np.ndarray) -> np.ndarray:
@@ -466,7 +500,10 @@ class OnnxNetwork:
 
     def _run(self, ids: np.ndarray, packed: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
         """Runs the session on ``packed`` (the rows' ids as the trunk reads them), NumPy's inputs from ``ids``."""
-        feeds = {"ids": np.ascontiguousarray(packed.T)}
+        trunk_ids = np.ascontiguousarray(packed.T)
+        feeds = {"ids": trunk_ids}
+        if "embedded" in self.inputs:
+            feeds["embedded"] = self.embedding[trunk_ids]
         if lengths is not None:
             feeds["lens"] = lengths
         if "ngram_logits" in self.inputs:

@@ -13,11 +13,14 @@ from typing import TypeVar
 import numpy as np
 
 from lstmcli.config import Config
-from lstmcli.text.tokens import TEXT_END, tokenize, tokenize_many
+from lstmcli.text.tokens import TEXT_END, AsciiTokens, token_groups, tokenize
 from lstmcli.text.vocab import END_ID, OOV_ID, Vocabulary
 
 T = TypeVar("T")
 PAD_ROWS = 8192  # rows padded at once: bounds the temporaries whatever max_len is
+# Tokens from which a chunk's ASCII tokens are looked up as bytes (Vocabulary.byte_ids): its table costs a few
+# milliseconds once, a short text (a single line to label) looks its tokens up in the dict.
+BYTE_LOOKUP_TOKENS = 2048
 
 
 class Encoder:
@@ -45,7 +48,7 @@ class Encoder:
 
     def encode(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Padded ids of texts and their token counts, the same as :meth:`encode_tokens` of each text's
-        :meth:`tokens`, computed many texts at a time (:func:`lstmcli.text.tokens.tokenize_many`).
+        :meth:`tokens`, computed many texts at a time (:func:`lstmcli.text.tokens.token_groups`).
 
         Returns:
             int32 ids ``(n, max_len)`` and the number of tokens per text before truncation ``(n,)``.
@@ -57,8 +60,8 @@ class Encoder:
         """:meth:`flat_ids` of the texts' tokens: int32 ids ``(sum(lengths),)`` and int64 lengths ``(n,)``."""
         lengths = np.zeros(len(texts), dtype=np.int64)
         groups = []
-        for rows, tokens in tokenize_many(texts, self.config):
-            ids = self.vocab.id_array(tokens, TEXT_END)
+        for rows, tokens in token_groups(texts, self.config):
+            ids = self._ids(tokens)
             ends = np.flatnonzero(ids == END_ID)  # one per text of the group
             counts = np.diff(ends, prepend=-1) - 1
             index = np.arange(len(texts)) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -72,6 +75,14 @@ class Encoder:
             first = np.cumsum(counts) - counts  # where each text's ids are in the group's
             flat[np.repeat(starts[index] - first, counts) + np.arange(len(ids))] = ids
         return flat, lengths
+
+    def _ids(self, tokens: list[str] | AsciiTokens) -> np.ndarray:
+        """int32 ids of a group's tokens, END_ID for each TEXT_END; the vocabulary's byte lookup for a large one."""
+        if isinstance(tokens, list):
+            return self.vocab.id_array(tokens, TEXT_END)
+        if len(tokens.starts) < BYTE_LOOKUP_TOKENS:
+            return self.vocab.id_array(tokens.strings(), TEXT_END)
+        return self.vocab.byte_ids(tokens.data, tokens.starts, tokens.lengths, TEXT_END)
 
     def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`encode` for texts already split into tokens."""

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from lstmcli.config import Config
 from lstmcli.errors import ConfigError
 from lstmcli.text.lazy import LazyRegex
 from lstmcli.text.stopwords import ENGLISH_STOP_WORDS
+from lstmcli.text.vocab import byte_strings
 
 URL_TOKEN, NUMBER_TOKEN = "xxurl", "xxnum"
 
@@ -59,6 +60,7 @@ _ALNUM_BYTE = np.array([chr(b).isascii() and chr(b).isalnum() for b in range(256
 _ALONE_BYTE = np.array([33 <= b < 127 and not chr(b).isalnum() and b != ord("'") or b == 10 for b in range(256)])
 _BYTE_AS = np.array([32 if b < 32 or b == 127 else b for b in range(256)], dtype=np.uint8)
 _BYTE_AS[10] = ord(TEXT_END)
+_BYTE_AS_LOWER = np.array([ord(chr(b).casefold()) if b < 128 else b for b in _BYTE_AS], dtype=np.uint8)
 
 
 def clean(text: str, config: Config) -> str:
@@ -82,7 +84,10 @@ def clean(text: str, config: Config) -> str:
 
 def _may_hold_url(text: str) -> bool:
     """False only if ``_URL`` cannot match: it needs "://", "www." (any case) or "@". Skips most regex work."""
-    return "@" in text or "://" in text or "www." in text.lower()
+    if "@" in text or "://" in text:
+        return True
+    # Only "W" lowercases to "w": the bytes' ASCII lowering finds the same, faster than str.lower on non-ASCII.
+    return "www." in text.lower() if text.isascii() else b"www." in text.encode("utf-8", "surrogatepass").lower()
 
 
 def tokenize(text: str, config: Config) -> list[str]:
@@ -100,19 +105,41 @@ def tokenize(text: str, config: Config) -> list[str]:
     return tokens
 
 
+class AsciiTokens(NamedTuple):
+    """ASCII tokens of many texts, without a Python string each: token ``k`` is ``data[starts[k] : starts[k] +
+    lengths[k]]`` (uint8 ``data``, int64 ``starts`` and ``lengths``), :data:`TEXT_END` ending each text's."""
+
+    data: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+
+    def strings(self) -> list[str]:
+        """The tokens as strings, in order."""
+        return byte_strings(self.data, self.starts, self.lengths)
+
+
 def tokenize_many(texts: Sequence[str], config: Config) -> list[tuple[list[int] | None, list[str]]]:
     """The tokens of many texts, as :func:`tokenize` gives them, in a few passes over the texts joined.
-
-    The ``word`` tokenizer cleans the joined texts at once: every cleaning step either works on each character
-    alone (Unicode normalization, case folding) or is a pattern that cannot cross a line end, and whitespace
-    only parts tokens. ASCII texts are then split in NumPy (:func:`_ascii_tokens`), the others by the Unicode
-    pattern (:func:`tokenize` picks per text the same way). Other tokenizers, and a chunk whose cleaning made
-    a line end (an HTML entity ``&#10;``), take :func:`tokenize` text by text.
 
     Returns:
         Groups of ``(rows, tokens)``: the indices of the texts a group holds (None: all of them, in order) and
         their tokens one text after the other, :data:`TEXT_END` ending each text's. A text's tokens are in one
         group (the others hold none of them).
+    """
+    groups = token_groups(texts, config)
+    return [(rows, tokens if isinstance(tokens, list) else tokens.strings()) for rows, tokens in groups]
+
+
+def token_groups(texts: Sequence[str], config: Config) -> list[tuple[list[int] | None, list[str] | AsciiTokens]]:
+    """:func:`tokenize_many`'s groups, the ASCII texts' tokens as :class:`AsciiTokens` (where no stop word is
+    dropped), so that a vocabulary can look them up without making a string of each.
+
+    The ``word`` tokenizer cleans the joined texts at once: every cleaning step either works on each character
+    alone (Unicode normalization, case folding) or is a pattern that cannot cross a line end, and whitespace
+    only parts tokens. ASCII texts are then split and lowercased in NumPy (:func:`_ascii_tokens`), the others
+    case-folded and split by the Unicode pattern (:func:`tokenize` picks per text the same way). Other
+    tokenizers, and a chunk whose cleaning made a line end (an HTML entity ``&#10;``), take :func:`tokenize`
+    text by text.
     """
     if config.tokenizer in ("char", "jieba") or not texts:
         return [(None, _tokens_one_by_one(texts, config))]
@@ -122,37 +149,52 @@ def tokenize_many(texts: Sequence[str], config: Config) -> list[tuple[list[int] 
     cleaned = _clean_joined(joined, config)
     if cleaned.count(SEPARATOR) != len(texts) - 1:
         return [(None, _tokens_one_by_one(texts, config))]
-    if cleaned.isascii():
-        return [(None, _dropped_stopwords(_ascii_tokens(cleaned + SEPARATOR), config))]
-    parts = cleaned.split(SEPARATOR)
-    unicode_rows = [i for i, part in enumerate(parts) if not part.isascii()]
-    unicode_text = "".join(parts[i].replace(TEXT_END, " ") + TEXT_END for i in unicode_rows)
-    for i in unicode_rows:
-        parts[i] = ""  # its tokens come from the Unicode pattern
-    return [
-        (None, _dropped_stopwords(_ascii_tokens(SEPARATOR.join(parts) + SEPARATOR), config)),
-        (unicode_rows, _dropped_stopwords(_TOKEN_OR_END.findall(unicode_text), config)),
+    unicode_rows: list[int] = []
+    if not cleaned.isascii():
+        parts = cleaned.split(SEPARATOR)
+        unicode_rows = [i for i, part in enumerate(parts) if not part.isascii()]
+        unicode_text = "".join(parts[i].replace(TEXT_END, " ") + TEXT_END for i in unicode_rows)
+        for i in unicode_rows:
+            parts[i] = ""  # its tokens come from the Unicode pattern
+        cleaned = SEPARATOR.join(parts)
+    chars = np.frombuffer((cleaned + SEPARATOR).encode("ascii"), np.uint8)
+    groups: list[tuple[list[int] | None, list[str] | AsciiTokens]] = [
+        (None, _ascii_group(_ascii_tokens(chars, config.lowercase), config))
     ]
+    if unicode_rows:
+        folded = unicode_text.casefold() if config.lowercase else unicode_text  # neither TEXT_END nor " " changes
+        groups.append((unicode_rows, _dropped_stopwords(_TOKEN_OR_END.findall(folded), config)))
+    return groups
 
 
-def _ascii_tokens(text: str) -> list[str]:
-    """``_ASCII_TOKEN.findall`` of ASCII texts, each ended by SEPARATOR, with TEXT_END for each SEPARATOR.
+def _ascii_group(tokens: AsciiTokens, config: Config) -> list[str] | AsciiTokens:
+    return _dropped_stopwords(tokens.strings(), config) if config.stopwords else tokens
 
-    Spaces put around every character that is a token alone, then one ``str.split``: a pass of C per chunk
-    where the pattern costs a step per character.
+
+def _ascii_tokens(chars: np.ndarray, lowercase: bool) -> AsciiTokens:
+    """``_ASCII_TOKEN.findall`` of ASCII texts (uint8 ``chars``), each ended by SEPARATOR, with TEXT_END for each
+    SEPARATOR; the letters lowercased where ``lowercase`` (str.casefold does no more to ASCII).
+
+    A token is a character that stands alone (punctuation, a symbol, an apostrophe outside a word, a text's end)
+    or a run of letters, digits and apostrophes between them: where each starts and ends is a few NumPy passes
+    over the chunk, where the pattern costs a step per character.
     """
-    chars = np.frombuffer(text.encode("ascii"), np.uint8)
     alone = _ALONE_BYTE[chars]
+    word = _ALNUM_BYTE[chars]
     quotes = np.flatnonzero(chars == ord("'"))
     if len(quotes):
         inside = (quotes > 0) & (quotes < len(chars) - 1)
         inside[inside] = _ALNUM_BYTE[chars[quotes[inside] - 1]] & _ALNUM_BYTE[chars[quotes[inside] + 1]]
         alone[quotes[~inside]] = True
-    lone = np.flatnonzero(alone)
-    spaced = np.repeat(_BYTE_AS[chars], alone.view(np.uint8) * 2 + 1)
-    first = lone + 2 * np.arange(len(lone))  # where each lone character's three bytes start
-    spaced[first] = spaced[first + 2] = ord(" ")
-    return spaced.tobytes().decode("ascii").split()
+        word[quotes[inside]] = True
+    starts, ends = alone.copy(), alone
+    starts[0] |= word[0]
+    starts[1:] |= word[1:] & ~word[:-1]
+    ends[:-1] |= word[:-1] & ~word[1:]
+    ends[-1] |= word[-1]
+    first = np.flatnonzero(starts)
+    data = (_BYTE_AS_LOWER if lowercase else _BYTE_AS)[chars]
+    return AsciiTokens(data, first, np.flatnonzero(ends) + 1 - first)
 
 
 def _tokens_one_by_one(texts: Sequence[str], config: Config) -> list[str]:
@@ -171,21 +213,42 @@ def _dropped_stopwords(tokens: list[str], config: Config) -> list[str]:
 
 
 def _clean_joined(text: str, config: Config) -> str:
-    """:func:`clean` of texts joined by :data:`SEPARATOR`, each text cleaned as if alone, whitespace left as is."""
+    """:func:`clean` of texts joined by :data:`SEPARATOR`, each text cleaned as if alone, whitespace left as is,
+    and not yet case-folded (:func:`token_groups` folds each text where it splits it)."""
     if config.unicode_form != "none":
         text = unicodedata.normalize(config.unicode_form, text)  # type: ignore[arg-type]  # validated in Config
     if config.strip_html:
         text = html.unescape(_HTML_TAG_IN_TEXT.sub(" ", text) if "<" in text else text)
     if config.urls != "keep" and _may_hold_url(text):  # text by text: the pattern is slow where it cannot match
         url = f" {URL_TOKEN} " if config.urls == "token" else " "
-        text = SEPARATOR.join(_URL.sub(url, t) if _may_hold_url(t) else t for t in text.split(SEPARATOR))
+        parts = text.split(SEPARATOR)
+        for row in _url_rows(text, parts):
+            parts[row] = _URL.sub(url, parts[row])
+        text = SEPARATOR.join(parts)
     if config.numbers != "keep":
         text = _NUMBER.sub(f" {NUMBER_TOKEN} " if config.numbers == "token" else " ", text)
     if config.letters_only:
         text = _NOT_ASCII_LETTER_IN_TEXT.sub(" ", text)
     elif config.punctuation == "remove":
         text = _PUNCT_OR_EMOJI.sub(lambda m: m.group(1) or " ", text)
-    return text.casefold() if config.lowercase else text
+    return text
+
+
+def _url_rows(text: str, parts: list[str]) -> list[int]:
+    """The indices of the ``parts`` (``text`` split at SEPARATOR) for which :func:`_may_hold_url` holds, found by
+    searching the joined text for each hint (ASCII text: its lowercase has the same offsets) rather than text by
+    text."""
+    if not text.isascii():
+        return [row for row, part in enumerate(parts) if _may_hold_url(part)]
+    ends = np.cumsum([len(part) + 1 for part in parts])  # the offset just past each part's SEPARATOR
+    rows: set[int] = set()
+    for hint, searched in (("@", text), ("://", text), ("www.", text.lower())):
+        at = searched.find(hint)
+        while at >= 0:  # a hint holds no SEPARATOR: it lies within one part; on from the next part
+            row = int(np.searchsorted(ends, at, side="right"))
+            rows.add(row)
+            at = searched.find(hint, int(ends[row]))
+    return sorted(rows)
 
 
 def choose_tokenizer(texts: Sequence[str]) -> tuple[str, str]:
