@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from lstmcli.config import Config, make_config
@@ -255,6 +255,7 @@ def test_utf8_lines_read_back_identical(lines: list[str], crlf: bool) -> None:
         lambda b: b"\x00" not in b and not b.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf"))
     )
 )
+@example(data=b"%p\x80")  # read as EBCDIC once: 0x25 is its line end
 def test_any_bytes_give_one_text_per_line(data: bytes) -> None:
     """Undecodable bytes are replaced, never fatal, and never merge or split lines (NUL bytes: binary, refused)."""
     counter = InputCounter()

@@ -7,7 +7,7 @@ the bytes are not UTF-8).
 from __future__ import annotations
 
 import codecs
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from lstmcli.errors import DataError
 from lstmcli.text.lazy import LazyRegex
@@ -123,7 +123,7 @@ def best_legacy_encoding(sample: bytes, complete: bool) -> str | None:
     guessed = list(dict.fromkeys(canonical(match.encoding) for match in from_bytes(sample)))
     scored = []
     for name in dict.fromkeys([*guessed, *PREFERRED]):
-        if name in ("utf-8", "ascii") or not decodes(sample, name, complete):
+        if name in ("utf-8", "ascii") or not keeps_lines(name) or not decodes(sample, name, complete):
             continue
         text = probe.decode(name, errors="replace")
         east_asian, badness = _badness(text)
@@ -194,6 +194,18 @@ def canonical(name: str) -> str:
     """Python's name for a codec; GB2312 and GBK become their superset GB18030 so rarer characters also work."""
     name = codecs.lookup(name).name
     return "gb18030" if name in ("gb2312", "gbk") else name
+
+
+@cache
+def keeps_lines(name: str) -> bool:
+    """Whether the codec reads the byte 0x0A as a line end and no other ASCII byte as one: texts are lines, split
+    after decoding. EBCDIC code pages (which charset-normalizer may guess for a few bytes) read 0x25 as the line end
+    and 0x0A as another character, so that ``%p\x80`` became two texts; UTF-16 and UTF-32 read no single byte."""
+    others = bytes(b for b in range(0x80) if b != 0x0A)
+    try:
+        return codecs.decode(b"\n", name) == "\n" and "\n" not in codecs.decode(others, name)
+    except (UnicodeDecodeError, LookupError):
+        return False
 
 
 def decodes(sample: bytes, name: str, complete: bool) -> bool:
