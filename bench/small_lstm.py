@@ -3,12 +3,14 @@
 For each corpus and size it cuts ``size`` rows of ``train.csv`` (seeded), prepares them once, then trains the same
 prepared run under each schedule in this process (TensorFlow imported once) and scores the published model and
 its LSTM part on validation texts outside the cut: the corpus's ``dev.csv``, or (sms_spam, which has none)
-1,000 other rows of ``train.csv``. Schedules: ``constant`` (the rate as given, early stopping, up to ``--epochs``:
-below ``CYCLE_MIN_ROWS`` the default), ``cycleN`` (one cycle of the rate over N epochs, as from
-``CYCLE_MIN_ROWS`` rows).
+1,000 other rows of ``train.csv`` (the cut then takes at most the others; size 0: all rows it may take).
+Schedules: ``constant`` (the rate as given, early stopping, up to ``--epochs``), ``cycleN`` (one cycle of the rate
+over N epochs and no more), ``goonN`` (the cycle, then always the run's rate with early stopping), ``auto`` (the
+default: the cycle, then more only while still learning, ``fit.still_learning``). Each row keeps the LSTM stage's
+validation curve, from which what ``auto`` would do is read for a ``goon5`` run.
 
 Usage: python bench/small_lstm.py [--corpora sms_spam,sst2,ag_news,chnsenticorp] [--sizes 1000,2000]
-    [--schedules constant,cycle5,cycle8] [--out bench/work/small_lstm.json]
+    [--schedules constant,cycle5,auto] [--out bench/work/small_lstm.json]
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from lstmcli.rundir import RunDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vectors import parts_on_test  # noqa: E402
@@ -36,8 +40,9 @@ def cut(corpus: str, size: int, seed: int = 42) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     frame = pd.read_csv(DATASETS / corpus / "train.csv", dtype=str, keep_default_na=False)
     shuffled = frame.sample(frac=1.0, random_state=seed)
-    shuffled.iloc[:size].to_csv(folder / "train.csv", index=False)
     dev = DATASETS / corpus / "dev.csv"
+    most = len(shuffled) if dev.is_file() else len(shuffled) - 1000  # never a held-out row among the training ones
+    shuffled.iloc[: min(size or most, most)].to_csv(folder / "train.csv", index=False)
     held_out = pd.read_csv(dev, dtype=str, keep_default_na=False) if dev.is_file() else shuffled.iloc[-1000:]
     held_out.to_csv(folder / "dev.csv", index=False)
     return folder / "train.csv", folder / "dev.csv"
@@ -48,20 +53,34 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
     from lstmcli import workflow
     from lstmcli.nn import fit
 
-    saved = fit.CYCLE_MIN_ROWS, fit.LSTM_EPOCHS
-    if schedule.startswith("cycle"):
-        fit.CYCLE_MIN_ROWS, fit.LSTM_EPOCHS = 0, int(schedule.removeprefix("cycle"))
-    else:
-        fit.CYCLE_MIN_ROWS = 1 << 62
+    saved = fit.STILL_LEARNING, fit.LSTM_EPOCHS
+    if schedule == "constant":
+        fit.LSTM_EPOCHS = 0
+    elif schedule.startswith("cycle"):
+        fit.STILL_LEARNING, fit.LSTM_EPOCHS = float("inf"), int(schedule.removeprefix("cycle"))
+    elif schedule.startswith("goon"):
+        fit.STILL_LEARNING, fit.LSTM_EPOCHS = float("-inf"), int(schedule.removeprefix("goon"))
+    elif schedule != "auto":
+        raise SystemExit(f"unknown schedule {schedule!r}: constant, cycleN, goonN or auto")
     try:
         started = time.perf_counter()
         result = workflow.train(run_dir=prepared, overwrite=True)
         seconds = time.perf_counter() - started
     finally:
-        fit.CYCLE_MIN_ROWS, fit.LSTM_EPOCHS = saved
+        fit.STILL_LEARNING, fit.LSTM_EPOCHS = saved
     record = json.loads((prepared / "training.json").read_text())
-    lstm_epochs = sum(1 for row in result.history if row.get("stage") == "lstm")
-    return {"seconds": round(seconds, 1), "lstm_epochs": lstm_epochs, "validation": record.get("parts")}
+    curve = [
+        {k: row[k] for k in ("epoch", "val_loss", "val_accuracy", "seconds")}
+        for row in result.history
+        if row.get("stage") == "lstm"
+    ]
+    return {
+        "seconds": round(seconds, 1),
+        "lstm_epochs": len(curve),
+        "validation": record.get("parts"),
+        "val_rows": RunDir(prepared).train_rows("val"),
+        "curve": curve,
+    }
 
 
 def main() -> None:

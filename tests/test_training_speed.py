@@ -241,11 +241,14 @@ def test_a_resumed_training_shuffles_its_epochs_as_an_uninterrupted_one() -> Non
     assert epochs(2, 1) == whole[2:]  # resumed after two epochs: the third epoch's order
 
 
-def test_the_lstm_stage_runs_one_cycle_of_the_rate_and_no_more_epochs_than_it() -> None:
+def test_the_lstm_stage_runs_one_cycle_of_the_rate_then_the_runs_rate() -> None:
+    from lstmcli.config import make_config
     from lstmcli.nn import fit
+    from lstmcli.rundir import TrainState
 
-    cycle = fit._OneCycle(0.002, steps=10, first_epoch=3, epochs=fit.LSTM_EPOCHS)
-    rates = [cycle.at(done) for done in np.linspace(0.0, 1.0, 101)]
+    config = make_config("default", learning_rate=0.002)
+    schedule = fit._Schedule(config, steps=10, state=TrainState(stage_start=3), epochs=fit.LSTM_EPOCHS, val_rows=100)
+    rates = [schedule.at(done) for done in np.linspace(0.0, 1.0, 101)]
     top = int(np.argmax(rates))
     assert rates[0] == pytest.approx(0.002) and rates[top] == pytest.approx(0.002 * fit.PEAK)
     assert top == round(100 * fit.WARM_UP)
@@ -254,29 +257,94 @@ def test_the_lstm_stage_runs_one_cycle_of_the_rate_and_no_more_epochs_than_it() 
     assert rates[-1] == pytest.approx(0.002 * fit.PEAK * fit.LAST_SHARE)
 
 
-def test_the_lstm_stage_ends_with_its_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lstmcli import train
+@pytest.mark.parametrize(
+    ("before", "last", "rows", "learning"),
+    [
+        ([0.50, 0.70, 0.75], 0.90, 400, True),  # 15 points over the best: 7 standard errors of 400 texts
+        ([0.50, 0.70, 0.75], 0.77, 400, False),  # 2 points: under one standard error (2.2)
+        ([0.50, 0.70, 0.75], 0.77, 10_000, True),  # the same 2 points are 4.6 standard errors of 10,000 texts
+        ([0.80, 0.90], 0.88, 10_000, False),  # worse than the cycle's best
+        ([0.99, 1.00], 1.00, 400, False),  # a perfect score has nowhere to go
+        ([], 0.90, 400, False),  # a cycle of one epoch has nothing to compare with
+    ],
+)
+def test_a_cycle_still_learning_is_one_whose_last_epoch_beat_its_best_by_more_than_chance(
+    before: list[float], last: float, rows: int, learning: bool
+) -> None:
     from lstmcli.nn import fit
 
+    assert fit.still_learning(before, last, rows) is learning
+
+
+def _lstm_rates(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
+    """Records the LSTM stage's learning rate at each of its epochs' ends (the epoch's last batch's)."""
+    from lstmcli.nn import fit
+
+    rates: list[tuple[int, float]] = []
+    end = fit._Schedule.on_epoch_end
+
+    def recorded(self: fit._Schedule, epoch: int, logs: dict[str, float] | None = None) -> None:
+        rates.append((epoch + 1, round(float(self.model.optimizer.learning_rate.numpy()), 8)))
+        end(self, epoch, logs)
+
+    monkeypatch.setattr(fit._Schedule, "on_epoch_end", recorded)
+    return rates
+
+
+def test_the_lstm_stage_ends_with_its_cycle_once_it_stops_learning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lstmcli import train
+    from lstmcli.nn import fit
+    from lstmcli.rundir import RunDir
+
     monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
-    monkeypatch.setattr(fit, "CYCLE_MIN_ROWS", 0)
+    asked: list[tuple[list[float], float, int]] = []
+    monkeypatch.setattr(fit, "still_learning", lambda *args: asked.append(args) or False)
     data = write_csv(tmp_path / "t.csv", make_rows(20))
     result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     assert [row["stage"] for row in result.history] == ["ngrams", "ngrams", "lstm", "lstm"]  # --epochs 6 allowed more
+    lstm = [row for row in result.history if row["stage"] == "lstm"]
+    # asked once, at the cycle's last epoch: its accuracy against the epochs before it, on the validation rows
+    val_rows = RunDir(tmp_path / "run").train_rows("val")
+    assert val_rows > 0 and asked == [([lstm[0]["val_accuracy"]], lstm[1]["val_accuracy"], val_rows)]
+    assert not result.stopped_early and result.epochs_run == 4
 
 
-def test_with_few_training_rows_the_lstm_stage_keeps_its_rate_for_every_epoch(
+def test_a_cycle_still_learning_goes_on_at_the_runs_rate_and_resumes_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Below CYCLE_MIN_ROWS rows one cycle is too few steps: the stage runs to --epochs (or early stopping)."""
+    """Past the cycle the stage runs at the run's rate up to --epochs; a run interrupted in the cycle or after it
+    resumes on the same rates, epoch by epoch, as one that ran through."""
     from lstmcli import train
     from lstmcli.nn import fit
 
     monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    monkeypatch.setattr(fit, "still_learning", lambda *args: True)
+    rates = _lstm_rates(monkeypatch)
     data = write_csv(tmp_path / "t.csv", make_rows(20))
-    result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
-    stages = [row["stage"] for row in result.history]
-    assert stages == ["ngrams", "ngrams"] + ["lstm"] * (TINY["epochs"] - 2)  # type: ignore[operator]
+    settings = {**TINY, "epochs": 7, "ngram_epochs": 2}
+    whole = train(data, tmp_path / "whole", early_stopping=False, **settings)  # type: ignore[arg-type]
+    assert [row["stage"] for row in whole.history] == ["ngrams"] * 2 + ["lstm"] * 5
+    through, rate = list(rates), _run_rate(tmp_path / "whole")
+    assert [r for _, r in through[2:]] == [rate] * 3  # after the cycle: the run's rate
+    assert through[0][1] > rate * fit.PEAK / 2 and through[1][1] < rate  # the cycle: up to the peak, then down
+    for stop in (3, 5):  # in the cycle, and after it
+        rates.clear()
+        run_dir = tmp_path / f"stopped-{stop}"
+        stopped = train(data, run_dir, progress=_StopAt(stop), early_stopping=False, **settings)  # type: ignore[arg-type]
+        assert stopped.interrupted
+        resumed = train(run_dir=run_dir, resume=True)
+        assert [row["epoch"] for row in resumed.history] == list(range(1, 8))
+        assert rates == through
+
+
+def _run_rate(run_dir: Path) -> float:
+    from lstmcli.rundir import RunDir
+
+    record = RunDir(run_dir).read_training()
+    assert record is not None
+    return round(record.learning_rate, 8)
 
 
 def test_the_lstm_stage_traces_its_training_step_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
