@@ -83,13 +83,62 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
     }
 
 
+DEV_TEXTS = {"sst2": 872, "ag_news": 1000, "chnsenticorp": 1200, "emotion": 2000}  # the others: 1,000 held-out rows
+CYCLE_MIN_ROWS = 3_000  # the rule before the stage decided from its curve: one cycle from this many training rows
+
+
+def table(results: list[dict[str, Any]], k: float = 1.0) -> str:
+    """A Markdown table of ``results`` per corpus and size: the constant rate, one cycle, the rule before (constant
+    below CYCLE_MIN_ROWS training rows, else one cycle), and ``auto``: run as such, or read from a ``goon5`` run's
+    curve (``k`` standard errors: what the cycle's end decides) with the ``cycle5`` run where it stops there."""
+    from lstmcli.nn import fit
+
+    last = {(r["corpus"], r["size"], r["schedule"]): r for r in results}  # the latest run of each
+    lines = [
+        "| corpus | rows | constant | cycle5 | rule before | auto (the cycle's end: gain / SE) | 1 SE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for corpus, size in dict.fromkeys((r["corpus"], r["size"]) for r in results):
+        got = {s: last.get((corpus, size, s)) for s in ("constant", "cycle5", "goon5", "auto")}
+        auto, why, curved = got["auto"], "", got["auto"] or got["goon5"]
+        if curved is not None and "curve" in curved:
+            accs, rows = [c["val_accuracy"] for c in curved["curve"]], curved["val_rows"]
+            saved, fit.STILL_LEARNING = fit.STILL_LEARNING, k
+            learning = len(accs) >= 5 and fit.still_learning(accs[:4], accs[4], rows)
+            fit.STILL_LEARNING = saved
+            if len(accs) >= 5:
+                spread = (max(max(accs[:4]) * (1 - max(accs[:4])), 1e-4) / rows) ** 0.5
+                why = f"{(accs[4] - max(accs[:4])) / spread:+.1f}: "
+            auto = auto or (got["goon5"] if learning or len(accs) < 5 else got["cycle5"])
+        training = round((got["constant"] or got["cycle5"] or auto or {}).get("val_rows", size / 10) * 9)
+        before = got["constant"] if training < CYCLE_MIN_ROWS else got["cycle5"]
+        n = DEV_TEXTS.get(corpus, 1000)
+        p = (auto or before or {}).get("held_out", {}).get("published", {}).get("accuracy", 0.5)
+        cells = [cell(got["constant"]), cell(got["cycle5"]), cell(before), why + cell(auto)]
+        lines.append(f"| {corpus} | {size or 'all'} | {' | '.join(cells)} | {100 * (p * (1 - p) / n) ** 0.5:.1f} |")
+    return "\n".join(lines)
+
+
+def cell(row: dict[str, Any] | None) -> str:
+    """LSTM epochs, the published model's and the LSTM part's accuracy % on the held-out texts, seconds."""
+    if row is None:
+        return ""
+    held = row["held_out"]
+    lstm = f"{100 * held['lstm']['accuracy']:.1f}" if "lstm" in held else "-"
+    return f"{row['lstm_epochs']}, {100 * held['published']['accuracy']:.1f}, {lstm}, {row['seconds']:.0f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default="sms_spam,sst2,ag_news,chnsenticorp")
     parser.add_argument("--sizes", default="1000,2000")
-    parser.add_argument("--schedules", default="constant,cycle5,cycle8")
+    parser.add_argument("--schedules", default="constant,cycle5,auto")
     parser.add_argument("--out", type=Path, default=WORK / "small_lstm.json")
+    parser.add_argument("--table", action="store_true", help="print the table of --out's results and run nothing")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(args.out.read_text())))
+        return
     from lstmcli import workflow
 
     results: list[dict[str, Any]] = json.loads(args.out.read_text()) if args.out.is_file() else []
