@@ -5,9 +5,10 @@ prepared run under each schedule in this process (TensorFlow imported once) and 
 its LSTM part on validation texts outside the cut: the corpus's ``dev.csv``, or (sms_spam, which has none)
 1,000 other rows of ``train.csv`` (the cut then takes at most the others; size 0: all rows it may take).
 Schedules: ``constant`` (the rate as given, early stopping, up to ``--epochs``), ``cycleN`` (one cycle of the rate
-over N epochs and no more), ``goonN`` (the cycle, then always the run's rate with early stopping), ``auto`` (the
-default: the cycle, then more only while still learning, ``fit.still_learning``). Each row keeps the LSTM stage's
-validation curve, from which what ``auto`` would do is read for a ``goon5`` run.
+over N epochs and no more), ``goonN`` (the cycle, then always the run's rate with early stopping), ``learningN``
+(the cycle, then more only while still learning, ``fit.still_learning``), each at every size; ``auto`` (the
+default: ``constant`` below ``fit.CYCLE_MIN_ROWS`` training rows, else ``learning5``). Each row keeps the LSTM
+stage's validation curve, from which what ``learning5`` would do is read for a ``goon5`` run.
 
 Usage: python bench/small_lstm.py [--corpora sms_spam,sst2,ag_news,chnsenticorp] [--sizes 1000,2000]
     [--schedules constant,cycle5,auto] [--out bench/work/small_lstm.json]
@@ -53,21 +54,21 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
     from lstmcli import workflow
     from lstmcli.nn import fit
 
-    saved = fit.STILL_LEARNING, fit.LSTM_EPOCHS
+    saved = fit.STILL_LEARNING, fit.LSTM_EPOCHS, fit.CYCLE_MIN_ROWS
+    going_on = {"cycle": float("inf"), "goon": float("-inf"), "learning": fit.STILL_LEARNING}
     if schedule == "constant":
         fit.LSTM_EPOCHS = 0
-    elif schedule.startswith("cycle"):
-        fit.STILL_LEARNING, fit.LSTM_EPOCHS = float("inf"), int(schedule.removeprefix("cycle"))
-    elif schedule.startswith("goon"):
-        fit.STILL_LEARNING, fit.LSTM_EPOCHS = float("-inf"), int(schedule.removeprefix("goon"))
+    elif (kind := schedule.rstrip("0123456789")) in going_on:
+        fit.STILL_LEARNING, fit.LSTM_EPOCHS = going_on[kind], int(schedule.removeprefix(kind))
+        fit.CYCLE_MIN_ROWS = 0
     elif schedule != "auto":
-        raise SystemExit(f"unknown schedule {schedule!r}: constant, cycleN, goonN or auto")
+        raise SystemExit(f"unknown schedule {schedule!r}: constant, cycleN, goonN, learningN or auto")
     try:
         started = time.perf_counter()
         result = workflow.train(run_dir=prepared, overwrite=True)
         seconds = time.perf_counter() - started
     finally:
-        fit.STILL_LEARNING, fit.LSTM_EPOCHS = saved
+        fit.STILL_LEARNING, fit.LSTM_EPOCHS, fit.CYCLE_MIN_ROWS = saved
     record = json.loads((prepared / "training.json").read_text())
     curve = [
         {k: row[k] for k in ("epoch", "val_loss", "val_accuracy", "seconds")}
@@ -84,37 +85,37 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
 
 
 DEV_TEXTS = {"sst2": 872, "ag_news": 1000, "chnsenticorp": 1200, "emotion": 2000}  # the others: 1,000 held-out rows
-CYCLE_MIN_ROWS = 3_000  # the rule before the stage decided from its curve: one cycle from this many training rows
 
 
 def table(results: list[dict[str, Any]], k: float = 1.0) -> str:
-    """A Markdown table of ``results`` per corpus and size: the constant rate, one cycle, the rule before (constant
-    below CYCLE_MIN_ROWS training rows, else one cycle), and ``auto``: run as such, or read from a ``goon5`` run's
-    curve (``k`` standard errors: what the cycle's end decides) with the ``cycle5`` run where it stops there."""
+    """A Markdown table of ``results`` per corpus and size: the constant rate, one cycle, and ``learning5`` (run as
+    such, or read from a ``goon5`` run's curve with ``k`` standard errors, the ``cycle5`` run where it stops at the
+    cycle's end), with the default's choice before (``constant`` below ``fit.CYCLE_MIN_ROWS`` training rows, else
+    ``cycle5``) and now (``constant``, else ``learning5``)."""
     from lstmcli.nn import fit
 
     last = {(r["corpus"], r["size"], r["schedule"]): r for r in results}  # the latest run of each
     lines = [
-        "| corpus | rows | constant | cycle5 | rule before | auto (the cycle's end: gain / SE) | 1 SE |",
+        "| corpus | rows | constant | cycle5 | learning5 (gain at the cycle's end / SE: ...) | default before / now | 1 SE |",
         "|---|---|---|---|---|---|---|",
     ]
     for corpus, size in dict.fromkeys((r["corpus"], r["size"]) for r in results):
-        got = {s: last.get((corpus, size, s)) for s in ("constant", "cycle5", "goon5", "auto")}
-        auto, why, curved = got["auto"], "", got["auto"] or got["goon5"]
+        got = {s: last.get((corpus, size, s)) for s in ("constant", "cycle5", "goon5", "learning5")}
+        learning, why, curved = got["learning5"], "", got["learning5"] or got["goon5"]
         if curved is not None and "curve" in curved:
             accs, rows = [c["val_accuracy"] for c in curved["curve"]], curved["val_rows"]
-            saved, fit.STILL_LEARNING = fit.STILL_LEARNING, k
-            learning = len(accs) >= 5 and fit.still_learning(accs[:4], accs[4], rows)
-            fit.STILL_LEARNING = saved
             if len(accs) >= 5:
-                spread = (max(max(accs[:4]) * (1 - max(accs[:4])), 1e-4) / rows) ** 0.5
-                why = f"{(accs[4] - max(accs[:4])) / spread:+.1f}: "
-            auto = auto or (got["goon5"] if learning or len(accs) < 5 else got["cycle5"])
-        training = round((got["constant"] or got["cycle5"] or auto or {}).get("val_rows", size / 10) * 9)
-        before = got["constant"] if training < CYCLE_MIN_ROWS else got["cycle5"]
+                best = max(accs[:4])
+                why = f"{(accs[4] - best) / (max(best * (1 - best), 1e-4) / rows) ** 0.5:+.1f}: "
+            saved, fit.STILL_LEARNING = fit.STILL_LEARNING, k
+            goes_on = len(accs) < 5 or fit.still_learning(accs[:4], accs[4], rows)
+            fit.STILL_LEARNING = saved
+            learning = learning or (got["goon5"] if goes_on else got["cycle5"])
+        training = round((curved or got["constant"] or got["cycle5"] or {}).get("val_rows", size / 10) * 9)
+        default = "constant / constant" if training < fit.CYCLE_MIN_ROWS else "cycle5 / learning5"
         n = DEV_TEXTS.get(corpus, 1000)
-        p = (auto or before or {}).get("held_out", {}).get("published", {}).get("accuracy", 0.5)
-        cells = [cell(got["constant"]), cell(got["cycle5"]), cell(before), why + cell(auto)]
+        p = (learning or got["constant"] or {}).get("held_out", {}).get("published", {}).get("accuracy", 0.5)
+        cells = [cell(got["constant"]), cell(got["cycle5"]), why + cell(learning), default]
         lines.append(f"| {corpus} | {size or 'all'} | {' | '.join(cells)} | {100 * (p * (1 - p) / n) ** 0.5:.1f} |")
     return "\n".join(lines)
 

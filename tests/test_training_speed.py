@@ -299,6 +299,7 @@ def test_the_lstm_stage_ends_with_its_cycle_once_it_stops_learning(
     from lstmcli.rundir import RunDir
 
     monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    monkeypatch.setattr(fit, "CYCLE_MIN_ROWS", 0)
     asked: list[tuple[list[float], float, int]] = []
     monkeypatch.setattr(fit, "still_learning", lambda *args: asked.append(args) or False)
     data = write_csv(tmp_path / "t.csv", make_rows(20))
@@ -320,6 +321,7 @@ def test_a_cycle_still_learning_goes_on_at_the_runs_rate_and_resumes_so(
     from lstmcli.nn import fit
 
     monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    monkeypatch.setattr(fit, "CYCLE_MIN_ROWS", 0)
     monkeypatch.setattr(fit, "still_learning", lambda *args: True)
     rates = _lstm_rates(monkeypatch)
     data = write_csv(tmp_path / "t.csv", make_rows(20))
@@ -337,6 +339,24 @@ def test_a_cycle_still_learning_goes_on_at_the_runs_rate_and_resumes_so(
         resumed = train(run_dir=run_dir, resume=True)
         assert [row["epoch"] for row in resumed.history] == list(range(1, 8))
         assert rates == through
+
+
+def test_with_few_training_rows_the_lstm_stage_keeps_its_rate_for_every_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below CYCLE_MIN_ROWS rows no cycle: the run's rate from the stage's first epoch to --epochs (or early
+    stopping), and the cycle's end decides nothing."""
+    from lstmcli import train
+    from lstmcli.nn import fit
+
+    monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    monkeypatch.setattr(fit, "still_learning", lambda *args: pytest.fail("no cycle, nothing to decide"))
+    rates = _lstm_rates(monkeypatch)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
+    stages = [row["stage"] for row in result.history]
+    assert stages == ["ngrams", "ngrams"] + ["lstm"] * (TINY["epochs"] - 2)  # type: ignore[operator]
+    assert [r for _, r in rates] == [_run_rate(tmp_path / "run")] * (TINY["epochs"] - 2)  # type: ignore[operator]
 
 
 def _run_rate(run_dir: Path) -> float:
