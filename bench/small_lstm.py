@@ -54,12 +54,12 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
     from lstmcli import workflow
     from lstmcli.nn import fit
 
-    saved = fit.STILL_LEARNING, fit.LSTM_EPOCHS, fit.CYCLE_MIN_ROWS
-    going_on = {"cycle": float("inf"), "goon": float("-inf"), "learning": fit.STILL_LEARNING}
+    saved = fit.still_learning, fit.LSTM_EPOCHS, fit.CYCLE_MIN_ROWS
+    going_on = {"cycle": lambda *_: False, "goon": lambda *_: True, "learning": fit.still_learning}
     if schedule == "constant":
         fit.LSTM_EPOCHS = 0
     elif (kind := schedule.rstrip("0123456789")) in going_on:
-        fit.STILL_LEARNING, fit.LSTM_EPOCHS = going_on[kind], int(schedule.removeprefix(kind))
+        fit.still_learning, fit.LSTM_EPOCHS = going_on[kind], int(schedule.removeprefix(kind))
         fit.CYCLE_MIN_ROWS = 0
     elif schedule != "auto":
         raise SystemExit(f"unknown schedule {schedule!r}: constant, cycleN, goonN, learningN or auto")
@@ -68,7 +68,7 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
         result = workflow.train(run_dir=prepared, overwrite=True)
         seconds = time.perf_counter() - started
     finally:
-        fit.STILL_LEARNING, fit.LSTM_EPOCHS, fit.CYCLE_MIN_ROWS = saved
+        fit.still_learning, fit.LSTM_EPOCHS, fit.CYCLE_MIN_ROWS = saved
     record = json.loads((prepared / "training.json").read_text())
     curve = [
         {k: row[k] for k in ("epoch", "val_loss", "val_accuracy", "seconds")}
@@ -79,7 +79,7 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "lstm_epochs": len(curve),
         "validation": record.get("parts"),
-        "val_rows": RunDir(prepared).train_rows("val"),
+        "val_rows": len(RunDir(prepared).read_prepared().val_y),
         "curve": curve,
     }
 
@@ -87,35 +87,34 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
 DEV_TEXTS = {"sst2": 872, "ag_news": 1000, "chnsenticorp": 1200, "emotion": 2000}  # the others: 1,000 held-out rows
 
 
-def table(results: list[dict[str, Any]], k: float = 1.0) -> str:
-    """A Markdown table of ``results`` per corpus and size: the constant rate, one cycle, and ``learning5`` (run as
-    such, or read from a ``goon5`` run's curve with ``k`` standard errors, the ``cycle5`` run where it stops at the
-    cycle's end), with the default's choice before (``constant`` below ``fit.CYCLE_MIN_ROWS`` training rows, else
+def table(results: list[dict[str, Any]]) -> str:
+    """A Markdown table of ``results`` per corpus and size: the constant rate, one cycle, and ``learning5``: run as
+    such, or read from a run whose cycle went on (``goon5``, ``se5``: the same epochs up to the cycle's end and,
+    once going on, after it) or the ``cycle5`` run where the cycle's last epoch did not beat its best validation
+    loss; with the default's choice before (``constant`` below ``fit.CYCLE_MIN_ROWS`` training rows, else
     ``cycle5``) and now (``constant``, else ``learning5``)."""
     from lstmcli.nn import fit
 
     last = {(r["corpus"], r["size"], r["schedule"]): r for r in results}  # the latest run of each
     lines = [
-        "| corpus | rows | constant | cycle5 | learning5 (gain at the cycle's end / SE: ...) | default before / now | 1 SE |",
+        "| corpus | rows | constant | cycle5 | learning5 (the cycle's last val_loss, best before) | default | 1 SE |",
         "|---|---|---|---|---|---|---|",
     ]
     for corpus, size in dict.fromkeys((r["corpus"], r["size"]) for r in results):
-        got = {s: last.get((corpus, size, s)) for s in ("constant", "cycle5", "goon5", "learning5")}
-        learning, why, curved = got["learning5"], "", got["learning5"] or got["goon5"]
-        if curved is not None and "curve" in curved:
-            accs, rows = [c["val_accuracy"] for c in curved["curve"]], curved["val_rows"]
-            if len(accs) >= 5:
-                best = max(accs[:4])
-                why = f"{(accs[4] - best) / (max(best * (1 - best), 1e-4) / rows) ** 0.5:+.1f}: "
-            saved, fit.STILL_LEARNING = fit.STILL_LEARNING, k
-            goes_on = len(accs) < 5 or fit.still_learning(accs[:4], accs[4], rows)
-            fit.STILL_LEARNING = saved
-            learning = learning or (got["goon5"] if goes_on else got["cycle5"])
+        got = {s: last.get((corpus, size, s)) for s in ("constant", "cycle5", "goon5", "se5", "learning5")}
+        curved = got["learning5"] or got["goon5"] or got["se5"]
+        learning, why = got["learning5"], ""
+        if curved is not None and len(curved["curve"]) >= 5:
+            losses = [c["val_loss"] for c in curved["curve"]]
+            goes_on = losses[4] < min(losses[:4])
+            why = f"{losses[4]:.3f} {'<' if goes_on else '>='} {min(losses[:4]):.3f}: "
+            went_on = got["goon5"] or (got["se5"] if got["se5"] and len(got["se5"]["curve"]) > 5 else None)
+            learning = learning or (went_on if goes_on else got["cycle5"])
         training = round((curved or got["constant"] or got["cycle5"] or {}).get("val_rows", size / 10) * 9)
-        default = "constant / constant" if training < fit.CYCLE_MIN_ROWS else "cycle5 / learning5"
+        default = "constant" if training < fit.CYCLE_MIN_ROWS else "cycle5 before, learning5 now"
         n = DEV_TEXTS.get(corpus, 1000)
         p = (learning or got["constant"] or {}).get("held_out", {}).get("published", {}).get("accuracy", 0.5)
-        cells = [cell(got["constant"]), cell(got["cycle5"]), why + cell(learning), default]
+        cells = [cell(got["constant"]), cell(got["cycle5"]), why + (cell(learning) or "not run"), default]
         lines.append(f"| {corpus} | {size or 'all'} | {' | '.join(cells)} | {100 * (p * (1 - p) / n) ** 0.5:.1f} |")
     return "\n".join(lines)
 
@@ -135,6 +134,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,2000")
     parser.add_argument("--schedules", default="constant,cycle5,auto")
     parser.add_argument("--out", type=Path, default=WORK / "small_lstm.json")
+    parser.add_argument("--seed", type=int, default=42, help="the runs' seed (the split and the training)")
     parser.add_argument("--table", action="store_true", help="print the table of --out's results and run nothing")
     args = parser.parse_args()
     if args.table:
@@ -147,9 +147,10 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             train_csv, dev_csv = cut(corpus, size)
             prepared = WORK / f"{corpus}-{size}" / "run"
-            workflow.prepare(train_csv, prepared, overwrite=True)
+            workflow.prepare(train_csv, prepared, overwrite=True, seed=args.seed)
             for schedule in args.schedules.split(","):
                 row = {"corpus": corpus, "size": size, "schedule": schedule, **train_once(prepared, schedule)}
+                row["seed"] = args.seed
                 row["held_out"] = parts_on_test(prepared, dev_csv)
                 results.append(row)
                 args.out.parent.mkdir(parents=True, exist_ok=True)

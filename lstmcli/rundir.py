@@ -556,12 +556,11 @@ class RunDir:
         self._check_prepared(prepared)
         return prepared
 
-    def train_rows(self, part: str = "train") -> int:
-        """The prepared rows of ``part`` (``train`` or ``val``), from the shard index or the labels' array header
-        (nothing else read)."""
+    def train_rows(self) -> int:
+        """The prepared training rows, from the shard index or the labels' array header (nothing else read)."""
         if self.is_sharded():
-            return int(sum(self.read_shard_index()["parts"][part]["length_counts"]))
-        return len(_load_npy(self._array_path(f"{part}_y"), mmap_mode="r"))
+            return int(sum(self.read_shard_index()["parts"]["train"]["length_counts"]))
+        return len(_load_npy(self._array_path("train_y"), mmap_mode="r"))
 
     def _check_prepared(self, prepared: Prepared) -> None:
         """Raises RunDirError unless the arrays fit each other, the vocabulary and the labels."""

@@ -247,7 +247,7 @@ def test_the_lstm_stage_runs_one_cycle_of_the_rate_then_the_runs_rate() -> None:
     from lstmcli.rundir import TrainState
 
     config = make_config("default", learning_rate=0.002)
-    schedule = fit._Schedule(config, steps=10, state=TrainState(stage_start=3), epochs=fit.LSTM_EPOCHS, val_rows=100)
+    schedule = fit._Schedule(config, steps=10, state=TrainState(stage_start=3), epochs=fit.LSTM_EPOCHS)
     rates = [schedule.at(done) for done in np.linspace(0.0, 1.0, 101)]
     top = int(np.argmax(rates))
     assert rates[0] == pytest.approx(0.002) and rates[top] == pytest.approx(0.002 * fit.PEAK)
@@ -258,22 +258,22 @@ def test_the_lstm_stage_runs_one_cycle_of_the_rate_then_the_runs_rate() -> None:
 
 
 @pytest.mark.parametrize(
-    ("before", "last", "rows", "learning"),
+    ("last", "best", "monitor", "learning"),
     [
-        ([0.50, 0.70, 0.75], 0.90, 400, True),  # 15 points over the best: 7 standard errors of 400 texts
-        ([0.50, 0.70, 0.75], 0.77, 400, False),  # 2 points: under one standard error (2.2)
-        ([0.50, 0.70, 0.75], 0.77, 10_000, True),  # the same 2 points are 4.6 standard errors of 10,000 texts
-        ([0.80, 0.90], 0.88, 10_000, False),  # worse than the cycle's best
-        ([0.99, 1.00], 1.00, 400, False),  # a perfect score has nowhere to go
-        ([], 0.90, 400, False),  # a cycle of one epoch has nothing to compare with
+        ({"val_loss": 0.56, "val_accuracy": 0.77}, {"val_loss": 0.61, "val_accuracy": 0.75}, "val_loss", True),
+        ({"val_loss": 0.45, "val_accuracy": 0.80}, {"val_loss": 0.42, "val_accuracy": 0.81}, "val_loss", False),
+        ({"val_loss": 0.45, "val_accuracy": 0.82}, {"val_loss": 0.42, "val_accuracy": 0.81}, "val_accuracy", True),
+        ({"val_loss": 0.40, "val_accuracy": 0.81}, {"val_loss": 0.42, "val_accuracy": 0.81}, "val_accuracy", True),
+        ({"val_loss": 0.42, "val_accuracy": 0.81}, {"val_loss": 0.42, "val_accuracy": 0.81}, "val_loss", False),
+        ({"val_loss": 0.40, "val_accuracy": 0.90}, {}, "val_loss", False),  # no epoch before it in the stage
     ],
 )
-def test_a_cycle_still_learning_is_one_whose_last_epoch_beat_its_best_by_more_than_chance(
-    before: list[float], last: float, rows: int, learning: bool
+def test_a_cycle_still_learning_is_one_whose_last_epoch_is_its_best_on_the_monitored_score(
+    last: dict[str, float], best: dict[str, float], monitor: str, learning: bool
 ) -> None:
     from lstmcli.nn import fit
 
-    assert fit.still_learning(before, last, rows) is learning
+    assert fit.still_learning(last, best, monitor) is learning
 
 
 def _lstm_rates(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
@@ -296,19 +296,19 @@ def test_the_lstm_stage_ends_with_its_cycle_once_it_stops_learning(
 ) -> None:
     from lstmcli import train
     from lstmcli.nn import fit
-    from lstmcli.rundir import RunDir
 
     monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
     monkeypatch.setattr(fit, "CYCLE_MIN_ROWS", 0)
-    asked: list[tuple[list[float], float, int]] = []
+    asked: list[tuple[dict[str, float], dict[str, float], str]] = []
     monkeypatch.setattr(fit, "still_learning", lambda *args: asked.append(args) or False)
     data = write_csv(tmp_path / "t.csv", make_rows(20))
     result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     assert [row["stage"] for row in result.history] == ["ngrams", "ngrams", "lstm", "lstm"]  # --epochs 6 allowed more
     lstm = [row for row in result.history if row["stage"] == "lstm"]
-    # asked once, at the cycle's last epoch: its accuracy against the epochs before it, on the validation rows
-    val_rows = RunDir(tmp_path / "run").train_rows("val")
-    assert val_rows > 0 and asked == [([lstm[0]["val_accuracy"]], lstm[1]["val_accuracy"], val_rows)]
+    # asked once, at the cycle's last epoch: its logs against the stage's best epoch before it, on the run's monitor
+    (last, best, monitor), first = asked[0], lstm[0]
+    assert len(asked) == 1 and monitor == "val_loss"
+    assert last["val_loss"] == pytest.approx(lstm[1]["val_loss"]) and best["val_loss"] == first["val_loss"]
     assert not result.stopped_early and result.epochs_run == 4
 
 
