@@ -107,7 +107,7 @@ def table(results: list[dict[str, Any]]) -> str:
         if curved is not None and len(curved["curve"]) >= 5:
             losses = [c["val_loss"] for c in curved["curve"]]
             goes_on = losses[4] < min(losses[:4])
-            why = f"{losses[4]:.3f} {'<' if goes_on else '>='} {min(losses[:4]):.3f}: "
+            why = f"{losses[4]:.4f} {'<' if goes_on else '>='} {min(losses[:4]):.4f}: "
             went_on = got["goon5"] or (got["se5"] if got["se5"] and len(got["se5"]["curve"]) > 5 else None)
             learning = learning or (went_on if goes_on else got["cycle5"])
         training = round((curved or got["constant"] or got["cycle5"] or {}).get("val_rows", size / 10) * 9)
