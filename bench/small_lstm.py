@@ -95,7 +95,12 @@ def table(results: list[dict[str, Any]]) -> str:
     ``cycle5``) and now (``constant``, else ``learning5``)."""
     from lstmcli.nn import fit
 
-    last = {(r["corpus"], r["size"], r["schedule"]): r for r in results}  # the latest run of each
+    last: dict[tuple[str, int, str], dict[str, Any]] = {}  # the latest run of each at seed 42
+    for r in (r for r in results if r.get("seed", 42) == 42):
+        schedule = r["schedule"]
+        if schedule == "auto":  # the default: learning5 from CYCLE_MIN_ROWS training rows, else constant
+            schedule = "learning5" if r["val_rows"] * 9 >= fit.CYCLE_MIN_ROWS else "constant"
+        last[(r["corpus"], r["size"], schedule)] = r
     lines = [
         "| corpus | rows | constant | cycle5 | learning5 (the cycle's last val_loss, best before) | default | 1 SE |",
         "|---|---|---|---|---|---|---|",
