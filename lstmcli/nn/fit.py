@@ -504,11 +504,11 @@ class _Schedule(keras.callbacks.Callback):
 
     First one cycle over ``epochs``: from the run's rate up to ``PEAK`` times it over the first ``WARM_UP`` of the
     cycle's steps, then straight down to ``LAST_SHARE`` of the peak (slanted: a short rise, a long fall). A high
-    rate early moves the recurrent weights far in few epochs; the fall settles them. If the cycle's last epoch still
-    beat its best by more than chance (:func:`still_learning`) the stage goes on at the run's rate, early stopping
-    ending it; else it ends with the cycle. ``epochs`` 0: no cycle, the run's rate from the start. Set from the
-    epoch and the batch, and decided from the history, so a resumed stage follows the same schedule: past the
-    cycle, it had gone on.
+    rate early moves the recurrent weights far in few epochs; the fall settles them. If the cycle's last epoch is
+    still the stage's best on the monitored score (:func:`still_learning`) the stage goes on at the run's rate,
+    early stopping ending it; else it ends with the cycle. ``epochs`` 0: no cycle, the run's rate from the start.
+    Set from the epoch and the batch, and decided from the history, so a resumed stage follows the same schedule:
+    past the cycle, it had gone on.
     """
 
     def __init__(self, config: Config, steps: int, state: TrainState, epochs: int) -> None:
