@@ -241,11 +241,14 @@ def test_a_resumed_training_shuffles_its_epochs_as_an_uninterrupted_one() -> Non
     assert epochs(2, 1) == whole[2:]  # resumed after two epochs: the third epoch's order
 
 
-def test_the_lstm_stage_runs_one_cycle_of_the_rate_and_no_more_epochs_than_it() -> None:
+def test_the_lstm_stage_runs_one_cycle_of_the_rate_then_the_runs_rate() -> None:
+    from lstmcli.config import make_config
     from lstmcli.nn import fit
+    from lstmcli.rundir import TrainState
 
-    cycle = fit._OneCycle(0.002, steps=10, first_epoch=3, epochs=fit.LSTM_EPOCHS)
-    rates = [cycle.at(done) for done in np.linspace(0.0, 1.0, 101)]
+    config = make_config("default", learning_rate=0.002)
+    schedule = fit._Schedule(config, steps=10, state=TrainState(stage_start=3), epochs=fit.LSTM_EPOCHS)
+    rates = [schedule.at(done) for done in np.linspace(0.0, 1.0, 101)]
     top = int(np.argmax(rates))
     assert rates[0] == pytest.approx(0.002) and rates[top] == pytest.approx(0.002 * fit.PEAK)
     assert top == round(100 * fit.WARM_UP)
@@ -254,29 +257,114 @@ def test_the_lstm_stage_runs_one_cycle_of_the_rate_and_no_more_epochs_than_it() 
     assert rates[-1] == pytest.approx(0.002 * fit.PEAK * fit.LAST_SHARE)
 
 
-def test_the_lstm_stage_ends_with_its_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("last", "best", "monitor", "learning"),
+    [
+        ({"val_loss": 0.56, "val_accuracy": 0.77}, {"val_loss": 0.61, "val_accuracy": 0.75}, "val_loss", True),
+        ({"val_loss": 0.45, "val_accuracy": 0.80}, {"val_loss": 0.42, "val_accuracy": 0.81}, "val_loss", False),
+        ({"val_loss": 0.45, "val_accuracy": 0.82}, {"val_loss": 0.42, "val_accuracy": 0.81}, "val_accuracy", True),
+        ({"val_loss": 0.40, "val_accuracy": 0.81}, {"val_loss": 0.42, "val_accuracy": 0.81}, "val_accuracy", True),
+        ({"val_loss": 0.42, "val_accuracy": 0.81}, {"val_loss": 0.42, "val_accuracy": 0.81}, "val_loss", False),
+        ({"val_loss": 0.40, "val_accuracy": 0.90}, {}, "val_loss", False),  # no epoch before it in the stage
+    ],
+)
+def test_a_cycle_still_learning_is_one_whose_last_epoch_is_its_best_on_the_monitored_score(
+    last: dict[str, float], best: dict[str, float], monitor: str, learning: bool
+) -> None:
+    from lstmcli.nn import fit
+
+    assert fit.still_learning(last, best, monitor) is learning
+
+
+def _lstm_rates(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
+    """Records the LSTM stage's learning rate at each of its epochs' ends (the epoch's last batch's)."""
+    from lstmcli.nn import fit
+
+    rates: list[tuple[int, float]] = []
+    end = fit._Schedule.on_epoch_end
+
+    def recorded(self: fit._Schedule, epoch: int, logs: dict[str, float] | None = None) -> None:
+        rates.append((epoch + 1, round(float(self.model.optimizer.learning_rate.numpy()), 8)))
+        end(self, epoch, logs)
+
+    monkeypatch.setattr(fit._Schedule, "on_epoch_end", recorded)
+    return rates
+
+
+def test_the_lstm_stage_ends_with_its_cycle_once_it_stops_learning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lstmcli import train
     from lstmcli.nn import fit
 
     monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
     monkeypatch.setattr(fit, "CYCLE_MIN_ROWS", 0)
+    asked: list[tuple[dict[str, float], dict[str, float], str]] = []
+    monkeypatch.setattr(fit, "still_learning", lambda *args: asked.append(args) or False)
     data = write_csv(tmp_path / "t.csv", make_rows(20))
     result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     assert [row["stage"] for row in result.history] == ["ngrams", "ngrams", "lstm", "lstm"]  # --epochs 6 allowed more
+    lstm = [row for row in result.history if row["stage"] == "lstm"]
+    # asked once, at the cycle's last epoch: its logs against the stage's best epoch before it, on the run's monitor
+    (last, best, monitor), first = asked[0], lstm[0]
+    assert len(asked) == 1 and monitor == "val_loss"
+    assert last["val_loss"] == pytest.approx(lstm[1]["val_loss"]) and best["val_loss"] == first["val_loss"]
+    assert not result.stopped_early and result.epochs_run == 4
+
+
+def test_a_cycle_still_learning_goes_on_at_the_runs_rate_and_resumes_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the cycle the stage runs at the run's rate up to --epochs; a run interrupted in the cycle or after it
+    resumes on the same rates, epoch by epoch, as one that ran through."""
+    from lstmcli import train
+    from lstmcli.nn import fit
+
+    monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    monkeypatch.setattr(fit, "CYCLE_MIN_ROWS", 0)
+    monkeypatch.setattr(fit, "still_learning", lambda *args: True)
+    rates = _lstm_rates(monkeypatch)
+    data = write_csv(tmp_path / "t.csv", make_rows(20))
+    settings = {**TINY, "epochs": 7, "ngram_epochs": 2}
+    whole = train(data, tmp_path / "whole", early_stopping=False, **settings)  # type: ignore[arg-type]
+    assert [row["stage"] for row in whole.history] == ["ngrams"] * 2 + ["lstm"] * 5
+    through, rate = list(rates), _run_rate(tmp_path / "whole")
+    assert [r for _, r in through[2:]] == [rate] * 3  # after the cycle: the run's rate
+    assert through[0][1] > rate * fit.PEAK / 2 and through[1][1] < rate  # the cycle: up to the peak, then down
+    for stop in (3, 5):  # in the cycle, and after it
+        rates.clear()
+        run_dir = tmp_path / f"stopped-{stop}"
+        stopped = train(data, run_dir, progress=_StopAt(stop), early_stopping=False, **settings)  # type: ignore[arg-type]
+        assert stopped.interrupted
+        resumed = train(run_dir=run_dir, resume=True)
+        assert [row["epoch"] for row in resumed.history] == list(range(1, 8))
+        assert rates == through
 
 
 def test_with_few_training_rows_the_lstm_stage_keeps_its_rate_for_every_epoch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Below CYCLE_MIN_ROWS rows one cycle is too few steps: the stage runs to --epochs (or early stopping)."""
+    """Below CYCLE_MIN_ROWS rows no cycle: the run's rate from the stage's first epoch to --epochs (or early
+    stopping), and the cycle's end decides nothing."""
     from lstmcli import train
     from lstmcli.nn import fit
 
     monkeypatch.setattr(fit, "LSTM_EPOCHS", 2)
+    monkeypatch.setattr(fit, "still_learning", lambda *args: pytest.fail("no cycle, nothing to decide"))
+    rates = _lstm_rates(monkeypatch)
     data = write_csv(tmp_path / "t.csv", make_rows(20))
     result = train(data, tmp_path / "run", early_stopping=False, **{**TINY, "ngram_epochs": 2})  # type: ignore[arg-type]
     stages = [row["stage"] for row in result.history]
     assert stages == ["ngrams", "ngrams"] + ["lstm"] * (TINY["epochs"] - 2)  # type: ignore[operator]
+    assert [r for _, r in rates] == [_run_rate(tmp_path / "run")] * (TINY["epochs"] - 2)  # type: ignore[operator]
+
+
+def _run_rate(run_dir: Path) -> float:
+    from lstmcli.rundir import RunDir
+
+    record = RunDir(run_dir).read_training()
+    assert record is not None
+    return round(record.learning_rate, 8)
 
 
 def test_the_lstm_stage_traces_its_training_step_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
