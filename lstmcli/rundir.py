@@ -75,6 +75,9 @@ CHECKPOINT_DIR = "checkpoint"
 LAST_MODEL = "last.keras"  # under checkpoint/: the last epoch's model with its optimizer, for --resume
 BEST_MODEL = "best.keras"  # under checkpoint/: the best epoch's model so far, published as weights.npz
 TRAIN_STATE = "state.json"
+# Under checkpoint/: a staged training's stage optimizer (Adam's step count and moments), which last.keras lacks: the
+# stage fits a model of its own over the whole network's layers, with an optimizer of its own.
+STAGE_OPTIMIZER = "optimizer.npz"
 CHECKPOINT_CONFIG = f"{CHECKPOINT_DIR}/{CONFIG}"  # the config of the training in progress, for --resume
 _RESULTS = (
     METRICS,
@@ -679,6 +682,24 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         """Whether an interrupted training left what ``--resume`` needs: its state and its last model."""
         return all(self._file(f"{CHECKPOINT_DIR}/{name}").is_file() for name in (TRAIN_STATE, LAST_MODEL))
+
+    def write_stage_optimizer(self, values: list[np.ndarray]) -> None:
+        """Keeps the fitted stage's optimizer variables, in their order, beside the last model."""
+        arrays = {f"v{i:04d}": np.asarray(value) for i, value in enumerate(values)}
+        atomic_write(self._checkpoint_file(STAGE_OPTIMIZER), lambda tmp: _save_npz(tmp, arrays, deflate_all=True))
+
+    def read_stage_optimizer(self) -> list[np.ndarray] | None:
+        """The stage optimizer's variables :meth:`write_stage_optimizer` kept; None where there are none, or where
+        they are unreadable (the stage then starts its optimizer afresh, as versions before this file did)."""
+        path = self._file(f"{CHECKPOINT_DIR}/{STAGE_OPTIMIZER}")
+        try:
+            with np.load(path) as archive:
+                return [archive[name] for name in sorted(archive.files)]
+        except (OSError, ValueError, zipfile.BadZipFile):
+            return None
+
+    def clear_stage_optimizer(self) -> None:
+        self._file(f"{CHECKPOINT_DIR}/{STAGE_OPTIMIZER}").unlink(missing_ok=True)
 
     def clear_checkpoint(self) -> None:
         shutil.rmtree(self._file(CHECKPOINT_DIR), ignore_errors=True)

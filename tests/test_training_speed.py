@@ -145,6 +145,27 @@ def test_epochs_that_wait_in_memory_are_written_on_ctrl_c_and_resume_goes_on(
     assert saves == []
 
 
+def test_a_resumed_stage_goes_on_with_its_optimizers_steps_and_moments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LSTM stage fits a model of its own, whose optimizer the whole network's last.keras does not hold: Ctrl-C
+    keeps it beside the checkpoint, and the resumed stage's Adam goes on counting its steps (not afresh)."""
+    from lstmcli import train
+    from lstmcli.nn import fit
+
+    fitted: list[object] = []
+    ready = fit.ready_to_fit
+    monkeypatch.setattr(fit, "ready_to_fit", lambda model: (fitted.append(model), ready(model)))
+    data = write_csv(tmp_path / "t.csv", make_rows(30))
+    run_dir = tmp_path / "run"
+    stopped = train(data, run_dir, progress=_StopAt(5), early_stopping=False, **TINY)  # type: ignore[arg-type]
+    assert stopped.interrupted
+    two_epochs = int(fitted[-1].optimizer.iterations.numpy())  # type: ignore[attr-defined]  # LSTM epochs 4 and 5
+    assert two_epochs > 0 and rundir.RunDir(run_dir).read_stage_optimizer() is not None
+    train(run_dir=run_dir, resume=True)  # epoch 6
+    assert int(fitted[-1].optimizer.iterations.numpy()) == two_epochs * 3 // 2  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("rows", "batch", "rate"),
     [(100, 32, 0.001414), (4_000, 64, 0.002), (6_228, 128, 0.002828), (10_240, 256, 0.004), (2_000_000, 256, 0.004)],

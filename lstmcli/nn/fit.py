@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import signal
 import threading
 import time
@@ -39,6 +40,8 @@ from lstmcli.nn.model import (
 )
 from lstmcli.nn.spec import network_spec
 from lstmcli.rundir import RunDir, TrainingRecord, TrainState, atomic_write
+
+log = logging.getLogger(__name__)
 
 
 class TrainProgress(Protocol):
@@ -151,7 +154,7 @@ class _Checkpoint(keras.callbacks.Callback):
                 self.flush()
             else:  # an epoch that improved is the best and the last at once: its weights are copied once
                 weights = self.best if improved and self.best is not None else self.whole.get_weights()
-                self.last = (weights, _optimizer_values(self.whole))
+                self.last = (weights, _optimizer_values(self.model))
         self.progress.epoch(epoch + 1, logs, improved, self.stage)
 
     def flush(self) -> None:
@@ -162,13 +165,15 @@ class _Checkpoint(keras.callbacks.Callback):
         """
         if self.last is not None:
             self.whole.set_weights(self.last[0])
-            _set_optimizer_values(self.whole, self.last[1])
+            _set_optimizer_values(self.model, self.last[1])
         if self.best is not None:
             last = self.whole.get_weights()
             self.whole.set_weights(self.best)
             _save_model(self.whole, self.run.best_model_path(), optimizer=False)
             self.whole.set_weights(last)
         _save_model(self.whole, self.run.last_model_path())
+        if self.model is not self.whole:  # a stage's own model: its optimizer is not the whole network's
+            self.run.write_stage_optimizer(_optimizer_values(self.model))
         self.run.write_train_state(self.state)
         self.best = self.last = None
         self.written = time.monotonic()
@@ -195,6 +200,17 @@ def _record(state: TrainState, config: Config, epoch: int, logs: dict[str, float
 def _optimizer_values(model: keras.Model) -> list[np.ndarray]:
     optimizer = getattr(model, "optimizer", None)
     return [np.array(v.numpy()) for v in optimizer.variables] if optimizer is not None and optimizer.built else []
+
+
+def _resume_optimizer(model: keras.Model, values: list[np.ndarray] | None) -> None:
+    """Gives a resumed stage's optimizer the step count and moments it had (Adam started afresh would take its
+    first steps as large as the rate allows, whatever the gradients' scale); a checkpoint without them, or with
+    others' (an earlier version's, another stage's), leaves the optimizer as built."""
+    variables = model.optimizer.variables
+    if values is None or [v.shape for v in values] != [tuple(v.shape) for v in variables]:
+        log.info("The stage's optimizer starts afresh: the checkpoint holds no state that fits it")
+        return
+    _set_optimizer_values(model, values)
 
 
 def _set_optimizer_values(model: keras.Model, values: list[np.ndarray]) -> None:
@@ -409,6 +425,8 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
         callbacks.insert(0, _Schedule(config, session.steps, state, cycle))
     with session.placement.strategy.scope():
         ready_to_fit(fitted)
+        if fitted is not session.model and state.epoch > state.stage_start:  # resumed inside the stage
+            _resume_optimizer(fitted, session.out.read_stage_optimizer())
     try:
         fitted.fit(
             session.train_ds,
@@ -564,6 +582,7 @@ def _next_stage(
         for layer in model.layers:
             if layer.weights:
                 layer.set_weights(best.get_layer(layer.name).get_weights())
+    run.clear_stage_optimizer()  # the stage that ended: its optimizer is not the next one's
     state.stage, state.stage_start, state.wait, state.stopped_early = state.stage + 1, state.epoch, 0, False
     state.best = {}
     if prior is not None:  # the LSTM's own sigmoids start at the labels' log-odds, as the n-gram classifier's did
