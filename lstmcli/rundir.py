@@ -693,7 +693,7 @@ class RunDir:
         they are unreadable (the stage then starts its optimizer afresh, as versions before this file did)."""
         path = self._file(f"{CHECKPOINT_DIR}/{STAGE_OPTIMIZER}")
         try:
-            with np.load(path) as archive:
+            with np.load(path, allow_pickle=False) as archive:
                 return [archive[name] for name in sorted(archive.files)]
         except (OSError, ValueError, zipfile.BadZipFile):
             return None
