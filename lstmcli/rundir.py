@@ -686,7 +686,8 @@ class RunDir:
     def write_stage_optimizer(self, values: list[np.ndarray]) -> None:
         """Keeps the fitted stage's optimizer variables, in their order, beside the last model."""
         arrays = {f"v{i:04d}": np.asarray(value) for i, value in enumerate(values)}
-        atomic_write(self._checkpoint_file(STAGE_OPTIMIZER), lambda tmp: _save_npz(tmp, arrays, deflate_all=True))
+        # Not deflated whole: Adam's moments barely compress (24 MB to 20 in 0.65 s, at every checkpoint write).
+        atomic_write(self._checkpoint_file(STAGE_OPTIMIZER), lambda tmp: _save_npz(tmp, arrays))
 
     def read_stage_optimizer(self) -> list[np.ndarray] | None:
         """The stage optimizer's variables :meth:`write_stage_optimizer` kept; None where there are none, or where
