@@ -24,7 +24,7 @@ from lstmcli.predictor import BATCH, Prediction, Predictor, predict_texts
 from lstmcli.rundir import RunDir
 from lstmcli.text import encoder as encoder_module
 from lstmcli.text.encoder import Encoder
-from lstmcli.text.tokens import TEXT_END, _may_hold_url, _url_rows, tokenize, tokenize_many
+from lstmcli.text.tokens import TEXT_END, _may_hold_url, _url_rows, token_groups, tokenize
 from lstmcli.text.vocab import OOV, PAD, Vocabulary
 from lstmcli.ui.writers import OutputSpec, write_predictions
 
@@ -97,7 +97,7 @@ def _vocabulary(token_lists: list[list[str]]) -> Vocabulary:
 
 def _assert_same(texts: list[str], config: Config, vocab: Vocabulary | None = None) -> None:
     token_lists = [tokenize(t, config) for t in texts]
-    groups = tokenize_many(texts, config)
+    groups = [(rows, t if isinstance(t, list) else t.strings()) for rows, t in token_groups(texts, config)]
     per_text: list[list[str]] = [[] for _ in texts]
     for rows, tokens in groups:
         ends = [i for i, t in enumerate(tokens) if t == TEXT_END]

@@ -48,7 +48,7 @@ _HTML_TAG = re.compile(r"<[^<>]{0,200}>")
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NOT_ASCII_LETTER = re.compile(r"[^a-zA-Z]+")
-# tokenize_many joins texts by SEPARATOR and ends each text's tokens with TEXT_END, which no tokenizer yields.
+# token_groups joins texts by SEPARATOR and ends each text's tokens with TEXT_END, which no tokenizer yields.
 SEPARATOR, TEXT_END = "\n", "\x00"
 _TOKEN_OR_END = LazyRegex("(?V1)\\x00|" + _TOKEN_PATTERN)
 _HTML_TAG_IN_TEXT = re.compile(r"<[^<>\n]{0,200}>")
@@ -118,21 +118,10 @@ class AsciiTokens(NamedTuple):
         return byte_strings(self.data, self.starts, self.lengths)
 
 
-def tokenize_many(texts: Sequence[str], config: Config) -> list[tuple[list[int] | None, list[str]]]:
-    """The tokens of many texts, as :func:`tokenize` gives them, in a few passes over the texts joined.
-
-    Returns:
-        Groups of ``(rows, tokens)``: the indices of the texts a group holds (None: all of them, in order) and
-        their tokens one text after the other, :data:`TEXT_END` ending each text's. A text's tokens are in one
-        group (the others hold none of them).
-    """
-    groups = token_groups(texts, config)
-    return [(rows, tokens if isinstance(tokens, list) else tokens.strings()) for rows, tokens in groups]
-
-
 def token_groups(texts: Sequence[str], config: Config) -> list[tuple[list[int] | None, list[str] | AsciiTokens]]:
-    """:func:`tokenize_many`'s groups, the ASCII texts' tokens as :class:`AsciiTokens` (where no stop word is
-    dropped), so that a vocabulary can look them up without making a string of each.
+    """The tokens of many texts, as :func:`tokenize` gives them, in a few passes over the texts joined; the ASCII
+    texts' tokens as :class:`AsciiTokens` (where no stop word is dropped), so that a vocabulary can look them up
+    without making a string of each.
 
     The ``word`` tokenizer cleans the joined texts at once: every cleaning step either works on each character
     alone (Unicode normalization, case folding) or is a pattern that cannot cross a line end, and whitespace
@@ -140,6 +129,11 @@ def token_groups(texts: Sequence[str], config: Config) -> list[tuple[list[int] |
     case-folded and split by the Unicode pattern (:func:`tokenize` picks per text the same way). Other
     tokenizers, and a chunk whose cleaning made a line end (an HTML entity ``&#10;``), take :func:`tokenize`
     text by text.
+
+    Returns:
+        Groups of ``(rows, tokens)``: the indices of the texts a group holds (None: all of them, in order) and
+        their tokens one text after the other, :data:`TEXT_END` ending each text's. A text's tokens are in one
+        group (the others hold none of them).
     """
     if config.tokenizer in ("char", "jieba") or not texts:
         return [(None, _tokens_one_by_one(texts, config))]
