@@ -157,11 +157,27 @@ def train(
     config = make_config(preset or "default", **settings)  # bad settings fail before any work
     path = run_dir_of(run_dir)
     with locked(path), staged(path, overwrite) as run:
-        _import_trainer_meanwhile()
+
+        def prepare_run(rows: RowsProgress | None) -> tuple[Config, PrepareReport]:
+            return prepare_data(Path(data), run, config, streaming, rows, input_format)
+
         with hooks.preparing() as rows:
-            config, report = prepare_data(Path(data), run, config, streaming, rows, input_format)
+            config, report = _prepare_beside_import(prepare_run, rows)
         hooks.prepared(report)
         return _fit(run, config, False, progress, strategy, hooks)
+
+
+def _prepare_beside_import(
+    prepare_run: Callable[[RowsProgress | None], tuple[Config, PrepareReport]], rows: RowsProgress | None
+) -> tuple[Config, PrepareReport]:
+    """Prepares while the trainer (TensorFlow: seconds) imports: prepare in a child process where forking is
+    safe (:mod:`lstmcli.dataset.child`: the two then overlap on two cores), else here, the import on a thread."""
+    from lstmcli.dataset.child import can_fork, run_in_child
+
+    if can_fork():
+        return run_in_child(prepare_run, rows, _import_trainer_meanwhile)
+    _import_trainer_meanwhile()
+    return prepare_run(rows)
 
 
 def _train_prepared(
