@@ -45,8 +45,8 @@ def fit_linear(data: tuple[np.ndarray, ...], config, vocab: int, n: int, vectors
 def measure(cut: Path, run_path: Path) -> list[str]:
     from lstmcli.nn import linear
     from lstmcli.nn.blend import choose
-    from lstmcli.nn.fit import bag_vectors
     from lstmcli.nn.spec import network_spec
+    from lstmcli.nn.staging import bag_vectors
     from lstmcli.predictor import Predictor
     from lstmcli.rundir import RunDir
 

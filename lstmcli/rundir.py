@@ -183,7 +183,7 @@ class TrainState:
     wait: int = 0  # epochs since the best one, for early stopping
     stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
-    stage: int = 0  # index into lstmcli.nn.fit.stages(config)
+    stage: int = 0  # index into lstmcli.nn.staging.stages(config)
     stage_start: int = 0  # the epoch the current stage started after
 
     def to_json(self) -> str:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lstmcli.decision import Decider
     from lstmcli.io.inputs import InputCounter, InputSpec
     from lstmcli.nn.fit import TrainProgress, TrainResult
+    from lstmcli.nn.staging import NgramsAhead
     from lstmcli.predictor import Prediction
 
 PathLike = str | Path
@@ -162,22 +163,33 @@ def train(
             return prepare_data(Path(data), run, config, streaming, rows, input_format)
 
         with hooks.preparing() as rows:
-            config, report = _prepare_beside_import(prepare_run, rows)
+            config, report, ngrams = _prepare_beside_import(prepare_run, rows, run, strategy)
         hooks.prepared(report)
-        return _fit(run, config, False, progress, strategy, hooks)
+        return _fit(run, config, False, progress, strategy, hooks, ngrams)
 
 
 def _prepare_beside_import(
-    prepare_run: Callable[[RowsProgress | None], tuple[Config, PrepareReport]], rows: RowsProgress | None
-) -> tuple[Config, PrepareReport]:
-    """Prepares while the trainer (TensorFlow: seconds) imports: prepare in a child process where forking is
-    safe (:mod:`lstmcli.dataset.child`: the two then overlap on two cores), else here, the import on a thread."""
+    prepare_run: Callable[[RowsProgress | None], tuple[Config, PrepareReport]],
+    rows: RowsProgress | None,
+    run: RunDir,
+    strategy: str,
+) -> tuple[Config, PrepareReport, NgramsAhead | None]:
+    """Prepares while the trainer (TensorFlow: seconds) imports: where forking is safe, prepare and then the
+    linear n-gram stage run in a child process (:mod:`lstmcli.dataset.child`: they overlap the import on two
+    cores, and the trainer replays the stage's epochs); else prepare runs here, the import on a thread."""
     from lstmcli.dataset.child import can_fork, run_in_child
 
-    if can_fork():
-        return run_in_child(prepare_run, rows, _import_trainer_meanwhile)
-    _import_trainer_meanwhile()
-    return prepare_run(rows)
+    if not can_fork():
+        _import_trainer_meanwhile()
+        return (*prepare_run(rows), None)
+
+    def prepare_and_fit_ngrams(progress: RowsProgress | None) -> tuple[Config, PrepareReport, NgramsAhead | None]:
+        from lstmcli.nn.staging import fit_ahead
+
+        config, report = prepare_run(progress)
+        return config, report, fit_ahead(run, config) if strategy in ("auto", "one") else None
+
+    return run_in_child(prepare_and_fit_ngrams, rows, _import_trainer_meanwhile)
 
 
 def _train_prepared(
@@ -262,11 +274,17 @@ def _import_trainer_meanwhile() -> None:
 
 
 def _fit(
-    run: RunDir, config: Config, resume: bool, progress: TrainProgress | None, strategy: str, hooks: TrainHooks
+    run: RunDir,
+    config: Config,
+    resume: bool,
+    progress: TrainProgress | None,
+    strategy: str,
+    hooks: TrainHooks,
+    ngrams: NgramsAhead | None = None,
 ) -> TrainResult:
     with hooks.loading():
         from lstmcli.nn.fit import train as fit
-    return fit(run, config, resume=resume, progress=progress, strategy=strategy)
+    return fit(run, config, resume=resume, progress=progress, strategy=strategy, ngrams_ahead=ngrams)
 
 
 def evaluate(

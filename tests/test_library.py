@@ -111,7 +111,7 @@ def test_epochs_bound_all_stages_together(tmp_path: Path, epochs: int, stages: l
 
 def test_balanced_class_weights_weigh_classes_inversely_to_their_counts(tmp_path: Path) -> None:
     from lstmcli import RunDir, prepare, train
-    from lstmcli.nn.fit import class_weights
+    from lstmcli.nn.staging import class_weights
 
     rows = [row for row in make_rows(40) if row[1] != "cooking"] + [r for r in make_rows(40) if r[1] == "cooking"][:10]
     data = write_csv(tmp_path / "skewed.csv", rows)

@@ -1,5 +1,6 @@
 """Prepare in a child process beside TensorFlow's import: what it returns, reports and raises comes back; a parent
-that stops waiting kills and reaps it; ``lstmcli train DATA.csv`` runs its prepare there, SIGTERM included."""
+that stops waiting kills and reaps it; ``lstmcli train DATA.csv`` runs its prepare and n-gram stage there, SIGTERM
+included."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import make_rows, write_csv
+from conftest import make_rows, model_flags, write_csv
 
 from lstmcli.dataset.child import can_fork, run_in_child
 from lstmcli.errors import ConfigError, LstmcliError
@@ -130,6 +131,7 @@ def test_no_fork_while_another_thread_runs() -> None:
 _TRAIN = """
 import os, sys, time
 import lstmcli.dataset.prepare as prepare
+import lstmcli.nn.linear as linear
 
 real, marker, wait = prepare.prepare, sys.argv.pop(1), sys.argv.pop(1) == "wait"
 
@@ -141,7 +143,13 @@ def recorded(*args, **kwargs):
         time.sleep(60)
     return real(*args, **kwargs)
 
+def epochs(*args, **kwargs):  # which process trains the linear n-gram stage
+    with open(marker + ".ngrams", "a") as out:
+        out.write(f"{os.getpid()}\\n")
+    return real_epochs(*args, **kwargs)
+
 prepare.prepare = recorded
+linear.epochs, real_epochs = epochs, linear.epochs
 from lstmcli.cli import main
 sys.argv = ["lstmcli", *sys.argv[1:]]
 main()
@@ -151,7 +159,7 @@ main()
 def _train(tmp_path: Path, wait: bool) -> subprocess.Popen[bytes]:
     data = write_csv(tmp_path / "tiny.csv", make_rows())
     args = [str(tmp_path / "pids"), "wait" if wait else "go", "train", str(data), "-r", str(tmp_path / "run")]
-    args += ["--epochs", "1", "--units", "8", "--embeddings", "none"]
+    args += [*model_flags(epochs=2, ngram_epochs=1), "--embeddings", "none"]
     return subprocess.Popen([sys.executable, "-c", _TRAIN, *args], stderr=subprocess.PIPE)
 
 
@@ -162,6 +170,10 @@ def test_train_from_a_csv_prepares_in_a_child_process(tmp_path: Path) -> None:
     child, parent = (int(pid) for pid in (tmp_path / "pids").read_text().split())
     assert parent == command.pid and child != command.pid
     assert RunDir(tmp_path / "run").is_trained()
+    # The n-gram stage trained there too, once; the trainer replayed its epochs.
+    assert (tmp_path / "pids.ngrams").read_text().split() == [str(child)]
+    stages = [row.get("stage") for row in RunDir(tmp_path / "run").read_history()]
+    assert stages == ["ngrams", "lstm"]
 
 
 def test_sigterm_during_the_childs_prepare_leaves_no_run_and_no_process(tmp_path: Path) -> None:

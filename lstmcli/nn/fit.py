@@ -39,6 +39,7 @@ from lstmcli.nn.model import (
     start_embeddings,
 )
 from lstmcli.nn.spec import network_spec
+from lstmcli.nn.staging import NgramsAhead, better, class_weights, linear_stage, record, stages
 from lstmcli.rundir import RunDir, TrainingRecord, TrainState, atomic_write
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class _Checkpoint(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         logs["seconds"] = round(time.monotonic() - self.epoch_started, 3)  # training and validation, not saving
         with _sigint_deferred():  # Ctrl-C in the middle would leave a checkpoint at odds with its state
-            improved = _record(self.state, self.config, epoch, logs, self.stage)
+            improved = record(self.state, self.config, epoch, logs, self.stage)
             if improved:
                 self.best = self.whole.get_weights()
             if self.state.stopped_early:
@@ -177,24 +178,6 @@ class _Checkpoint(keras.callbacks.Callback):
         self.run.write_train_state(self.state)
         self.best = self.last = None
         self.written = time.monotonic()
-
-
-def _record(state: TrainState, config: Config, epoch: int, logs: dict[str, float], stage: str) -> bool:
-    """Updates the state (in memory) with epoch ``epoch``'s (0-based) logs; says if the monitored score improved."""
-    # state.best is empty at the LSTM stage's start: the stage keeps its own best, which the blend then weighs.
-    improved = state.best_epoch == 0 or not state.best or _better(logs, state.best, config.monitor)
-    if improved:
-        state.best, state.best_epoch, state.wait = logs, epoch + 1, 0
-    else:
-        state.wait += 1
-    row: dict[str, Any] = {"epoch": epoch + 1, **logs}
-    if stage:
-        row["stage"] = stage
-    state.history.append(row)
-    state.epoch = epoch + 1
-    if config.early_stopping and state.wait >= config.patience:
-        state.stopped_early = True
-    return improved
 
 
 def _optimizer_values(model: keras.Model) -> list[np.ndarray]:
@@ -242,40 +225,6 @@ def _sigint_deferred(replay: bool = True) -> Iterator[None]:
         deferred[caught[0]](caught[0], None)
 
 
-def _better(logs: dict[str, float], best: dict[str, float], monitor: str) -> bool:
-    """Whether an epoch beats the best so far: lower val_loss, or higher val_accuracy (ties: lower val_loss)."""
-    if monitor == "val_loss":
-        return logs["val_loss"] < best["val_loss"]
-    return (logs["val_accuracy"], -logs["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
-
-
-def stages(config: Config) -> list[tuple[str, int]]:
-    """The training stages, each with the epoch it ends by at the latest: ``--epochs`` bounds them all together.
-
-    Staged, the n-gram classifier trains first, for at most ``ngram_epochs`` and leaving the LSTM one epoch
-    at least; the LSTM then has the rest: one cycle of its rate over :data:`LSTM_EPOCHS`, and more only while
-    it still learns (:class:`_Schedule`); below :data:`CYCLE_MIN_ROWS` training rows, the run's rate throughout.
-    Unstaged training is one stage with no name ("" in history.json and on screen).
-    """
-    if config.staged_ngrams:
-        return [("ngrams", min(config.ngram_epochs, max(config.epochs - 1, 1))), ("lstm", config.epochs)]
-    return [("", config.epochs)]
-
-
-def class_weights(run: RunDir, config: Config, n_classes: int) -> dict[int, float] | None:
-    """Keras's ``class_weight`` for ``--class-weight balanced``: each class weighs ``n / (classes * its count)``
-    in the training loss, so that every class counts as much as the others (as scikit-learn's "balanced").
-    """
-    if config.class_weight == "none":
-        return None
-    if run.is_sharded():
-        counts = sum((np.bincount(y, minlength=n_classes) for _, y in run.shard_arrays("train")), np.zeros(n_classes))
-    else:
-        counts = np.bincount(run.read_prepared().train_y, minlength=n_classes)
-    present = np.maximum(counts, 1)
-    return {i: float(counts.sum() / (n_classes * present[i])) for i in range(n_classes)}
-
-
 def _save_model(model: keras.Model, path: Path, optimizer: bool = True) -> None:
     """Saves ``model``; without its ``optimizer``'s state (the best and the published model), a third of the size."""
     kept = getattr(model, "optimizer", None)
@@ -288,7 +237,12 @@ def _save_model(model: keras.Model, path: Path, optimizer: bool = True) -> None:
 
 
 def train(
-    run: RunDir, config: Config, resume: bool = False, progress: TrainProgress | None = None, strategy: str = "auto"
+    run: RunDir,
+    config: Config,
+    resume: bool = False,
+    progress: TrainProgress | None = None,
+    strategy: str = "auto",
+    ngrams_ahead: NgramsAhead | None = None,
 ) -> TrainResult:
     """Trains on the run's prepared data, publishing the best model into the run directory.
 
@@ -301,6 +255,8 @@ def train(
         progress: receives batch and epoch updates.
         strategy: ``auto``, ``one``, ``mirrored`` or ``multi-worker`` (:mod:`lstmcli.nn.distribute`);
             ``config.batch_size`` is per replica, a step trains on ``batch_size * replicas`` texts.
+        ngrams_ahead: the n-gram stage as :func:`lstmcli.nn.staging.fit_ahead` ran it on this run before
+            TensorFlow was imported: replayed where it ran with the settings this training resolves.
 
     Raises:
         RunDirError: nothing to resume, or the checkpoint is damaged.
@@ -309,6 +265,7 @@ def train(
     """
     progress = progress or SilentProgress()
     session = _open(run, config, resume, progress, strategy)
+    session.ngrams_ahead = None if resume else ngrams_ahead
     started = time.monotonic()
     interrupted = _run_stages(session)
     state = session.state
@@ -342,7 +299,8 @@ class _Session:
     progress: TrainProgress
     class_weight: dict[int, float] | None
     prior: np.ndarray | None = None  # a multi-label run's log-odds of each label: where output biases start
-    linear: tuple[RunDir, int] | None = None  # the n-gram stage in NumPy (nn/linear.py): the prepared run, vocab
+    linear: RunDir | None = None  # the prepared run, where the n-gram stage trains in NumPy (nn/linear.py)
+    ngrams_ahead: NgramsAhead | None = None  # that stage as it ran before TensorFlow was imported
     steps: int = 0  # training batches an epoch
     cycle: bool = True  # the LSTM stage starts with one cycle of the rate (enough training rows: CYCLE_MIN_ROWS)
     best: list[np.ndarray] | None = None  # the last stage's best weights, if never written: what is published
@@ -370,7 +328,7 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
             spec.ngram_classifier.output.layer if (spec := network_spec(config)).ngram_classifier else spec.output.layer
         )
         start_bias(model, first, prior)
-    ngrams = (run, len(run.read_vocab())) if linear.fits(config, n_classes, run.is_sharded()) else None
+    ngrams = run if linear.fits(config, n_classes, run.is_sharded()) else None
     return _Session(
         out,
         given,
@@ -384,8 +342,8 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
         weights,
         prior,
         ngrams,
-        steps,
-        run.train_rows() >= CYCLE_MIN_ROWS,
+        steps=steps,
+        cycle=run.train_rows() >= CYCLE_MIN_ROWS,
     )
 
 
@@ -410,7 +368,7 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
     """Fits one stage up to ``last_epoch``; returns whether Ctrl-C interrupted it."""
     config, state, fitted = session.config, session.state, session.model
     if stage == "ngrams" and session.linear is not None:
-        return _fit_linear(session, last_epoch)
+        return _fit_linear(session)
     if config.staged_ngrams:
         with session.placement.strategy.scope():
             fitted = stage_model(session.model, config, stage)
@@ -453,48 +411,31 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
     return False
 
 
-def _fit_linear(session: _Session, last_epoch: int) -> bool:
+def _fit_linear(session: _Session) -> bool:
     """The n-gram stage as the linear model it is (:mod:`lstmcli.nn.linear`), epoch by epoch as Keras's, its best
     epoch written into the network's n-gram layers and checkpointed once; returns whether Ctrl-C interrupted it.
 
     It takes seconds, so a stage interrupted earlier trains again from its start (seeded: to the same weights).
+    Where it already ran before TensorFlow was imported, with these settings, its epochs are replayed.
     """
-    config, state, (run, vocab) = session.config, session.state, session.linear  # type: ignore[misc]
-    if state.epoch:
-        state.epoch = state.best_epoch = state.wait = 0
-        state.best, state.history, state.stopped_early = {}, [], False
-    prepared = run.read_prepared()
-    data = (prepared.train_x, prepared.train_y, prepared.val_x, prepared.val_y)
-    n_classes, best, interrupted = len(run.read_labels()), None, False
-    try:
-        vectors = bag_vectors(run)
-        for fitted, logs in linear.epochs(data, config, vocab, n_classes, session.class_weight, vectors):
-            improved = _record(state, config, state.epoch, logs, "ngrams")
-            best = fitted.copy() if improved else best
-            session.progress.epoch(state.epoch, logs, improved, "ngrams")
-            if state.stopped_early or state.epoch >= last_epoch:
-                break
-    except KeyboardInterrupt:
-        interrupted = True
+    config, state, run = session.config, session.state, session.out
+    ahead = session.ngrams_ahead if session.ngrams_ahead and session.ngrams_ahead.config == config else None
+
+    def shown(epoch: int, logs: dict[str, float], improved: bool) -> None:
+        session.progress.epoch(epoch, logs, improved, "ngrams")
+
+    assert session.linear is not None, "the linear n-gram stage trains a prepared run held in memory"
+    replay = ahead.epochs() if ahead else None
+    best, interrupted = linear_stage(session.linear, config, state, session.class_weight, shown, replay)
     with _sigint_deferred(replay=not interrupted):
         if best is not None:
             for name, values in linear.layer_weights(best, network_spec(config)).items():
                 session.model.get_layer(name).set_weights(values)
-            _save_model(session.model, session.out.best_model_path(), optimizer=False)
-            session.out.last_model_is_best()
-            session.out.write_train_state(state)
+            _save_model(session.model, run.best_model_path(), optimizer=False)
+            run.last_model_is_best()
+            run.write_train_state(state)
     session.holds_best = best is not None
     return interrupted
-
-
-def bag_vectors(run: RunDir) -> np.ndarray | None:
-    """The pretrained vectors whose mean the linear n-gram classifier reads ``(vocab, dim)``: the start vectors' rows
-    a source gave, 0 for the others (random starts are no knowledge); None where the run has none, or did not
-    record which rows a source gave (runs of earlier versions)."""
-    vectors, found = run.read_embeddings(), run.read_embeddings_found()
-    if vectors is None or found is None or not found.any():
-        return None
-    return np.where(found[:, None], vectors, np.float32(0)).astype(np.float32)  # type: ignore[no-any-return]
 
 
 # The LSTM stage: one cycle of the rate over LSTM_EPOCHS epochs, up to PEAK times the run's (_Schedule). Chosen on
@@ -560,7 +501,7 @@ class _Schedule(keras.callbacks.Callback):
 
 def still_learning(last: dict[str, float], best: dict[str, float], monitor: str) -> bool:
     """Whether a cycle's last epoch, of logs ``last``, beat the stage's ``best`` epoch before it on ``monitor``."""
-    return bool(best) and _better(last, best, monitor)
+    return bool(best) and better(last, best, monitor)
 
 
 def _flush_waiting(callback: _Checkpoint) -> None:
