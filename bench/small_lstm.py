@@ -11,7 +11,9 @@ default: ``constant`` below ``fit.CYCLE_MIN_ROWS`` training rows, else ``learnin
 stage's validation curve, from which what ``learning5`` would do is read for a ``goon5`` run.
 
 Usage: python bench/small_lstm.py [--corpora sms_spam,sst2,ag_news,chnsenticorp] [--sizes 1000,2000]
-    [--schedules constant,cycle5,auto] [--out bench/work/small_lstm.json]
+    [--schedules constant,cycle5,auto] [--seed 42] [--out bench/work/small_lstm.json]
+    python bench/small_lstm.py --table --out FILE  (print FILE's results as a table, run nothing)
+    python bench/small_lstm.py --cycle-ends MARGIN --out FILE  (each run's cycle end; the stage with that margin)
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def train_once(prepared: Path, schedule: str) -> dict[str, Any]:
         fit.still_learning, fit.LSTM_EPOCHS, fit.CYCLE_MIN_ROWS = saved
     record = json.loads((prepared / "training.json").read_text())
     curve = [
-        {k: row[k] for k in ("epoch", "val_loss", "val_accuracy", "seconds")}
+        {k: row[k] for k in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds") if k in row}
         for row in result.history
         if row.get("stage") == "lstm"
     ]
@@ -133,6 +135,36 @@ def cell(row: dict[str, Any] | None) -> str:
     return f"{row['lstm_epochs']}, {100 * held['published']['accuracy']:.1f}, {lstm}, {row['seconds']:.0f}"
 
 
+def cycle_ends(results: list[dict[str, Any]], margin: float) -> str:
+    """A Markdown table of each corpus, size and seed's cycle end: the cycle's last val_loss, the stage's best before
+    it and how far below it is (nats); what going on gained on val_loss (a ``goon5`` run's best after the cycle,
+    below the cycle's last); and the stage where it goes on when below at all (``fit.still_learning``) and where it
+    would go on only when below by more than ``margin``: LSTM epochs, held-out accuracy % of the published model
+    and of the LSTM part. A ``goon5`` run stands for going on (after the cycle, the same early stopping), a
+    ``cycle5`` run for ending with the cycle; an ``auto`` run is read as the one of the two it was."""
+    runs: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
+    for r in results:
+        schedule = r["schedule"] if r["schedule"] != "auto" else ("goon5" if r["lstm_epochs"] > 5 else "cycle5")
+        runs.setdefault((r["corpus"], r["size"], r.get("seed", 42)), {})[schedule] = r
+    lines = [
+        "| corpus | rows | seed | the cycle's last val_loss, best before, below by | going on gained | below at all: "
+        f"epochs, published, LSTM | below by > {margin}: epochs, published, LSTM | 1 SE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (corpus, size, seed), got in runs.items():
+        losses = [c["val_loss"] for c in next(iter(got.values()))["curve"]]
+        below = min(losses[:4]) - losses[4]
+        after = [c["val_loss"] for c in got["goon5"]["curve"][5:]] if "goon5" in got else []
+        gained = f"{max(losses[4] - min(after), 0):.4f}" if after else "-"
+        ran = [got.get("goon5" if on else "cycle5") for on in (below > 0, below > margin)]
+        p = next(r for r in ran if r is not None)["held_out"]["published"]["accuracy"]
+        se = 100 * (p * (1 - p) / DEV_TEXTS.get(corpus, 1000)) ** 0.5
+        where = f"{losses[4]:.4f}, {min(losses[:4]):.4f}, {below:+.4f}"
+        cells = [", ".join(cell(r).split(", ")[:3]) if r else "not run" for r in ran]
+        lines.append(f"| {corpus} | {size or 'all'} | {seed} | {where} | {gained} | {' | '.join(cells)} | {se:.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default="sms_spam,sst2,ag_news,chnsenticorp")
@@ -141,9 +173,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=WORK / "small_lstm.json")
     parser.add_argument("--seed", type=int, default=42, help="the runs' seed (the split and the training)")
     parser.add_argument("--table", action="store_true", help="print the table of --out's results and run nothing")
+    parser.add_argument("--cycle-ends", type=float, metavar="MARGIN", help="print the cycle ends of --out's results")
     args = parser.parse_args()
-    if args.table:
-        print(table(json.loads(args.out.read_text())))
+    if args.table or args.cycle_ends is not None:
+        results = json.loads(args.out.read_text())
+        print(table(results) if args.table else cycle_ends(results, args.cycle_ends))
         return
     from lstmcli import workflow
 
