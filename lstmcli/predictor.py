@@ -47,6 +47,11 @@ ONNX_ROWS = 50_000
 # the graph cost, about 50 ms, a few thousand NumPy rows: "auto" then switches as soon as a batch is that large.
 CACHED_ONNX_ROWS = 2_048
 ONNX_SUB_BATCH = 64  # ONNX's recurrent operators compute padded steps too: smaller groups waste fewer
+# A call of fewer rows (a server's batch of a few requests) is cut into at least this many groups, of no fewer
+# than ONNX_MIN_GROUP rows: among 256 texts, groups of 64 span wider lengths than among 2,048 (sst2: 22% of the
+# steps they compute are padding, against 3%; in groups of 32, 12%), and cost 52 us of CPU a text against 45 in
+# groups of 32 (128 texts: 60 against 49 in groups of 16). A row's probabilities do not depend on its group.
+ONNX_GROUPS, ONNX_MIN_GROUP = 8, 16
 
 
 def engine_setting(engine: str | None = None) -> str:
@@ -65,6 +70,12 @@ def engine_setting(engine: str | None = None) -> str:
             f"(or set {ENGINE_VARIABLE}=numpy)"
         )
     return given
+
+
+def onnx_group_rows(rows: int) -> int:
+    """Rows per group when ONNX Runtime labels ``rows`` rows: :data:`ONNX_SUB_BATCH`, or fewer for a call too
+    small to fill :data:`ONNX_GROUPS` groups of it (never under :data:`ONNX_MIN_GROUP`)."""
+    return max(min(ONNX_SUB_BATCH, rows // ONNX_GROUPS), min(ONNX_MIN_GROUP, ONNX_SUB_BATCH))
 
 
 def cores() -> int:
@@ -228,7 +239,7 @@ class Predictor:
         if network is self.network:
             self.network.warm(ids)
         lengths = extents(ids, config.padding) if config.mask else lengths_of(ids)
-        size = SUB_BATCH if network is self.network else ONNX_SUB_BATCH
+        size = SUB_BATCH if network is self.network else onnx_group_rows(len(ids))
         batches = length_batches(lengths, size, same_length=not config.mask and config.length_grouped)
         full = not config.mask and not config.length_grouped
 

@@ -228,6 +228,35 @@ def test_predictor_engines_agree(trained_run: Path) -> None:
     assert isinstance(onnx_predictor.engine_for(0), OnnxNetwork)
 
 
+@pytest.mark.parametrize(
+    ("rows", "group"), [(20_000, 64), (2048, 64), (512, 64), (256, 32), (128, 16), (40, 16), (1, 16)]
+)
+def test_onnx_groups_shrink_for_a_small_call(rows: int, group: int) -> None:
+    from lstmcli.predictor import onnx_group_rows
+
+    assert onnx_group_rows(rows) == group
+
+
+def test_a_small_call_runs_in_smaller_onnx_groups_with_the_same_probabilities(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from lstmcli import predictor as module
+
+    predictor = module.Predictor(RunDir(trained_run), "onnx")
+    network = predictor.engine_for(0)
+    sizes: list[int] = []
+    run = network.proba
+    monkeypatch.setattr(network, "proba", lambda ids: sizes.append(len(ids)) or run(ids))
+    texts = [f"{text} {i % 7}" for i, text in enumerate(TEXTS * 64)]  # 256 texts
+    small = predictor.proba(texts)
+    assert sizes == [32] * 8  # eight groups of 32, not four of 64
+    sizes.clear()
+    monkeypatch.setattr(module, "ONNX_GROUPS", 1)  # one group per ONNX_SUB_BATCH rows, as before
+    assert np.array_equal(predictor.proba(texts), small)
+    assert sizes == [64] * 4
+
+
 def test_auto_engine_switches_to_onnx_runtime_once_enough_rows_are_labelled(
     trained_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
