@@ -88,10 +88,30 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers)
 
 
-def _single_threaded_blas() -> Any:
+class _OneBlasThread:
     """Our two threads run small matrix products; BLAS threads on top of them only contend (and on a busy
-    machine slow the forward pass down many times)."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+    machine slow the forward pass down many times). Calls may overlap (a server labels two batches at once): BLAS
+    stays at one thread until the last of them is done, not the first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limiter: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._inside:
+                self._limiter = _blas_controller().limit(limits=1, user_api="blas")
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if not self._inside:
+                self._limiter.restore_original_limits()
+
+
+_single_threaded_blas = _OneBlasThread()
 
 
 @lru_cache(maxsize=1)
@@ -136,6 +156,7 @@ class Predictor:
         self.decider = Decider(self.labels, self.config.multi_label, per_label)  # the run's labelling rule
         self.encoder = Encoder(self.config, self.vocab)
         self._rows = 0  # rows labelled so far: "auto" switches engines once they would have repaid a session
+        self._warming = threading.Lock()  # calls from several threads (a server's) add their new ids one at a time
         self._cache_looked_up = False
         self._run = run
         self._graph: bytes | None = None  # the engine's graph as the run holds it, once looked up
@@ -237,7 +258,8 @@ class Predictor:
             return out
         network, config = self.engine_for(len(ids)), self.config
         if network is self.network:
-            self.network.warm(ids)
+            with self._warming:
+                self.network.warm(ids)
         lengths = extents(ids, config.padding) if config.mask else lengths_of(ids)
         size = SUB_BATCH if network is self.network else onnx_group_rows(len(ids))
         batches = length_batches(lengths, size, same_length=not config.mask and config.length_grouped)
@@ -250,7 +272,7 @@ class Predictor:
         if len(ids) == 1:  # one row's products are vector products, which BLAS runs on one thread anyway
             run(batches[0])
             return out
-        with _single_threaded_blas():
+        with _single_threaded_blas:
             if len(batches) == 1:
                 run(batches[0])
             else:

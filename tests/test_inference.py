@@ -257,6 +257,43 @@ def test_a_small_call_runs_in_smaller_onnx_groups_with_the_same_probabilities(
     assert sizes == [64] * 4
 
 
+def test_calls_from_two_threads_at_once_get_what_one_thread_gets(trained_run: Path) -> None:
+    """A server labels two batches at once: new ids go into the NumPy engine's cache one call at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lstmcli.predictor import Predictor
+
+    batches = [[f"{text} {word}{i}" for i, text in enumerate(TEXTS * 50)] for word in ("goal", "rain", "bake", "team")]
+    alone = Predictor(RunDir(trained_run), "numpy")
+    expected = [alone.proba(texts) for texts in batches]
+    together = Predictor(RunDir(trained_run), "numpy")
+    together.network.lstm_silent = False  # the projection cache is the LSTM's
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        got = list(pool.map(together.proba, batches))
+    for mine, theirs in zip(got, expected):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
+
+
+def test_blas_stays_at_one_thread_until_the_last_overlapping_call_leaves() -> None:
+    from lstmcli import predictor as module
+
+    controller = module._blas_controller()
+    if not controller.select(user_api="blas").lib_controllers:
+        pytest.skip("threadpoolctl finds no BLAS library in this process")
+
+    def threads() -> set[int]:
+        return {lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"}
+
+    with controller.limit(limits=2, user_api="blas"):
+        limit = module._single_threaded_blas
+        limit.__enter__()  # one batch's call
+        limit.__enter__()  # and another's, from another thread, before the first is done
+        limit.__exit__(None, None, None)
+        assert threads() == {1}
+        limit.__exit__(None, None, None)
+        assert threads() == {2}
+
+
 def test_auto_engine_switches_to_onnx_runtime_once_enough_rows_are_labelled(
     trained_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

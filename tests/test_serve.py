@@ -246,6 +246,58 @@ def test_an_idle_batcher_waits_for_company_until_the_last_batchs_clients_are_bac
     assert max(seconds[1:]) < wait_ms / 1000 / 2  # the later ones started once the four were back
 
 
+def test_a_request_that_arrives_while_a_batch_runs_starts_in_the_other_lane(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two batches run at once, never three; each request gets its own rows, as one batch alone would give them."""
+    import asyncio
+
+    from lstmcli.serve import batcher as module
+    from lstmcli.serve.settings import Batching
+
+    predictor = Predictor(RunDir(trained_run))
+    running, most = [0], [0]
+    lock = threading.Lock()
+    label_jobs = module.label_jobs
+
+    def slow_label_jobs(predictor: Predictor, jobs: list[tuple[list[str], int | None]]) -> list[list[str]]:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)  # the batch's network, made long enough for the next requests to arrive meanwhile
+        try:
+            return label_jobs(predictor, jobs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(module, "label_jobs", slow_label_jobs)
+    requests = [[f"goal team {i}", "rain storm"] for i in range(3)]
+
+    async def send() -> tuple[list[list[str]], list[float], dict[str, Any]]:
+        batcher = module.MicroBatcher(predictor, Batching(max_wait_ms=0))
+        batcher.start()
+        started = time.perf_counter()
+        waits = []
+
+        async def one(texts: list[str], delay: float) -> list[str]:
+            await asyncio.sleep(delay)
+            rows = await batcher.predict(texts, None)
+            waits.append(time.perf_counter() - started)
+            return rows
+
+        answers = await asyncio.gather(*(one(texts, 0.1 * i) for i, texts in enumerate(requests)))
+        await batcher.stop()
+        return answers, sorted(waits), batcher.stats
+
+    answers, waits, stats = asyncio.run(send())
+    assert most[0] == 2 and stats["batches"] == 3
+    assert waits[1] < 0.55  # the second request ran beside the first, not after it (0.6 s)
+    assert waits[2] >= 0.6  # the third waited for a free lane
+    for texts, rows in zip(requests, answers):
+        assert rows == label_jobs(predictor, [(texts, None)])[0]
+
+
 def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(start: Any) -> None:
     server = start()
     host, port = server.url.removeprefix("http://").split(":")

@@ -1,13 +1,16 @@
-"""Micro-batching: requests that arrive together are labelled in one pass of the NumPy network.
+"""Micro-batching: requests that arrive together are labelled in one pass of the network.
 
 A forward pass costs about the same for one text as for dozens (the recurrent loop runs once per time step
 whatever the batch), so the server gathers what arrives within a few milliseconds, up to a cap, and labels
-it in one batch on a worker thread, off the event loop. No FastAPI here: the batcher only needs asyncio.
+it in one batch on a worker thread, off the event loop. Two batches may be labelled at once: one batch's texts
+are encoded and its rows written (Python, holding the GIL) while the other's network runs (NumPy and ONNX
+Runtime release it). No FastAPI here: the batcher only needs asyncio.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +21,10 @@ import numpy as np
 from lstmcli.decision import row_json
 from lstmcli.predictor import Predictor
 from lstmcli.serve.settings import Batching
+
+# Batches labelled at once. With one, the network waits while a batch is encoded and its answers written, and
+# requests that arrive meanwhile wait for the whole batch; a third would only queue for the same cores.
+LANES = 2
 
 
 @dataclass
@@ -64,9 +71,9 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 class MicroBatcher:
-    """Queues requests, labels them in batches on one worker thread, and answers each request's future.
+    """Queues requests, labels them in batches on :data:`LANES` worker threads, and answers each request's future.
 
-    Batches run one after another, each on the predictor current when it starts: :meth:`swap` replaces the
+    A batch starts when a lane is free, each on the predictor current when it starts: :meth:`swap` replaces the
     predictor between batches, never inside one.
     """
 
@@ -76,24 +83,25 @@ class MicroBatcher:
         self.stats: dict[str, Any] = {"requests": 0, "texts": 0, "batches": 0, "largest_batch": 0}
         self._jobs: deque[_Job] = deque()
         self._answered = 0  # requests in the last batch
-        self._gathering: asyncio.Future[None] | None = None  # an idle worker's wait for more requests
+        self._gathering: asyncio.Future[None] | None = None  # an idle lane's wait for more requests
         self._wake: asyncio.Event | None = None
+        self._lane_freed: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmcli-predict")
+        self._running: set[asyncio.Task[None]] = set()  # the batches being labelled, at most LANES
+        self._executor = ThreadPoolExecutor(max_workers=LANES, thread_name_prefix="lstmcli-predict")
 
     def start(self) -> None:
         """Starts the batching loop on the running event loop."""
-        self._wake = asyncio.Event()
+        self._wake, self._lane_freed = asyncio.Event(), asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     async def stop(self) -> None:
-        """Stops the loop (call it once no request is waiting) and the worker thread."""
+        """Stops the loop (call it once no request is waiting), then the worker threads once their batches end."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
+        await asyncio.gather(*self._running, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
     def swap(self, predictor: Predictor) -> None:
@@ -112,18 +120,28 @@ class MicroBatcher:
         return await future
 
     async def _serve(self) -> None:
-        assert self._wake is not None
+        assert self._wake is not None and self._lane_freed is not None
         wait = self.batching.max_wait_ms / 1000
         while True:
+            while len(self._running) >= LANES:
+                self._lane_freed.clear()
+                await self._lane_freed.wait()
             if not self._jobs:
                 self._wake.clear()
                 await self._wake.wait()
-                # Only an idle worker waits for company: requests queued while a batch ran have waited already.
+                # Only an idle lane waits for company: requests queued while every lane was busy have waited.
                 if wait > 0:
                     await self._company(wait)
             batch = self._take()
             if batch:
-                await self._run(batch)
+                task = asyncio.get_running_loop().create_task(self._run(batch))
+                self._running.add(task)
+                task.add_done_callback(self._lane_done)
+
+    def _lane_done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        assert self._lane_freed is not None
+        self._lane_freed.set()
 
     async def _company(self, wait: float) -> None:
         """Waits up to ``wait`` seconds for more requests, and no longer once there are :meth:`_enough`; one timer,
