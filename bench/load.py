@@ -2,10 +2,12 @@
 
 For 1, 8 and 32 concurrent clients sending requests of 1 and of 32 texts back to back, it reports throughput
 (texts/s), p50 and p99 latency and requests lost, beside the in-process Predictor's rate on the same texts in
-the same run. Writes a markdown table (default bench/LOAD.md) and prints it.
+the same run (measured again just before each server). Writes a markdown table (default bench/LOAD.md) and
+prints it. With ``--baseline DIR`` (a checkout of an earlier lstmcli, e.g. a detached ``git worktree``) the
+server of that code runs too, before this one's in each of ``--rounds`` rounds, on the same run and texts.
 
 Usage: python bench/load.py RUN_DIR [--texts FILE.csv] [--seconds 5] [--out bench/LOAD.md] [--client httpx|raw]
-       [--scenarios 8x32,1x1]
+       [--scenarios 8x32,1x1] [--baseline ../before] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -59,9 +61,14 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(run_dir: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(run_dir: Path, code: Path = ROOT) -> tuple[subprocess.Popen[str], str]:
+    """``lstmcli serve`` of the lstmcli checkout ``code`` on a free port, and its address."""
     command = [sys.executable, "-m", "lstmcli", "serve", "-r", str(run_dir), "--port", "0"]
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, cwd=code)
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith("Serving "):
@@ -156,18 +163,42 @@ async def scenario(
     }
 
 
-def table(rows: list[dict[str, Any]], rate: float) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
+    """One line per scenario run; "server us CPU/text": the server's CPU time per text labelled."""
     lines = [
-        "| clients | texts/request | requests | texts/s | of in-process | p50 ms | p99 ms | lost | server, client cores |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| round | server | clients | texts/request | requests | texts/s | in-process texts/s | of in-process | "
+        "p50 ms | p99 ms | lost | server, client cores | server us CPU/text |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['clients']} | {r['size']} | {r['requests']} | {r['texts_per_s']:,.0f} | "
-            f"{100 * r['texts_per_s'] / rate:.0f}% | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['lost']} | "
-            f"{r['server_cores']:.2f}, {r['client_cores']:.2f} |"
+            f"| {r['round']} | {r['server']} | {r['clients']} | {r['size']} | {r['requests']} | "
+            f"{r['texts_per_s']:,.0f} | {r['in_process']:,.0f} | {100 * r['texts_per_s'] / r['in_process']:.0f}% | "
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['lost']} | {r['server_cores']:.2f}, {r['client_cores']:.2f} | "
+            f"{1e6 * r['server_cores'] / r['texts_per_s']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def serve_scenarios(
+    args: argparse.Namespace, texts: list[str], code: Path, name: str, round_: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Every scenario against one server of the checkout ``code``, after the in-process rate; the rows, and the
+    server's exit status after SIGTERM."""
+    rate = in_process_rate(args.run_dir, texts, args.seconds)
+    proc, url = start_server(args.run_dir.resolve(), code)
+    rows = []
+    try:
+        for scenario_name in args.scenarios.split(","):
+            clients, size = (int(n) for n in scenario_name.split("x"))
+            cpu_started = process_cpu(proc.pid)
+            row = asyncio.run(scenario(url, texts, clients, size, args.seconds, args.client))
+            row["server_cores"] = (process_cpu(proc.pid) - cpu_started) / args.seconds
+            rows.append({**row, "round": round_, "server": name, "in_process": rate})
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=60)
+    return rows, status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,43 +213,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenarios", default=",".join(f"{c}x{s}" for s in SIZES for c in CLIENTS), help="CLIENTSxTEXTS, ..."
     )
+    parser.add_argument("--baseline", type=Path, help="a checkout of an earlier lstmcli, served beside this one")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds, each serving the baseline then this code")
     args = parser.parse_args(argv)
     texts = read_texts(args.texts)
-    rate = in_process_rate(args.run_dir, texts, args.seconds)
-    proc, url = start_server(args.run_dir)
-    rows = []
-    try:
-        for name in args.scenarios.split(","):
-            clients, size = (int(n) for n in name.split("x"))
-            cpu_started = process_cpu(proc.pid)
-            row = asyncio.run(scenario(url, texts, clients, size, args.seconds, args.client))
-            row["server_cores"] = (process_cpu(proc.pid) - cpu_started) / args.seconds
-            rows.append(row)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=60)
+    servers = ([("baseline", args.baseline.resolve())] if args.baseline else []) + [("this", ROOT)]
+    rows, codes = [], []
+    for round_ in range(1, args.rounds + 1):
+        for name, code in servers:
+            found, status = serve_scenarios(args, texts, code, name, round_)
+            rows += found
+            codes.append(status)
+    baseline = f" --baseline {args.baseline} --rounds {args.rounds}" if args.baseline else ""
     report = "\n".join(
         [
             "# lstmcli serve under load",
             "",
-            f"Command: `python bench/load.py {args.run_dir} --seconds {args.seconds:g} --client {args.client}` "
-            f"(texts: `{args.texts.name}`, "
-            f"{len(texts)} texts; run: `{args.run_dir}`).",
+            f"Command: `python bench/load.py {args.run_dir} --seconds {args.seconds:g} --client {args.client} "
+            f"--scenarios {args.scenarios}{baseline}` (texts: `{args.texts.name}`, {len(texts)} texts; run: "
+            f"`{args.run_dir}`).",
             f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; the clients "
             f"(one asyncio process, {args.client}) share the CPUs with the server; cores: CPU seconds per second of "
-            "each scenario.",
+            "each scenario. In-process: `Predictor.proba` on batches of 2048, measured just before each server.",
             "",
-            f"In-process `Predictor.proba` on batches of 2048: **{rate:,.0f} texts/s**.",
+            table(rows),
             "",
-            table(rows, rate),
-            "",
-            f"Server exit status after SIGTERM: {code}.",
+            f"Server exit status after SIGTERM: {', '.join(map(str, codes))}.",
             "",
         ]
     )
     args.out.write_text(report, encoding="utf-8")
     print(report)
-    return 0 if code == 0 and not any(r["lost"] for r in rows) else 1
+    return 0 if not any(codes) and not any(r["lost"] for r in rows) else 1
 
 
 if __name__ == "__main__":

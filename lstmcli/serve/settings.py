@@ -26,7 +26,7 @@ class Limits:
 class Batching:
     """How requests are gathered into batches."""
 
-    max_wait_ms: float = 3.0  # an idle worker waits at most this long for more requests (see MicroBatcher)
+    max_wait_ms: float = 3.0  # an idle lane waits at most this long for more requests (see MicroBatcher)
     max_batch: int = 256  # texts per batch; a request with more texts runs alone, whole
 
     def __post_init__(self) -> None:
