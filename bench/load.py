@@ -163,19 +163,26 @@ async def scenario(
     }
 
 
+def batch_stats(url: str) -> dict[str, int]:
+    """The server's counts of batches and texts labelled so far (``GET /info``)."""
+    import httpx
+
+    return dict(httpx.get(f"{url}/info", timeout=60).json()["stats"])
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """One line per scenario run; "server us CPU/text": the server's CPU time per text labelled."""
     lines = [
         "| round | server | clients | texts/request | requests | texts/s | in-process texts/s | of in-process | "
-        "p50 ms | p99 ms | lost | server, client cores | server us CPU/text |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "p50 ms | p99 ms | lost | server, client cores | server us CPU/text | texts/batch |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['round']} | {r['server']} | {r['clients']} | {r['size']} | {r['requests']} | "
             f"{r['texts_per_s']:,.0f} | {r['in_process']:,.0f} | {100 * r['texts_per_s'] / r['in_process']:.0f}% | "
             f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['lost']} | {r['server_cores']:.2f}, {r['client_cores']:.2f} | "
-            f"{1e6 * r['server_cores'] / r['texts_per_s']:.1f} |"
+            f"{1e6 * r['server_cores'] / r['texts_per_s']:.1f} | {r['batch_texts']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -191,9 +198,13 @@ def serve_scenarios(
     try:
         for scenario_name in args.scenarios.split(","):
             clients, size = (int(n) for n in scenario_name.split("x"))
-            cpu_started = process_cpu(proc.pid)
+            cpu_started, stats_started = process_cpu(proc.pid), batch_stats(url)
             row = asyncio.run(scenario(url, texts, clients, size, args.seconds, args.client))
             row["server_cores"] = (process_cpu(proc.pid) - cpu_started) / args.seconds
+            stats = batch_stats(url)
+            row["batch_texts"] = (stats["texts"] - stats_started["texts"]) / max(
+                1, stats["batches"] - stats_started["batches"]
+            )
             rows.append({**row, "round": round_, "server": name, "in_process": rate})
     finally:
         proc.send_signal(signal.SIGTERM)
