@@ -23,7 +23,7 @@ from lstmcli.predictor import Predictor
 from lstmcli.serve.settings import Batching
 
 # Batches labelled at once. With one, the network waits while a batch is encoded and its answers written, and
-# requests that arrive meanwhile wait for the whole batch; a third would only queue for the same cores.
+# requests that arrive meanwhile wait for the whole batch (bench/RESULTS.md, "`serve` under load").
 LANES = 2
 
 
