@@ -143,3 +143,22 @@ def test_training_publishes_the_linear_stages_best_epoch(tmp_path: Path) -> None
     else:
         assert parts["ngrams"]["loss"] == pytest.approx(best["val_loss"], abs=2e-4)
         assert parts["ngrams"]["accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-4)
+
+
+def test_tables_the_linear_stage_writes_start_at_zero_and_every_other_layer_as_before() -> None:
+    from lstmcli.nn.model import build_model
+
+    network = spec.network_spec(CONFIG)
+    written = linear.written_layers(network)
+    random_start, zero_start = (build_model(CONFIG, 30, 2, start) for start in (frozenset(), written))
+    assert written == {network.ngram_classifier.embedding.layer, network.ngram_classifier.bag.layer}  # type: ignore[union-attr]
+    compared = 0
+    for before, after in zip(random_start.layers, zero_start.layers, strict=True):
+        assert before.name == after.name or not before.weights  # unnamed layers get a new number in each model
+        for old, new in zip(before.get_weights(), after.get_weights(), strict=True):
+            if before.name in written:
+                assert old.any() and not new.any()  # the random table is not made at all
+            else:
+                np.testing.assert_array_equal(old, new)  # the seeded stream is drawn as before: bit for bit
+                compared += old.size > 1 and bool(old.any())
+    assert compared >= 3  # the trunk's embedding, recurrent kernels and dense layers started at random, equal

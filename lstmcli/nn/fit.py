@@ -312,10 +312,12 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
     placement = place(strategy)  # first: MultiWorkerMirroredStrategy must exist before other TensorFlow work
     given, config = config, config.for_training(max(run.train_rows() // placement.replicas, 1))
     out = placement.output(run)
-    n_classes = len(run.read_labels())
+    n_classes, vocab = len(run.read_labels()), len(run.read_vocab())
+    ngrams = run if linear.fits(config, n_classes, run.is_sharded()) else None
     with placement.strategy.scope():
         vectors = start_vectors(run, config)
-        model, state = _start(out, config, resume and placement.is_chief, (len(run.read_vocab()), n_classes), vectors)
+        written = linear.written_layers(network_spec(config)) if ngrams else frozenset()
+        model, state = _start(out, config, resume and placement.is_chief, (vocab, n_classes, written), vectors)
         state = placement.sync(model, state, run, config)
     global_batch = config.replace(batch_size=config.batch_size * placement.replicas)
     train_ds, val_ds, steps = _datasets(run, global_batch, placement, state.epoch)
@@ -328,7 +330,6 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
             spec.ngram_classifier.output.layer if (spec := network_spec(config)).ngram_classifier else spec.output.layer
         )
         start_bias(model, first, prior)
-    ngrams = run if linear.fits(config, n_classes, run.is_sharded()) else None
     return _Session(
         out,
         given,
@@ -625,9 +626,10 @@ def start_vectors(run: RunDir, config: Config) -> np.ndarray | None:
 
 
 def _start(
-    run: RunDir, config: Config, resume: bool, sizes: tuple[int, int], vectors: np.ndarray | None
+    run: RunDir, config: Config, resume: bool, sizes: tuple[int, int, frozenset[str]], vectors: np.ndarray | None
 ) -> tuple[keras.Model, TrainState]:
-    """A new model (its embeddings started from the pretrained ``vectors``, if any), or the checkpoint's."""
+    """A new model (its embeddings started from the pretrained ``vectors``, if any), or the checkpoint's; ``sizes``:
+    the vocabulary, the classes and the layers training writes before reading (:func:`build_model`'s ``written``)."""
     if not resume:
         run.clear_checkpoint()
         model = build_model(config, *sizes)

@@ -251,6 +251,13 @@ def layer_weights(model: LinearModel, network: spec.NetworkSpec) -> dict[str, li
     }
 
 
+def written_layers(network: spec.NetworkSpec) -> frozenset[str]:
+    """The n-gram classifier's tables that :func:`layer_weights` writes whole: the Keras model need not start them
+    at random (their token embedding and n-gram table, 200,001 rows)."""
+    block = network.ngram_classifier
+    return frozenset() if block is None else frozenset((block.embedding.layer, block.bag.layer))
+
+
 def widened(
     token_rows: np.ndarray, table_rows: np.ndarray, block: spec.NgramClassifier
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

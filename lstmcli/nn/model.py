@@ -43,11 +43,27 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="lstmcli")
+class SeededZeros(keras.initializers.RandomUniform):
+    """Zeros, for a table whose start nothing reads (training writes all of it first), drawing its seed as Keras's
+    default embedding initializer (``"uniform"``) does: the seeded stream, and so every other layer's start
+    weights, stay as with that initializer, and no random table and its temporaries are made."""
+
+    def __call__(self, shape, dtype=None):  # type: ignore[no-untyped-def]
+        return keras.ops.zeros(shape, dtype=dtype)
+
+
+def embeddings_start(zeros: bool) -> keras.initializers.Initializer:
+    """An embedding's initializer, made where Keras makes its default one: :class:`SeededZeros` or ``"uniform"``."""
+    return SeededZeros() if zeros else keras.initializers.get("uniform")
+
+
+@keras.saving.register_keras_serializable(package="lstmcli")
 class BigramBag(keras.layers.Layer):
     """Mean of hashed token n-gram embeddings over a text (n = 2..order): the fastText-style bag.
 
     Input: ids ``(batch, steps)``, 0 padding. N-gram ids come from :func:`lstmcli.nn.inference.hashed_ngrams`
     run on Keras ops, and the mean is :func:`lstmcli.nn.inference.ngram_bag`'s, line for line.
+    ``zero_start``: the table starts at zeros (:class:`SeededZeros`); not saved, as a loaded table is read.
     """
 
     # hashing defaults to "linear": models saved before the setting existed were built with it.
@@ -57,11 +73,13 @@ class BigramBag(keras.layers.Layer):
         dim: int,
         order: int = 2,
         hashing: str = "linear",  # type: ignore[no-untyped-def]
+        zero_start: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.buckets, self.dim, self.order, self.hashing = buckets, dim, order, hashing
-        self.embedding = keras.layers.Embedding(buckets + 1, dim, name="bigram_embedding")
+        start = embeddings_start(zero_start)
+        self.embedding = keras.layers.Embedding(buckets + 1, dim, embeddings_initializer=start, name="bigram_embedding")
 
     def build(self, input_shape):  # type: ignore[no-untyped-def]
         self.embedding.build((None, None))
@@ -117,7 +135,7 @@ class BranchDropout(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
+def build_model(config: Config, vocab_size: int, n_classes: int, written: frozenset[str] = frozenset()) -> keras.Model:
     """Builds and compiles the classifier the config describes, block by block of :func:`network_spec`.
 
     The input is ``(batch, steps)`` int ids of any length, so batches can be padded to their own length.
@@ -127,10 +145,15 @@ def build_model(config: Config, vocab_size: int, n_classes: int) -> keras.Model:
     With ``ngram_mode="staged"`` the output is ``softmax(ngram_logits + lstm_logits)``: a linear classifier
     over the mean of token and n-gram embeddings, plus the LSTM's logits, whose layer starts at zero so that
     until the LSTM stage has run the model is the n-gram classifier alone (see :func:`stage_model`).
+
+    Args:
+        written: the embedding layers (spec names) whose start weights nothing reads, as the caller writes them
+            before any use (the n-gram classifier trained in NumPy): built as zeros (:class:`SeededZeros`), every
+            other layer starting as it would have.
     """
     keras.utils.set_random_seed(config.seed)
     inputs = keras.Input(shape=(None,), dtype="int32", name="ids")
-    graph = _Graph(inputs, inputs)
+    graph = _Graph(inputs, inputs, written=written)
     for block in spec.network_spec(config, vocab_size, n_classes).blocks:
         _build(block, graph)
     model = keras.Model(inputs, graph.x, name="lstmcli")
@@ -145,6 +168,7 @@ class _Graph:
     inputs: keras.KerasTensor
     x: keras.KerasTensor
     embedded: keras.KerasTensor | None = None
+    written: frozenset[str] = frozenset()  # embedding layers that start at zeros (see build_model)
 
 
 # Each builder adds the Keras layers of one kind of spec block after ``graph.x``; ``inference.NUMPY`` runs them.
@@ -158,7 +182,12 @@ def _build(block: spec.Block, graph: _Graph) -> None:
 @KERAS.implements(spec.Embedding)
 def _embedding(block: spec.Embedding, graph: _Graph) -> None:
     layer = keras.layers.Embedding(
-        block.vocab_size, block.dim, mask_zero=block.mask_zero, trainable=block.trainable, name=block.layer
+        block.vocab_size,
+        block.dim,
+        embeddings_initializer=embeddings_start(block.layer in graph.written),
+        mask_zero=block.mask_zero,
+        trainable=block.trainable,
+        name=block.layer,
     )
     graph.x = graph.embedded = layer(graph.x)
 
@@ -205,7 +234,8 @@ def _pooling(block: spec.Pooling, graph: _Graph) -> None:
 def _ngram_bag(block: spec.NgramBag, graph: _Graph) -> None:
     """As ``inference.bag``: the mean token vector (padding left out) beside the mean n-gram vector."""
     words = keras.layers.GlobalAveragePooling1D(name=block.words_layer)(graph.embedded, mask=graph.inputs != 0)
-    ngrams = BigramBag(block.buckets, block.dim, block.order, block.hashing, name=block.layer)(graph.inputs)
+    zero_start = block.layer in graph.written
+    ngrams = BigramBag(block.buckets, block.dim, block.order, block.hashing, zero_start, name=block.layer)(graph.inputs)
     features = [graph.x, words, ngrams] if block.beside_trunk else [words, ngrams]
     graph.x = keras.layers.Concatenate(name=block.concat_layer)(features)
 
@@ -222,7 +252,7 @@ def _ngram_classifier(block: spec.NgramClassifier, graph: _Graph) -> None:
     """The staged n-gram classifier from the ids, its logits added to the trunk's (as ``Network.proba``)."""
     probabilities = keras.layers.Activation(block.activation, name=block.probabilities_layer)
     add = keras.layers.Add(name=block.logits_layer)
-    branch = _Graph(graph.inputs, graph.inputs)
+    branch = _Graph(graph.inputs, graph.inputs, written=graph.written)
     for part in block.members:
         _build(part, branch)
     graph.x = probabilities(add([branch.x, graph.x]))
