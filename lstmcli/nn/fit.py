@@ -107,6 +107,9 @@ class _Checkpoint(keras.callbacks.Callback):
     passed since the stage started or the last write, and always when the stage ends; in between,
     the best epoch's weights and the last epoch's (with the optimizer's state) wait in memory. Ctrl-C and
     SIGTERM write them (:meth:`flush`), so only a hard kill loses epochs: at most that many seconds of them.
+    The weights kept are those of the model the stage fits (``self.model``), whose layers are the whole network's:
+    the other part's do not change during the stage (the n-gram table alone is 25 MB), and an older copy is let
+    go before a newer one is taken.
     """
 
     def __init__(
@@ -129,7 +132,7 @@ class _Checkpoint(keras.callbacks.Callback):
         self.final = final  # the last stage: at its end the best model is published from memory, not written first
         self.epoch_started = time.monotonic()
         self.written = time.monotonic()  # when the checkpoint was last written (the stage's start: by then)
-        self.best: list[np.ndarray] | None = None  # the best epoch's weights, not yet on disk
+        self.best: list[np.ndarray] | None = None  # the best epoch's weights of the fitted model, not yet on disk
         self.last: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # the last epoch's, not yet on disk
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -143,18 +146,19 @@ class _Checkpoint(keras.callbacks.Callback):
         logs["seconds"] = round(time.monotonic() - self.epoch_started, 3)  # training and validation, not saving
         with _sigint_deferred():  # Ctrl-C in the middle would leave a checkpoint at odds with its state
             improved = record(self.state, self.config, epoch, logs, self.stage)
+            self.last = None  # newer weights replace it below, or the checkpoint is written
             if improved:
-                self.best = self.whole.get_weights()
+                self.best = None
+                self.best = self.model.get_weights()
             if self.state.stopped_early:
                 self.model.stop_training = True
             ends = self.model.stop_training or epoch + 1 >= self.params.get("epochs", 0)
             if ends and self.final:
-                self.last = None  # nothing left to resume: the best (in memory, or written) is published next
+                pass  # nothing left to resume: the best (in memory, or written) is published next
             elif ends or time.monotonic() - self.written >= CHECKPOINT_SECONDS:
-                self.last = None  # the model holds this epoch's weights: newer than any that wait
-                self.flush()
+                self.flush()  # the model holds this epoch's weights: newer than any that waited
             else:  # an epoch that improved is the best and the last at once: its weights are copied once
-                weights = self.best if improved and self.best is not None else self.whole.get_weights()
+                weights = self.best if improved and self.best is not None else self.model.get_weights()
                 self.last = (weights, _optimizer_values(self.model))
         self.progress.epoch(epoch + 1, logs, improved, self.stage)
 
@@ -165,13 +169,13 @@ class _Checkpoint(keras.callbacks.Callback):
         an unfinished epoch, and the last finished one's weights wait in ``self.last``).
         """
         if self.last is not None:
-            self.whole.set_weights(self.last[0])
+            self.model.set_weights(self.last[0])
             _set_optimizer_values(self.model, self.last[1])
         if self.best is not None:
-            last = self.whole.get_weights()
-            self.whole.set_weights(self.best)
+            last = self.model.get_weights()
+            self.model.set_weights(self.best)
             _save_model(self.whole, self.run.best_model_path(), optimizer=False)
-            self.whole.set_weights(last)
+            self.model.set_weights(last)
         _save_model(self.whole, self.run.last_model_path())
         if self.model is not self.whole:  # a stage's own model: its optimizer is not the whole network's
             self.run.write_stage_optimizer(_optimizer_values(self.model))
@@ -303,7 +307,9 @@ class _Session:
     ngrams_ahead: NgramsAhead | None = None  # that stage as it ran before TensorFlow was imported
     steps: int = 0  # training batches an epoch
     cycle: bool = True  # the LSTM stage starts with one cycle of the rate (enough training rows: CYCLE_MIN_ROWS)
-    best: list[np.ndarray] | None = None  # the last stage's best weights, if never written: what is published
+    # The last stage's best weights, if never written: what is published (those of the stage's model, which shares
+    # its layers with the whole network's).
+    best: tuple[keras.Model, list[np.ndarray]] | None = None
     holds_best: bool = False  # the model holds the best weights so far (the linear n-gram stage just ended)
 
 
@@ -408,7 +414,8 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
             f"training across machines stopped ({first}); once every machine is up, run "
             "the same command with --resume on each"
         ) from None
-    session.best = callback.best if final else None
+    session.best = (fitted, callback.best) if final and callback.best is not None else None
+    callback.best = None  # the session holds them, or the checkpoint does
     return False
 
 
@@ -658,14 +665,17 @@ def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | N
 
     The weights are written last: they make the run trained.
     """
-    config, state = session.config, session.state
+    config, state, from_memory = session.config, session.state, session.best is not None
     if session.best is not None:  # the last stage's best epoch, kept in memory
+        fitted, kept = session.best
+        fitted.set_weights(kept)
+        session.best = None  # the model holds them now: not kept twice through the blend
+        del kept
         best = session.model
-        best.set_weights(session.best)
     else:
         best = load_model(str(run.best_model_path()))
     blend = _blend(run, best, config, state)
-    if keep_checkpoint and (blend is not None or session.best is not None):
+    if keep_checkpoint and (blend is not None or from_memory):
         _save_model(best, run.best_model_path(), optimizer=False)
     run.write_history(state.history)
     weights = (blend.ngram_weight, blend.lstm_weight, blend.scores) if blend else (None, None, None)
