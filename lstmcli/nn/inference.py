@@ -199,12 +199,15 @@ def _skip(network: Network, block: spec.Block, state: _State) -> None:
 def _recurrent(network: Network, block: spec.Recurrent, state: _State) -> None:
     """On the trunk's rows (see :class:`_State`); final states go back to the rows' order at once."""
     outputs = []
-    rows = network.rows[state.trunk_ids] if block is network.first else None
+    rows = network.rows[state.trunk_ids] if block is network.first else None  # (steps, n)
     for d in block.directions:
-        if rows is not None:
-            projected = network.tables[d][rows]  # (steps, n, gates)
-        else:
-            projected = _project(state.x, network.weights, block, d).transpose(1, 0, 2)
+        # The first layer's projections are gathered a step at a time: gathered at once for long texts they were
+        # the pass's largest temporary, (steps, n, gates) a direction.
+        projected: _Steps = (
+            _Gathered(network.tables[d], rows)
+            if rows is not None
+            else _project(state.x, network.weights, block, d).transpose(1, 0, 2)
+        )
         cell = network.cell(block, d)
         outputs.append(_rnn(projected, state.active, cell, reverse=d == "bw", sequences=block.return_sequences))
     x = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
@@ -323,6 +326,24 @@ def ngram_bag(ids: np.ndarray, table: np.ndarray, block: spec.NgramBag) -> np.nd
     return (total / np.maximum(count, 1.0)).astype(np.float32)
 
 
+class _Gathered:
+    """A projected input ``(steps, n, gates)`` read as ``table[rows]``, each step gathered when it is read."""
+
+    def __init__(self, table: np.ndarray, rows: np.ndarray) -> None:
+        self.table = table  # (ids seen, gates)
+        self.rows = rows  # (steps, n): each token's row in the table
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (*self.rows.shape, self.table.shape[1])  # type: ignore[return-value]
+
+    def __getitem__(self, index: tuple[int, slice]) -> np.ndarray:
+        return self.table[self.rows[index]]  # type: ignore[no-any-return]
+
+
+_Steps = np.ndarray | _Gathered  # what _rnn reads ``[t, :k]`` of: a projected input (steps, n, gates)
+
+
 class _Cell(NamedTuple):
     """One direction of a recurrent layer: its step function, recurrent kernel, bias and output activation."""
 
@@ -332,7 +353,7 @@ class _Cell(NamedTuple):
     act: Callable[[np.ndarray], np.ndarray]
 
 
-def _rnn(projected: np.ndarray, active: np.ndarray, cell: _Cell, *, reverse: bool, sequences: bool) -> np.ndarray:
+def _rnn(projected: _Steps, active: np.ndarray, cell: _Cell, *, reverse: bool, sequences: bool) -> np.ndarray:
     """Runs one recurrent layer over its projected input ``(steps, n, gates)``, time-major.
 
     Args:
@@ -351,7 +372,7 @@ def _rnn(projected: np.ndarray, active: np.ndarray, cell: _Cell, *, reverse: boo
     for t in range(steps - 1, -1, -1) if reverse else range(steps):
         k = int(active[t])
         if k == n:
-            h, c = cell.step(projected[t], h, c, cell)
+            h, c = cell.step(projected[t, :n], h, c, cell)
         elif k:
             h[:k], c[:k] = cell.step(projected[t, :k], h[:k], c[:k], cell)
         if out is not None:
