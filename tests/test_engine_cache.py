@@ -37,7 +37,7 @@ def test_a_graph_that_cannot_be_cached_leaves_no_part_file(
     assert path is not None
     path.mkdir(parents=True)  # the graph's name is taken by a folder: it cannot be replaced
     assert ort.engine_model(weights, config) == ort.build(weights, config)
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".format", path.name]  # .format: forget_old_graphs
 
 
 def test_an_interrupted_cache_write_leaves_no_part_file(
@@ -124,3 +124,50 @@ def test_a_graph_kept_in_the_run_serves_from_the_first_full_batch_until_the_weig
     assert run.read_engine_graph(ort.digest(weights, config)) is None
     retrained = module.Predictor(run, "onnx")  # other weights: a graph of their own, built
     np.testing.assert_allclose(retrained.proba(TEXTS), module.Predictor(run, "numpy").proba(TEXTS), atol=1e-6)
+
+
+def _format_one_graph() -> bytes:
+    """A graph as format 1 made them: the ids in, the token embedding held inside and gathered."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    embedding = numpy_helper.from_array(np.ones((5, 3), np.float32), "embedding")
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT32, ["steps", "n"])
+    out = helper.make_tensor_value_info(ort.OUTPUT, TensorProto.FLOAT, ["steps", "n", 3])
+    graph = helper.make_graph([helper.make_node("Gather", ["embedding", "ids"], [ort.OUTPUT])], "g", [ids], [out])
+    graph.initializer.append(embedding)
+    return bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", ort.OPSET)]).SerializeToString())
+
+
+def test_graphs_of_an_earlier_format_leave_the_cache_once_it_is_used_again(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Nothing reads a graph of an earlier format (its name digests that format): the cache's next use removes
+    them, and only them; the run's own graph stays, and a later use reads no graph to find them."""
+    from lstmcli.nn.fit import keep_engine_graph
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    shutil.copytree(trained_run, tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    weights, config = run.read_weights(), run.read_config()
+    keep_engine_graph(run, weights, config)
+    kept_in_run = run.path / "engine" / f"{ort.digest(weights, config)}.onnx"
+    path = ort.cached_path(weights, config)
+    assert path is not None and kept_in_run.is_file()
+    path.parent.mkdir(parents=True)
+    old = path.parent / f"{'0' * 40}.onnx"
+    old.write_bytes(_format_one_graph())
+    other = {name: array * 2 for name, array in weights.items()}  # another run's graph, of this format
+    current = ort.cached_path(other, config)
+    assert current is not None
+    current.write_bytes(ort.build(other, config))
+    (path.parent / "notes.txt").write_text("not a graph")
+    assert ort.engine_model(weights, config) == ort.build(weights, config)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([".format", current.name, path.name, "notes.txt"])
+    assert kept_in_run.read_bytes() == ort.build(weights, config)
+
+    def no_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a graph was read to tell its format")
+
+    onnx = pytest.importorskip("onnx")
+    monkeypatch.setattr(onnx, "load", no_read)
+    assert ort.engine_model(other, config) == current.read_bytes()

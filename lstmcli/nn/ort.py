@@ -100,6 +100,8 @@ def engine_model(weights: Weights, config: Config, rebuild: bool = False) -> byt
     cached graph that onnxruntime refused).
     """
     path = cached_path(weights, config)
+    if path is not None:
+        forget_old_graphs(path.parent)
     if path is not None and not rebuild:
         with contextlib.suppress(OSError):
             return path.read_bytes()
@@ -107,6 +109,35 @@ def engine_model(weights: Weights, config: Config, rebuild: bool = False) -> byt
     if path is not None:
         _keep(path, model)
     return model
+
+
+def forget_old_graphs(folder: Path) -> None:
+    """Removes the graphs of earlier formats from the cache ``folder``, which nothing reads any more (their names
+    digest another format): format 1's held the token embedding, 13 MB for 63,000 words. Done once a format: the
+    file ``.format`` says which format the folder was last cleared for, so the graphs are read only then (which
+    imports onnx, where there are graphs to read). A graph that cannot be read or removed is left as it is."""
+    marker = folder / ".format"
+    with contextlib.suppress(OSError):
+        if marker.read_text(encoding="ascii").strip() == str(ENGINE_FORMAT):
+            return
+    graphs = sorted(folder.glob("*.onnx")) if folder.is_dir() else []
+    if graphs:
+        import onnx
+
+        for graph in graphs:
+            with contextlib.suppress(Exception):  # onnx raises many types for a file that is not a graph
+                if graph_format(onnx.load(str(graph), load_external_data=False)) < ENGINE_FORMAT:
+                    graph.unlink()
+    with contextlib.suppress(OSError):  # half written, it names no format: the folder is cleared again next time
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(ENGINE_FORMAT), encoding="ascii")
+
+
+def graph_format(model: Any) -> int:
+    """The :data:`ENGINE_FORMAT` of an engine's graph (an ``onnx.ModelProto``): 2 takes the token vectors as its
+    ``embedded`` input, 1 gathered them from the embedding it held. (Raising the format means telling its graphs
+    apart here.)"""
+    return 2 if any(value.name == "embedded" for value in model.graph.input) else 1
 
 
 def _keep(path: Path, model: bytes) -> None:
