@@ -18,7 +18,15 @@ from lstmcli.nn.inference import Network
 
 NGRAM_WEIGHTS = np.round(np.linspace(0.0, 2.0, 21), 2)  # 0.1 apart
 LSTM_WEIGHTS = np.round(np.linspace(0.0, 3.0, 61), 2)  # 0.05 apart
-CHUNK = 256  # validation rows through the network at a time (its temporaries: rows x steps x 4 units a direction)
+CHUNK = 256  # validation rows through the network at a time (its temporaries: rows x steps x units a direction)
+CHUNK_TOKENS = CHUNK * 128  # and no more padded tokens at a time: fewer rows where texts are longer than 128 tokens
+
+
+def chunk_rows(steps: int) -> int:
+    """How many validation rows of ``steps`` padded tokens go through the network at a time: :data:`CHUNK`, fewer
+    for long texts (chnsenticorp's 541 characters: 60), whose sequences' temporaries would otherwise be the
+    training's largest allocation."""
+    return max(1, min(CHUNK, CHUNK_TOKENS // max(steps, 1)))
 
 
 @dataclass(frozen=True)
@@ -37,8 +45,8 @@ def fit_blend(weights: dict[str, np.ndarray], config: Config, val_x: np.ndarray,
     Args:
         weights: the exported weights of the staged model at its best epoch (both parts at weight 1).
     """
-    network = Network(weights, config)
-    parts = [network.part_logits(np.asarray(val_x[i : i + CHUNK])) for i in range(0, len(val_x), CHUNK)]
+    network, chunk = Network(weights, config), chunk_rows(val_x.shape[1])
+    parts = [network.part_logits(np.asarray(val_x[i : i + chunk])) for i in range(0, len(val_x), chunk)]
     ngram, lstm = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
     return choose(ngram, lstm, np.asarray(val_y))
 

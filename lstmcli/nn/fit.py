@@ -26,7 +26,7 @@ from lstmcli.decision import choose_thresholds
 from lstmcli.errors import LstmcliError, RunDirError
 from lstmcli.nn import linear, ort
 from lstmcli.nn.backend import keras, tf
-from lstmcli.nn.blend import CHUNK, Blend, fit_blend
+from lstmcli.nn.blend import Blend, chunk_rows, fit_blend
 from lstmcli.nn.data import make_dataset, shard_dataset
 from lstmcli.nn.distribute import Placement, place
 from lstmcli.nn.inference import Network
@@ -588,8 +588,8 @@ def keep_engine_graph(run: RunDir, weights: dict[str, np.ndarray], config: Confi
 def _thresholds(run: RunDir, weights: dict[str, np.ndarray], config: Config) -> dict[str, Any]:
     """A multi-label run's decision thresholds, chosen on the published model's validation probabilities."""
     val_x, val_y = _validation_rows(run)
-    network = Network(weights, config)
-    probabilities = np.concatenate([network.proba(val_x[i : i + CHUNK]) for i in range(0, len(val_x), CHUNK)])
+    network, chunk = Network(weights, config), chunk_rows(val_x.shape[1])
+    probabilities = np.concatenate([network.proba(val_x[i : i + chunk]) for i in range(0, len(val_x), chunk)])
     return choose_thresholds(probabilities, val_y, config.seed).to_dict()
 
 
