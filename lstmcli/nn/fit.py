@@ -562,7 +562,8 @@ def _blend(run: RunDir, model: keras.Model, config: Config, state: TrainState) -
     if network.ngram_classifier is None or state.history[state.best_epoch - 1].get("stage") != "lstm":
         return None
     val_x, val_y = _validation_rows(run)
-    blend = fit_blend(export_weights(model, config), config, val_x, val_y)
+    # Folded as weights.npz holds them (the same logits): the 200,001-row table is not copied whole for the blend.
+    blend = fit_blend(linear.folded(export_weights(model, config), network), config, val_x, val_y)
     for name, weight in (
         (network.ngram_classifier.output.layer, blend.ngram_weight),
         (network.output.layer, blend.lstm_weight),
