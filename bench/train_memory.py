@@ -6,7 +6,9 @@ phase each sample falls in (the innermost step running). Prints each phase's sec
 the start and its highest, and the process's peak (``VmHWM``), as a Markdown table.
 
 Usage: PYTHONPATH=<checkout> .venv/bin/python bench/train_memory.py ../shared/datasets/sst2/train.csv [--json OUT]
-The lstmcli measured is the one ``PYTHONPATH`` names (a checkout of another commit measures that one).
+The lstmcli measured is the one ``PYTHONPATH`` names (a checkout of another commit measures that one). TensorFlow
+is imported first, and a thread samples: ``lstmcli train FILE``'s prepare (and where it fits, the linear n-gram
+stage) then runs in this process, not in the child process the CLI forks for it, so that every step is sampled.
 """
 
 from __future__ import annotations
