@@ -148,7 +148,7 @@ class _Checkpoint(keras.callbacks.Callback):
             improved = record(self.state, self.config, epoch, logs, self.stage)
             self.last = None  # newer weights replace it below, or the checkpoint is written
             if improved:
-                self.best = None
+                self.best = None  # the older copy goes before the newer is taken: never two at once
                 self.best = self.model.get_weights()
             if self.state.stopped_early:
                 self.model.stop_training = True
@@ -303,7 +303,7 @@ class _Session:
     progress: TrainProgress
     class_weight: dict[int, float] | None
     prior: np.ndarray | None = None  # a multi-label run's log-odds of each label: where output biases start
-    linear: RunDir | None = None  # the prepared run, where the n-gram stage trains in NumPy (nn/linear.py)
+    linear: tuple[RunDir, int] | None = None  # the n-gram stage in NumPy (nn/linear.py): the prepared run, vocab
     ngrams_ahead: NgramsAhead | None = None  # that stage as it ran before TensorFlow was imported
     steps: int = 0  # training batches an epoch
     cycle: bool = True  # the LSTM stage starts with one cycle of the rate (enough training rows: CYCLE_MIN_ROWS)
@@ -319,7 +319,7 @@ def _open(run: RunDir, config: Config, resume: bool, progress: TrainProgress, st
     given, config = config, config.for_training(max(run.train_rows() // placement.replicas, 1))
     out = placement.output(run)
     n_classes, vocab = len(run.read_labels()), len(run.read_vocab())
-    ngrams = run if linear.fits(config, n_classes, run.is_sharded()) else None
+    ngrams = (run, vocab) if linear.fits(config, n_classes, run.is_sharded()) else None
     with placement.strategy.scope():
         vectors = start_vectors(run, config)
         written = linear.written_layers(network_spec(config)) if ngrams else frozenset()

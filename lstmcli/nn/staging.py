@@ -100,35 +100,36 @@ class NgramsAhead:
 def fit_ahead(run: RunDir, config: Config) -> NgramsAhead | None:
     """The n-gram stage of a fresh training of the prepared ``run``, trained one replica would train it; None
     where the linear model does not train this run's n-gram classifier."""
-    n_classes = len(run.read_labels())
+    n_classes, vocab = len(run.read_labels()), len(run.read_vocab())
     config = config.for_training(max(run.train_rows(), 1))
     if not linear.fits(config, n_classes, run.is_sharded()) or stages(config)[0][0] != "ngrams":
         return None
     logs: list[dict[str, float]] = []
     state = TrainState()
     weights = class_weights(run, config, n_classes)
-    best, interrupted = linear_stage(run, config, state, weights, lambda epoch, row, improved: logs.append(row))
+    best, interrupted = linear_stage((run, vocab), config, state, weights, lambda _, row, __: logs.append(row))
     if interrupted:
         raise KeyboardInterrupt
     return NgramsAhead(config, logs, best)
 
 
 def linear_stage(
-    run: RunDir,
+    prepared: tuple[RunDir, int],
     config: Config,
     state: TrainState,
     class_weight: dict[int, float] | None,
     shown: EpochShown,
     ahead: Iterable[tuple[linear.LinearModel, dict[str, float]]] | None = None,
 ) -> tuple[linear.LinearModel | None, bool]:
-    """Runs the n-gram stage epoch by epoch into ``state`` (from its start) until early stopping or its last
-    epoch; returns its best model and whether Ctrl-C stopped it. ``ahead``: the epochs as run before, replayed."""
+    """Runs the n-gram stage of ``prepared`` (the run, its vocabulary's size) epoch by epoch into ``state`` (from its
+    start) until early stopping or its last epoch; returns its best model and whether Ctrl-C stopped it.
+    ``ahead``: the epochs as run before, replayed."""
     if state.epoch:
         state.epoch = state.best_epoch = state.wait = 0
         state.best, state.history, state.stopped_early = {}, [], False
     last_epoch, best = stages(config)[0][1], None
     try:
-        for fitted, logs in _linear_epochs(run, config, class_weight) if ahead is None else ahead:
+        for fitted, logs in _linear_epochs(*prepared, config, class_weight) if ahead is None else ahead:
             improved = record(state, config, state.epoch, logs, "ngrams")
             best = fitted.copy() if improved else best
             shown(state.epoch, logs, improved)
@@ -140,9 +141,9 @@ def linear_stage(
 
 
 def _linear_epochs(
-    run: RunDir, config: Config, class_weight: dict[int, float] | None
+    run: RunDir, vocab: int, config: Config, class_weight: dict[int, float] | None
 ) -> Iterator[tuple[linear.LinearModel, dict[str, float]]]:
     prepared = run.read_prepared()
     data = (prepared.train_x, prepared.train_y, prepared.val_x, prepared.val_y)
-    vocab, n_classes = len(run.read_vocab()), len(run.read_labels())
+    n_classes = len(run.read_labels())
     yield from linear.epochs(data, config, vocab, n_classes, class_weight, bag_vectors(run))
