@@ -478,3 +478,38 @@ _end_now({code!r})
     assert done.returncode == status
     assert done.stdout.startswith("buffered") and "thread done" in done.stdout and "handler ran" in done.stdout
     assert done.stderr.strip() == stderr
+
+
+def test_the_trainers_import_leaves_kerass_optional_integrations_out() -> None:
+    # In a fresh process: Keras would import scikit-learn, SciPy, matplotlib and pandas as it is imported
+    # (about a second and 150 MiB); the trainer has no use for them through Keras, and imports them when it does.
+    code = (
+        "import sys\n"
+        "import lstmcli.nn.backend as b\n"
+        "print(sorted(m for m in b.KERAS_EXTRAS if m in sys.modules))\n"
+        "import sklearn.model_selection, pandas\n"  # importable as usual afterwards
+        "print(b.keras.layers.LSTM(2)(b.keras.ops.ones((1, 3, 2))).shape)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["[]", "(1, 2)"]
+
+
+def test_a_module_left_out_of_one_threads_import_is_imported_by_another_thread_meanwhile(tmp_path: Path) -> None:
+    import threading
+
+    from lstmcli.nn.backend import _left_out
+
+    (tmp_path / "leftout_probe.py").write_text("VALUE = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    seen: list[object] = []
+    try:
+        with _left_out(frozenset({"leftout_probe"})):
+            with pytest.raises(ModuleNotFoundError, match="left out"):
+                import leftout_probe  # noqa: F401
+            other = threading.Thread(target=lambda: seen.append(__import__("leftout_probe").VALUE))
+            other.start()
+            other.join()
+        assert seen == [1]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("leftout_probe", None)
