@@ -3,7 +3,9 @@
 Runs the command given and, every 20 ms until it ends, adds the resident memory of the command's process
 (``Rss`` of ``/proc/PID/smaps_rollup``) to the private memory (``Private_Clean`` + ``Private_Dirty``) of each of its
 descendants: a forked child shares its parent's pages until it writes them, and counting its whole resident size
-would count those twice. Prints the wall time, the highest sum and when it came, and each process's own highest.
+would count those twice. A child that shares its parent's whole address space (``vfork`` before its ``exec``, as
+``subprocess`` starts ``uname -p`` for h5py's import) is not counted: its ``smaps_rollup`` is its parent's, figure
+for figure, and its memory the parent's. Prints the wall time, the highest sum and when it came, and each process's own highest.
 Reading ``smaps_rollup`` of a large process costs CPU (the sampler takes about half a core): the wall time it
 prints is not a timing.
 
@@ -32,19 +34,20 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _kib(pid: int, whole: bool) -> int:
-    """The process's resident KiB if ``whole``, else only its private KiB; 0 once it has ended."""
-    total = 0
+def _rollup(pid: int) -> dict[str, int]:
+    """The KiB figures of the process's ``smaps_rollup`` by name; empty once it has ended."""
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
-            for line in fh:
-                if whole and line.startswith("Rss:"):
-                    return int(line.split()[1])
-                if not whole and line.startswith(("Private_Clean:", "Private_Dirty:")):
-                    total += int(line.split()[1])
+            return {f[0].rstrip(":"): int(f[1]) for line in fh if len(f := line.split()) == 3 and f[2] == "kB"}
     except OSError:
-        return 0
-    return total
+        return {}
+
+
+def _kib(rollup: dict[str, int], whole: bool) -> int:
+    """The process's resident KiB if ``whole``, else only its private KiB."""
+    if whole:
+        return rollup.get("Rss", 0)
+    return rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)
 
 
 def main() -> None:
@@ -54,13 +57,16 @@ def main() -> None:
     command = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     highest, when, peaks = 0, 0.0, {}
     while command.poll() is None:
-        pending, total = [command.pid], 0
+        pending: list[tuple[int, dict[str, int]]] = [(command.pid, {})]
+        total = 0
         while pending:
-            pid = pending.pop()
-            kib = _kib(pid, whole=pid == command.pid)
-            total += kib
-            peaks[pid] = max(peaks.get(pid, 0), kib)
-            pending += _children(pid)
+            pid, parents = pending.pop()
+            rollup = _rollup(pid)
+            if rollup != parents:  # else one address space, counted as the parent's
+                kib = _kib(rollup, whole=pid == command.pid)
+                total += kib
+                peaks[pid] = max(peaks.get(pid, 0), kib)
+            pending += [(child, rollup) for child in _children(pid)]
         if total > highest:
             highest, when = total, time.monotonic() - started
         time.sleep(INTERVAL)
