@@ -20,6 +20,21 @@ from lstmcli.text.batching import bucket_boundaries, count_batches, cut, epoch_b
 
 SHUFFLE_BYTES = 64 << 20  # training's shuffle buffer over shard rows
 BLOCK_ROWS = 1024  # rows a shard reader hands to tf.data at a time
+PREFETCH = 2  # batches made ready ahead of the training step
+
+
+def _prefetched(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``ds`` with :data:`PREFETCH` batches made ready ahead, and tf.data's autotuning off.
+
+    With autotuning on (tf.data's default) every iterator runs a model thread that wakes on a timer, and
+    dropping the iterator waits for that thread's next wake-up: ``fit`` drops one at every epoch's start, and
+    about one epoch in three stood idle, every thread asleep, for 0.5-1.2 s of a 1.3 s epoch
+    (bench/RESULTS.md, "An epoch in three stood idle: tf.data's autotuning"). Little is left to tune: the
+    in-memory batches are planned in NumPy, and the shards' ``map`` runs one call per core untuned.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options).prefetch(PREFETCH)
 
 
 def make_dataset(
@@ -55,7 +70,7 @@ def make_dataset(
 
     signature = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, *y.shape[1:]), labels.dtype))
     ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
-    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE), steps
+    return _prefetched(ds.apply(tf.data.experimental.assert_cardinality(steps))), steps
 
 
 def batch_by_length(
@@ -87,7 +102,7 @@ def batch_by_length(
         ds = ds.batch(config.batch_size)
     steps = count_batches(lengths, boundaries, config.batch_size)
     ds = ds.map(cut_batch, num_parallel_calls=tf.data.AUTOTUNE).apply(tf.data.experimental.assert_cardinality(steps))
-    return ds.prefetch(tf.data.AUTOTUNE), steps
+    return _prefetched(ds), steps
 
 
 def shard_dataset(run: RunDir, part: str, config: Config, shuffle: bool) -> tuple[tf.data.Dataset, int]:
