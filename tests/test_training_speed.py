@@ -521,7 +521,7 @@ def test_a_module_left_out_of_one_threads_import_is_imported_by_another_thread_m
 @pytest.mark.parametrize("streaming", [False, True])
 def test_training_batches_come_without_tf_datas_autotuning(runner: CliRunner, tmp_path: Path, streaming: bool) -> None:
     # Autotuning's model thread made dropping an iterator (fit drops one every epoch) wait up to a second.
-    from lstmcli.nn.data import PREFETCH, make_dataset, shard_dataset
+    from lstmcli.nn.data import make_dataset, shard_dataset
 
     data = write_csv(tmp_path / "tiny.csv", make_rows())
     result = runner.invoke(
@@ -536,4 +536,4 @@ def test_training_batches_come_without_tf_datas_autotuning(runner: CliRunner, tm
         prepared = run.read_prepared()
         dataset, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
     assert dataset.options().autotune.enabled is False
-    assert PREFETCH >= 1 and len(list(dataset)) == steps
+    assert len(list(dataset)) == steps  # every batch still comes, once
