@@ -97,6 +97,28 @@ def keras_model(run_dir: Path) -> Any:
     return model_from_weights(run.read_weights(), run.read_config(), len(run.read_vocab()), len(run.read_labels()))
 
 
+def training_batches(tmp_path: Path, streaming: bool, batch_size: int = 16) -> tuple[Any, int, int]:
+    """Prepares the tiny rows in memory or streamed; returns the training pipeline train would fit on (batches of
+    ``batch_size``), its batches per epoch and the training rows."""
+    from lstmcli.nn.data import make_dataset, shard_dataset
+    from lstmcli.rundir import RunDir
+
+    data = write_csv(tmp_path / "tiny.csv", make_rows())
+    flag = "--streaming" if streaming else "--in-memory"
+    result = CliRunner().invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run"), flag])
+    assert result.exit_code == 0, result.output
+    run = RunDir(tmp_path / "run")
+    config = run.read_config().replace(batch_size=batch_size)
+    if streaming:
+        dataset, steps = shard_dataset(run, "train", config, shuffle=True)
+    else:
+        prepared = run.read_prepared()
+        dataset, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
+    report = run.read_prepare_report()
+    assert report is not None
+    return dataset, steps, report["train_rows"]
+
+
 def write_checkpoint_models(run_dir: Path) -> None:
     """Writes the run's published network as its checkpoint's last and best Keras models, as a training leaves them."""
     from lstmcli import rundir

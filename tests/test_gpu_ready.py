@@ -8,10 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_rows, write_csv
-from typer.testing import CliRunner
+from conftest import training_batches
 
-from lstmcli.cli import app
 from lstmcli.config import make_config
 from lstmcli.rundir import RunDir
 
@@ -48,23 +46,10 @@ def test_the_default_lstm_qualifies_for_cudnn_and_the_tutorial_keeps_the_article
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-def test_every_batch_of_a_masked_model_is_right_padded(runner: CliRunner, tmp_path: Path, streaming: bool) -> None:
-    from lstmcli.nn.data import make_dataset, shard_dataset
-
-    data = write_csv(tmp_path / "tiny.csv", make_rows())
-    flag = "--streaming" if streaming else "--in-memory"
-    result = runner.invoke(app, ["prepare", str(data), "-r", str(tmp_path / "run"), flag])
-    assert result.exit_code == 0, result.output
-    run = RunDir(tmp_path / "run")
-    config = run.read_config().replace(batch_size=16)
-    if streaming:
-        dataset, _ = shard_dataset(run, "train", config, shuffle=True)
-    else:
-        prepared = run.read_prepared()
-        dataset, _ = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
+def test_every_batch_of_a_masked_model_is_right_padded(tmp_path: Path, streaming: bool) -> None:
+    dataset, _, rows = training_batches(tmp_path, streaming)
     batches = [np.asarray(x) for x, _ in dataset]
-    report = run.read_prepare_report()
-    assert report is not None and sum(len(x) for x in batches) == report["train_rows"]
+    assert sum(len(x) for x in batches) == rows
     for x in batches:
         mask = x != 0
         assert mask[:, 0].all()  # no row fully masked: an empty text is one unknown id

@@ -10,12 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_rows, write_csv
-from typer.testing import CliRunner
+from conftest import make_rows, training_batches, write_csv
 
 from lstmcli import rundir
-from lstmcli.cli import app
-from lstmcli.rundir import RunDir
 from lstmcli.text.batching import bucket_boundaries, count_batches, epoch_batches
 
 TINY = {"epochs": 6, "ngram_epochs": 3, "embedding_dim": 8, "units": (8,), "dense_units": 8, "batch_size": 16}
@@ -519,21 +516,8 @@ def test_a_module_left_out_of_one_threads_import_is_imported_by_another_thread_m
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-def test_training_batches_come_without_tf_datas_autotuning(runner: CliRunner, tmp_path: Path, streaming: bool) -> None:
+def test_training_batches_come_without_tf_datas_autotuning(tmp_path: Path, streaming: bool) -> None:
     # Autotuning's model thread made dropping an iterator (fit drops one every epoch) wait up to a second.
-    from lstmcli.nn.data import make_dataset, shard_dataset
-
-    data = write_csv(tmp_path / "tiny.csv", make_rows())
-    result = runner.invoke(
-        app, ["prepare", str(data), "-r", str(tmp_path / "run"), "--streaming" if streaming else "--in-memory"]
-    )
-    assert result.exit_code == 0, result.output
-    run = RunDir(tmp_path / "run")
-    config = run.read_config().replace(batch_size=16)
-    if streaming:
-        dataset, steps = shard_dataset(run, "train", config, shuffle=True)
-    else:
-        prepared = run.read_prepared()
-        dataset, steps = make_dataset(prepared.train_x, prepared.train_y, config, shuffle=True)
+    dataset, steps, _ = training_batches(tmp_path, streaming)
     assert dataset.options().autotune.enabled is False
     assert len(list(dataset)) == steps  # every batch still comes, once
