@@ -482,7 +482,7 @@ _end_now({code!r})
 
 def test_the_trainers_import_leaves_kerass_optional_integrations_out() -> None:
     # In a fresh process: Keras would import scikit-learn, SciPy, matplotlib and pandas as it is imported
-    # (about a second and 150 MiB); the trainer has no use for them through Keras, and imports them when it does.
+    # (about a second); the trainer has no use for them through Keras, and imports them when it does.
     code = (
         "import sys\n"
         "import lstmcli.nn.backend as b\n"
