@@ -105,3 +105,31 @@ def test_a_trained_run_keeps_its_start_vectors_once_and_trains_again_from_them(
         assert kept is not None and np.array_equal(kept.view(np.uint32), start.view(np.uint32)), args
         unseen = run.read_vocab().ids(["tornado"])[0]
         assert np.array_equal(run.read_weights()["embedding"][unseen], start[unseen])  # started from the vectors
+
+
+def test_start_vectors_are_held_at_float16_precision_and_their_untouched_rows_stored_so(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    extra = tuple(f"word{i}" for i in range(400))  # words no training text holds: training never moves their rows
+    data, vectors = write_csv(tmp_path / "tiny.csv", make_rows()), _vectors(tmp_path / "vec.txt", extra)
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(data), "-r", str(run_dir), "--embeddings", str(vectors), *TINY])
+    assert result.exit_code == 0, result.output
+    run = RunDir(run_dir)
+    start, published = run.read_embeddings(), run.read_weights()["embedding"]
+    assert start is not None and published.dtype == np.float32
+    assert np.array_equal(start.astype(np.float16).astype(np.float32), start)
+    given = np.array([float(v) for v in (tmp_path / "vec.txt").read_text().splitlines()[-1].split()[1:]])
+    row = start[run.read_vocab().ids([extra[-1]])[0]]
+    np.testing.assert_allclose(row, given, rtol=2**-11, atol=0)  # rounded, not moved
+    unseen = run.read_vocab().ids(list(extra))
+    assert np.array_equal(published[unseen], start[unseen])
+    assert "embedding@half" in np.load(run_dir / "weights.npz").files
+
+
+def test_half_precision_keeps_numbers_float16_cannot_hold() -> None:
+    from lstmcli.dataset.embeddings import half_precision
+
+    out = half_precision(np.array([[0.1, -1e6, np.inf, 3.0]], np.float64))
+    assert out.dtype == np.float32
+    assert out[0, 0] == np.float32(np.float16(0.1)) and out[0, 1] == -1e6 and out[0, 2] == np.inf and out[0, 3] == 3.0

@@ -243,3 +243,48 @@ def test_ids_of_a_small_vocabulary_are_written_in_half_the_bytes_and_read_as_int
         prepared = run.read_prepared()
         assert prepared.train_x.dtype == np.int32 and np.array_equal(prepared.train_x, x)
         assert prepared.val_x.dtype == np.int32 and np.array_equal(prepared.val_x, x[:2])
+
+
+def test_a_matrix_most_of_whose_rows_float16_holds_is_kept_halved_and_read_back_bit_for_bit(tmp_path: Path) -> None:
+    """The token embeddings' untouched rows are start vectors at float16's precision: kept in two bytes a number,
+    the rows training moved in four, read back exactly (published weights, and the start rows data/ keeps)."""
+    (tmp_path / rundir.DATA_DIR).mkdir()
+    run, rng = RunDir(tmp_path), np.random.default_rng(2)
+    start = rng.normal(0, 0.4, size=(3_000, 8)).astype(np.float16).astype(np.float32)
+    start[10] = [-0.0, 0.0, 1e-7, -65504.0, 6e-5, 0.1, 2.0, 3.0]  # float16 holds these (1e-7 and 0.1 as rounded)
+    start[10] = start[10].astype(np.float16).astype(np.float32)
+    trained = start.copy()
+    trained[[2, 3, 500]] += np.float32(1e-3)  # moved by training: float16 no longer holds them
+    trained[7, 0] = 1e6  # beyond float16's range
+    trained.view(np.uint32)[9, 1] = 0x7FC00001  # a NaN whose payload float16 cannot keep
+    run.write_embeddings(start)
+    run.write_weights({"embedding": trained, "output_bias": np.ones(3, np.float32)}, started_from="embedding")
+    members = {m.filename: m for m in zipfile.ZipFile(tmp_path / rundir.WEIGHTS).infolist()}
+    assert {"embedding@half.npy", "embedding@rows.npy", "embedding@float32.npy"} <= set(members)
+    assert "embedding.npy" not in members
+    assert sum(m.file_size for n, m in members.items() if n.startswith("embedding")) < trained.nbytes * 0.51
+    assert np.load(tmp_path / rundir.WEIGHTS)["embedding@rows"].tolist() == [2, 3, 7, 9, 500]
+    assert np.array_equal(run.read_weights()["embedding"].view(np.uint32), trained.view(np.uint32))
+    assert np.array_equal(run.read_embeddings().view(np.uint32), start.view(np.uint32))  # type: ignore[union-attr]
+    assert np.load(tmp_path / rundir.DATA_DIR / rundir.EMBEDDINGS_MOVED)["rows"].tolist() == [2, 3, 7, 9, 500]
+
+
+def test_a_matrix_float16_does_not_hold_is_kept_whole(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    dense = np.random.default_rng(3).normal(size=(2_000, 8)).astype(np.float32)
+    dense[:1_000] = dense[:1_000].astype(np.float16)  # half of the rows: halving would save too little
+    run.write_weights({"embedding": dense})
+    assert [m.filename for m in zipfile.ZipFile(tmp_path / rundir.WEIGHTS).infolist()] == ["embedding.npy"]
+    assert np.array_equal(run.read_weights()["embedding"], dense)
+
+
+def test_a_damaged_halved_matrix_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.write_weights({"embedding": np.ones((2_000, 8), np.float32)})
+    with np.load(tmp_path / rundir.WEIGHTS) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    arrays["embedding@rows"] = np.array([5_000], np.int32)  # a row the matrix does not have
+    arrays["embedding@float32"] = np.ones((1, 8), np.float32)
+    np.savez(tmp_path / rundir.WEIGHTS, **arrays)
+    with pytest.raises(RunDirError, match="weights.npz is damaged"):
+        run.read_weights()

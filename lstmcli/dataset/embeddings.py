@@ -268,7 +268,21 @@ def _combined(
         "sources": [r for _, r in sources],
     }
     mask = np.array([tok in union for tok in extended.tokens], dtype=bool)
-    return Pretrained(extended, matrix.astype(np.float32), mask, report, source)
+    return Pretrained(extended, half_precision(matrix), mask, report, source)
+
+
+def half_precision(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` as float32, each number rounded to float16's precision (11 significant bits) where float16 holds
+    it, kept as it is where it is too large.
+
+    Start vectors are held so. The rounding moves a number by at most 1/4096 of itself (1e-4 for GloVe's typical
+    0.4), a tenth of what one Adam step moves it by at the rates training uses (1e-3 and more); and the rows training
+    never moves (a pretrained vocabulary's words no training text holds, 50,000 of ag_news's 65,657) then stay
+    float16's numbers, which the published weights keep in half the bytes, exactly (``rundir._halved``).
+    """
+    with np.errstate(over="ignore"):
+        half = np.asarray(matrix, dtype=np.float32).astype(np.float16).astype(np.float32)
+    return np.where(np.isfinite(half), half, matrix).astype(np.float32)  # type: ignore[no-any-return]
 
 
 def attach_vectors(
