@@ -21,6 +21,7 @@ from lstmcli.dataset.report import (
     read_summary,
     save_prepared,
 )
+from lstmcli.dataset.split import stratified_split
 from lstmcli.errors import DataError
 from lstmcli.io.labelsets import looks_multi_label
 from lstmcli.io.tables import LabelledTexts, read_labelled
@@ -123,8 +124,4 @@ def _check_classes(data: LabelledTexts, val_size: float, path: Path) -> None:
 
 
 def _split(y: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    indices = np.arange(len(y))
-    train_idx, val_idx = train_test_split(indices, test_size=config.val_size, random_state=config.seed, stratify=y)
-    return np.asarray(train_idx), np.asarray(val_idx)
+    return stratified_split(y, config.val_size, config.seed)
