@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_dataset
+from conftest import make_rows, shared_dataset, write_csv
 from sklearn.model_selection import train_test_split
 
 from lstmcli.dataset.split import stratified_split
@@ -48,3 +52,15 @@ def test_every_shared_corpus_splits_as_scikit_learn_does(name: str) -> None:
     labels = pd.read_csv(shared_dataset(name) / "train.csv", usecols=["label"], dtype=str)["label"].to_numpy()
     _, y = np.unique(labels, return_inverse=True)
     _same(y, 0.1, 42)
+
+
+def test_prepare_imports_neither_scikit_learn_nor_tensorflow(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", make_rows())
+    code = (
+        "import sys; from typer.testing import CliRunner; from lstmcli.cli import app; "
+        f"r = CliRunner().invoke(app, ['prepare', {str(data)!r}, '-r', {str(tmp_path / 'run')!r}]); "
+        "assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('sklearn', 'scipy.stats', 'tensorflow', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
