@@ -20,6 +20,7 @@ import platform
 import shutil
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -37,7 +38,9 @@ RUN_DIR_ENV = "LSTMCLI_RUN_DIR"
 # The one format number of a run directory, in manifest.json; bumped when a run directory written by this
 # version cannot be read by an older one. Files added since format 1 (training.json) are optional: a run
 # without them reads as before. The shard index once carried a "format" of its own, 1; it is ignored.
-FORMAT = 1
+# Format 2: weights.npz and data/embeddings_moved.npz may keep a matrix halved (_halved), which format 1 cannot read;
+# a run trained by this version is of format 2 whoever prepared it.
+FORMAT = 2
 
 CONFIG = "config.json"
 VOCAB = "vocab.txt"
@@ -520,21 +523,23 @@ class RunDir:
             with np.load(path, allow_pickle=False) as npz:
                 kept = _npz_arrays(npz)
             key, digest, rows, vectors = str(kept["key"]), kept["digest"].tobytes(), kept["rows"], kept["vectors"]
-        except (ValueError, OSError, EOFError, KeyError, IndexError, zipfile.BadZipFile) as exc:
+        except _DAMAGED as exc:
             raise RunDirError(f"{path} is damaged ({type(exc).__name__}); prepare the run again") from None
         published = self._read_weight(key)
         if published is None or _digest(published) != digest:
             raise RunDirError(f"{path} does not fit {self._file(WEIGHTS)}; prepare the run again")
-        published[rows] = vectors
+        try:
+            published[rows] = vectors
+        except _DAMAGED as exc:
+            raise RunDirError(f"{path} is damaged ({type(exc).__name__}); prepare the run again") from None
         return published
 
     def _read_weight(self, key: str) -> np.ndarray | None:
         """One array of weights.npz (the others are not read), or None where it has no such array."""
         try:
             with np.load(self._file(WEIGHTS), allow_pickle=False) as npz:
-                array = _npz_arrays(npz, [key]).get(key)
-            return None if array is None else np.array(array)
-        except (ValueError, OSError, EOFError, KeyError, IndexError, zipfile.BadZipFile):
+                return _npz_arrays(npz, [key]).get(key)
+        except _DAMAGED:
             return None
 
     def _read_data_array(self, name: str, ndim: int, dtype: type, what: str) -> np.ndarray | None:
@@ -792,6 +797,7 @@ class RunDir:
         if start is not None and moved.is_file():  # it reads through the weights.npz about to be replaced
             atomic_write(self._file(f"{DATA_DIR}/{EMBEDDINGS}"), functools.partial(_save_npy, array=start))
             moved.unlink()
+        self._raise_format()
         atomic_write(self._file(WEIGHTS), lambda tmp: _save_npz(tmp, weights, halve=True))
         trained = weights.get(started_from) if started_from else None
         if start is None or trained is None or trained.shape != start.shape or trained.dtype != start.dtype:
@@ -801,6 +807,16 @@ class RunDir:
         kept |= {"rows": rows, "vectors": start[rows]}
         atomic_write(moved, lambda tmp: _save_npz(tmp, kept, deflate_all=True, halve=True))  # read back only to train
         self._file(f"{DATA_DIR}/{EMBEDDINGS}").unlink()
+
+    def _raise_format(self) -> None:
+        """Marks a run prepared by an earlier version as of this version's format before its weights are written in
+        it: an earlier version then refuses the run by name instead of misreading halved matrices."""
+        path = self._file(MANIFEST)
+        if not path.is_file():
+            return
+        manifest = self.read_manifest()
+        if manifest["format"] < FORMAT:
+            write_json(path, {**manifest, "format": FORMAT})
 
     def write_engine_graph(self, digest: str, model: bytes) -> None:
         """Keeps the engine's graph of the published weights, named by its ``digest`` (``lstmcli.nn.ort.digest``)."""
@@ -821,7 +837,7 @@ class RunDir:
                 return _npz_arrays(npz)
         except FileNotFoundError:
             raise RunDirError(f"{path} is missing; run 'lstmcli train' first") from None
-        except (ValueError, OSError, EOFError, KeyError, IndexError, zipfile.BadZipFile) as exc:
+        except _DAMAGED as exc:
             raise RunDirError(f"{path} is damaged ({type(exc).__name__}); train the run again") from None
 
     def write_thresholds(self, thresholds: Mapping[str, Any]) -> None:
@@ -938,15 +954,19 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray], deflate_all: bool = Fal
 
 # A float32 matrix kept halved is three members: NAME@half, all of it as float16, and NAME@rows, the rows float16
 # does not hold exactly, whose float32 numbers are NAME@float32.
-_HALF, _ROWS, _FULL = "@half", "@rows", "@float32"
+_HALF, _ROWS, _FLOAT32 = "@half", "@rows", "@float32"
+# What reading a damaged archive raises (zlib.error: a deflated member's bytes changed; TypeError: a structured
+# array where a matrix was kept; IndexError: rows a matrix does not have).
+_DAMAGED = (ValueError, TypeError, OSError, EOFError, KeyError, IndexError, zipfile.BadZipFile, zlib.error)
 
 
 def _mostly_zeros(array: np.ndarray) -> bool:
+    """Whether a tenth or more of ``array`` is zeros (deflated, not halved)."""
     return bool(np.count_nonzero(array) <= array.size * 0.9)
 
 
 def _halved(name: str, array: np.ndarray) -> dict[str, np.ndarray]:
-    """``{name: array}``, or the matrix as :data:`_HALF`, :data:`_ROWS` and :data:`_FULL` where that takes at most
+    """``{name: array}``, or the matrix as :data:`_HALF`, :data:`_ROWS` and :data:`_FLOAT32` where that takes at most
     three quarters of its bytes: the token embeddings' rows no training text moved are their start vectors, which
     prepare holds at float16's precision (:func:`lstmcli.dataset.embeddings.half_precision`): 50,000 of ag_news's
     65,657 rows. Exact bit for bit: a row is kept halved only where its float32 numbers come back the same. A matrix
@@ -957,23 +977,25 @@ def _halved(name: str, array: np.ndarray) -> dict[str, np.ndarray]:
     with np.errstate(over="ignore"):
         half = array.astype(np.float16)
     exact = (half.astype(np.float32).view(np.uint32) == array.view(np.uint32)).all(axis=1)
+    exact &= np.isfinite(array).all(axis=1)  # a NaN's bits need not survive every machine's float16 conversion
     rows = np.flatnonzero(~exact).astype(np.int32)
     if half.nbytes + rows.size * (array.shape[1] * 4 + 4) > array.nbytes * 0.75:
         return {name: array}
-    return {name + _HALF: half, name + _ROWS: rows, name + _FULL: array[rows]}
+    return {name + _HALF: half, name + _ROWS: rows, name + _FLOAT32: array[rows]}
 
 
-def _npz_arrays(npz: Any, names: Collection[str] | None = None) -> dict[str, np.ndarray]:
+def _npz_arrays(npz: np.lib.npyio.NpzFile, names: Collection[str] | None = None) -> dict[str, np.ndarray]:
     """The arrays of an open ``np.load`` archive by name, each matrix :func:`_halved` kept whole again as float32;
     only ``names`` where given (those it lacks are left out)."""
-    stored = dict.fromkeys(key.split("@")[0] for key in npz.files)
+    suffixes = (_HALF, _ROWS, _FLOAT32)
+    stored = dict.fromkeys(next((k[: -len(x)] for x in suffixes if k.endswith(x)), k) for k in npz.files)
     arrays: dict[str, np.ndarray] = {}
     for name in stored if names is None else [n for n in names if n in stored]:
         if name in npz.files:
             arrays[name] = npz[name]
             continue
         whole = npz[name + _HALF].astype(np.float32)
-        whole[npz[name + _ROWS]] = npz[name + _FULL]
+        whole[npz[name + _ROWS]] = npz[name + _FLOAT32]
         arrays[name] = whole
     return arrays
 

@@ -598,7 +598,7 @@ RUNDIR_CASES: list[tuple[str, Damage, list[str], str]] = [
         "manifest-newer-format",
         _edit_json("manifest.json", _set_key("format", 99)),
         PREDICT,
-        "this lstmcli reads format 1. Upgrade lstmcli",
+        "this lstmcli reads format 2. Upgrade lstmcli",
     ),
     (
         "manifest-newer-format-train",

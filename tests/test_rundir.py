@@ -288,3 +288,13 @@ def test_a_damaged_halved_matrix_is_one_line_naming_the_file(tmp_path: Path) -> 
     np.savez(tmp_path / rundir.WEIGHTS, **arrays)
     with pytest.raises(RunDirError, match="weights.npz is damaged"):
         run.read_weights()
+
+
+def test_a_run_prepared_by_an_earlier_version_is_of_this_format_once_trained(tmp_path: Path) -> None:
+    """An earlier version refuses, by name, a run whose weights it could not read (halved matrices)."""
+    run = RunDir(tmp_path)
+    manifest = {"format": 1, "versions": {"lstmcli": "0.0.9"}, "data_file": "d.csv", "data_sha256": "ab"}
+    (tmp_path / rundir.MANIFEST).write_text(json.dumps(manifest))
+    assert run.read_manifest()["format"] == 1  # it reads as it was
+    run.write_weights({"output_bias": np.ones(3, np.float32)})
+    assert run.read_manifest() == {**manifest, "format": rundir.FORMAT} and rundir.FORMAT == 2

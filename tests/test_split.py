@@ -1,4 +1,5 @@
-"""prepare's stratified split: the same rows, in the same order, as scikit-learn's ``train_test_split``."""
+"""prepare's stratified split: the same rows, in the same order, as the installed scikit-learn's ``train_test_split``
+(a scikit-learn that changed its draws would fail these, though lstmcli's splits stay what they were)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from conftest import make_rows, shared_dataset, write_csv
 from sklearn.model_selection import train_test_split
 
-from lstmcli.dataset.split import stratified_split
+from lstmcli.dataset.split import single_label_split
 
 SINGLE_LABEL = ("sms_spam", "sst2", "ag_news", "emotion", "airline_tweets", "chnsenticorp", "online_shopping_10_cats")
 
@@ -23,7 +24,7 @@ def _sklearn(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np
 
 
 def _same(y: np.ndarray, test_size: float, seed: int) -> None:
-    ours, theirs = stratified_split(y, test_size, seed), _sklearn(y, test_size, seed)
+    ours, theirs = single_label_split(y, test_size, seed), _sklearn(y, test_size, seed)
     assert ours[0].tolist() == theirs[0].tolist() and ours[1].tolist() == theirs[1].tolist(), (test_size, seed)
 
 
@@ -45,6 +46,20 @@ def test_ties_between_classes_are_drawn_as_scikit_learn_draws_them() -> None:
     for seed in range(20):
         _same(np.repeat(np.arange(7), 3), 0.34, seed)  # every class's remainder equal
         _same(np.array([0, 0, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5]), 0.5, seed)
+
+
+def test_what_scikit_learn_refuses_is_refused() -> None:
+    for y, test_size in (
+        (np.array([0, 0, 1, 1, 2]), 0.4),  # a class of one row
+        (np.array([0, 0, 0, 1, 1, 1]), 0.1),  # one validation row for two classes
+        (np.array([0, 0, 1, 1]), 1.5),
+    ):
+        with pytest.raises(ValueError):
+            single_label_split(y, test_size, 0)
+        with pytest.raises(ValueError):
+            _sklearn(y, test_size, 0)
+    with pytest.raises(ValueError):  # several classes a row: a multi-label prepare's, split otherwise
+        single_label_split(np.array([[0, 1], [0, 1], [1, 0], [1, 0]]), 0.5, 0)
 
 
 @pytest.mark.parametrize("name", SINGLE_LABEL)

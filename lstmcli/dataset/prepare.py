@@ -21,7 +21,7 @@ from lstmcli.dataset.report import (
     read_summary,
     save_prepared,
 )
-from lstmcli.dataset.split import stratified_split
+from lstmcli.dataset.split import single_label_split
 from lstmcli.errors import DataError
 from lstmcli.io.labelsets import looks_multi_label
 from lstmcli.io.tables import LabelledTexts, read_labelled
@@ -65,7 +65,7 @@ def prepare(
 def prepare_in_memory(
     data_file: Path, run: RunDir, config: Config, input_format: str = "auto", progress: Progress | None = None
 ) -> tuple[Config, PrepareReport]:
-    """Prepares ``data_file`` read whole, split by scikit-learn's stratified split, into the run's arrays.
+    """Prepares ``data_file`` read whole, split as scikit-learn's stratified split does, into the run's arrays.
 
     Raises:
         DataError: the file cannot be read, or its rows cannot make a classifier.
@@ -77,7 +77,7 @@ def prepare_in_memory(
     config = config.replace(text_column=data.text_column, label_column=data.label_column)
     labels = sorted(set(data.labels))
     y = _index(data.labels, labels)
-    train_idx, val_idx = _split(y, config)
+    train_idx, val_idx = single_label_split(y, config.val_size, config.seed)
     config, x, vocab, built = encode_split(data.texts, train_idx, val_idx, run, config, progress)
     report = make_prepare_report(_read(data_file, data, len(train_idx)), built, config)
     if looks_multi_label(data.labels, config.label_separator):
@@ -121,7 +121,3 @@ def _check_classes(data: LabelledTexts, val_size: float, path: Path) -> None:
             f"{len(data.labels)} rows with --val-size {val_size} leave fewer rows than the "
             f"{len(counts)} classes on one side of the split; add rows or change --val-size"
         )
-
-
-def _split(y: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    return stratified_split(y, config.val_size, config.seed)
