@@ -209,7 +209,12 @@ class Config:
         "prepare",
         checks=((lambda value: 0.0 < value < 1.0, "must be between 0 and 1 (exclusive)"),),
     )
-    seed: int = setting(42, "Seed for the split, weights and shuffling.", "both")
+    seed: int = setting(
+        42,
+        "Seed for the split, weights and shuffling.",
+        "both",
+        checks=((lambda value: 0 <= value < 2**32, "must be between 0 and 4294967295 (NumPy's seeds)"),),
+    )
     # --- model ---
     freeze_embeddings: bool = setting(
         False,

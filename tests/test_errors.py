@@ -374,6 +374,8 @@ BAD_OPTIONS: list[tuple[str, list[str], str, int]] = [
     ("val-size-1", ["prepare", "{csv}", "--val-size", "1"], "--val-size must be between 0 and 1", 1),
     ("val-size-negative", ["train", "{csv}", "--val-size", "-0.2"], "--val-size must be between 0 and 1", 1),
     ("val-size-above-1", ["prepare", "{csv}", "--val-size", "1.5"], "--val-size must be between 0 and 1", 1),
+    ("seed-negative", ["train", "{csv}", "--seed", "-1"], "--seed must be between 0 and 4294967295", 1),
+    ("seed-too-large", ["prepare", "{csv}", "--seed", "4294967296"], "--seed must be between 0 and 4294967295", 1),
     ("min-count-0", ["prepare", "{csv}", "--min-count", "0"], "--min-count must be a positive integer", 1),
     (
         "unknown-preset",
