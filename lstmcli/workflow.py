@@ -138,7 +138,6 @@ def train(
     Raises:
         LstmcliError: the settings contradict each other, or the data or run directory cannot be used.
     """
-    from lstmcli.dataset.prepare import prepare as prepare_data
     from lstmcli.nn.distribute import check_strategy
 
     check_strategy(strategy)
@@ -160,6 +159,10 @@ def train(
     with locked(path), staged(path, overwrite) as run:
 
         def prepare_run(rows: RowsProgress | None) -> tuple[Config, PrepareReport]:
+            # Imported here, in the child process where prepare runs: pandas (0.2 s) would otherwise hold back the
+            # start of TensorFlow's import, which runs beside prepare (_prepare_beside_import).
+            from lstmcli.dataset.prepare import prepare as prepare_data
+
             return prepare_data(Path(data), run, config, streaming, rows, input_format)
 
         with hooks.preparing() as rows:

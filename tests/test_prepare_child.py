@@ -188,3 +188,17 @@ def test_sigterm_during_the_childs_prepare_leaves_no_run_and_no_process(tmp_path
     assert "Traceback" not in stderr.decode()
     assert not (tmp_path / "run").exists()
     assert not Path(f"/proc/{child}").exists()
+
+
+def test_the_training_process_leaves_reading_and_splitting_the_table_to_the_child(tmp_path: Path) -> None:
+    """pandas, pyarrow and scikit-learn load in the child that prepares, never in the process that trains: they would
+    hold back the start of TensorFlow's import, which runs beside prepare."""
+    data = write_csv(tmp_path / "d.csv", make_rows())
+    args = ["train", str(data), "-r", str(tmp_path / "run"), *model_flags()]
+    code = (
+        "import atexit, sys; from lstmcli.cli import main; "
+        "atexit.register(lambda: print(sorted(m for m in ('pandas', 'pyarrow', 'sklearn') if m in sys.modules))); "
+        f"sys.argv = ['lstmcli', *{args!r}]; main()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
