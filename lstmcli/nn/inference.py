@@ -380,10 +380,17 @@ def _rnn(projected: _Steps, active: np.ndarray, cell: _Cell, *, reverse: bool, s
     return out if out is not None else h
 
 
+def _gates(z: np.ndarray, parts: int) -> list[np.ndarray]:
+    """``z`` ``(n, parts * units)`` as ``parts`` views of ``units`` columns each: ``np.split``'s, without its
+    per-call bookkeeping (7% of a recurrent pass's time, called once a step)."""
+    units = z.shape[-1] // parts
+    return [z[:, k * units : (k + 1) * units] for k in range(parts)]
+
+
 def _lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, cell: _Cell) -> tuple[np.ndarray, np.ndarray]:
     z = h @ cell.recurrent
     z += z_in
-    i, f, g, o = np.split(z, 4, axis=-1)  # Keras's gate order
+    i, f, g, o = _gates(z, 4)  # Keras's gate order
     c_new = _sigmoid(f) * c + _sigmoid(i) * cell.act(g)
     return _sigmoid(o) * cell.act(c_new), c_new
 
@@ -393,7 +400,7 @@ def _fused_lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, cell: _Cell
     z = h @ cell.recurrent
     z += z_in
     np.tanh(z, out=z)
-    i, f, g, o = np.split(z, 4, axis=-1)
+    i, f, g, o = _gates(z, 4)
     c_new = (f + 1.0) * c
     c_new += (i + 1.0) * g
     c_new *= 0.5
@@ -405,8 +412,8 @@ def _fused_lstm_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, cell: _Cell
 
 def _gru_step(z_in: np.ndarray, h: np.ndarray, c: np.ndarray, cell: _Cell) -> tuple[np.ndarray, np.ndarray]:
     # Keras's default GRU (reset_after=True): bias is (2, 3 * units), input and recurrent parts.
-    x_z, x_r, x_h = np.split(z_in, 3, axis=-1)
-    r_z, r_r, r_h = np.split(h @ cell.recurrent + cell.bias[1], 3, axis=-1)
+    x_z, x_r, x_h = _gates(z_in, 3)
+    r_z, r_r, r_h = _gates(h @ cell.recurrent + cell.bias[1], 3)
     update, reset = _sigmoid(x_z + r_z), _sigmoid(x_r + r_r)
     candidate = cell.act(x_h + reset * r_h)
     return update * h + (1.0 - update) * candidate, c
