@@ -277,9 +277,9 @@ def half_precision(matrix: np.ndarray) -> np.ndarray:
 
     Start vectors are held so. The rounding moves a number by at most 1/2048 of itself (1.2e-4 at GloVe's typical
     0.4; below 6e-5, float16's subnormals, by at most 3e-8), a tenth of what one Adam step moves it by at the rates
-    training uses (1e-3 and more); and the rows training
-    never moves (a pretrained vocabulary's words no training text holds, 50,000 of ag_news's 65,657) then stay
-    float16's numbers, which the published weights keep in half the bytes, exactly (``rundir._halved``).
+    training uses (1e-3 and more); and the rows training never moves (a pretrained vocabulary's words no training
+    text holds, 50,000 of ag_news's 65,657) then stay float16's numbers, which the published weights keep in half
+    the bytes, exactly (``rundir._halved``).
     """
     with np.errstate(over="ignore"):
         half = np.asarray(matrix, dtype=np.float32).astype(np.float16).astype(np.float32)
