@@ -82,7 +82,7 @@ def bag_vectors(run: RunDir) -> np.ndarray | None:
     return np.where(found[:, None], vectors, np.float32(0)).astype(np.float32)  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
+@dataclass
 class NgramsAhead:
     """The linear n-gram stage as it ran before TensorFlow was imported: each epoch's logs and the best model."""
 
@@ -91,10 +91,13 @@ class NgramsAhead:
     best: linear.LinearModel | None
 
     def epochs(self) -> Iterator[tuple[linear.LinearModel, dict[str, float]]]:
-        """Its epochs again, as :func:`lstmcli.nn.linear.epochs` yields them (every epoch with the best model:
-        what an epoch that did not improve carries is never read)."""
+        """Its epochs again, once, as :func:`lstmcli.nn.linear.epochs` yields them (every epoch with the best model:
+        what an epoch that did not improve carries is never read). The best model is let go as the replay starts:
+        the replay's caller keeps what it takes, and the training would otherwise hold it (with the pretrained
+        vectors its bag reads, 19 MB on emotion) through the LSTM stage, where the process's memory peaks."""
+        best, self.best = self.best, None
         for logs in self.logs:
-            yield self.best, logs  # type: ignore[misc]
+            yield best, logs  # type: ignore[misc]
 
 
 def fit_ahead(run: RunDir, config: Config) -> NgramsAhead | None:
