@@ -940,16 +940,17 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray], deflate_all: bool = Fal
     ``deflate_all``, every array is deflated (an archive that only training reads); with ``halve``, a float32
     matrix most of whose rows float16 holds exactly is kept in two bytes a number (:func:`_halved`), read back
     whole and unchanged by :func:`_npz_arrays`."""
-    if halve:
-        arrays = {key: part for name, array in arrays.items() for key, part in _halved(name, array).items()}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, array in arrays.items():
-            member: str | zipfile.ZipInfo = f"{name}.npy"  # a name: deflated, as the archive's members are
-            if not deflate_all and (array.size <= 1024 or not _mostly_zeros(array)):
-                member = zipfile.ZipInfo(f"{name}.npy", time.localtime()[:6])
-                member.compress_type = zipfile.ZIP_STORED
-            with archive.open(member, "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
+            zeros = array.size > 1024 and np.count_nonzero(array) <= array.size * 0.9
+            parts = _halved(name, array) if halve and not zeros else {name: array}  # zeros: deflating does better
+            for key, part in parts.items():
+                member: str | zipfile.ZipInfo = f"{key}.npy"  # a name: deflated, as the archive's members are
+                if not (deflate_all or zeros):
+                    member = zipfile.ZipInfo(f"{key}.npy", time.localtime()[:6])
+                    member.compress_type = zipfile.ZIP_STORED
+                with archive.open(member, "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asanyarray(part), allow_pickle=False)
 
 
 # A float32 matrix kept halved is three members: NAME@half, all of it as float16, and NAME@rows, the rows float16
@@ -960,18 +961,12 @@ _HALF, _ROWS, _FLOAT32 = "@half", "@rows", "@float32"
 _DAMAGED = (ValueError, TypeError, OSError, EOFError, KeyError, IndexError, zipfile.BadZipFile, zlib.error)
 
 
-def _mostly_zeros(array: np.ndarray) -> bool:
-    """Whether a tenth or more of ``array`` is zeros (deflated, not halved)."""
-    return bool(np.count_nonzero(array) <= array.size * 0.9)
-
-
 def _halved(name: str, array: np.ndarray) -> dict[str, np.ndarray]:
     """``{name: array}``, or the matrix as :data:`_HALF`, :data:`_ROWS` and :data:`_FLOAT32` where that takes at most
     three quarters of its bytes: the token embeddings' rows no training text moved are their start vectors, which
     prepare holds at float16's precision (:func:`lstmcli.dataset.embeddings.half_precision`): 50,000 of ag_news's
-    65,657 rows. Exact bit for bit: a row is kept halved only where its float32 numbers come back the same. A matrix
-    of zeros mostly is left to deflating."""
-    if array.dtype != np.float32 or array.ndim != 2 or array.size <= 1024 or _mostly_zeros(array):
+    65,657 rows. Exact bit for bit: a row is kept halved only where its float32 numbers come back the same."""
+    if array.dtype != np.float32 or array.ndim != 2 or array.size <= 1024:
         return {name: array}
     array = np.ascontiguousarray(array)
     with np.errstate(over="ignore"):
