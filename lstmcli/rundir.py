@@ -23,7 +23,6 @@ import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -152,6 +151,8 @@ def versions() -> dict[str, str]:
 
 def package_versions(*packages: str) -> dict[str, str]:
     """Each installed package's version by its name, ``not installed`` for one that is not."""
+    from importlib import metadata  # 10 ms (email's modules): only the commands that record versions pay it
+
     found = {}
     for package in packages:
         try:
