@@ -75,14 +75,15 @@ def test_prediction_goes_on_without_a_home_directory(
 def test_a_damaged_cached_graph_is_built_again(
     trained_run: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    numpy_engine = _predictor(trained_run, "numpy", monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    run_dir = shutil.copytree(trained_run, tmp_path / "run", ignore=shutil.ignore_patterns("engine"))  # as before
+    numpy_engine = _predictor(run_dir, "numpy", monkeypatch)  # training kept graphs in runs: the cache alone
     want = numpy_engine.proba(TEXTS)
     path = ort.cached_path(numpy_engine.weights, numpy_engine.config)
     assert path is not None
     path.parent.mkdir(parents=True)
     path.write_bytes(b"half a graph")
-    predictor = _predictor(trained_run, "onnx", monkeypatch)
+    predictor = _predictor(run_dir, "onnx", monkeypatch)
     np.testing.assert_allclose(predictor.proba(TEXTS), want, atol=1e-5)
     assert path.read_bytes() == ort.build(numpy_engine.weights, numpy_engine.config)
 
@@ -102,7 +103,7 @@ def test_a_graph_kept_in_the_run_serves_from_the_first_full_batch_until_the_weig
     output = module.Network(weights, config).spec.output
     weights[output.bias] = weights[output.bias] + np.linspace(-0.5, 0.5, len(weights[output.bias]), dtype=np.float32)
     run.write_weights(weights)
-    keep_engine_graph(run, weights, config)
+    keep_engine_graph(run, weights)
     assert run.read_engine_graph(ort.digest(weights, config)) == ort.build(weights, config)
     texts = TEXTS * (module.CACHED_ONNX_ROWS // len(TEXTS) + 1)
     want = module.Predictor(run, "numpy").proba(texts)
@@ -149,7 +150,7 @@ def test_graphs_of_an_earlier_format_leave_the_cache_once_it_is_used_again(
     shutil.copytree(trained_run, tmp_path / "run")
     run = RunDir(tmp_path / "run")
     weights, config = run.read_weights(), run.read_config()
-    keep_engine_graph(run, weights, config)
+    keep_engine_graph(run, weights)
     kept_in_run = run.path / "engine" / f"{ort.digest(weights, config)}.onnx"
     path = ort.cached_path(weights, config)
     assert path is not None and kept_in_run.is_file()
@@ -171,3 +172,34 @@ def test_graphs_of_an_earlier_format_leave_the_cache_once_it_is_used_again(
     onnx = pytest.importorskip("onnx")
     monkeypatch.setattr(onnx, "load", no_read)
     assert ort.engine_model(other, config) == current.read_bytes()
+
+
+def test_a_run_trained_with_its_batch_size_and_rate_left_to_training_finds_its_graph(
+    tiny_csv: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """config.json keeps ``auto`` where training chose the batch size and the rate: the graph training keeps is
+    named by that config, the one prediction reads, so the run's first full batch finds it (nothing built)."""
+    from conftest import TINY_MODEL
+    from typer.testing import CliRunner
+
+    from lstmcli.cli import app
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    run_dir = tmp_path / "run"
+    tiny = [*TINY_MODEL[: TINY_MODEL.index("--batch-size")], "--ngram-buckets", "0"]
+    result = CliRunner().invoke(app, ["train", str(tiny_csv), "-r", str(run_dir), *tiny, "--batch-size", "auto"])
+    assert result.exit_code == 0, result.output
+    run = RunDir(run_dir)
+    config = run.read_config()
+    assert (config.batch_size, config.learning_rate) == (0, 0.0)  # both left to training
+    assert run.read_engine_graph(ort.digest(run.read_weights(), config)) is not None
+
+    def no_build(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("the graph was built again")
+
+    monkeypatch.setattr(ort, "build", no_build)
+    monkeypatch.delenv(module.ENGINE_VARIABLE, raising=False)
+    predictor = module.Predictor(run)
+    predictor.proba(TEXTS * (module.CACHED_ONNX_ROWS // len(TEXTS) + 1))
+    assert predictor.engine_in_use == "onnx"
+    assert not (tmp_path / "cache" / "lstmcli" / "onnx").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -234,20 +235,22 @@ def test_auto_engine_takes_a_cached_graph_from_the_first_full_batch(
     from lstmcli import predictor as module
     from lstmcli.nn import ort
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv(module.ENGINE_VARIABLE, raising=False)
+    # A run without the graph training now keeps (an earlier version's): the user's cache alone holds it.
+    run = RunDir(shutil.copytree(trained_run, tmp_path / "run", ignore=shutil.ignore_patterns("engine")))
     texts = STREAM * (module.CACHED_ONNX_ROWS // len(STREAM) + 1)
-    uncached = module.Predictor(RunDir(trained_run))
+    uncached = module.Predictor(run)
     uncached.network.lstm_silent = False
     want = uncached.proba(texts)
     assert uncached.engine_in_use == "numpy"  # building the graph would cost more than these rows
     model = ort.engine_model(uncached.weights, uncached.config)
     assert ort.cached_path(uncached.weights, uncached.config).read_bytes() == model
-    cached = module.Predictor(RunDir(trained_run))
+    cached = module.Predictor(run)
     cached.network.lstm_silent = False
     np.testing.assert_allclose(cached.proba(texts), want, atol=1e-6)
     assert cached.engine_in_use == "onnx"
-    single = module.Predictor(RunDir(trained_run))
+    single = module.Predictor(run)
     single.network.lstm_silent = False
     single.proba(STREAM)
     assert single.engine_in_use == "numpy"  # a few texts never pay for a session

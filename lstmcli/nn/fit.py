@@ -573,10 +573,14 @@ def _blend(run: RunDir, model: keras.Model, config: Config, state: TrainState) -
     return blend
 
 
-def keep_engine_graph(run: RunDir, weights: dict[str, np.ndarray], config: Config) -> None:
+def keep_engine_graph(run: RunDir, weights: dict[str, np.ndarray]) -> None:
     """Keeps the ONNX Runtime engine's graph of the published weights in the run, where onnx and onnxruntime are
     installed and the recurrent part takes part: prediction then starts a session at its first full batch of any
-    stream, without building the graph (about a second, importing onnx) or finding it in the user's cache."""
+    stream, without building the graph (about a second, importing onnx) or finding it in the user's cache.
+
+    The graph is named by the config the run holds, as prediction reads it: not training's, whose batch size and
+    rate are the ones it came to where config.json says ``auto``."""
+    config = run.read_config()
     if not ort.available() or Network(weights, config).lstm_silent:
         return
     try:
@@ -688,7 +692,7 @@ def _publish(run: RunDir, session: _Session, keep_checkpoint: bool) -> Blend | N
     if config.multi_label:
         run.write_thresholds(_thresholds(run, exported, config))
     run.write_weights(exported, started_from=network_spec(config).embedding.key)
-    keep_engine_graph(run, exported, config)
+    keep_engine_graph(run, exported)
     if not keep_checkpoint:
         run.clear_checkpoint()
     return blend
