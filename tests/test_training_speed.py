@@ -461,9 +461,7 @@ def test_an_epoch_that_improves_copies_the_weights_once(tmp_path: Path, monkeypa
 
 
 @pytest.mark.parametrize(("code", "status", "stderr"), [(3, 3, ""), (None, 0, ""), ("gone wrong", 1, "gone wrong")])
-def test_a_process_that_imported_tensorflow_ends_without_finalization_but_loses_nothing(
-    code: object, status: int, stderr: str
-) -> None:
+def test_a_finished_command_ends_without_finalization_but_loses_nothing(code: object, status: int, stderr: str) -> None:
     """What Python's finalization would still do for others is done before the process ends at once: a running
     thread finishes, exit handlers run, buffered output is written."""
     script = f"""
