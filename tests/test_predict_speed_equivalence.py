@@ -7,6 +7,7 @@ import csv
 import io
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -285,6 +286,8 @@ def test_stream_closed_early_stops_reading(trained_run: Path) -> None:
     stream.close()
     time.sleep(0.5)
     assert first.label is not None and len(read) <= 4 * BATCH
+    # Both stages' threads (reading and encoding, the network) have ended: nothing goes on reading or labelling.
+    assert not [t.name for t in threading.enumerate() if t.name in ("lstmcli-encode", "lstmcli-network")]
 
 
 @pytest.mark.parametrize("output_format", ["tsv", "csv", "label", "jsonl"])
