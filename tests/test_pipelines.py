@@ -206,6 +206,18 @@ def test_threshold_binary_and_multiclass(runner: CliRunner, binary_run: Path, tr
 # --- 6. binary input ---
 
 
+@pytest.mark.parametrize("lines", [600, 2048 + 5])
+def test_predict_writes_every_line_and_ends(trained_run: Path, tmp_path: Path, lines: int) -> None:
+    """A whole process: 600 lines label in one batch, its groups on a thread pool the main thread started (idle
+    once done, its workers wait for work: the process must still end); 2,053 stream through the reading and
+    network threads."""
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"goal scored in the match {i}\n" for i in range(lines)))
+    done = lstmcli("predict", texts, "-r", trained_run, "-f", "label", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == lines and done.stderr == ""
+
+
 def test_predict_refuses_a_binary_file(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
     data = tmp_path / "prog"
     data.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)) * 4)

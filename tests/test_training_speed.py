@@ -463,18 +463,23 @@ def test_an_epoch_that_improves_copies_the_weights_once(tmp_path: Path, monkeypa
 @pytest.mark.parametrize(("code", "status", "stderr"), [(3, 3, ""), (None, 0, ""), ("gone wrong", 1, "gone wrong")])
 def test_a_finished_command_ends_without_finalization_but_loses_nothing(code: object, status: int, stderr: str) -> None:
     """What Python's finalization would still do for others is done before the process ends at once: a running
-    thread finishes, exit handlers run, buffered output is written."""
+    thread finishes, an idle thread pool's workers are told to end (they would wait for work forever), exit
+    handlers run, buffered output is written."""
     script = f"""
 import atexit, threading, time
+from concurrent.futures import ThreadPoolExecutor
 from lstmcli.cli import _end_now
 atexit.register(lambda: print("handler ran"))
 threading.Thread(target=lambda: (time.sleep(0.3), print("thread done"))).start()
+pool = ThreadPoolExecutor(2)  # kept, as lstmcli keeps its pools: idle workers that only its end tells to stop
+pool.submit(print, "pool ran").result()
 print("buffered", end="")
 _end_now({code!r})
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == status
-    assert done.stdout.startswith("buffered") and "thread done" in done.stdout and "handler ran" in done.stdout
+    assert done.stdout.startswith("pool ran\nbuffered")
+    assert "thread done" in done.stdout and "handler ran" in done.stdout
     assert done.stderr.strip() == stderr
 
 
