@@ -162,3 +162,25 @@ def test_tables_the_linear_stage_writes_start_at_zero_and_every_other_layer_as_b
                 np.testing.assert_array_equal(old, new)  # the seeded stream is drawn as before: bit for bit
                 compared += old.size > 1 and bool(old.any())
     assert compared >= 3  # the trunk's embedding, recurrent kernels and dense layers started at random, equal
+
+
+@pytest.mark.parametrize("classes", [1, 2, 6, 10])
+def test_adams_row_moves_and_marks_equal_numpys_fancy_indexing_and_unique(classes: int) -> None:
+    """The trainer picks and writes a table's rows as whole records, and finds a batch's rows by marking: the same
+    rows, places and numbers as ``table[rows]``, ``table[rows] = values`` and ``np.unique(..., return_inverse)``,
+    batch after batch on the same marks."""
+    rng = np.random.default_rng(classes)
+    table = rng.standard_normal((500, classes)).astype(np.float32)
+    model = linear.LinearModel(table, np.zeros(classes, np.float32), 20, None, None)
+    adam = linear._Adam(model, 0.1, 0.1)
+    for size in (0, 1, 37, 2_000):
+        columns = rng.integers(0, len(table), size).astype(np.int32)
+        rows, local = adam.used_rows(columns)
+        want_rows, want_local = np.unique(columns, return_inverse=True)
+        assert np.array_equal(rows, want_rows) and np.array_equal(local, want_local)
+        assert np.array_equal(linear._take(table, rows), table[rows])
+        values = rng.standard_normal((len(rows), classes))  # float64: written as the table's float32, as NumPy does
+        want = table.copy()
+        want[rows] = values
+        linear._put(table, rows, values)
+        assert np.array_equal(table, want)
