@@ -3,6 +3,7 @@ network's layers give its logits exactly, folding them keeps every probability, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from conftest import make_rows, write_csv
 from lstmcli import rundir
 from lstmcli.config import Config
 from lstmcli.nn import linear, spec
-from lstmcli.nn.inference import ngram_bag, pool
+from lstmcli.nn.inference import ngram_bag, ngram_ids, pool
 
 CONFIG = Config(embedding_dim=8, ngram_buckets=50, ngram_order=3, seed=3)
 
@@ -184,3 +185,29 @@ def test_adams_row_moves_and_marks_equal_numpys_fancy_indexing_and_unique(classe
         want[rows] = values
         linear._put(table, rows, values)
         assert np.array_equal(table, want)
+
+
+def _padded_features(ids: np.ndarray, vocab: int, bag: spec.NgramBag) -> np.ndarray:
+    """The features as the bag finds them: each n-gram hashed over the padded rows (``ngram_ids``), dense."""
+    shares = np.zeros((len(ids), vocab + bag.buckets + 1))
+    grams = [ngram_ids(ids, bag.buckets, n, bag.hashing) for n in range(2, bag.order + 1) if ids.shape[1] >= n]
+    for i, row in enumerate(ids):
+        tokens = row[row != 0]
+        np.add.at(shares[i], tokens, 1 / max(len(tokens), 1))
+        found = np.concatenate([g[i][g[i] > 0] for g in grams]) if grams else np.zeros(0, np.int64)
+        np.add.at(shares[i], vocab + found, 1 / max(len(found), 1))
+    return shares
+
+
+@pytest.mark.parametrize("hashing", ["mixed", "linear"])
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_features_hashed_over_the_tokens_equal_the_bags_over_the_padded_rows(hashing: str, order: int) -> None:
+    """Padding anywhere in a row (explain's occluded copies hold it between tokens), rows without tokens, rows
+    narrower than an n-gram: an n-gram is a run of tokens side by side, as over the padded matrix."""
+    rng = np.random.default_rng(order)
+    bag = dataclasses.replace(spec.network_spec(CONFIG).ngram_classifier.bag, order=order, hashing=hashing)  # type: ignore[union-attr]
+    for _ in range(60):
+        ids = rng.integers(0, 6, (rng.integers(1, 8), rng.integers(1, 9)))
+        got = linear.features(ids, 6, bag)
+        np.testing.assert_allclose(got.toarray(), _padded_features(ids, 6, bag), rtol=1e-6)
+        assert got.has_canonical_format
