@@ -524,3 +524,42 @@ def test_training_batches_come_without_tf_datas_autotuning(tmp_path: Path, strea
     dataset, steps, _ = training_batches(tmp_path, streaming)
     assert dataset.options().autotune.enabled is False
     assert len(list(dataset)) == steps  # every batch still comes, once
+
+
+def test_a_signal_whose_exception_keras_or_tensorflow_swallows_still_stops_the_fit() -> None:
+    """TensorFlow's eager fast path and Keras's log conversion run Python code inside ``try/except`` that drops
+    what a signal handler raised there (a SIGTERM after an epoch's line was lost so, one time in 20): the fit's
+    interrupts raise it again at the next batch, and the fit stops instead of running to its last epoch."""
+    import os
+    import signal
+
+    from lstmcli.errors import Terminated
+    from lstmcli.nn.backend import keras
+    from lstmcli.nn.fit import _Interrupts
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    class Swallowing(keras.callbacks.Callback):  # as TensorFlow's fast path: the signal lands in its try, is lost
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            if epoch == 0:
+                try:
+                    os.kill(os.getpid(), signal.SIGTERM)  # its handler runs before the next line, in this try
+                except BaseException:  # noqa: BLE001
+                    pass
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    epochs: list[int] = []
+    ended = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs.append(epoch))
+    interrupts = _Interrupts()
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with pytest.raises(Terminated), interrupts.kept():
+            model.fit(
+                np.ones((8, 3)), np.ones((8, 2)), epochs=5, verbose=0, callbacks=[interrupts, Swallowing(), ended]
+            )
+            interrupts.raise_missed()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert epochs == [0]  # stopped at the second epoch's first batch

@@ -229,6 +229,62 @@ def _sigint_deferred(replay: bool = True) -> Iterator[None]:
         deferred[caught[0]](caught[0], None)
 
 
+class _Interrupts(keras.callbacks.Callback):
+    """Ctrl-C and SIGTERM while Keras fits: their handlers raise at once, as always; what one raised is raised again
+    at the next batch (or epoch's end) if TensorFlow or Keras swallowed it, instead of training on to the last epoch.
+
+    Python runs a handler wherever the main thread is next, and some places lose what it raises: TensorFlow's eager
+    fast path calls back into Python (``TensorShape.__len__`` while creating each epoch's dataset iterator) and, on
+    any error there, clears it and takes its slow path; Keras converts the logs inside a bare ``try: ... except:
+    pass`` (``pythonify_logs``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handlers: dict[int, Any] = {}  # the Python handlers replaced while fitting
+        self.raised: BaseException | None = None  # what one of them raised, until the fit has ended or it is raised
+
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # as in _sigint_deferred
+            yield
+            return
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.handlers = {s: h for s, h in handlers.items() if callable(h)}
+        for signum in self.handlers:
+            signal.signal(signum, self._handle)
+        try:
+            yield
+        finally:
+            for signum, handler in self.handlers.items():
+                signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        try:
+            self.handlers[signum](signum, frame)
+        except BaseException as exc:
+            self.raised = exc
+            raise
+
+    def raise_missed(self) -> None:
+        """Raises again what a handler raised, if that did not end the fit."""
+        if self.raised is not None:
+            exc, self.raised = self.raised, None
+            raise exc
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.raise_missed()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.raise_missed()
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.raise_missed()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.raise_missed()
+
+
 def _save_model(model: keras.Model, path: Path, optimizer: bool = True) -> None:
     """Saves ``model``; without its ``optimizer``'s state (the best and the published model), a third of the size."""
     kept = getattr(model, "optimizer", None)
@@ -381,7 +437,8 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
             fitted = stage_model(session.model, config, stage)
     final = stage == stages(config)[-1][0]
     callback = _Checkpoint(session.out, config, state, session.progress, session.model, stage, final)
-    callbacks: list[keras.callbacks.Callback] = [callback]
+    interrupts = _Interrupts()
+    callbacks: list[keras.callbacks.Callback] = [interrupts, callback]
     # The LSTM stage: its rate one cycle over at most LSTM_EPOCHS, then the run's rate while the cycle's end shows it
     # still learning (_Schedule); its callback comes first, so that the checkpoint sees the stage's end it decides.
     # With few training rows, no cycle: the run's rate throughout, early stopping ending the stage.
@@ -393,16 +450,18 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
         if fitted is not session.model and state.epoch > state.stage_start:  # resumed inside the stage
             _resume_optimizer(fitted, session.out.read_stage_optimizer())
     try:
-        fitted.fit(
-            session.train_ds,
-            validation_data=session.val_ds,
-            epochs=last_epoch,
-            initial_epoch=state.epoch,
-            callbacks=callbacks,
-            class_weight=session.class_weight,
-            shuffle=False,
-            verbose=0,
-        )
+        with interrupts.kept():
+            fitted.fit(
+                session.train_ds,
+                validation_data=session.val_ds,
+                epochs=last_epoch,
+                initial_epoch=state.epoch,
+                callbacks=callbacks,
+                class_weight=session.class_weight,
+                shuffle=False,
+                verbose=0,
+            )
+            interrupts.raise_missed()  # one swallowed after the last epoch's end
     except KeyboardInterrupt:
         with _sigint_deferred(replay=False):  # a second Ctrl-C while saving must not lose what is being saved
             _flush_waiting(callback)
