@@ -137,6 +137,17 @@ def test_log_lines_are_whole_when_stderr_is_a_file(tmp_path: Path) -> None:
     assert f"run directory {deep} already holds a run" in error_lines(refused.stderr)[0]
 
 
+def test_train_shows_prepares_report_while_tensorflow_imports(tmp_path: Path) -> None:
+    """A whole process: prepare's report is printed while TensorFlow still imports on a thread, whose C++
+    start-up lines go to /dev/null: the report reaches stderr all the same, and those lines do not."""
+    data = write_csv(tmp_path / "d.csv", make_rows(20))
+    done = lstmcli("train", data, "-r", tmp_path / "run", *TINY_MODEL, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"Read 60 rows from {data}" in done.stderr and "Vocabulary: " in done.stderr
+    assert done.stderr.index("Vocabulary: ") < done.stderr.index("epoch   1")
+    assert "absl" not in done.stderr and "cuda" not in done.stderr.lower()
+
+
 # --- 4. exit codes; SIGTERM as Ctrl-C; pointing to --resume ---
 
 
