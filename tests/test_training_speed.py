@@ -527,9 +527,9 @@ def test_training_batches_come_without_tf_datas_autotuning(tmp_path: Path, strea
 
 
 def test_a_signal_whose_exception_keras_or_tensorflow_swallows_still_stops_the_fit() -> None:
-    """TensorFlow's eager fast path and Keras's log conversion run Python code inside ``try/except`` that drops
-    what a signal handler raised there (a SIGTERM after an epoch's line was lost so, one time in 20): the fit's
-    interrupts raise it again at the next batch, and the fit stops instead of running to its last epoch."""
+    """TensorFlow's eager fast path and Keras's log conversion run Python code inside ``try/except`` that dropped
+    what a signal handler raised there (a SIGTERM after an epoch's line was lost so, one time in 20): while Keras
+    fits, a signal is raised at the next batch, in the fit's own callback, so the fit stops there."""
     import os
     import signal
 
@@ -540,7 +540,7 @@ def test_a_signal_whose_exception_keras_or_tensorflow_swallows_still_stops_the_f
     def terminate(signum: int, frame: object) -> None:
         raise Terminated
 
-    class Swallowing(keras.callbacks.Callback):  # as TensorFlow's fast path: the signal lands in its try, is lost
+    class Swallowing(keras.callbacks.Callback):  # as TensorFlow's fast path: a signal landing in its try is lost
         def on_epoch_end(self, epoch: int, logs: object = None) -> None:
             if epoch == 0:
                 try:
@@ -559,7 +559,7 @@ def test_a_signal_whose_exception_keras_or_tensorflow_swallows_still_stops_the_f
             model.fit(
                 np.ones((8, 3)), np.ones((8, 2)), epochs=5, verbose=0, callbacks=[interrupts, Swallowing(), ended]
             )
-            interrupts.raise_missed()
+            interrupts.raise_caught()
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert epochs == [0]  # stopped at the second epoch's first batch

@@ -230,59 +230,61 @@ def _sigint_deferred(replay: bool = True) -> Iterator[None]:
 
 
 class _Interrupts(keras.callbacks.Callback):
-    """Ctrl-C and SIGTERM while Keras fits: their handlers raise at once, as always; what one raised is raised again
-    at the next batch (or epoch's end) if TensorFlow or Keras swallowed it, instead of training on to the last epoch.
-
-    Python runs a handler wherever the main thread is next, and some places lose what it raises: TensorFlow's eager
-    fast path calls back into Python (``TensorShape.__len__`` while creating each epoch's dataset iterator) and, on
-    any error there, clears it and takes its slow path; Keras converts the logs inside a bare ``try: ... except:
-    pass`` (``pythonify_logs``).
+    """Ctrl-C and SIGTERM while Keras fits, raised at the next batch's start or end (or the epoch's end), in this
+    callback: never inside TensorFlow. A handler that raises wherever the main thread happens to be can land inside
+    TensorFlow's C code calling back into Python: its eager fast path (``TensorShape.__len__`` while creating each
+    epoch's dataset iterator) clears the error to take its slow path, and Keras converts the logs inside a bare
+    ``try: ... except: pass`` (``pythonify_logs``), so that training went on to its last epoch; and an exception
+    left in TensorFlow's midst can crash the process when it next runs (a segfault, the best model not published).
+    The signal's own handler raises its exception (KeyboardInterrupt, or ``Terminated``); a second signal before the
+    next batch raises at once.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self.handlers: dict[int, Any] = {}  # the Python handlers replaced while fitting
-        self.raised: BaseException | None = None  # what one of them raised, until the fit has ended or it is raised
+        self.handlers: dict[int, Any] = {}  # the Python handlers held back while fitting
+        self.caught: list[int] = []  # signals not yet raised
 
     @contextlib.contextmanager
     def kept(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():  # as in _sigint_deferred
+        """Holds the SIGINT and SIGTERM handlers back while the block fits (main thread only, as
+        :func:`_sigint_deferred`)."""
+        if threading.current_thread() is not threading.main_thread():
             yield
             return
         handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         self.handlers = {s: h for s, h in handlers.items() if callable(h)}
         for signum in self.handlers:
-            signal.signal(signum, self._handle)
+            signal.signal(signum, self._caught)
         try:
             yield
         finally:
             for signum, handler in self.handlers.items():
                 signal.signal(signum, handler)
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        try:
-            self.handlers[signum](signum, frame)
-        except BaseException as exc:
-            self.raised = exc
-            raise
+    def _caught(self, signum: int, _frame: Any) -> None:
+        self.caught.append(signum)
+        if len(self.caught) > 1:  # asked twice: now, wherever that is
+            self.raise_caught()
 
-    def raise_missed(self) -> None:
-        """Raises again what a handler raised, if that did not end the fit."""
-        if self.raised is not None:
-            exc, self.raised = self.raised, None
-            raise exc
+    def raise_caught(self) -> None:
+        """Lets the first signal caught since the last call raise what its handler raises."""
+        if self.caught:
+            signum = self.caught[0]
+            self.caught.clear()
+            self.handlers[signum](signum, None)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self.raise_missed()
+        self.raise_caught()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self.raise_missed()
+        self.raise_caught()
 
     def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self.raise_missed()
+        self.raise_caught()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.raise_missed()
+        self.raise_caught()
 
 
 def _save_model(model: keras.Model, path: Path, optimizer: bool = True) -> None:
@@ -461,7 +463,7 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
                 shuffle=False,
                 verbose=0,
             )
-            interrupts.raise_missed()  # one swallowed after the last epoch's end
+            interrupts.raise_caught()  # one caught after the last epoch's end
     except KeyboardInterrupt:
         with _sigint_deferred(replay=False):  # a second Ctrl-C while saving must not lose what is being saved
             _flush_waiting(callback)
