@@ -148,6 +148,37 @@ def test_train_shows_prepares_report_while_tensorflow_imports(tmp_path: Path) ->
     assert "absl" not in done.stderr and "cuda" not in done.stderr.lower()
 
 
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_train_in_a_terminal_draws_its_status_lines_and_ends(tmp_path: Path) -> None:
+    """A whole process on a pseudo-terminal, where rich draws live lines and stands in for sys.stderr meanwhile:
+    the console's lines once came back to it through that stand-in without end ("Loading TensorFlow..." forever)."""
+    import select
+
+    data = write_csv(tmp_path / "d.csv", make_rows(20))
+    primary, secondary = os.openpty()
+    args = [sys.executable, "-m", "lstmcli", "train", str(data), "-r", str(tmp_path / "run"), *TINY_MODEL]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, cwd=ROOT)
+    os.close(secondary)
+    out, deadline = b"", time.monotonic() + 120
+    while time.monotonic() < deadline and len(out) < 2_000_000:
+        if select.select([primary], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the process has ended and closed the terminal
+                chunk = b""
+            if not chunk and proc.poll() is not None:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    if proc.poll() is None:
+        proc.kill()
+    os.close(primary)
+    text = out.decode("utf-8", "replace")
+    assert proc.wait(timeout=60) == 0, text[-2000:]
+    assert "Read 60 rows" in text and "Loading TensorFlow" in text and "Saved the best model" in text
+
+
 # --- 4. exit codes; SIGTERM as Ctrl-C; pointing to --resume ---
 
 

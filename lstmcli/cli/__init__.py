@@ -29,6 +29,7 @@ from lstmcli.cli import (  # noqa: F401  (importing a command module registers i
     train,
 )
 from lstmcli.cli.app import app
+from lstmcli.ui.console import keep_stderr
 
 
 def _version(value: bool) -> None:
@@ -50,6 +51,7 @@ def _root(
 
 
 def main() -> None:
+    keep_stderr()  # before any thread: TensorFlow's import points descriptor 2 at /dev/null for a while
     # The NumPy forward pass runs its own two threads over small matrices: BLAS threads on top of them
     # only contend, and on a loaded machine slow it down many times. Set before NumPy loads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

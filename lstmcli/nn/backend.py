@@ -12,7 +12,6 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator
-from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if not os.environ.get("LSTMCLI_VERBOSE") else "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -52,54 +51,20 @@ def _left_out(names: frozenset[str]) -> Iterator[None]:
         sys.meta_path.remove(finder)
 
 
-class _OtherThreads:
-    """``sys.stderr`` while one thread imports TensorFlow with file descriptor 2 sent to /dev/null: that thread's
-    lines go there too, every other thread's to the real stderr (``train DATA.csv`` shows prepare's progress and
-    report meanwhile, which the whole process's /dev/null swallowed)."""
-
-    def __init__(self, quiet: Any, real: Any) -> None:
-        self.quiet, self.real, self.thread = quiet, real, threading.get_ident()
-
-    def _stream(self) -> Any:
-        return self.quiet if threading.get_ident() == self.thread else self.real
-
-    def write(self, text: str) -> int:
-        return int(self._stream().write(text))
-
-    def flush(self) -> None:
-        self._stream().flush()
-
-    def isatty(self) -> bool:
-        return bool(self._stream().isatty())
-
-    def fileno(self) -> int:
-        return int(self._stream().fileno())
-
-    def __getattr__(self, name: str) -> Any:  # encoding, errors, buffer...: the stream's of this thread
-        return getattr(self._stream(), name)
-
-
 @contextlib.contextmanager
 def _stderr_quiet() -> Iterator[None]:
-    """Sends TensorFlow's C++ start-up lines (absl, CUDA probing) to /dev/null, unless asked for them; Python's
-    lines of other threads still reach stderr (:class:`_OtherThreads`)."""
+    """Sends TensorFlow's C++ start-up lines (absl, CUDA probing) to /dev/null, unless asked for them."""
     if os.environ.get("LSTMCLI_VERBOSE"):
         yield
         return
-    stderr = sys.stderr
-    stderr.flush()
+    sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
-    # Left open once the import is done: another thread may still hold it for a line it is writing.
-    real = os.fdopen(os.dup(saved), "w", buffering=1, encoding=stderr.encoding or "utf-8", errors="backslashreplace")
     try:
-        sys.stderr = _OtherThreads(stderr, real)  # type: ignore[assignment]
         os.dup2(devnull, 2)
         yield
     finally:
         os.dup2(saved, 2)
-        sys.stderr = stderr
-        real.flush()
         os.close(saved)
         os.close(devnull)
 

@@ -28,37 +28,62 @@ def is_terminal(stream: object) -> bool:
         return False
 
 
+_stderr_copy: TextIO | None = None  # file descriptor 2 as the process started with it (see keep_stderr)
+
+
+def keep_stderr() -> None:
+    """Keeps a copy of file descriptor 2 for the console's lines, taken before any thread can point it elsewhere:
+    while TensorFlow imports on a thread, descriptor 2 leads to /dev/null (its C++ start-up lines), and prepare's
+    progress and report, drawn meanwhile, went there too. The command line's ``main`` calls it first thing."""
+    global _stderr_copy
+    stderr = sys.__stderr__
+    if stderr is None:  # no stderr at all
+        return
+    with contextlib.suppress(OSError, ValueError):  # a closed one: none kept
+        copy = os.dup(stderr.fileno())
+        _stderr_copy = open(copy, "w", buffering=1, encoding=stderr.encoding, errors=stderr.errors)  # noqa: SIM115
+
+
 class QuietStderr:
-    """``sys.stderr`` as it is at each write (tests replace it), silenced once its reader has gone."""
+    """``sys.stderr`` as it is at each write (tests replace it), silenced once its reader has gone.
+
+    Where that is the process's own stderr, the lines go to :func:`keep_stderr`'s copy of it; where it is rich's
+    proxy of a live display (a progress bar, a status line), to the file under it: written to the proxy, the
+    console's own lines came back to the console, without end (``train`` in a terminal hung at "Loading
+    TensorFlow...").
+    """
 
     closed = False
 
+    @staticmethod
+    def _stream() -> Any:
+        stream = getattr(sys.stderr, "rich_proxied_file", sys.stderr)
+        return _stderr_copy if stream is sys.__stderr__ and _stderr_copy is not None else stream
+
     def write(self, text: str) -> int:
+        stream = self._stream()
         try:
-            sys.stderr.write(text)
+            stream.write(text)
         except BrokenPipeError:
-            self._silence()
+            silence(stream)
         return len(text)
 
     def flush(self) -> None:
+        stream = self._stream()
         try:
-            sys.stderr.flush()
+            stream.flush()
         except BrokenPipeError:
-            self._silence()
+            silence(stream)
 
     def isatty(self) -> bool:
-        return is_terminal(sys.stderr)
+        return is_terminal(self._stream())
 
     def fileno(self) -> int:
-        return sys.stderr.fileno()
+        return int(self._stream().fileno())
 
     @property
     def encoding(self) -> str:
-        return getattr(sys.stderr, "encoding", None) or "utf-8"
-
-    @staticmethod
-    def _silence() -> None:
-        silence(sys.stderr)
+        return getattr(self._stream(), "encoding", None) or "utf-8"
 
 
 def silence(stream: Any) -> None:
