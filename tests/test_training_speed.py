@@ -563,3 +563,16 @@ def test_a_signal_whose_exception_keras_or_tensorflow_swallows_still_stops_the_f
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert epochs == [0]  # stopped at the second epoch's first batch
+
+
+def test_the_consoles_copy_of_stderr_is_flushed_when_the_process_ends_at_once() -> None:
+    """The console writes to a copy of stderr (``keep_stderr``): a line it has not ended yet still arrives."""
+    script = (
+        "from lstmcli.ui.console import QuietStderr, keep_stderr\n"
+        "from lstmcli.cli import _end_now\n"
+        "keep_stderr()\n"
+        "QuietStderr().write('no line end yet')\n"
+        "_end_now(0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "no line end yet"

@@ -7,6 +7,7 @@ stderr that goes away (``2>&1 | head -1``) silences it instead of failing the co
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -42,6 +43,13 @@ def keep_stderr() -> None:
     with contextlib.suppress(OSError, ValueError):  # a closed one: none kept
         copy = os.dup(stderr.fileno())
         _stderr_copy = open(copy, "w", buffering=1, encoding=stderr.encoding, errors=stderr.errors)  # noqa: SIM115
+        atexit.register(_flush_copy)  # a line without its end yet, as Python flushes stderr at exit
+
+
+def _flush_copy() -> None:
+    with contextlib.suppress(OSError, ValueError):  # a reader that has gone: nothing more can reach it
+        if _stderr_copy is not None:
+            _stderr_copy.flush()
 
 
 class QuietStderr:
