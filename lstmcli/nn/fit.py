@@ -206,27 +206,53 @@ def _set_optimizer_values(model: keras.Model, values: list[np.ndarray]) -> None:
             variable.assign(value)
 
 
+class _HeldSignals:
+    """Ctrl-C and SIGTERM held back while a block runs: their Python handlers (Ctrl-C's KeyboardInterrupt, the
+    CLI's SIGTERM) replaced by one that notes the signal, and only from the main thread, the one place they can be.
+    :meth:`release` lets the first signal noted raise what its own handler raises; ``second_at_once``: a second
+    signal releases at once (asked twice)."""
+
+    def __init__(self, second_at_once: bool = False) -> None:
+        self.second_at_once = second_at_once
+        self.handlers: dict[int, Any] = {}  # the handlers held back
+        self.caught: list[int] = []  # signals noted and not yet released
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.handlers = {s: h for s, h in handlers.items() if callable(h)}
+        for signum in self.handlers:
+            signal.signal(signum, self._note)
+        try:
+            yield
+        finally:
+            for signum, handler in self.handlers.items():
+                signal.signal(signum, handler)
+
+    def _note(self, signum: int, _frame: Any) -> None:
+        self.caught.append(signum)
+        if self.second_at_once and len(self.caught) > 1:
+            self.release()
+
+    def release(self) -> None:
+        if self.caught:
+            signum = self.caught[0]
+            self.caught.clear()
+            self.handlers[signum](signum, None)
+
+
 @contextlib.contextmanager
 def _sigint_deferred(replay: bool = True) -> Iterator[None]:
     """Holds back Ctrl-C and SIGTERM until the block ends, then lets their handler raise what it raises
     (``replay``), or drops them (training is already stopping for one)."""
-    # Only Python-level handlers are replaced (Ctrl-C's KeyboardInterrupt, the CLI's SIGTERM), and only from
-    # the main thread (the one place they can be).
-    if threading.current_thread() is not threading.main_thread():
+    signals = _HeldSignals()
+    with signals.held():
         yield
-        return
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    deferred: dict[int, Any] = {s: h for s, h in handlers.items() if callable(h)}
-    caught: list[int] = []
-    for signum in deferred:
-        signal.signal(signum, lambda number, _frame: caught.append(number))
-    try:
-        yield
-    finally:
-        for signum, handler in deferred.items():
-            signal.signal(signum, handler)
-    if caught and replay:
-        deferred[caught[0]](caught[0], None)
+    if replay:
+        signals.release()
 
 
 class _Interrupts(keras.callbacks.Callback):
@@ -242,37 +268,15 @@ class _Interrupts(keras.callbacks.Callback):
 
     def __init__(self) -> None:
         super().__init__()
-        self.handlers: dict[int, Any] = {}  # the Python handlers held back while fitting
-        self.caught: list[int] = []  # signals not yet raised
+        self.signals = _HeldSignals(second_at_once=True)
 
-    @contextlib.contextmanager
-    def kept(self) -> Iterator[None]:
-        """Holds the SIGINT and SIGTERM handlers back while the block fits (main thread only, as
-        :func:`_sigint_deferred`)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-        self.handlers = {s: h for s, h in handlers.items() if callable(h)}
-        for signum in self.handlers:
-            signal.signal(signum, self._caught)
-        try:
-            yield
-        finally:
-            for signum, handler in self.handlers.items():
-                signal.signal(signum, handler)
-
-    def _caught(self, signum: int, _frame: Any) -> None:
-        self.caught.append(signum)
-        if len(self.caught) > 1:  # asked twice: now, wherever that is
-            self.raise_caught()
+    def kept(self) -> contextlib.AbstractContextManager[None]:
+        """Holds the signals back while the block fits."""
+        return self.signals.held()
 
     def raise_caught(self) -> None:
         """Lets the first signal caught since the last call raise what its handler raises."""
-        if self.caught:
-            signum = self.caught[0]
-            self.caught.clear()
-            self.handlers[signum](signum, None)
+        self.signals.release()
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.raise_caught()
