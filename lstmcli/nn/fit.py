@@ -438,9 +438,6 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
     config, state, fitted = session.config, session.state, session.model
     if stage == "ngrams" and session.linear is not None:
         return _fit_linear(session)
-    if config.staged_ngrams:
-        with session.placement.strategy.scope():
-            fitted = stage_model(session.model, config, stage)
     final = stage == stages(config)[-1][0]
     callback = _Checkpoint(session.out, config, state, session.progress, session.model, stage, final)
     interrupts = _Interrupts()
@@ -451,12 +448,14 @@ def _fit_stage(session: _Session, stage: str, last_epoch: int) -> bool:
     if stage == "lstm":
         cycle = min(LSTM_EPOCHS, max(last_epoch - state.stage_start, 0)) if session.cycle else 0
         callbacks.insert(0, _Schedule(config, session.steps, state, cycle))
-    with session.placement.strategy.scope():
-        ready_to_fit(fitted)
-        if fitted is not session.model and state.epoch > state.stage_start:  # resumed inside the stage
-            _resume_optimizer(fitted, session.out.read_stage_optimizer())
     try:
-        with interrupts.kept():
+        with interrupts.kept():  # TensorFlow builds, compiles and fits the stage with the signals held
+            with session.placement.strategy.scope():
+                if config.staged_ngrams:
+                    fitted = stage_model(session.model, config, stage)
+                ready_to_fit(fitted)
+                if fitted is not session.model and state.epoch > state.stage_start:  # resumed inside the stage
+                    _resume_optimizer(fitted, session.out.read_stage_optimizer())
             fitted.fit(
                 session.train_ds,
                 validation_data=session.val_ds,
