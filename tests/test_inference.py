@@ -17,7 +17,7 @@ from lstmcli.cli import app
 from lstmcli.config import Config, make_config
 from lstmcli.errors import ConfigError
 from lstmcli.nn.inference import Network, Weights, predict_proba, weight_names
-from lstmcli.nn.spec import network_spec
+from lstmcli.nn.spec import NgramBag, network_spec
 from lstmcli.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -209,6 +209,58 @@ def test_mixed_hash_spreads_ngrams_like_a_random_hash(n: int) -> None:
     ideal = 200_000 * (1 - np.exp(-len(grams) / 200_000))
     assert distinct["mixed"] >= 0.97 * ideal
     assert distinct["linear"] < 0.5 * ideal
+
+
+def _masked_ngram_bag(ids: np.ndarray, table: np.ndarray, bag: NgramBag) -> np.ndarray:
+    """The n-gram bag as its definition reads: every n-gram hashed on its own, padding's masked out of the sum."""
+    from lstmcli.nn.inference import ngram_ids
+
+    total = np.zeros((len(ids), table.shape[1]), dtype=np.float32)
+    count = np.zeros((len(ids), 1), dtype=np.float32)
+    for n in range(2, min(bag.order, ids.shape[1]) + 1):
+        grams = ngram_ids(ids, bag.buckets, n, bag.hashing)
+        total += (table[grams] * (grams > 0)[:, :, None]).sum(axis=1)
+        count += (grams > 0).sum(axis=1, keepdims=True)
+    return (total / np.maximum(count, 1.0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("hashing", ["mixed", "linear"])
+@pytest.mark.parametrize("order", [2, 3])
+def test_ngram_logits_equal_the_masked_sums_whatever_the_padding_row_holds(order: int, hashing: str) -> None:
+    """The NumPy pass sums the n-grams' and tokens' rows without masking padding (its own copies of the tables
+    hold zeros in row 0): the same bag, bit for bit, and the same logits as the layers' weights give, with
+    padding anywhere in a row and row 0 of every table trained to something else."""
+    from lstmcli.nn.inference import ngram_bag, pool
+    from lstmcli.nn.model import build_model, export_weights
+
+    config = make_config(
+        embedding_dim=5,
+        units=(6,),
+        dense_units=4,
+        max_len=MAX_LEN,
+        ngram_buckets=40,
+        ngram_order=order,
+        ngram_hash=hashing,
+    )
+    rng = np.random.default_rng(order)
+    model = build_model(config, VOCAB, CLASSES)
+    for weight in model.weights:
+        weight.assign(rng.normal(0, 0.5, weight.shape).astype("float32"))
+    weights = export_weights(model, config)
+    block = network_spec(config).ngram_classifier
+    assert block is not None
+    ids = rng.integers(1, VOCAB, (40, 30)) * (rng.random((40, 30)) < 0.7)  # padding anywhere
+    ids[:, 0] = rng.integers(1, VOCAB, 40)  # every row has a token
+    ids[1, 1:] = 0  # a text without n-grams
+    table = weights[block.bag.table]
+    assert table[0].any()
+    for rows in (table, np.vstack([np.zeros_like(table[:1]), table[1:]])):
+        expected = _masked_ngram_bag(ids, rows, block.bag)
+        assert np.array_equal(ngram_bag(ids, rows, block.bag).view(np.uint32), expected.view(np.uint32))
+    tokens = weights[block.bag.tokens]
+    kernel, bias = weights[block.output.kernel], weights[block.output.bias]
+    features = np.concatenate([pool(tokens[ids], ids != 0, "mean"), _masked_ngram_bag(ids, table, block.bag)], axis=1)
+    np.testing.assert_allclose(Network(weights, config).ngram_logits(ids), features @ kernel + bias, atol=1e-5)
 
 
 # --- the Predictor's choice of engine ---

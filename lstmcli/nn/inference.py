@@ -6,7 +6,7 @@ Prediction and evaluation run here instead of in Keras: no TensorFlow import, so
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -83,6 +83,8 @@ class Network:
             split = weights[bag.tokens].shape[1]
             self._token_logits = weights[bag.tokens] @ kernel[:split]
             self._ngram_logits = weights[bag.table] @ kernel[split:]
+            # Row 0 is padding's, which the means leave out: held at zero, the sums need no mask (the same sums).
+            self._token_logits[0] = self._ngram_logits[0] = 0.0
 
     def warm(self, ids: np.ndarray) -> None:
         """Computes the cached projections of every id in ``ids`` not seen before (none if the LSTM is silent)."""
@@ -139,7 +141,8 @@ class Network:
     def ngram_logits(self, ids: np.ndarray) -> np.ndarray:
         """The staged n-gram classifier's logits ``(n, n_classes)`` for padded ids ``(n, steps)``."""
         assert self.ngrams is not None, "only a staged n-gram model has an n-gram classifier"
-        words = pool(self._token_logits[ids], ids != 0, "mean")
+        # pool(..., "mean") without its mask: row 0 is zero (see __init__), so the sums are the same
+        words = (_step_sums(self._token_logits, ids) / (ids != 0).sum(axis=1, keepdims=True)).astype(np.float32)
         return words + ngram_bag(ids, self._ngram_logits, self.ngrams.bag) + self.weights[self.ngrams.output.bias]
 
 
@@ -316,14 +319,29 @@ def ngram_bag(ids: np.ndarray, table: np.ndarray, block: spec.NgramBag) -> np.nd
     """
     total = np.zeros((len(ids), table.shape[1]), dtype=np.float32)
     count = np.zeros((len(ids), 1), dtype=np.float32)
-    for n in range(2, block.order + 1):
-        if ids.shape[1] < n:
-            continue
-        grams = ngram_ids(ids, block.buckets, n, block.hashing)
-        valid = grams > 0
-        total += (table[grams] * valid[:, :, None]).sum(axis=1)
+    padding_zero = not table[0].any()  # then the grams holding padding, which gather row 0, add nothing unmasked
+    for grams, valid in _ngram_runs(np.asarray(ids).astype(np.int64), block):
+        total += _step_sums(table, grams) if padding_zero else (table[grams] * valid[:, :, None]).sum(axis=1)
         count += valid.sum(axis=1, keepdims=True)
     return (total / np.maximum(count, 1.0)).astype(np.float32)
+
+
+def _ngram_runs(ids: np.ndarray, block: spec.NgramBag) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`ngram_ids` and where they are valid, n = 2..order, each n's hash extending the one of n - 1 by a step
+    (:func:`hash_step` is elementwise, so hashing the runs of n - 1 ids first and cutting them after is the same)."""
+    steps = ids.shape[1]
+    hashed, valid = ids, ids > 0
+    for n in range(2, min(block.order, steps) + 1):
+        part = ids[:, n - 1 :]
+        hashed = hash_step(hashed[:, : steps - n + 1], part, block.hashing)
+        valid = valid[:, : steps - n + 1] & (part > 0)
+        yield np.where(valid, hashed % block.buckets + 1, 0), valid
+
+
+def _step_sums(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``table[ids].sum(axis=1)``, ``(n, dim)``: ``np.take`` gathers the rows several times faster than indexing,
+    and ``einsum`` adds them over the steps, in the same order, faster than ``sum`` over a middle axis."""
+    return np.einsum("nsd->nd", np.take(table, ids, axis=0))  # type: ignore[no-any-return]
 
 
 class _Gathered:
