@@ -187,15 +187,33 @@ class Predictor:
         self._cache_looked_up = True
         if self.network.lstm_silent or not ort.available():
             return False
-        self._graph = self._run.read_engine_graph(ort.digest(self.weights, self.config))
+        self._graph = self._run_graph()
         path = ort.cached_path(self.weights, self.config) if self._graph is None else None
         return self._graph is not None or (path is not None and path.is_file())
 
     def _session(self) -> ort.OnnxNetwork:
         """The ONNX Runtime engine, from the run's graph where it holds one (else the cache's, or one built)."""
         if self._graph is None and not self._cache_looked_up:
-            self._graph = self._run.read_engine_graph(ort.digest(self.weights, self.config))
+            self._graph = self._run_graph()
         return ort.OnnxNetwork(self.weights, self.config, self.network, model=self._graph)
+
+    def _run_graph(self) -> bytes | None:
+        """The engine's graph the run holds, named by the config it holds; in a run of an earlier version, whose
+        training named it by the batch size and rate it came to where config.json says auto (0), by those."""
+        graph = self._run.read_engine_graph(ort.digest(self.weights, self.config))
+        if graph is not None:
+            return graph
+        try:
+            record = self._run.read_training()
+        except RunDirError:  # a damaged record names no graph; the model itself loaded
+            return None
+        if record is None:
+            return None
+        trained = self.config.replace(
+            batch_size=self.config.batch_size or record.batch_size or 0,
+            learning_rate=self.config.learning_rate or record.learning_rate or 0.0,
+        )
+        return None if trained == self.config else self._run.read_engine_graph(ort.digest(self.weights, trained))
 
     def warm_up(self) -> None:
         """Builds now what a long-lived caller (a server) would otherwise build mid-stream: under "auto", the ONNX

@@ -174,32 +174,61 @@ def test_graphs_of_an_earlier_format_leave_the_cache_once_it_is_used_again(
     assert ort.engine_model(other, config) == current.read_bytes()
 
 
-def test_a_run_trained_with_its_batch_size_and_rate_left_to_training_finds_its_graph(
-    tiny_csv: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """config.json keeps ``auto`` where training chose the batch size and the rate: the graph training keeps is
-    named by that config, the one prediction reads, so the run's first full batch finds it (nothing built)."""
-    from conftest import TINY_MODEL
+@pytest.fixture(scope="module")
+def auto_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recurrent-only run trained with its batch size and rate left to training (``auto``); tests copy it."""
+    from conftest import TINY_MODEL, make_rows, write_csv
     from typer.testing import CliRunner
 
     from lstmcli.cli import app
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    run_dir = tmp_path / "run"
+    base = tmp_path_factory.mktemp("auto")
+    data, run_dir = write_csv(base / "tiny.csv", make_rows()), base / "run"
     tiny = [*TINY_MODEL[: TINY_MODEL.index("--batch-size")], "--ngram-buckets", "0"]
-    result = CliRunner().invoke(app, ["train", str(tiny_csv), "-r", str(run_dir), *tiny, "--batch-size", "auto"])
+    result = CliRunner().invoke(app, ["train", str(data), "-r", str(run_dir), *tiny, "--batch-size", "auto"])
     assert result.exit_code == 0, result.output
-    run = RunDir(run_dir)
-    config = run.read_config()
-    assert (config.batch_size, config.learning_rate) == (0, 0.0)  # both left to training
-    assert run.read_engine_graph(ort.digest(run.read_weights(), config)) is not None
+    return run_dir
+
+
+def _labels_in_onnx_runtime_without_building(run: RunDir, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """A stream that reaches CACHED_ONNX_ROWS runs in ONNX Runtime, from the run's graph: nothing built or cached."""
 
     def no_build(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("the graph was built again")
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.setattr(ort, "build", no_build)
     monkeypatch.delenv(module.ENGINE_VARIABLE, raising=False)
     predictor = module.Predictor(run)
     predictor.proba(TEXTS * (module.CACHED_ONNX_ROWS // len(TEXTS) + 1))
     assert predictor.engine_in_use == "onnx"
-    assert not (tmp_path / "cache" / "lstmcli" / "onnx").exists()
+    assert not (cache / "lstmcli" / "onnx").exists()
+
+
+def test_a_run_trained_with_its_batch_size_and_rate_left_to_training_finds_its_graph(
+    auto_run: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """config.json keeps ``auto`` where training chose the batch size and the rate: the graph training keeps is
+    named by that config, the one prediction reads, so the run's first full batch finds it (nothing built)."""
+    shutil.copytree(auto_run, tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    config = run.read_config()
+    assert (config.batch_size, config.learning_rate) == (0, 0.0)  # both left to training
+    assert run.read_engine_graph(ort.digest(run.read_weights(), config)) is not None
+    _labels_in_onnx_runtime_without_building(run, monkeypatch, tmp_path / "cache")
+
+
+def test_a_run_of_the_version_that_named_its_graph_by_trainings_batch_size_and_rate_finds_it(
+    auto_run: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The version before named the graph by the batch size and rate training came to (training.json's), not by
+    config.json's ``auto``: prediction looks under that name too, and finds it."""
+    shutil.copytree(auto_run, tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    config, weights, record = run.read_config(), run.read_weights(), run.read_training()
+    assert record is not None and record.batch_size and record.learning_rate
+    trained = config.replace(batch_size=record.batch_size, learning_rate=record.learning_rate)
+    graph = run.path / "engine" / f"{ort.digest(weights, config)}.onnx"
+    graph.rename(graph.with_name(f"{ort.digest(weights, trained)}.onnx"))  # as that version wrote it
+    assert run.read_engine_graph(ort.digest(weights, config)) is None
+    _labels_in_onnx_runtime_without_building(run, monkeypatch, tmp_path / "cache")
