@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -33,7 +34,7 @@ def encode_split(
     tokenizer, reason = resolve_tokenizer(config, texts)
     config = config.replace(tokenizer=tokenizer)
     tokens = [tokenize(t, config) for t in texts]
-    counts = Counter(tok for i in train_idx for tok in tokens[i])
+    counts = Counter(itertools.chain.from_iterable([tokens[i] for i in train_idx.tolist()]))
     vocab = Vocabulary.from_counts(counts.items(), config.vocab_size, config.min_count)
     train_tokens = (tokens[i] for i in train_idx)
     vocab, config, vectors = attach_vectors(run, vocab, counts, config, train_tokens, progress)

@@ -17,7 +17,6 @@ from lstmcli.text.tokens import TEXT_END, AsciiTokens, token_groups, tokenize
 from lstmcli.text.vocab import END_ID, OOV_ID, Vocabulary
 
 T = TypeVar("T")
-PAD_ROWS = 8192  # rows padded at once: bounds the temporaries whatever max_len is
 # Tokens from which a chunk's ASCII tokens are looked up as bytes (Vocabulary.byte_ids): its table costs a few
 # milliseconds once, a short text (a single line to label) looks its tokens up in the dict.
 BYTE_LOOKUP_TOKENS = 2048
@@ -134,18 +133,22 @@ def flatten(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
 def pad_flat(ids: np.ndarray, lengths: np.ndarray, max_len: int, padding: str, truncating: str) -> np.ndarray:
     """:func:`pad` for rows given as ids concatenated row after row ``(sum(lengths),)``, lengths ``(n,)``.
 
+    Each kept id is put in its place in one pass over the kept ids, whatever the padding around them (a Chinese
+    corpus's rows are four fifths padding).
+
     Returns:
         int32 ``(n, max_len)``, padding id 0.
     """
     out = np.zeros((len(lengths), max_len), dtype=np.int32)
-    ends = np.cumsum(lengths, dtype=np.int64)
-    for start in range(0, len(lengths), PAD_ROWS):
-        rows = slice(start, start + PAD_ROWS)
-        n, end = lengths[rows].astype(np.int64), ends[rows]
-        kept = np.minimum(n, max_len)
-        first = end - kept if truncating == "pre" else end - n
-        pos = np.arange(max_len)[None, :] - ((max_len - kept)[:, None] if padding == "pre" else 0)
-        valid = (pos >= 0) & (pos < kept[:, None])
-        source = np.where(valid, first[:, None] + pos, 0)
-        out[rows] = np.where(valid, ids[source] if len(ids) else 0, 0)
+    n = np.asarray(lengths, dtype=np.int64)
+    kept = np.minimum(n, max_len)
+    total = int(kept.sum())
+    if not total:
+        return out
+    ends = np.cumsum(n)
+    first = ends - kept if truncating == "pre" else ends - n  # where each row's kept ids start in ``ids``
+    row_of = np.repeat(np.arange(len(n)), kept)
+    offset = np.arange(total) - np.repeat(np.cumsum(kept) - kept, kept)  # each kept id's place in its row's run
+    column = offset + (max_len - kept)[row_of] if padding == "pre" else offset
+    out[row_of, column] = ids[first[row_of] + offset]
     return out
