@@ -161,8 +161,8 @@ def _records(table: np.ndarray) -> np.ndarray:
 
 
 def _take(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``table[rows]``, a copy, taken by :func:`_records`."""
-    return _records(table)[rows].view(table.dtype).reshape(len(rows), table.shape[1])
+    """``table[rows]``, a copy: ``np.take`` moves each row at once, faster than indexing row by row or by record."""
+    return np.take(table, rows, axis=0)
 
 
 def _put(table: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
