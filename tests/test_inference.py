@@ -7,7 +7,7 @@ import subprocess
 import sys
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -161,10 +161,27 @@ def test_every_engine_implements_every_block_kind() -> None:
         assert set(engine.implementations) == set(BLOCK_KINDS), engine.name
 
 
+def _small_config(**changes: Any) -> Config:
+    """The default's layers at a few units each, ``changes`` applied."""
+    return make_config(embedding_dim=5, units=(6,), dense_units=4, max_len=MAX_LEN, **changes)
+
+
+def _random_model(config: Config, seed: int, but: str = "") -> Any:
+    """The config's Keras model, every weight drawn from N(0, 0.5) but those under ``but`` (left as built)."""
+    from lstmcli.nn.model import build_model
+
+    model = build_model(config, VOCAB, CLASSES)
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        if not (but and weight.path.startswith(but)):
+            weight.assign(rng.normal(0, 0.5, weight.shape).astype("float32"))
+    return model
+
+
 def test_masked_model_ignores_amount_of_padding() -> None:
     from lstmcli.nn.model import build_model, export_weights
 
-    config = make_config(embedding_dim=5, units=(6,), dense_units=4, max_len=MAX_LEN)
+    config = _small_config()
     weights = export_weights(build_model(config, VOCAB, CLASSES), config)
     ids = _ids("pre", "pre")
     wider = np.concatenate([np.zeros((len(ids), 5), dtype=ids.dtype), ids], axis=1)
@@ -175,21 +192,10 @@ def test_masked_model_ignores_amount_of_padding() -> None:
 def test_staged_model_before_its_lstm_stage_skips_the_lstm(padding: str) -> None:
     """The LSTM's output layer starts at zero: until the LSTM stage wins, only the n-gram classifier runs."""
     from lstmcli.nn.inference import Network
-    from lstmcli.nn.model import build_model, export_weights
+    from lstmcli.nn.model import export_weights
 
-    config = make_config(
-        embedding_dim=5,
-        units=(6,),
-        dense_units=4,
-        max_len=MAX_LEN,
-        ngram_buckets=7,
-        padding=padding,
-        truncating=padding,
-    )
-    model = build_model(config, VOCAB, CLASSES)
-    for weight in model.weights:
-        if not weight.path.startswith("output/"):
-            weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape).astype("float32"))
+    config = _small_config(ngram_buckets=7, padding=padding, truncating=padding)
+    model = _random_model(config, seed=1, but="output/")
     ids = _ids(padding, padding)
     weights = export_weights(model, config)
     assert Network(weights, config).lstm_silent
@@ -231,22 +237,11 @@ def test_ngram_logits_equal_the_masked_sums_whatever_the_padding_row_holds(order
     hold zeros in row 0): the same bag, bit for bit, and the same logits as the layers' weights give, with
     padding anywhere in a row and row 0 of every table trained to something else."""
     from lstmcli.nn.inference import ngram_bag, pool
-    from lstmcli.nn.model import build_model, export_weights
+    from lstmcli.nn.model import export_weights
 
-    config = make_config(
-        embedding_dim=5,
-        units=(6,),
-        dense_units=4,
-        max_len=MAX_LEN,
-        ngram_buckets=40,
-        ngram_order=order,
-        ngram_hash=hashing,
-    )
+    config = _small_config(ngram_buckets=40, ngram_order=order, ngram_hash=hashing)
+    weights = export_weights(_random_model(config, seed=order), config)
     rng = np.random.default_rng(order)
-    model = build_model(config, VOCAB, CLASSES)
-    for weight in model.weights:
-        weight.assign(rng.normal(0, 0.5, weight.shape).astype("float32"))
-    weights = export_weights(model, config)
     block = network_spec(config).ngram_classifier
     assert block is not None
     ids = rng.integers(1, VOCAB, (40, 30)) * (rng.random((40, 30)) < 0.7)  # padding anywhere
