@@ -17,6 +17,7 @@ from lstmcli.text.tokens import TEXT_END, AsciiTokens, token_groups, tokenize
 from lstmcli.text.vocab import END_ID, OOV_ID, Vocabulary
 
 T = TypeVar("T")
+PAD_ROWS = 8192  # rows padded at once: bounds the temporaries whatever the corpus's size
 # Tokens from which a chunk's ASCII tokens are looked up as bytes (Vocabulary.byte_ids): its table costs a few
 # milliseconds once, a short text (a single line to label) looks its tokens up in the dict.
 BYTE_LOOKUP_TOKENS = 2048
@@ -142,13 +143,13 @@ def pad_flat(ids: np.ndarray, lengths: np.ndarray, max_len: int, padding: str, t
     out = np.zeros((len(lengths), max_len), dtype=np.int32)
     n = np.asarray(lengths, dtype=np.int64)
     kept = np.minimum(n, max_len)
-    total = int(kept.sum())
-    if not total:
-        return out
     ends = np.cumsum(n)
     first = ends - kept if truncating == "pre" else ends - n  # where each row's kept ids start in ``ids``
-    row_of = np.repeat(np.arange(len(n)), kept)
-    offset = np.arange(total) - np.repeat(np.cumsum(kept) - kept, kept)  # each kept id's place in its row's run
-    column = offset + (max_len - kept)[row_of] if padding == "pre" else offset
-    out[row_of, column] = ids[first[row_of] + offset]
+    for start in range(0, len(n), PAD_ROWS):
+        rows = slice(start, start + PAD_ROWS)
+        chunk, total = kept[rows], int(kept[rows].sum())
+        row_of = np.repeat(np.arange(len(chunk)), chunk)
+        offset = np.arange(total) - np.repeat(np.cumsum(chunk) - chunk, chunk)  # each id's place in its row's run
+        column = offset + (max_len - chunk)[row_of] if padding == "pre" else offset
+        out[start + row_of, column] = ids[first[rows][row_of] + offset]
     return out
