@@ -205,15 +205,15 @@ class Predictor:
             return graph
         try:
             record = self._run.read_training()
-        except RunDirError:  # a damaged record names no graph; the model itself loaded
+            trained = None if record is None else self.config.replace(
+                batch_size=self.config.batch_size or record.batch_size or 0,
+                learning_rate=self.config.learning_rate or record.learning_rate or 0.0,
+            )  # fmt: skip
+        except (RunDirError, ConfigError):  # a damaged record names no graph; the model itself loaded
             return None
-        if record is None:
+        if trained is None or trained == self.config:
             return None
-        trained = self.config.replace(
-            batch_size=self.config.batch_size or record.batch_size or 0,
-            learning_rate=self.config.learning_rate or record.learning_rate or 0.0,
-        )
-        return None if trained == self.config else self._run.read_engine_graph(ort.digest(self.weights, trained))
+        return self._run.read_engine_graph(ort.digest(self.weights, trained))
 
     def warm_up(self) -> None:
         """Builds now what a long-lived caller (a server) would otherwise build mid-stream: under "auto", the ONNX

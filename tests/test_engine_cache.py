@@ -232,3 +232,22 @@ def test_a_run_of_the_version_that_named_its_graph_by_trainings_batch_size_and_r
     graph.rename(graph.with_name(f"{ort.digest(weights, trained)}.onnx"))  # as that version wrote it
     assert run.read_engine_graph(ort.digest(weights, config)) is None
     _labels_in_onnx_runtime_without_building(run, monkeypatch, tmp_path / "cache")
+
+
+def test_a_training_record_out_of_range_names_no_graph_and_prediction_goes_on(
+    auto_run: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """training.json's batch size is read only to look for an earlier version's graph: one out of range (a damaged
+    record) makes no graph found, not a failed prediction."""
+    import json
+
+    shutil.copytree(auto_run, tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    record = json.loads((run.path / "training.json").read_text())
+    (run.path / "training.json").write_text(json.dumps({**record, "batch_size": -3}))
+    for graph in (run.path / "engine").glob("*.onnx"):
+        graph.unlink()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    predictor = module.Predictor(run)
+    assert predictor._run_graph() is None
+    assert predictor.proba(TEXTS).shape == (len(TEXTS), len(run.read_labels()))
