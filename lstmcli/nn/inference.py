@@ -6,7 +6,7 @@ Prediction and evaluation run here instead of in Keras: no TensorFlow import, so
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -320,22 +320,13 @@ def ngram_bag(ids: np.ndarray, table: np.ndarray, block: spec.NgramBag) -> np.nd
     total = np.zeros((len(ids), table.shape[1]), dtype=np.float32)
     count = np.zeros((len(ids), 1), dtype=np.float32)
     padding_zero = not table[0].any()  # then the grams holding padding, which gather row 0, add nothing unmasked
-    for grams, valid in _ngram_runs(np.asarray(ids).astype(np.int64), block):
+    wide = np.asarray(ids).astype(np.int64)  # as ngram_ids hashes them, converted once for every n
+    for n in range(2, min(block.order, wide.shape[1]) + 1):
+        grams = hashed_ngrams(wide, block.buckets, n, block.hashing)
+        valid = grams > 0
         total += _step_sums(table, grams) if padding_zero else (table[grams] * valid[:, :, None]).sum(axis=1)
         count += valid.sum(axis=1, keepdims=True)
     return (total / np.maximum(count, 1.0)).astype(np.float32)
-
-
-def _ngram_runs(ids: np.ndarray, block: spec.NgramBag) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """:func:`ngram_ids` and where they are valid, n = 2..order, each n's hash extending the one of n - 1 by a step
-    (:func:`hash_step` is elementwise, so hashing the runs of n - 1 ids first and cutting them after is the same)."""
-    steps = ids.shape[1]
-    hashed, valid = ids, ids > 0
-    for n in range(2, min(block.order, steps) + 1):
-        part = ids[:, n - 1 :]
-        hashed = hash_step(hashed[:, : steps - n + 1], part, block.hashing)
-        valid = valid[:, : steps - n + 1] & (part > 0)
-        yield np.where(valid, hashed % block.buckets + 1, 0), valid
 
 
 def _step_sums(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
